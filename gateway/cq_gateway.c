@@ -1,0 +1,1 @@
+/* placeholder */ typedef int cq_placeholder_t;
