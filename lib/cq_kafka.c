@@ -1,0 +1,560 @@
+/*
+ * cq_kafka.c — librdkafka wrappers (see cq_kafka.h).
+ *
+ * Threads: a producer is shared by any number of threads (librdkafka is
+ * thread-safe); with background_poll one extra thread serves its delivery
+ * reports. A consumer belongs to the one thread that polls it; rebalance
+ * callbacks run inside cq_kafka_consumer_poll on that thread.
+ *
+ * Guarantees: producers are idempotent with acks=all, so a delivery report
+ * with no error means the job is durably in the log. Consumers never commit
+ * on their own: the owner commits exactly the offsets it has finished.
+ */
+#include "cq_kafka.h"
+#include "cq_log.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+struct cq_kafka_producer_s {
+    rd_kafka_t *rk;
+    pthread_t poll_thread;
+    bool background;
+    volatile bool stop;
+    pthread_mutex_t ready_lock;
+    int64_t ready_checked_ms;
+    bool ready_cached;
+};
+
+struct cq_kafka_consumer_s {
+    rd_kafka_t *rk;
+    cq_kafka_rebalance_cb_t *rebalance_cb;
+    void *opaque;
+};
+
+/* What rides along with each produced message until its delivery report. */
+typedef struct {
+    cq_kafka_delivery_cb_t *cb;
+    void *opaque;
+} cq_kafka_dr_t;
+
+typedef struct {
+    cq_kafka_msg_t pub; /* first: a cq_kafka_msg_t * points here */
+    rd_kafka_message_t *rkm;
+} cq_kafka_msg_impl_t;
+
+static void cq_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    /* syslog levels: 0-3 errors, 4 warning, 5-6 info, 7 debug */
+    cq_log_level_t lvl = level <= 3 ? CQ_LOG_ERROR : level == 4 ? CQ_LOG_WARN
+                                                 : level <= 6   ? CQ_LOG_INFO
+                                                                : CQ_LOG_DEBUG;
+    CQ_LOG(lvl, "kafka", NULL, "%s: %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+static void cq_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    /* Transient broker errors are retried by librdkafka itself; a fatal one
+     * (idempotence state lost) makes the producer unusable. */
+    cq_log_level_t lvl =
+        err == RD_KAFKA_RESP_ERR__FATAL ? CQ_LOG_ERROR : CQ_LOG_WARN;
+    CQ_LOG(lvl, "kafka", NULL, "%s: %s: %s", rd_kafka_name(rk),
+           rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+static rd_kafka_conf_t *cq_kafka_conf_new(const cq_config_t *conf, char *errstr,
+                                          size_t errstr_size)
+{
+    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+    for (size_t i = 0; i < conf->kafka_count; i++) {
+        char err[512];
+        if (rd_kafka_conf_set(kconf, conf->kafka_names[i], conf->kafka_values[i], err,
+                              sizeof(err)) != RD_KAFKA_CONF_OK) {
+            cq_errstr_set(errstr, errstr_size, "kafka.%s: %s", conf->kafka_names[i], err);
+            rd_kafka_conf_destroy(kconf);
+            return NULL;
+        }
+    }
+    rd_kafka_conf_set_log_cb(kconf, cq_kafka_log_cb);
+    rd_kafka_conf_set_error_cb(kconf, cq_kafka_error_cb);
+    return kconf;
+}
+
+/* Sets a property our guarantees depend on, refusing a conflicting override. */
+static bool cq_kafka_conf_require(rd_kafka_conf_t *kconf, const cq_config_t *conf,
+                                  const char *name, const char *value, char *errstr,
+                                  size_t errstr_size)
+{
+    const char *user = cq_config_kafka_get(conf, name);
+    if (user && strcmp(user, value) != 0) {
+        cq_errstr_set(errstr, errstr_size,
+                      "kafka.%s=%s is not allowed: coachq needs %s=%s for its delivery "
+                      "guarantees",
+                      name, user, name, value);
+        return false;
+    }
+    char err[512];
+    if (rd_kafka_conf_set(kconf, name, value, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+        cq_errstr_set(errstr, errstr_size, "kafka.%s: %s", name, err);
+        return false;
+    }
+    return true;
+}
+
+static void cq_kafka_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+    cq_kafka_dr_t *dr = rkm->_private;
+    if (!dr)
+        return;
+    if (dr->cb) {
+        cq_err_t err = rkm->err ? CQ_ERR_KAFKA_UNAVAILABLE : CQ_ERR_OK;
+        dr->cb(dr->opaque, err, rkm->err ? rd_kafka_err2str(rkm->err) : NULL);
+    }
+    free(dr);
+}
+
+static void *cq_kafka_poll_main(void *arg)
+{
+    cq_kafka_producer_t *producer = arg;
+    while (!producer->stop)
+        rd_kafka_poll(producer->rk, 100);
+    return NULL;
+}
+
+cq_kafka_producer_t *cq_kafka_producer_new(const cq_config_t *conf, bool background_poll,
+                                           char *errstr, size_t errstr_size)
+{
+    rd_kafka_conf_t *kconf = cq_kafka_conf_new(conf, errstr, errstr_size);
+    if (!kconf)
+        return NULL;
+    if (!cq_kafka_conf_require(kconf, conf, "enable.idempotence", "true", errstr, errstr_size) ||
+        !cq_kafka_conf_require(kconf, conf, "acks", "all", errstr, errstr_size)) {
+        rd_kafka_conf_destroy(kconf);
+        return NULL;
+    }
+    rd_kafka_conf_set_dr_msg_cb(kconf, cq_kafka_dr_msg_cb);
+    char err[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, err, sizeof(err));
+    if (!rk) {
+        cq_errstr_set(errstr, errstr_size, "kafka producer: %s", err);
+        rd_kafka_conf_destroy(kconf);
+        return NULL;
+    }
+    cq_kafka_producer_t *producer = cq_calloc(1, sizeof(*producer));
+    producer->rk = rk;
+    producer->background = background_poll;
+    pthread_mutex_init(&producer->ready_lock, NULL);
+    if (background_poll &&
+        pthread_create(&producer->poll_thread, NULL, cq_kafka_poll_main, producer) != 0) {
+        cq_errstr_set(errstr, errstr_size, "kafka producer: cannot start poll thread");
+        rd_kafka_destroy(rk);
+        pthread_mutex_destroy(&producer->ready_lock);
+        free(producer);
+        return NULL;
+    }
+    return producer;
+}
+
+void cq_kafka_producer_destroy(cq_kafka_producer_t *producer, int timeout_ms)
+{
+    if (!producer)
+        return;
+    rd_kafka_resp_err_t err = rd_kafka_flush(producer->rk, timeout_ms);
+    if (err)
+        CQ_LOG(CQ_LOG_WARN, "kafka", NULL, "%d messages not delivered at shutdown: %s",
+               rd_kafka_outq_len(producer->rk), rd_kafka_err2str(err));
+    if (producer->background) {
+        producer->stop = true;
+        pthread_join(producer->poll_thread, NULL);
+    }
+    rd_kafka_destroy(producer->rk);
+    pthread_mutex_destroy(&producer->ready_lock);
+    free(producer);
+}
+
+cq_err_t cq_kafka_produce(cq_kafka_producer_t *producer, const char *topic, const void *key,
+                          size_t key_len, const void *value, size_t len,
+                          const cq_kafka_header_t *headers, size_t header_count,
+                          cq_kafka_delivery_cb_t *cb, void *opaque)
+{
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(header_count ? header_count : 1);
+    for (size_t i = 0; i < header_count; i++)
+        rd_kafka_header_add(hdrs, headers[i].name, -1, headers[i].value,
+                            (ssize_t)headers[i].len);
+    cq_kafka_dr_t *dr = cq_malloc(sizeof(*dr));
+    dr->cb = cb;
+    dr->opaque = opaque;
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        producer->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
+        RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(dr), RD_KAFKA_V_END);
+    if (err) {
+        /* On failure the headers and the opaque are still ours. */
+        rd_kafka_headers_destroy(hdrs);
+        free(dr);
+        CQ_LOG(CQ_LOG_WARN, "kafka", NULL, "produce to %s failed: %s", topic,
+               rd_kafka_err2str(err));
+        return CQ_ERR_KAFKA_UNAVAILABLE;
+    }
+    return CQ_ERR_OK;
+}
+
+/* A synchronous produce's meeting point. Shared by the waiting thread and the
+ * delivery report, freed by whichever lets go last, so a waiter that timed
+ * out leaves nothing dangling. */
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int refs;
+    bool done;
+    cq_err_t err;
+    char errstr[256];
+} cq_kafka_sync_t;
+
+static void cq_kafka_sync_release(cq_kafka_sync_t *sync)
+{
+    pthread_mutex_lock(&sync->lock);
+    int refs = --sync->refs;
+    pthread_mutex_unlock(&sync->lock);
+    if (refs == 0) {
+        pthread_mutex_destroy(&sync->lock);
+        pthread_cond_destroy(&sync->cond);
+        free(sync);
+    }
+}
+
+static void cq_kafka_sync_cb(void *opaque, cq_err_t err, const char *errstr)
+{
+    cq_kafka_sync_t *sync = opaque;
+    pthread_mutex_lock(&sync->lock);
+    sync->done = true;
+    sync->err = err;
+    if (errstr)
+        cq_strlcpy(sync->errstr, errstr, sizeof(sync->errstr));
+    pthread_cond_signal(&sync->cond);
+    pthread_mutex_unlock(&sync->lock);
+    cq_kafka_sync_release(sync);
+}
+
+cq_err_t cq_kafka_produce_sync(cq_kafka_producer_t *producer, const char *topic, const void *key,
+                               size_t key_len, const void *value, size_t len,
+                               const cq_kafka_header_t *headers, size_t header_count,
+                               int timeout_ms, char *errstr, size_t errstr_size)
+{
+    cq_kafka_sync_t *sync = cq_calloc(1, sizeof(*sync));
+    pthread_mutex_init(&sync->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&sync->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    sync->refs = 2;
+    cq_err_t err = cq_kafka_produce(producer, topic, key, key_len, value, len, headers,
+                                    header_count, cq_kafka_sync_cb, sync);
+    if (err != CQ_ERR_OK) {
+        cq_errstr_set(errstr, errstr_size, "the job queue did not accept the job");
+        sync->refs = 1;
+        cq_kafka_sync_release(sync);
+        return err;
+    }
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&sync->lock);
+    while (!sync->done)
+        if (pthread_cond_timedwait(&sync->cond, &sync->lock, &deadline) != 0)
+            break;
+    if (!sync->done) {
+        err = CQ_ERR_KAFKA_UNAVAILABLE;
+        cq_errstr_set(errstr, errstr_size, "the job queue did not acknowledge the job in %d ms",
+                      timeout_ms);
+    } else {
+        err = sync->err;
+        if (err)
+            cq_errstr_set(errstr, errstr_size, "the job queue refused the job: %s", sync->errstr);
+    }
+    pthread_mutex_unlock(&sync->lock);
+    cq_kafka_sync_release(sync);
+    return err;
+}
+
+void cq_kafka_producer_poll(cq_kafka_producer_t *producer, int timeout_ms)
+{
+    rd_kafka_poll(producer->rk, timeout_ms);
+}
+
+int cq_kafka_producer_outq_len(cq_kafka_producer_t *producer)
+{
+    return rd_kafka_outq_len(producer->rk);
+}
+
+bool cq_kafka_producer_ready(cq_kafka_producer_t *producer, int timeout_ms)
+{
+    pthread_mutex_lock(&producer->ready_lock);
+    int64_t now = cq_mono_ms();
+    if (producer->ready_checked_ms && now - producer->ready_checked_ms < 1000) {
+        bool ready = producer->ready_cached;
+        pthread_mutex_unlock(&producer->ready_lock);
+        return ready;
+    }
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(producer->rk, 0, NULL, &md, timeout_ms);
+    bool ready = err == RD_KAFKA_RESP_ERR_NO_ERROR && md && md->broker_cnt > 0;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    producer->ready_cached = ready;
+    producer->ready_checked_ms = cq_mono_ms();
+    pthread_mutex_unlock(&producer->ready_lock);
+    return ready;
+}
+
+/* ---- consumer ---- */
+
+static void cq_kafka_notify(cq_kafka_consumer_t *consumer, bool assigned,
+                            const rd_kafka_topic_partition_list_t *parts)
+{
+    if (!consumer->rebalance_cb || parts->cnt == 0)
+        return;
+    int32_t *ids = cq_malloc(sizeof(int32_t) * (size_t)parts->cnt);
+    /* One call per topic, partitions of that topic together. */
+    for (int i = 0; i < parts->cnt; i++) {
+        const char *topic = parts->elems[i].topic;
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++)
+            seen = strcmp(parts->elems[j].topic, topic) == 0;
+        if (seen)
+            continue;
+        size_t n = 0;
+        for (int j = i; j < parts->cnt; j++)
+            if (strcmp(parts->elems[j].topic, topic) == 0)
+                ids[n++] = parts->elems[j].partition;
+        consumer->rebalance_cb(consumer->opaque, assigned, topic, ids, n);
+    }
+    free(ids);
+}
+
+static void cq_kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                  rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    cq_kafka_consumer_t *consumer = opaque;
+    bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        CQ_LOG(CQ_LOG_INFO, "kafka", NULL, "assigned %d partitions", parts->cnt);
+        if (cooperative)
+            rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
+        else
+            rd_kafka_assign(rk, parts);
+        cq_kafka_notify(consumer, true, parts);
+    } else {
+        CQ_LOG(CQ_LOG_INFO, "kafka", NULL, "revoking %d partitions (%s)", parts->cnt,
+               rd_kafka_err2name(err));
+        cq_kafka_notify(consumer, false, parts);
+        if (cooperative)
+            rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
+        else
+            rd_kafka_assign(rk, NULL);
+    }
+}
+
+cq_kafka_consumer_t *cq_kafka_consumer_new(const cq_config_t *conf, const char *group,
+                                           const char *const *topics, size_t topic_count,
+                                           cq_kafka_rebalance_cb_t *rebalance_cb, void *opaque,
+                                           char *errstr, size_t errstr_size)
+{
+    rd_kafka_conf_t *kconf = cq_kafka_conf_new(conf, errstr, errstr_size);
+    if (!kconf)
+        return NULL;
+    char err[512];
+    if (!cq_kafka_conf_require(kconf, conf, "enable.auto.commit", "false", errstr, errstr_size) ||
+        rd_kafka_conf_set(kconf, "group.id", group, err, sizeof(err)) != RD_KAFKA_CONF_OK ||
+        (!cq_config_kafka_get(conf, "auto.offset.reset") &&
+         rd_kafka_conf_set(kconf, "auto.offset.reset", "earliest", err, sizeof(err)) !=
+             RD_KAFKA_CONF_OK)) {
+        if (!errstr || !*errstr)
+            cq_errstr_set(errstr, errstr_size, "kafka consumer: %s", err);
+        rd_kafka_conf_destroy(kconf);
+        return NULL;
+    }
+    cq_kafka_consumer_t *consumer = cq_calloc(1, sizeof(*consumer));
+    consumer->rebalance_cb = rebalance_cb;
+    consumer->opaque = opaque;
+    rd_kafka_conf_set_opaque(kconf, consumer);
+    rd_kafka_conf_set_rebalance_cb(kconf, cq_kafka_rebalance_cb);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, err, sizeof(err));
+    if (!rk) {
+        cq_errstr_set(errstr, errstr_size, "kafka consumer: %s", err);
+        rd_kafka_conf_destroy(kconf);
+        free(consumer);
+        return NULL;
+    }
+    consumer->rk = rk;
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *subs =
+        rd_kafka_topic_partition_list_new((int)topic_count);
+    for (size_t i = 0; i < topic_count; i++)
+        rd_kafka_topic_partition_list_add(subs, topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t rerr = rd_kafka_subscribe(rk, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (rerr) {
+        cq_errstr_set(errstr, errstr_size, "kafka subscribe: %s", rd_kafka_err2str(rerr));
+        rd_kafka_destroy(rk);
+        free(consumer);
+        return NULL;
+    }
+    return consumer;
+}
+
+void cq_kafka_consumer_destroy(cq_kafka_consumer_t *consumer)
+{
+    if (!consumer)
+        return;
+    rd_kafka_consumer_close(consumer->rk);
+    rd_kafka_destroy(consumer->rk);
+    free(consumer);
+}
+
+cq_err_t cq_kafka_consumer_poll(cq_kafka_consumer_t *consumer, int timeout_ms,
+                                cq_kafka_msg_t **msg)
+{
+    *msg = NULL;
+    rd_kafka_message_t *rkm = rd_kafka_consumer_poll(consumer->rk, timeout_ms);
+    if (!rkm)
+        return CQ_ERR_OK;
+    if (rkm->err) {
+        if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            CQ_LOG(CQ_LOG_WARN, "kafka", NULL, "consumer: %s", rd_kafka_message_errstr(rkm));
+        rd_kafka_message_destroy(rkm);
+        return CQ_ERR_OK;
+    }
+    cq_kafka_msg_impl_t *m = cq_calloc(1, sizeof(*m));
+    m->rkm = rkm;
+    m->pub.topic = rd_kafka_topic_name(rkm->rkt);
+    m->pub.partition = rkm->partition;
+    m->pub.offset = rkm->offset;
+    m->pub.key = rkm->key;
+    m->pub.key_len = rkm->key_len;
+    m->pub.value = rkm->payload;
+    m->pub.len = rkm->len;
+    *msg = &m->pub;
+    return CQ_ERR_OK;
+}
+
+const void *cq_kafka_msg_header(const cq_kafka_msg_t *msg, const char *name, size_t *len)
+{
+    const cq_kafka_msg_impl_t *m = (const cq_kafka_msg_impl_t *)msg;
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *value = NULL;
+    size_t size = 0;
+    if (rd_kafka_message_headers(m->rkm, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(hdrs, name, &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return NULL;
+    if (len)
+        *len = size;
+    return value;
+}
+
+void cq_kafka_msg_destroy(cq_kafka_msg_t *msg)
+{
+    if (!msg)
+        return;
+    cq_kafka_msg_impl_t *m = (cq_kafka_msg_impl_t *)msg;
+    rd_kafka_message_destroy(m->rkm);
+    free(m);
+}
+
+cq_err_t cq_kafka_consumer_commit(cq_kafka_consumer_t *consumer, const char *topic,
+                                  int32_t partition, int64_t next_offset, bool async)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, topic, partition)->offset = next_offset;
+    rd_kafka_resp_err_t err = rd_kafka_commit(consumer->rk, list, async ? 1 : 0);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err) {
+        CQ_LOG(CQ_LOG_WARN, "kafka", NULL, "commit %s[%d]@%lld failed: %s", topic, partition,
+               (long long)next_offset, rd_kafka_err2str(err));
+        return CQ_ERR_KAFKA_UNAVAILABLE;
+    }
+    return CQ_ERR_OK;
+}
+
+cq_err_t cq_kafka_consumer_pause(cq_kafka_consumer_t *consumer, bool pause)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_assignment(consumer->rk, &parts);
+    if (!err && parts->cnt > 0)
+        err = pause ? rd_kafka_pause_partitions(consumer->rk, parts)
+                    : rd_kafka_resume_partitions(consumer->rk, parts);
+    if (parts)
+        rd_kafka_topic_partition_list_destroy(parts);
+    return err ? CQ_ERR_KAFKA_UNAVAILABLE : CQ_ERR_OK;
+}
+
+cq_err_t cq_kafka_create_topics(const cq_config_t *conf, const char *const *topics, size_t count,
+                                int partitions, char *errstr, size_t errstr_size)
+{
+    cq_err_t rc = CQ_ERR_KAFKA_UNAVAILABLE;
+    rd_kafka_conf_t *kconf = cq_kafka_conf_new(conf, errstr, errstr_size);
+    if (!kconf)
+        return CQ_ERR_CONFIG;
+    char err[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, err, sizeof(err));
+    if (!rk) {
+        cq_errstr_set(errstr, errstr_size, "kafka admin: %s", err);
+        rd_kafka_conf_destroy(kconf);
+        return CQ_ERR_CONFIG;
+    }
+    rd_kafka_NewTopic_t **nt = cq_calloc(count, sizeof(*nt));
+    for (size_t i = 0; i < count; i++) {
+        nt[i] = rd_kafka_NewTopic_new(topics[i], partitions, -1, err, sizeof(err));
+        if (!nt[i]) {
+            cq_errstr_set(errstr, errstr_size, "topic %s: %s", topics[i], err);
+            for (size_t j = 0; j < i; j++)
+                rd_kafka_NewTopic_destroy(nt[j]);
+            free(nt);
+            rd_kafka_destroy(rk);
+            return CQ_ERR_CONFIG;
+        }
+    }
+    rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(opts, 15000, err, sizeof(err));
+    rd_kafka_AdminOptions_set_request_timeout(opts, 20000, err, sizeof(err));
+    rd_kafka_CreateTopics(rk, nt, count, opts, queue);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, 25000);
+    const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
+    if (!res) {
+        cq_errstr_set(errstr, errstr_size, "kafka admin: %s",
+                      ev ? rd_kafka_event_error_string(ev) : "no answer from the broker");
+        goto out;
+    }
+    size_t n = 0;
+    const rd_kafka_topic_result_t **tres = rd_kafka_CreateTopics_result_topics(res, &n);
+    rc = CQ_ERR_OK;
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_resp_err_t terr = rd_kafka_topic_result_error(tres[i]);
+        if (terr && terr != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+            cq_errstr_set(errstr, errstr_size, "create topic %s: %s",
+                          rd_kafka_topic_result_name(tres[i]),
+                          rd_kafka_topic_result_error_string(tres[i]));
+            rc = CQ_ERR_KAFKA_UNAVAILABLE;
+        }
+    }
+out:
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_queue_destroy(queue);
+    for (size_t i = 0; i < count; i++)
+        rd_kafka_NewTopic_destroy(nt[i]);
+    free(nt);
+    rd_kafka_destroy(rk);
+    return rc;
+}

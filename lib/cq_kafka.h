@@ -1,0 +1,110 @@
+/*
+ * cq_kafka.h — the only door to librdkafka: an idempotent producer, a
+ * consumer with manual offset commits and pause/resume, and topic creation.
+ * No librdkafka type leaves this module.
+ *
+ * Every kafka.* config key goes to librdkafka unchanged; coachq sets only what
+ * its guarantees need (idempotence, acks=all, manual commits) and refuses
+ * overrides that would break them.
+ */
+#ifndef CQ_KAFKA_H
+#define CQ_KAFKA_H
+
+#include "cq_common.h"
+#include "cq_config.h"
+#include "cq_err.h"
+
+typedef struct cq_kafka_producer_s cq_kafka_producer_t;
+typedef struct cq_kafka_consumer_s cq_kafka_consumer_t;
+
+typedef struct {
+    const char *name;
+    const void *value;
+    size_t len;
+} cq_kafka_header_t;
+
+/* Called once per message when the broker acknowledged it (err CQ_ERR_OK) or
+ * delivery finally failed. Runs on the thread that polls the producer. */
+typedef void(cq_kafka_delivery_cb_t)(void *opaque, cq_err_t err, const char *errstr);
+
+/* An idempotent producer (enable.idempotence=true, acks=all). With
+ * background_poll a producer thread serves delivery reports, which
+ * cq_kafka_produce_sync needs; without it the owner calls
+ * cq_kafka_producer_poll from its own loop. Caller destroys. */
+cq_kafka_producer_t *cq_kafka_producer_new(const cq_config_t *conf, bool background_poll,
+                                           char *errstr, size_t errstr_size);
+/* Flushes outstanding messages (up to timeout_ms), then frees. NULL is a no-op. */
+void cq_kafka_producer_destroy(cq_kafka_producer_t *producer, int timeout_ms);
+
+/* Queues a message; cb (may be NULL) learns its fate. Key, value and headers
+ * are copied. CQ_ERR_KAFKA_UNAVAILABLE if the local queue is full or the
+ * topic unknown. Thread-safe. */
+cq_err_t cq_kafka_produce(cq_kafka_producer_t *producer, const char *topic, const void *key,
+                          size_t key_len, const void *value, size_t len,
+                          const cq_kafka_header_t *headers, size_t header_count,
+                          cq_kafka_delivery_cb_t *cb, void *opaque);
+
+/* Produces and waits until the broker acknowledged the message or timeout_ms
+ * passed. Needs background_poll. Thread-safe; many threads may wait at once. */
+cq_err_t cq_kafka_produce_sync(cq_kafka_producer_t *producer, const char *topic, const void *key,
+                               size_t key_len, const void *value, size_t len,
+                               const cq_kafka_header_t *headers, size_t header_count,
+                               int timeout_ms, char *errstr, size_t errstr_size);
+
+/* Serves delivery reports for producers without background_poll. */
+void cq_kafka_producer_poll(cq_kafka_producer_t *producer, int timeout_ms);
+
+/* Messages queued or in flight, not yet reported. */
+int cq_kafka_producer_outq_len(cq_kafka_producer_t *producer);
+
+/* Whether a broker answered a metadata request within timeout_ms (cached for 1 s). */
+bool cq_kafka_producer_ready(cq_kafka_producer_t *producer, int timeout_ms);
+
+/* A consumed message. Valid until cq_kafka_msg_destroy. */
+typedef struct cq_kafka_msg_s {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    const void *key;
+    size_t key_len;
+    const void *value;
+    size_t len;
+} cq_kafka_msg_t;
+
+/* Header value by name (last one wins), NULL if absent. */
+const void *cq_kafka_msg_header(const cq_kafka_msg_t *msg, const char *name, size_t *len);
+void cq_kafka_msg_destroy(cq_kafka_msg_t *msg);
+
+/* Told when partitions are assigned (assigned=true) or about to be revoked,
+ * on the thread that calls cq_kafka_consumer_poll. On revoke the owner
+ * should commit what is done; after return the partitions are gone. */
+typedef void(cq_kafka_rebalance_cb_t)(void *opaque, bool assigned, const char *topic,
+                                      const int32_t *partitions, size_t count);
+
+/* A consumer in `group` subscribed to topics, with auto commit off and
+ * auto.offset.reset=earliest (a job is never skipped). Caller destroys.
+ * Not thread-safe: one thread polls, commits, pauses. */
+cq_kafka_consumer_t *cq_kafka_consumer_new(const cq_config_t *conf, const char *group,
+                                           const char *const *topics, size_t topic_count,
+                                           cq_kafka_rebalance_cb_t *rebalance_cb, void *opaque,
+                                           char *errstr, size_t errstr_size);
+/* Leaves the group (committing nothing more) and frees. NULL is a no-op. */
+void cq_kafka_consumer_destroy(cq_kafka_consumer_t *consumer);
+
+/* Waits up to timeout_ms for one message: CQ_ERR_OK with *msg set (caller
+ * destroys), or with *msg NULL on timeout or a transient event. */
+cq_err_t cq_kafka_consumer_poll(cq_kafka_consumer_t *consumer, int timeout_ms,
+                                cq_kafka_msg_t **msg);
+
+/* Commits `next_offset` (the offset of the next message to read) of one partition. */
+cq_err_t cq_kafka_consumer_commit(cq_kafka_consumer_t *consumer, const char *topic,
+                                  int32_t partition, int64_t next_offset, bool async);
+
+/* Stops or restarts fetching from every assigned partition (polling goes on). */
+cq_err_t cq_kafka_consumer_pause(cq_kafka_consumer_t *consumer, bool pause);
+
+/* Creates missing topics (existing ones are fine). */
+cq_err_t cq_kafka_create_topics(const cq_config_t *conf, const char *const *topics, size_t count,
+                                int partitions, char *errstr, size_t errstr_size);
+
+#endif
