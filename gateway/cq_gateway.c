@@ -1,1 +1,246 @@
-/* placeholder */ typedef int cq_placeholder_t;
+/*
+ * cq_gateway.c — building the gateway and dispatching requests.
+ *
+ * Routing: the base path is stripped; service endpoints (health, metrics,
+ * openapi.json, docs) need no auth; /jobs/... is the job resource; every
+ * other path is looked up in the contract, so an operation added to the
+ * OpenAPI document is routed without touching this file.
+ *
+ * Threads: cq_gateway_handle runs on every HTTP thread at once; it only reads
+ * the context, except the waiter counter (atomic).
+ */
+#include "cq_gateway.h"
+#include "cq_log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Threads kept free of waiting requests for submissions, polls and health. */
+#define CQ_GATEWAY_RESERVED_THREADS 16
+
+static const char *const cq_gateway_topic_kinds[] = {"alignment", "operations", "business-data"};
+
+cq_gateway_t *cq_gateway_new(const cq_config_t *conf, char *errstr, size_t errstr_size)
+{
+    cq_gateway_t *gw = cq_calloc(1, sizeof(*gw));
+    gw->conf = conf;
+    gw->started_ms = cq_now_ms();
+    int threads = (int)conf->gateway_threads;
+    gw->max_waiters = threads > 2 * CQ_GATEWAY_RESERVED_THREADS
+                          ? threads - CQ_GATEWAY_RESERVED_THREADS
+                          : threads / 2;
+    atomic_init(&gw->waiters, 0);
+    char err[512];
+    if (!(gw->contract = cq_contract_new(conf, err, sizeof(err)))) {
+        cq_errstr_set(errstr, errstr_size, "contract: %s", err);
+        goto fail;
+    }
+    if (!(gw->avro = cq_avro_new(cq_contract_document(gw->contract), err, sizeof(err)))) {
+        cq_errstr_set(errstr, errstr_size, "avro: %s", err);
+        goto fail;
+    }
+    if (!(gw->store = cq_store_new(conf, err, sizeof(err)))) {
+        cq_errstr_set(errstr, errstr_size, "redis: %s", err);
+        goto fail;
+    }
+    if (conf->topics_create) {
+        char *topics[CQ_ARRAY_SIZE(cq_gateway_topic_kinds) + 1];
+        size_t n = 0;
+        for (; n < CQ_ARRAY_SIZE(cq_gateway_topic_kinds); n++)
+            topics[n] = cq_asprintf("%s%s", conf->topics_jobs_prefix, cq_gateway_topic_kinds[n]);
+        topics[n++] = cq_strdup(conf->topics_results);
+        cq_err_t rc = cq_kafka_create_topics(conf, (const char *const *)topics, n,
+                                             (int)conf->topics_partitions, err, sizeof(err));
+        for (size_t i = 0; i < n; i++)
+            free(topics[i]);
+        if (rc != CQ_ERR_OK)
+            CQ_LOG(CQ_LOG_WARN, "gateway", NULL, "creating topics: %s", err);
+    }
+    if (!(gw->producer = cq_kafka_producer_new(conf, true, err, sizeof(err)))) {
+        cq_errstr_set(errstr, errstr_size, "kafka: %s", err);
+        goto fail;
+    }
+    if (!(gw->server = cq_http_server_new(conf, cq_gateway_handle, gw, err, sizeof(err)))) {
+        cq_errstr_set(errstr, errstr_size, "http: %s", err);
+        goto fail;
+    }
+    if (conf->gateway_dev_auth)
+        CQ_LOG(CQ_LOG_WARN, "gateway", NULL,
+               "DEVELOPMENT AUTH IS ON: X-Tenant-Id/X-User-Id headers are trusted without a "
+               "token. Never run like this in production.");
+    return gw;
+fail:
+    cq_gateway_destroy(gw);
+    return NULL;
+}
+
+void cq_gateway_destroy(cq_gateway_t *gw)
+{
+    if (!gw)
+        return;
+    /* The server first: no handler may run while what it uses goes away. */
+    cq_http_server_destroy(gw->server);
+    cq_kafka_producer_destroy(gw->producer, 5000);
+    cq_store_destroy(gw->store);
+    cq_avro_destroy(gw->avro);
+    cq_contract_destroy(gw->contract);
+    free(gw);
+}
+
+bool cq_gateway_waiter_enter(cq_gateway_t *gw)
+{
+    if (atomic_fetch_add(&gw->waiters, 1) >= gw->max_waiters) {
+        atomic_fetch_sub(&gw->waiters, 1);
+        return false;
+    }
+    return true;
+}
+
+void cq_gateway_waiter_leave(cq_gateway_t *gw)
+{
+    atomic_fetch_sub(&gw->waiters, 1);
+}
+
+void cq_gateway_parse_prefer(const cq_gateway_t *gw, const cq_http_req_t *req, bool *async,
+                             int64_t *wait_ms)
+{
+    /* Prefer may appear once with comma-separated preferences (RFC 7240). */
+    const char *prefer = cq_http_header(req, "Prefer");
+    if (!prefer)
+        return;
+    char buf[256];
+    cq_strlcpy(buf, prefer, sizeof(buf));
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",;", &save); tok; tok = strtok_r(NULL, ",;", &save)) {
+        while (*tok == ' ' || *tok == '\t')
+            tok++;
+        if (strncasecmp(tok, "respond-async", 13) == 0) {
+            *async = true;
+        } else if (strncasecmp(tok, "wait=", 5) == 0) {
+            char *end;
+            long long secs = strtoll(tok + 5, &end, 10);
+            if (end != tok + 5 && secs >= 0) {
+                int64_t ms = secs > gw->conf->gateway_max_wait / 1000 ? gw->conf->gateway_max_wait
+                                                                       : secs * 1000;
+                *wait_ms = ms;
+            }
+        }
+    }
+}
+
+static bool cq_gateway_valid_id_text(const char *s)
+{
+    if (!*s || strlen(s) > 120)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '_' || *s == '.' || *s == '@'))
+            return false;
+    return true;
+}
+
+/* The caller's identity, or a problem answer. */
+static bool cq_gateway_authenticate(cq_gateway_t *gw, const cq_http_req_t *req,
+                                    cq_principal_t *who, cq_http_resp_t *resp)
+{
+    memset(who, 0, sizeof(*who));
+    if (gw->conf->gateway_dev_auth) {
+        const char *tenant = cq_http_header(req, "X-Tenant-Id");
+        const char *user = cq_http_header(req, "X-User-Id");
+        if (tenant) {
+            if (!cq_gateway_valid_id_text(tenant) || (user && !cq_gateway_valid_id_text(user))) {
+                cq_http_resp_problem(resp, req, CQ_ERR_TOKEN_INVALID,
+                                     "X-Tenant-Id and X-User-Id take 1-120 characters of "
+                                     "letters, digits and -_.@",
+                                     NULL);
+                return false;
+            }
+            cq_strlcpy(who->tenant_id, tenant, sizeof(who->tenant_id));
+            cq_strlcpy(who->user_id, user ? user : "anonymous", sizeof(who->user_id));
+            return true;
+        }
+    }
+    if (!cq_http_header(req, "Authorization")) {
+        cq_http_resp_problem(resp, req, CQ_ERR_TOKEN_MISSING,
+                             gw->conf->gateway_dev_auth
+                                 ? "Send Authorization: Bearer <token>, or X-Tenant-Id in "
+                                   "development mode"
+                                 : "Send Authorization: Bearer <token>",
+                             NULL);
+        return false;
+    }
+    /* TODO(#2): verify HS256/RS256 bearer tokens with libjwt. */
+    cq_http_resp_problem(resp, req, CQ_ERR_TOKEN_INVALID,
+                         "Bearer tokens are not accepted by this build yet", NULL);
+    return false;
+}
+
+static void cq_gateway_method_not_allowed(const cq_http_req_t *req, cq_http_resp_t *resp,
+                                          const char *allow)
+{
+    cq_http_resp_problem(resp, req, CQ_ERR_METHOD_NOT_ALLOWED, NULL, NULL);
+    cq_http_resp_header(resp, "Allow", "%s", allow);
+}
+
+void cq_gateway_handle(void *opaque, const cq_http_req_t *req, cq_http_resp_t *resp)
+{
+    cq_gateway_t *gw = opaque;
+    const char *base = gw->conf->gateway_base_path;
+    size_t base_len = strlen(base);
+    if (strncmp(req->path, base, base_len) != 0 ||
+        (req->path[base_len] != '/' && req->path[base_len] != '\0')) {
+        cq_http_resp_problem(resp, req, CQ_ERR_NOT_FOUND, "No such endpoint", NULL);
+        return;
+    }
+    const char *path = req->path + base_len;
+    bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+
+    static const char *const service[] = {"/health", "/health/ready", "/metrics",
+                                          "/openapi.json", "/docs"};
+    for (size_t i = 0; i < CQ_ARRAY_SIZE(service); i++) {
+        if (strcmp(path, service[i]) == 0) {
+            if (!get)
+                cq_gateway_method_not_allowed(req, resp, "GET, HEAD");
+            else
+                cq_health_handle(gw, path, req, resp);
+            return;
+        }
+    }
+
+    cq_principal_t who;
+    if (strncmp(path, "/jobs/", 6) == 0) {
+        const char *id = path + 6;
+        if (strchr(id, '/') || !*id) {
+            cq_http_resp_problem(resp, req, CQ_ERR_NOT_FOUND, "No such endpoint", NULL);
+            return;
+        }
+        if (!get && strcmp(req->method, "DELETE") != 0) {
+            cq_gateway_method_not_allowed(req, resp, "GET, HEAD, DELETE");
+            return;
+        }
+        if (cq_gateway_authenticate(gw, req, &who, resp))
+            cq_jobs_handle(gw, id, &who, req, resp);
+        return;
+    }
+
+    bool path_known = false;
+    const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
+    const cq_operation_t *op = cq_contract_match(gw->contract, method, path, &path_known);
+    if (!op) {
+        if (path_known) {
+            char allow[64] = "";
+            for (size_t i = 0; i < cq_contract_count(gw->contract); i++) {
+                const cq_operation_t *o = cq_contract_at(gw->contract, i);
+                if (strcmp(o->path, path) == 0)
+                    snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
+                             allow[0] ? ", " : "", o->method);
+            }
+            cq_gateway_method_not_allowed(req, resp, allow);
+        } else {
+            cq_http_resp_problem(resp, req, CQ_ERR_NOT_FOUND, "No such endpoint", NULL);
+        }
+        return;
+    }
+    if (cq_gateway_authenticate(gw, req, &who, resp))
+        cq_submit_handle(gw, op, &who, req, resp);
+}

@@ -1,1 +1,21 @@
-int main(void){return 0;}
+/*
+ * coachq-alignment-worker — strategic planning and onboarding operations.
+ * The kind is its table of operations; the runtime does everything else.
+ */
+#include "cq_align_check.h"
+#include "cq_worker.h"
+
+static const cq_worker_op_t cq_alignment_ops[] = {
+    {"alignment-check", cq_align_check_compute},
+};
+
+static const cq_worker_kind_t cq_alignment_kind = {
+    .kind = "alignment",
+    .ops = cq_alignment_ops,
+    .op_count = CQ_ARRAY_SIZE(cq_alignment_ops),
+};
+
+int main(int argc, char **argv)
+{
+    return cq_worker_main(&cq_alignment_kind, argc, argv);
+}

@@ -1,0 +1,69 @@
+/*
+ * cq_gateway.h — the gateway's context and its request dispatcher.
+ *
+ * One cq_gateway_t per process, built by main.c, shared read-only by every
+ * HTTP thread except for the counters, which are atomics.
+ */
+#ifndef CQ_GATEWAY_H
+#define CQ_GATEWAY_H
+
+#include <stdatomic.h>
+
+#include "cq_avro.h"
+#include "cq_config.h"
+#include "cq_contract.h"
+#include "cq_http.h"
+#include "cq_kafka.h"
+#include "cq_store.h"
+
+typedef struct cq_gateway_s {
+    const cq_config_t *conf;
+    cq_contract_t *contract;
+    cq_avro_t *avro;
+    cq_store_t *store;
+    cq_kafka_producer_t *producer;
+    cq_http_server_t *server;
+    /* Requests parked waiting for a job; capped so waits never take every
+     * thread and starve submissions, polls and health checks. */
+    atomic_int waiters;
+    int max_waiters;
+    int64_t started_ms;
+} cq_gateway_t;
+
+/* Who is calling: from the verified token, or dev-mode headers. */
+typedef struct {
+    char tenant_id[128];
+    char user_id[128];
+} cq_principal_t;
+
+/* Builds the gateway: contract, Avro codec, Redis store, Kafka producer
+ * (creating topics when topics.create), then the HTTP server. Caller destroys. */
+cq_gateway_t *cq_gateway_new(const cq_config_t *conf, char *errstr, size_t errstr_size);
+void cq_gateway_destroy(cq_gateway_t *gw);
+
+/* The one HTTP handler: routing, auth, then the endpoint. Any HTTP thread. */
+void cq_gateway_handle(void *opaque, const cq_http_req_t *req, cq_http_resp_t *resp);
+
+/* Tries to take a waiter slot; false when the cap is reached. */
+bool cq_gateway_waiter_enter(cq_gateway_t *gw);
+void cq_gateway_waiter_leave(cq_gateway_t *gw);
+
+/* Parses Prefer: sets *async for respond-async, *wait_ms for wait=N
+ * (bounded by gateway.max_wait); leaves them as they were otherwise. */
+void cq_gateway_parse_prefer(const cq_gateway_t *gw, const cq_http_req_t *req, bool *async,
+                             int64_t *wait_ms);
+
+/* Endpoints (each in its own file). */
+void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_principal_t *who,
+                      const cq_http_req_t *req, cq_http_resp_t *resp);
+void cq_jobs_handle(cq_gateway_t *gw, const char *job_id, const cq_principal_t *who,
+                    const cq_http_req_t *req, cq_http_resp_t *resp);
+/* Answers for a job record: 200 {success,data} when succeeded (if as_result),
+ * problem when failed/cancelled (if as_result), else the job resource. */
+void cq_jobs_respond(cq_gateway_t *gw, const cq_job_record_t *job, bool as_result,
+                     const cq_http_req_t *req, cq_http_resp_t *resp);
+json_t *cq_jobs_resource(const cq_job_record_t *job);
+void cq_health_handle(cq_gateway_t *gw, const char *path, const cq_http_req_t *req,
+                      cq_http_resp_t *resp);
+
+#endif

@@ -1,0 +1,282 @@
+/*
+ * cq_http.c — civetweb behind the cq_http interface (see cq_http.h).
+ *
+ * Threads: civetweb's master thread accepts; gateway.threads worker threads
+ * each run one request at a time through begin_request, which reads the
+ * body, calls the handler and writes the answer. Nothing here is shared
+ * between requests except the read-only server struct.
+ */
+#include "cq_http.h"
+#include "cq_log.h"
+#include "cq_uuid.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <civetweb.h>
+
+struct cq_http_server_s {
+    struct mg_context *ctx;
+    cq_http_handler_t *handler;
+    void *opaque;
+    size_t max_body;
+};
+
+const char *cq_http_header(const cq_http_req_t *req, const char *name)
+{
+    for (int i = 0; i < req->header_count; i++)
+        if (strcasecmp(req->header_names[i], name) == 0)
+            return req->header_values[i];
+    return NULL;
+}
+
+bool cq_http_query(const cq_http_req_t *req, const char *name, char *out, size_t out_size)
+{
+    if (!req->query)
+        return false;
+    return mg_get_var(req->query, strlen(req->query), name, out, out_size) >= 0;
+}
+
+void cq_http_resp_header(cq_http_resp_t *resp, const char *name, const char *fmt, ...)
+{
+    char value[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof(value), fmt, ap);
+    va_end(ap);
+    /* A header value never carries a line break: outside input can reach here. */
+    for (char *p = value; *p; p++)
+        if (*p == '\r' || *p == '\n')
+            *p = ' ';
+    resp->header_lines =
+        cq_realloc(resp->header_lines, (resp->header_count + 1) * sizeof(char *));
+    resp->header_lines[resp->header_count++] = cq_asprintf("%s: %s", name, value);
+}
+
+void cq_http_resp_body(cq_http_resp_t *resp, int status, const char *content_type,
+                       const char *body, size_t len)
+{
+    free(resp->content_type);
+    free(resp->body);
+    resp->status = status;
+    resp->content_type = cq_strdup(content_type);
+    resp->body = cq_malloc(len + 1);
+    memcpy(resp->body, body, len);
+    resp->body[len] = '\0';
+    resp->body_len = len;
+}
+
+void cq_http_resp_json(cq_http_resp_t *resp, int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(body);
+    if (!text)
+        text = cq_strdup("null");
+    free(resp->content_type);
+    free(resp->body);
+    resp->status = status;
+    resp->content_type = cq_strdup("application/json");
+    resp->body = text;
+    resp->body_len = strlen(text);
+}
+
+void cq_http_resp_problem(cq_http_resp_t *resp, const cq_http_req_t *req, cq_err_t err,
+                          const char *detail, json_t *errors)
+{
+    int status = cq_err_http_status(err);
+    const char *code = cq_err_name(err);
+    char type[128];
+    snprintf(type, sizeof(type), "https://coachq.dev/problems/%s", code);
+    for (char *p = type; *p; p++)
+        *p = *p == '_' ? '-' : (char)tolower((unsigned char)*p);
+    json_t *body = json_pack("{s:b, s:s, s:s, s:i, s:s, s:s, s:s}", "success", 0, "type", type,
+                             "title", cq_err_desc(err), "status", status, "detail",
+                             detail ? detail : cq_err_desc(err), "instance",
+                             req && req->path ? req->path : "/", "code", code);
+    if (errors)
+        json_object_set_new(body, "errors", errors);
+    if (req && req->request_id[0])
+        json_object_set_new(body, "requestId", json_string(req->request_id));
+    cq_http_resp_json(resp, status, body);
+    free(resp->content_type);
+    resp->content_type = cq_strdup("application/problem+json");
+}
+
+void cq_http_resp_clear(cq_http_resp_t *resp)
+{
+    free(resp->content_type);
+    free(resp->body);
+    for (size_t i = 0; i < resp->header_count; i++)
+        free(resp->header_lines[i]);
+    free(resp->header_lines);
+    memset(resp, 0, sizeof(*resp));
+}
+
+static void cq_http_send(struct mg_connection *conn, const cq_http_req_t *req,
+                         const cq_http_resp_t *resp, bool close)
+{
+    int status = resp->status ? resp->status : 500;
+    mg_printf(conn,
+              "HTTP/1.1 %d %s\r\n"
+              "Content-Type: %s\r\n"
+              "Content-Length: %zu\r\n"
+              "X-Request-Id: %s\r\n"
+              "Cache-Control: no-store\r\n"
+              "%s",
+              status, mg_get_response_code_text(conn, status),
+              resp->content_type ? resp->content_type : "text/plain", resp->body_len,
+              req->request_id, close ? "Connection: close\r\n" : "");
+    for (size_t i = 0; i < resp->header_count; i++)
+        mg_printf(conn, "%s\r\n", resp->header_lines[i]);
+    mg_write(conn, "\r\n", 2);
+    if (resp->body_len && strcmp(req->method, "HEAD") != 0)
+        mg_write(conn, resp->body, resp->body_len);
+}
+
+static bool cq_http_request_id_ok(const char *id)
+{
+    size_t n = 0;
+    for (; id[n]; n++)
+        if (!(isalnum((unsigned char)id[n]) || id[n] == '-' || id[n] == '_' || id[n] == '.'))
+            return false;
+    return n > 0 && n < 40;
+}
+
+/* Reads the body into a new buffer; false when it is over the limit. */
+static bool cq_http_read_body(struct mg_connection *conn, const struct mg_request_info *ri,
+                              size_t max, char **body, size_t *len)
+{
+    *body = NULL;
+    *len = 0;
+    if (ri->content_length > (long long)max)
+        return false;
+    size_t cap = ri->content_length > 0 ? (size_t)ri->content_length : 4096;
+    char *buf = cq_malloc(cap + 1);
+    size_t n = 0;
+    for (;;) {
+        if (n == cap) {
+            if (cap > max) {
+                free(buf);
+                return false;
+            }
+            cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            buf = cq_realloc(buf, cap + 1);
+        }
+        int r = mg_read(conn, buf + n, cap - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        if (n > max) {
+            free(buf);
+            return false;
+        }
+    }
+    buf[n] = '\0';
+    if (n == 0 && ri->content_length <= 0) {
+        free(buf);
+        return true;
+    }
+    *body = buf;
+    *len = n;
+    return true;
+}
+
+static int cq_http_begin_request(struct mg_connection *conn)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    cq_http_server_t *server = mg_get_user_data(mg_get_context(conn));
+    cq_http_req_t req;
+    memset(&req, 0, sizeof(req));
+    req.method = ri->request_method;
+    req.path = ri->local_uri ? ri->local_uri : "/";
+    req.query = ri->query_string;
+    for (int i = 0; i < ri->num_headers && i < CQ_HTTP_MAX_HEADERS; i++) {
+        req.header_names[req.header_count] = ri->http_headers[i].name;
+        req.header_values[req.header_count++] = ri->http_headers[i].value;
+    }
+    const char *rid = cq_http_header(&req, "X-Request-Id");
+    if (rid && cq_http_request_id_ok(rid))
+        cq_strlcpy(req.request_id, rid, sizeof(req.request_id));
+    else
+        cq_uuid_v7(req.request_id);
+
+    cq_http_resp_t resp;
+    memset(&resp, 0, sizeof(resp));
+    char *body = NULL;
+    bool close = false;
+    if (!cq_http_read_body(conn, ri, server->max_body, &body, &req.body_len)) {
+        char detail[128];
+        snprintf(detail, sizeof(detail), "The request body is larger than %zu bytes",
+                 server->max_body);
+        cq_http_resp_problem(&resp, &req, CQ_ERR_PAYLOAD_TOO_LARGE, detail, NULL);
+        close = true; /* the rest of the body is unread: the connection cannot be reused */
+    } else {
+        req.body = body;
+        server->handler(server->opaque, &req, &resp);
+    }
+    CQ_LOG(CQ_LOG_DEBUG, "http", req.request_id, "%s %s -> %d", req.method, req.path,
+           resp.status);
+    cq_http_send(conn, &req, &resp, close);
+    int status = resp.status;
+    cq_http_resp_clear(&resp);
+    free(body);
+    return status > 0 ? status : 500;
+}
+
+static int cq_http_log_message(const struct mg_connection *conn, const char *message)
+{
+    CQ_LOG(CQ_LOG_WARN, "civetweb", NULL, "%s", message);
+    return 1;
+}
+
+static pthread_once_t cq_http_once = PTHREAD_ONCE_INIT;
+
+static void cq_http_init_library(void)
+{
+    mg_init_library(0);
+}
+
+cq_http_server_t *cq_http_server_new(const cq_config_t *conf, cq_http_handler_t *handler,
+                                     void *opaque, char *errstr, size_t errstr_size)
+{
+    pthread_once(&cq_http_once, cq_http_init_library);
+    cq_http_server_t *server = cq_calloc(1, sizeof(*server));
+    server->handler = handler;
+    server->opaque = opaque;
+    server->max_body = (size_t)conf->gateway_max_body_bytes;
+    char threads[32], queue[32];
+    snprintf(threads, sizeof(threads), "%lld", (long long)conf->gateway_threads);
+    snprintf(queue, sizeof(queue), "%lld", (long long)conf->gateway_queue);
+    const char *options[] = {"listening_ports", conf->gateway_listen,
+                             "num_threads", threads,
+                             "connection_queue", queue,
+                             "enable_keep_alive", "yes",
+                             "request_timeout_ms", "30000",
+                             "keep_alive_timeout_ms", "5000",
+                             NULL};
+    struct mg_callbacks callbacks;
+    memset(&callbacks, 0, sizeof(callbacks));
+    callbacks.begin_request = cq_http_begin_request;
+    callbacks.log_message = cq_http_log_message;
+    server->ctx = mg_start(&callbacks, server, options);
+    if (!server->ctx) {
+        cq_errstr_set(errstr, errstr_size, "cannot listen on %s (in use, or not an address)",
+                      conf->gateway_listen);
+        free(server);
+        return NULL;
+    }
+    return server;
+}
+
+void cq_http_server_destroy(cq_http_server_t *server)
+{
+    if (!server)
+        return;
+    mg_stop(server->ctx);
+    free(server);
+}

@@ -1,0 +1,71 @@
+/*
+ * cq_http.h — the gateway's HTTP layer: a civetweb server that turns each
+ * request into a plain cq_http_req_t, calls one handler, and writes the
+ * cq_http_resp_t it fills. civetweb stays inside cq_http.c, so handlers are
+ * plain functions that unit tests call without a server.
+ */
+#ifndef CQ_HTTP_H
+#define CQ_HTTP_H
+
+#include <jansson.h>
+
+#include "cq_common.h"
+#include "cq_config.h"
+#include "cq_err.h"
+
+#define CQ_HTTP_MAX_HEADERS 64
+
+typedef struct {
+    const char *method;
+    const char *path;  /* without query string, base path included */
+    const char *query; /* NULL when absent */
+    const char *body;  /* NUL-terminated copy; NULL when there is none */
+    size_t body_len;
+    char request_id[40];
+    int header_count;
+    const char *header_names[CQ_HTTP_MAX_HEADERS];
+    const char *header_values[CQ_HTTP_MAX_HEADERS];
+} cq_http_req_t;
+
+typedef struct {
+    int status;
+    char *content_type;
+    char *body;
+    size_t body_len;
+    size_t header_count;
+    char **header_lines; /* "Name: value" */
+} cq_http_resp_t;
+
+/* Case-insensitive header lookup; NULL if absent. */
+const char *cq_http_header(const cq_http_req_t *req, const char *name);
+/* Value of a query parameter, URL-decoded into out; false if absent. */
+bool cq_http_query(const cq_http_req_t *req, const char *name, char *out, size_t out_size);
+
+/* Adds a response header; the value is formatted. */
+void cq_http_resp_header(cq_http_resp_t *resp, const char *name, const char *fmt, ...)
+    CQ_PRINTF(3, 4);
+/* Sets a JSON body (takes ownership of body, even when it is NULL). */
+void cq_http_resp_json(cq_http_resp_t *resp, int status, json_t *body);
+/* Sets a body of any type (copied). */
+void cq_http_resp_body(cq_http_resp_t *resp, int status, const char *content_type,
+                       const char *body, size_t len);
+/* An RFC 9457 problem+json answer whose status and code come from the error
+ * table; errors (may be NULL) is the validation list, taken over. */
+void cq_http_resp_problem(cq_http_resp_t *resp, const cq_http_req_t *req, cq_err_t err,
+                          const char *detail, json_t *errors);
+/* Frees what the response holds and zeroes it. */
+void cq_http_resp_clear(cq_http_resp_t *resp);
+
+typedef void(cq_http_handler_t)(void *opaque, const cq_http_req_t *req, cq_http_resp_t *resp);
+
+typedef struct cq_http_server_s cq_http_server_t;
+
+/* Starts listening on gateway.listen with gateway.threads worker threads.
+ * Bodies over gateway.max_body_bytes are answered 413 without calling the
+ * handler. The handler runs on civetweb's worker threads, many at once. */
+cq_http_server_t *cq_http_server_new(const cq_config_t *conf, cq_http_handler_t *handler,
+                                     void *opaque, char *errstr, size_t errstr_size);
+/* Stops accepting, waits for running handlers, frees. NULL is a no-op. */
+void cq_http_server_destroy(cq_http_server_t *server);
+
+#endif

@@ -1,0 +1,231 @@
+/*
+ * cq_submit.c — turning a POST into a job: content checks, JSON parsing,
+ * schema validation, idempotency, the Redis record, the Kafka envelope, and
+ * the wait that keeps the synchronous shape of the coaching API.
+ *
+ * Order matters for the guarantees of DESIGN.md: the job is recorded as
+ * queued before it is produced, and a 202 or 200 is sent only after the
+ * broker acknowledged the envelope (idempotent producer, acks=all), so an
+ * accepted job is never lost. If the broker refuses, the record is failed
+ * and the client gets 503 with Retry-After.
+ *
+ * Runs on any HTTP thread; uses only thread-safe parts of the context.
+ */
+#include "cq_gateway.h"
+#include "cq_log.h"
+#include "cq_uuid.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+static bool cq_submit_is_json(const char *content_type)
+{
+    if (!content_type)
+        return false;
+    size_t n = strlen("application/json");
+    return strncasecmp(content_type, "application/json", n) == 0 &&
+           (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
+}
+
+/* SHA-256 of the operation and the canonical body, in hex. */
+static void cq_submit_body_hash(const char *operation, const json_t *body, char out[65])
+{
+    char *canon = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestUpdate(ctx, operation, strlen(operation) + 1);
+    if (canon)
+        EVP_DigestUpdate(ctx, canon, strlen(canon));
+    EVP_DigestFinal_ex(ctx, md, &md_len);
+    EVP_MD_CTX_free(ctx);
+    free(canon);
+    for (unsigned int i = 0; i < md_len && i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    out[64] = '\0';
+}
+
+static json_t *cq_submit_errors_json(const cq_schema_errors_t *errors)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < errors->count; i++)
+        json_array_append_new(list, json_pack("{s:s, s:s}", "path", errors->items[i].path,
+                                              "message", errors->items[i].message));
+    return list;
+}
+
+/* Waits (bounded) for a job and answers with its result or its resource. */
+static void cq_submit_answer(cq_gateway_t *gw, const char *job_id, bool async, int64_t wait_ms,
+                             const cq_http_req_t *req, cq_http_resp_t *resp)
+{
+    cq_job_record_t job;
+    memset(&job, 0, sizeof(job));
+    cq_err_t rc;
+    if (!async && wait_ms > 0 && cq_gateway_waiter_enter(gw)) {
+        rc = cq_store_wait(gw->store, job_id, wait_ms, &job);
+        cq_gateway_waiter_leave(gw);
+    } else {
+        rc = cq_store_get(gw->store, job_id, &job);
+    }
+    if (rc != CQ_ERR_OK) {
+        /* The job is safe in Kafka; only its state could not be read. Point
+         * the client at the job resource rather than failing the POST. */
+        json_t *body = json_pack("{s:b, s:{s:s, s:s}}", "success", 1, "data", "jobId", job_id,
+                                 "status", "queued");
+        cq_http_resp_json(resp, 202, body);
+        cq_http_resp_header(resp, "Location", "%s/jobs/%s", gw->conf->gateway_base_path,
+                            job_id);
+        cq_http_resp_header(resp, "Retry-After", "%lld",
+                            (long long)gw->conf->gateway_retry_after);
+        cq_http_resp_header(resp, "X-Job-Id", "%s", job_id);
+        return;
+    }
+    cq_jobs_respond(gw, &job, true, req, resp);
+    cq_job_record_clear(&job);
+}
+
+void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_principal_t *who,
+                      const cq_http_req_t *req, cq_http_resp_t *resp)
+{
+    json_t *body = NULL;
+    cq_schema_errors_t errors;
+    memset(&errors, 0, sizeof(errors));
+    char *existing = NULL;
+    void *buf = NULL;
+    size_t len = 0;
+
+    if (op->request) {
+        if (!req->body) {
+            cq_http_resp_problem(resp, req, CQ_ERR_MALFORMED_JSON,
+                                 "The request needs a JSON body", NULL);
+            goto out;
+        }
+        if (!cq_submit_is_json(cq_http_header(req, "Content-Type"))) {
+            cq_http_resp_problem(resp, req, CQ_ERR_UNSUPPORTED_MEDIA_TYPE,
+                                 "Send the body as Content-Type: application/json", NULL);
+            goto out;
+        }
+        json_error_t jerr;
+        body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!body) {
+            char detail[256];
+            snprintf(detail, sizeof(detail), "Invalid JSON at line %d, column %d: %s", jerr.line,
+                     jerr.column, jerr.text);
+            cq_http_resp_problem(resp, req, CQ_ERR_MALFORMED_JSON, detail, NULL);
+            goto out;
+        }
+        if (!cq_schema_validate(op->request, body, &errors)) {
+            char detail[160];
+            snprintf(detail, sizeof(detail), "%zu field%s of the request %s not valid",
+                     errors.count, errors.count == 1 ? "" : "s",
+                     errors.count == 1 ? "is" : "are");
+            cq_http_resp_problem(resp, req, CQ_ERR_VALIDATION_ERROR, detail,
+                                 cq_submit_errors_json(&errors));
+            goto out;
+        }
+    }
+
+    bool async = false;
+    int64_t wait_ms = gw->conf->gateway_default_wait;
+    cq_gateway_parse_prefer(gw, req, &async, &wait_ms);
+
+    char job_id[CQ_UUID_STR_LEN + 1];
+    cq_uuid_v7(job_id);
+    const char *idem_key = cq_http_header(req, "Idempotency-Key");
+    if (idem_key) {
+        if (!*idem_key || strlen(idem_key) > 255) {
+            cq_http_resp_problem(resp, req, CQ_ERR_BAD_REQUEST,
+                                 "Idempotency-Key takes 1-255 characters", NULL);
+            goto out;
+        }
+        char hash[65];
+        cq_submit_body_hash(op->name, body, hash);
+        cq_err_t rc =
+            cq_store_idempotency(gw->store, who->tenant_id, idem_key, hash, job_id, &existing);
+        if (rc != CQ_ERR_OK) {
+            cq_http_resp_problem(resp, req, rc,
+                                 rc == CQ_ERR_IDEMPOTENCY_KEY_REUSED
+                                     ? "This Idempotency-Key was used with a different request"
+                                     : NULL,
+                                 NULL);
+            if (rc != CQ_ERR_IDEMPOTENCY_KEY_REUSED)
+                cq_http_resp_header(resp, "Retry-After", "%lld",
+                                    (long long)gw->conf->gateway_retry_after);
+            goto out;
+        }
+        if (existing) {
+            cq_submit_answer(gw, existing, async, wait_ms, req, resp);
+            goto out;
+        }
+    }
+
+    int64_t now = cq_now_ms();
+    cq_job_record_t job = {
+        .job_id = job_id,
+        .tenant_id = (char *)who->tenant_id,
+        .user_id = (char *)who->user_id,
+        .operation = (char *)op->name,
+        .kind = (char *)op->kind,
+        .status = CQ_JOB_QUEUED,
+        .created_at = now,
+    };
+    cq_err_t rc = cq_store_create(gw->store, &job);
+    if (rc != CQ_ERR_OK) {
+        cq_http_resp_problem(resp, req, rc, "The job store is unavailable; try again", NULL);
+        cq_http_resp_header(resp, "Retry-After", "%lld",
+                            (long long)gw->conf->gateway_retry_after);
+        goto out;
+    }
+
+    const char *traceparent = cq_http_header(req, "traceparent");
+    cq_job_envelope_t env = {
+        .job_id = job_id,
+        .tenant_id = (char *)who->tenant_id,
+        .user_id = (char *)who->user_id,
+        .operation = (char *)op->name,
+        .attempt = 0,
+        .created_at = now,
+        .deadline = now + gw->conf->jobs_deadline,
+        .trace_parent = traceparent && strlen(traceparent) < 128 ? (char *)traceparent : NULL,
+        .payload = body,
+    };
+    char err[512];
+    rc = cq_avro_envelope_encode(gw->avro, &env, &buf, &len, err, sizeof(err));
+    if (rc != CQ_ERR_OK) {
+        /* The body passed the schema the Avro schema is made from: a bug. */
+        CQ_LOG(CQ_LOG_ERROR, "submit", job_id, "cannot encode envelope: %s", err);
+        cq_store_finish(gw->store, job_id, CQ_JOB_FAILED, NULL, NULL, "INTERNAL_ERROR", err);
+        cq_http_resp_problem(resp, req, CQ_ERR_INTERNAL_ERROR, NULL, NULL);
+        goto out;
+    }
+    char *topic = cq_asprintf("%s%s", gw->conf->topics_jobs_prefix, op->kind);
+    const char *fp = cq_avro_fingerprint(gw->avro, "JobEnvelope");
+    cq_kafka_header_t headers[] = {
+        {"coachq-schema", "JobEnvelope", strlen("JobEnvelope")},
+        {"coachq-fingerprint", fp, strlen(fp)},
+        {"coachq-job-id", job_id, strlen(job_id)},
+    };
+    rc = cq_kafka_produce_sync(gw->producer, topic, who->tenant_id, strlen(who->tenant_id), buf,
+                               len, headers, CQ_ARRAY_SIZE(headers),
+                               (int)gw->conf->gateway_produce_timeout, err, sizeof(err));
+    free(topic);
+    if (rc != CQ_ERR_OK) {
+        CQ_LOG(CQ_LOG_WARN, "submit", job_id, "not queued: %s", err);
+        cq_store_finish(gw->store, job_id, CQ_JOB_FAILED, NULL, NULL, cq_err_name(rc), err);
+        cq_http_resp_problem(resp, req, rc, "The job queue is unavailable; try again", NULL);
+        cq_http_resp_header(resp, "Retry-After", "%lld",
+                            (long long)gw->conf->gateway_retry_after);
+        goto out;
+    }
+    CQ_LOG(CQ_LOG_INFO, "submit", job_id, "queued %s for tenant %s", op->name, who->tenant_id);
+    cq_submit_answer(gw, job_id, async, wait_ms, req, resp);
+out:
+    free(buf);
+    free(existing);
+    cq_schema_errors_clear(&errors);
+    json_decref(body);
+}

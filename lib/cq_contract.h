@@ -1,0 +1,57 @@
+/*
+ * cq_contract.h — the HTTP contract as the programs see it: the OpenAPI
+ * document of schemas/ (built in, or the file named by schemas.openapi),
+ * its job operations and their compiled request and result schemas.
+ *
+ * A job operation is an OpenAPI operation object carrying
+ * x-coachq-operation (stable name), x-coachq-kind (worker kind and topic),
+ * x-coachq-request-schema and x-coachq-result-schema (JSON Pointers into the
+ * document). Adding an operation to the document adds its route to the
+ * gateway; no C field list repeats the schemas.
+ *
+ * Built once at start; read-only afterwards, so any thread may use it.
+ */
+#ifndef CQ_CONTRACT_H
+#define CQ_CONTRACT_H
+
+#include <jansson.h>
+
+#include "cq_common.h"
+#include "cq_config.h"
+#include "cq_err.h"
+#include "cq_schema.h"
+
+typedef struct cq_contract_s cq_contract_t;
+
+typedef struct {
+    const char *name;          /* x-coachq-operation, e.g. "alignment-check" */
+    const char *kind;          /* x-coachq-kind, e.g. "alignment" */
+    const char *method;        /* "POST" or "GET" */
+    const char *path;          /* relative to the base path, e.g. "/coaching/alignment-check" */
+    const char *successor;     /* for deprecated operations, the path that replaces it, or NULL */
+    bool deprecated;
+    const cq_schema_t *request; /* NULL for operations without a body */
+    const cq_schema_t *result;
+    const char *request_pointer; /* "/components/schemas/AlignmentCheckRequest" or NULL */
+    const char *result_pointer;
+} cq_operation_t;
+
+/* Loads and checks the document, compiles every operation's schemas.
+ * NULL with errstr on any inconsistency (missing extension, dangling ref, ...). */
+cq_contract_t *cq_contract_new(const cq_config_t *conf, char *errstr, size_t errstr_size);
+void cq_contract_destroy(cq_contract_t *contract);
+
+/* The whole document (borrowed) and its compact serialization (for /openapi.json). */
+json_t *cq_contract_document(const cq_contract_t *contract);
+const char *cq_contract_text(const cq_contract_t *contract, size_t *len);
+
+size_t cq_contract_count(const cq_contract_t *contract);
+const cq_operation_t *cq_contract_at(const cq_contract_t *contract, size_t i);
+/* By stable name; NULL if unknown. */
+const cq_operation_t *cq_contract_find(const cq_contract_t *contract, const char *name);
+/* By method and path. NULL if none; *path_known tells whether the path
+ * exists with another method (405). */
+const cq_operation_t *cq_contract_match(const cq_contract_t *contract, const char *method,
+                                        const char *path, bool *path_known);
+
+#endif

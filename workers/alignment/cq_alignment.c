@@ -1,1 +1,0 @@
-/* placeholder */ typedef int cq_placeholder_t;
