@@ -10,6 +10,7 @@
    POSIX ERE (no backslash escapes); request objects are closed
    (additionalProperties: false), strings bounded, arrays bounded; result
    objects are closed; enum values are Avro symbols unless whitelisted.
+4. The file is formatted as `python3 -m json.tool --indent 2` prints it.
 
 Usage: check_examples.py [path/to/openapi.json]. Needs `jsonschema` (and
 `referencing`) from PyPI. Exit status 0 when everything passes.
@@ -306,8 +307,12 @@ class Checker:
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "schemas", "openapi.json")
     with open(path) as f:
-        doc = json.load(f)
+        raw = f.read()
+    doc = json.loads(raw)
     names, n_examples = Checker(doc).run()
+    # The committed form is what `python3 -m json.tool --indent 2` prints.
+    if raw != json.dumps(doc, indent=2) + "\n":
+        fail(path, "not formatted as `python3 -m json.tool --indent 2` would")
     if failures:
         for f in failures:
             print("FAIL", f)
