@@ -88,6 +88,12 @@ void cq_http_resp_json(cq_http_resp_t *resp, int status, json_t *body)
 void cq_http_resp_problem(cq_http_resp_t *resp, const cq_http_req_t *req, cq_err_t err,
                           const char *detail, json_t *errors)
 {
+    cq_http_resp_problem_ex(resp, req, err, detail, errors, NULL);
+}
+
+void cq_http_resp_problem_ex(cq_http_resp_t *resp, const cq_http_req_t *req, cq_err_t err,
+                             const char *detail, json_t *errors, json_t *extra)
+{
     int status = cq_err_http_status(err);
     const char *code = cq_err_name(err);
     char type[128];
@@ -102,6 +108,10 @@ void cq_http_resp_problem(cq_http_resp_t *resp, const cq_http_req_t *req, cq_err
         json_object_set_new(body, "errors", errors);
     if (req && req->request_id[0])
         json_object_set_new(body, "requestId", json_string(req->request_id));
+    if (extra) {
+        json_object_update(body, extra);
+        json_decref(extra);
+    }
     cq_http_resp_json(resp, status, body);
     free(resp->content_type);
     resp->content_type = cq_strdup("application/problem+json");

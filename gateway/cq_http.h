@@ -53,6 +53,9 @@ void cq_http_resp_body(cq_http_resp_t *resp, int status, const char *content_typ
  * table; errors (may be NULL) is the validation list, taken over. */
 void cq_http_resp_problem(cq_http_resp_t *resp, const cq_http_req_t *req, cq_err_t err,
                           const char *detail, json_t *errors);
+/* The same with extra members (an object, taken over; may be NULL). */
+void cq_http_resp_problem_ex(cq_http_resp_t *resp, const cq_http_req_t *req, cq_err_t err,
+                             const char *detail, json_t *errors, json_t *extra);
 /* Frees what the response holds and zeroes it. */
 void cq_http_resp_clear(cq_http_resp_t *resp);
 

@@ -62,12 +62,14 @@ void cq_jobs_respond(cq_gateway_t *gw, const cq_job_record_t *job, bool as_resul
         cq_http_resp_json(resp, 200, body);
     } else if (as_result && job->status == CQ_JOB_FAILED) {
         cq_err_t err = cq_err_from_name(job->error_code);
-        cq_http_resp_problem(resp, req, err, job->error_message, NULL);
+        cq_http_resp_problem_ex(resp, req, err, job->error_message, NULL,
+                                json_pack("{s:s}", "jobId", job->job_id));
     } else if (as_result && job->status == CQ_JOB_CANCELLED) {
-        cq_http_resp_problem(resp, req, CQ_ERR_JOB_CANCELLED, "The job was cancelled", NULL);
+        cq_http_resp_problem_ex(resp, req, CQ_ERR_JOB_CANCELLED, "The job was cancelled", NULL,
+                                json_pack("{s:s}", "jobId", job->job_id));
     } else {
-        json_t *body = json_pack("{s:b, s:o}", "success", 1, "data", cq_jobs_resource(job));
-        cq_http_resp_json(resp, as_result ? 202 : 200, body);
+        /* The job resource itself, as API.md shows it (not wrapped in {success, data}). */
+        cq_http_resp_json(resp, as_result ? 202 : 200, cq_jobs_resource(job));
         if (as_result)
             cq_http_resp_header(resp, "Location", "%s/jobs/%s", gw->conf->gateway_base_path,
                                 job->job_id);

@@ -74,8 +74,7 @@ static void cq_submit_answer(cq_gateway_t *gw, const char *job_id, bool async, i
     if (rc != CQ_ERR_OK) {
         /* The job is safe in Kafka; only its state could not be read. Point
          * the client at the job resource rather than failing the POST. */
-        json_t *body = json_pack("{s:b, s:{s:s, s:s}}", "success", 1, "data", "jobId", job_id,
-                                 "status", "queued");
+        json_t *body = json_pack("{s:s, s:s}", "jobId", job_id, "status", "queued");
         cq_http_resp_json(resp, 202, body);
         cq_http_resp_header(resp, "Location", "%s/jobs/%s", gw->conf->gateway_base_path,
                             job_id);
