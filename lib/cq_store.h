@@ -1,0 +1,134 @@
+/*
+ * cq_store.h — the Redis job store: job records, claims, terminal states,
+ * cancellation, idempotency keys, long-poll waits and a small TTL cache.
+ *
+ * One cq_store_t per process, shared by every thread: all functions are
+ * thread-safe. Every Redis failure (refused, timed out, connection lost, error
+ * reply) gives CQ_ERR_REDIS_UNAVAILABLE; no call blocks much longer than a few
+ * redis.timeout (see cq_store.c for the exact bound), except cq_store_wait,
+ * which blocks up to its own timeout by design.
+ *
+ * Strings are binary-safe C strings; in a stored record an empty string and
+ * NULL are the same (unset).
+ */
+#ifndef CQ_STORE_H
+#define CQ_STORE_H
+
+#include "cq_common.h"
+#include "cq_config.h"
+#include "cq_err.h"
+
+typedef enum {
+    CQ_JOB_QUEUED,
+    CQ_JOB_RUNNING,
+    CQ_JOB_SUCCEEDED,
+    CQ_JOB_FAILED,
+    CQ_JOB_CANCELLED
+} cq_job_status_t;
+
+/* Stable lower-case name ("queued", "running", "succeeded", "failed", "cancelled");
+ * "unknown" for a value outside the enum. */
+const char *cq_job_status_name(cq_job_status_t s);
+/* Looks a status up by its exact name; false (out untouched) when unknown or NULL. */
+bool cq_job_status_parse(const char *name, cq_job_status_t *out);
+/* Whether a job in this status never changes again (succeeded, failed, cancelled). */
+bool cq_job_status_terminal(cq_job_status_t s);
+
+/* A job as stored. Plain data: every string is owned by the struct (free with
+ * cq_job_record_clear); NULL means unset. Times are ms since the epoch, 0 = unset. */
+typedef struct {
+    char *job_id, *tenant_id, *user_id, *operation, *kind, *batch_id, *custom_id;
+    cq_job_status_t status;
+    int64_t created_at, started_at, finished_at;
+    int attempts;
+    char *engine; /* JSON text or NULL */
+    char *result; /* JSON text or NULL */
+    char *error_code, *error_message;
+} cq_job_record_t;
+
+/* Frees the record's strings and zeroes it (status becomes CQ_JOB_QUEUED).
+ * NULL is a no-op; a cleared record may be cleared again. */
+void cq_job_record_clear(cq_job_record_t *job);
+
+typedef struct cq_store_s cq_store_t;
+
+/* Makes a store from conf (redis.host/port/password/db/timeout/pool_size/prefix,
+ * jobs.result_ttl, jobs.idempotency_ttl; values are copied, conf may be destroyed
+ * afterwards). Connects lazily: fails only on a bad config, never because Redis is
+ * down. redis.host starting with '/' is a Unix socket path. Caller destroys. */
+cq_store_t *cq_store_new(const cq_config_t *conf, char *errstr, size_t errstr_size);
+
+/* Stops the subscriber thread, closes every connection, frees the store. No other
+ * thread may use the store during or after the call. NULL is a no-op. */
+void cq_store_destroy(cq_store_t *store);
+
+/* Round trip to Redis (readiness checks). */
+cq_err_t cq_store_ping(cq_store_t *store);
+
+/* Records a new job as queued, from job (job_id, tenant_id and operation required;
+ * created_at 0 means now; job->status is ignored). Never overwrites: an existing id
+ * gives CQ_ERR_INTERNAL_ERROR. The record gets the safety TTL (7 days). */
+cq_err_t cq_store_create(cq_store_t *store, const cq_job_record_t *job);
+
+/* Reads a job into out (caller clears it, also on error). CQ_ERR_NOT_FOUND when
+ * absent or expired; CQ_ERR_INTERNAL_ERROR when the stored record is unreadable. */
+cq_err_t cq_store_get(cq_store_t *store, const char *job_id, cq_job_record_t *out);
+
+/* Worker side, atomic. Absent: created as running from job (a job sent straight
+ * to Kafka by another service) with started_at = now and attempts = job->attempts + 1.
+ * Terminal: CQ_ERR_JOB_ALREADY_TERMINAL, not changed. Queued or running (a
+ * redelivery): status = running, started_at = now, attempts += 1. out gets the
+ * record after the claim, also for JOB_ALREADY_TERMINAL (caller clears it). */
+cq_err_t cq_store_claim(cq_store_t *store, const cq_job_record_t *job, cq_job_record_t *out);
+
+/* Worker side: a running job goes back to queued for a retry, remembering why
+ * (error_code/error_message may be NULL). Already queued: CQ_ERR_OK, unchanged (a
+ * repeated requeue). Terminal: CQ_ERR_JOB_ALREADY_TERMINAL. Absent: CQ_ERR_NOT_FOUND. */
+cq_err_t cq_store_requeue(cq_store_t *store, const char *job_id, const char *error_code,
+                          const char *error_message);
+
+/* Worker side: moves a queued or running job to the terminal status (succeeded,
+ * failed or cancelled; anything else is CQ_ERR_INTERNAL_ERROR), sets finished_at,
+ * engine, result and error exactly as given (NULL clears a field), sets the TTL
+ * jobs.result_ttl and wakes cq_store_wait callers. Already terminal (e.g. cancelled
+ * meanwhile): CQ_ERR_JOB_ALREADY_TERMINAL, unchanged. Absent: CQ_ERR_NOT_FOUND. */
+cq_err_t cq_store_finish(cq_store_t *store, const char *job_id, cq_job_status_t status,
+                         const char *engine_json, const char *result_json, const char *error_code,
+                         const char *error_message);
+
+/* Gateway side: cancels a queued or running job of tenant_id (status cancelled,
+ * error JOB_CANCELLED, TTL jobs.result_ttl) and wakes waiters. Absent or another
+ * tenant's: CQ_ERR_NOT_FOUND. Terminal: CQ_ERR_JOB_ALREADY_TERMINAL. out (may be
+ * NULL) gets the record after the call when the job is the tenant's (caller clears). */
+cq_err_t cq_store_cancel(cq_store_t *store, const char *job_id, const char *tenant_id,
+                         cq_job_record_t *out);
+
+/* Gateway side: takes the idempotency key (tenant_id, key) for job_id and
+ * body_hash, for jobs.idempotency_ttl. First use: CQ_ERR_OK, *existing_job_id NULL.
+ * Key held with the same body_hash: CQ_ERR_OK, *existing_job_id = the holder's job id
+ * (caller frees; equals job_id for a repeated call). Different hash:
+ * CQ_ERR_IDEMPOTENCY_KEY_REUSED. *existing_job_id is NULL on every error. */
+cq_err_t cq_store_idempotency(cq_store_t *store, const char *tenant_id, const char *key,
+                              const char *body_hash, const char *job_id, char **existing_job_id);
+
+/* Gateway side: gives the key back if it still names job_id, for a submission
+ * that failed after cq_store_idempotency took it (so a retry is not sent to a job
+ * that never reached the queue). CQ_ERR_OK whether or not a key was removed. */
+cq_err_t cq_store_idempotency_release(cq_store_t *store, const char *tenant_id, const char *key,
+                                      const char *job_id);
+
+/* Gateway side (long poll): waits until the job is terminal or timeout_ms passes,
+ * then fills out with the latest record: CQ_ERR_OK either way (check out->status).
+ * CQ_ERR_NOT_FOUND when absent; a Redis failure while waiting returns at once.
+ * Sleeps on a condition variable woken by the store's subscriber thread (started on
+ * the first call), re-reading the record at least every second. Caller clears out. */
+cq_err_t cq_store_wait(cq_store_t *store, const char *job_id, int64_t timeout_ms,
+                       cq_job_record_t *out);
+
+/* Cache: *value = the text stored under key (caller frees), CQ_ERR_NOT_FOUND when
+ * absent or expired. Keys live under "<prefix>cache:". */
+cq_err_t cq_store_cache_get(cq_store_t *store, const char *key, char **value);
+/* Cache: stores value under key for ttl_ms (> 0, else CQ_ERR_INTERNAL_ERROR). */
+cq_err_t cq_store_cache_set(cq_store_t *store, const char *key, const char *value, int64_t ttl_ms);
+
+#endif
