@@ -1,0 +1,228 @@
+/*
+ * Unit tests of the gateway's dispatcher on requests answered before any
+ * service is touched: routing, auth, content checks, JSON and schema errors.
+ * The gateway context has a contract and a config but no Redis or Kafka, so
+ * a request that wrongly reached them would crash here.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cq_gateway.h"
+
+static cq_config_t *conf;
+static cq_gateway_t gw;
+
+static int setup(void **state)
+{
+    char err[512];
+    conf = cq_config_new();
+    cq_config_set(conf, "gateway.dev_auth", "true", err, sizeof(err));
+    memset(&gw, 0, sizeof(gw));
+    gw.conf = conf;
+    gw.contract = cq_contract_new(conf, err, sizeof(err));
+    if (!gw.contract) {
+        fprintf(stderr, "contract: %s\n", err);
+        return -1;
+    }
+    gw.max_waiters = 10;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    cq_contract_destroy(gw.contract);
+    cq_config_destroy(conf);
+    return 0;
+}
+
+typedef struct {
+    cq_http_req_t req;
+    cq_http_resp_t resp;
+    json_t *body;
+} call_t;
+
+static void call(call_t *c, const char *method, const char *path, const char *content_type,
+                 const char *body, bool tenant)
+{
+    memset(c, 0, sizeof(*c));
+    c->req.method = method;
+    c->req.path = path;
+    c->req.body = body;
+    c->req.body_len = body ? strlen(body) : 0;
+    strcpy(c->req.request_id, "test-request");
+    if (content_type) {
+        c->req.header_names[c->req.header_count] = "Content-Type";
+        c->req.header_values[c->req.header_count++] = content_type;
+    }
+    if (tenant) {
+        c->req.header_names[c->req.header_count] = "X-Tenant-Id";
+        c->req.header_values[c->req.header_count++] = "tenant-a";
+    }
+    cq_gateway_handle(&gw, &c->req, &c->resp);
+    c->body = json_loadb(c->resp.body, c->resp.body_len, 0, NULL);
+}
+
+static void done(call_t *c)
+{
+    json_decref(c->body);
+    cq_http_resp_clear(&c->resp);
+}
+
+static const char *code(call_t *c)
+{
+    return json_string_value(json_object_get(c->body, "code"));
+}
+
+static bool has_header(call_t *c, const char *line)
+{
+    for (size_t i = 0; i < c->resp.header_count; i++)
+        if (strcmp(c->resp.header_lines[i], line) == 0)
+            return true;
+    return false;
+}
+
+#define CHECK_PATH "/coaching/api/v1/coaching/alignment-check"
+
+static void test_gateway_unknown_paths_are_404(void **state)
+{
+    call_t c;
+    call(&c, "GET", "/elsewhere", NULL, NULL, true);
+    assert_int_equal(c.resp.status, 404);
+    assert_string_equal(code(&c), "NOT_FOUND");
+    assert_string_equal(c.resp.content_type, "application/problem+json");
+    assert_false(json_is_true(json_object_get(c.body, "success")));
+    done(&c);
+    call(&c, "POST", "/coaching/api/v1/coaching/nothing-here", "application/json", "{}", true);
+    assert_int_equal(c.resp.status, 404);
+    done(&c);
+    call(&c, "GET", "/coaching/api/v1/jobs/not-a-uuid", NULL, NULL, true);
+    assert_int_equal(c.resp.status, 404);
+    done(&c);
+}
+
+static void test_gateway_wrong_method_is_405_with_allow(void **state)
+{
+    call_t c;
+    call(&c, "GET", CHECK_PATH, NULL, NULL, true);
+    assert_int_equal(c.resp.status, 405);
+    assert_string_equal(code(&c), "METHOD_NOT_ALLOWED");
+    assert_true(has_header(&c, "Allow: POST"));
+    done(&c);
+    call(&c, "POST", "/coaching/api/v1/health", "application/json", "{}", false);
+    assert_int_equal(c.resp.status, 405);
+    assert_true(has_header(&c, "Allow: GET, HEAD"));
+    done(&c);
+}
+
+static void test_gateway_requires_identity(void **state)
+{
+    call_t c;
+    call(&c, "POST", CHECK_PATH, "application/json", "{}", false);
+    assert_int_equal(c.resp.status, 401);
+    assert_string_equal(code(&c), "TOKEN_MISSING");
+    done(&c);
+}
+
+static void test_gateway_content_checks(void **state)
+{
+    call_t c;
+    call(&c, "POST", CHECK_PATH, "text/plain", "{}", true);
+    assert_int_equal(c.resp.status, 415);
+    assert_string_equal(code(&c), "UNSUPPORTED_MEDIA_TYPE");
+    done(&c);
+    call(&c, "POST", CHECK_PATH, "application/json", "{\"goalIntent\": ", true);
+    assert_int_equal(c.resp.status, 400);
+    assert_string_equal(code(&c), "MALFORMED_JSON");
+    done(&c);
+    call(&c, "POST", CHECK_PATH, "application/json", NULL, true);
+    assert_int_equal(c.resp.status, 400);
+    done(&c);
+}
+
+static void test_gateway_validation_lists_every_violation(void **state)
+{
+    call_t c;
+    call(&c, "POST", CHECK_PATH, "application/json; charset=utf-8",
+         "{\"goalIntent\": 5, \"strategies\": [\"a\", 7], \"kpis\": [],"
+         " \"businessFoundation\": {\"vision\": \"v\", \"coreValues\": []}, \"extra\": 1}",
+         true);
+    assert_int_equal(c.resp.status, 422);
+    assert_string_equal(code(&c), "VALIDATION_ERROR");
+    json_t *errors = json_object_get(c.body, "errors");
+    assert_true(json_array_size(errors) >= 4);
+    bool goal = false, strat = false, extra = false, purpose = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(errors, i, e) {
+        const char *path = json_string_value(json_object_get(e, "path"));
+        goal |= strcmp(path, "/goalIntent") == 0;
+        strat |= strcmp(path, "/strategies/1") == 0;
+        extra |= strcmp(path, "/extra") == 0;
+        purpose |= strcmp(path, "/businessFoundation") == 0 &&
+                   strstr(json_string_value(json_object_get(e, "message")), "purpose");
+    }
+    assert_true(goal);
+    assert_true(strat);
+    assert_true(extra);
+    assert_true(purpose);
+    done(&c);
+}
+
+static void test_gateway_serves_its_contract(void **state)
+{
+    call_t c;
+    call(&c, "GET", "/coaching/api/v1/openapi.json", NULL, NULL, false);
+    assert_int_equal(c.resp.status, 200);
+    assert_non_null(json_object_get(json_object_get(c.body, "paths"),
+                                    "/coaching/alignment-check"));
+    done(&c);
+    call(&c, "GET", "/coaching/api/v1/health", NULL, NULL, false);
+    assert_int_equal(c.resp.status, 200);
+    assert_string_equal(json_string_value(json_object_get(c.body, "status")), "ok");
+    done(&c);
+}
+
+static void test_gateway_prefer_parsing(void **state)
+{
+    cq_http_req_t req;
+    memset(&req, 0, sizeof(req));
+    req.header_names[0] = "Prefer";
+    req.header_count = 1;
+    bool async = false;
+    int64_t wait = 25000;
+    req.header_values[0] = "respond-async";
+    cq_gateway_parse_prefer(&gw, &req, &async, &wait);
+    assert_true(async);
+    async = false;
+    req.header_values[0] = "wait=5";
+    cq_gateway_parse_prefer(&gw, &req, &async, &wait);
+    assert_false(async);
+    assert_int_equal(wait, 5000);
+    req.header_values[0] = "wait=100000"; /* bounded by gateway.max_wait */
+    cq_gateway_parse_prefer(&gw, &req, &async, &wait);
+    assert_int_equal(wait, conf->gateway_max_wait);
+    wait = 1;
+    req.header_values[0] = "wait=abc";
+    cq_gateway_parse_prefer(&gw, &req, &async, &wait);
+    assert_int_equal(wait, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gateway_unknown_paths_are_404),
+        cmocka_unit_test(test_gateway_wrong_method_is_405_with_allow),
+        cmocka_unit_test(test_gateway_requires_identity),
+        cmocka_unit_test(test_gateway_content_checks),
+        cmocka_unit_test(test_gateway_validation_lists_every_violation),
+        cmocka_unit_test(test_gateway_serves_its_contract),
+        cmocka_unit_test(test_gateway_prefer_parsing),
+    };
+    return cmocka_run_group_tests_name("gateway", tests, setup, teardown);
+}
