@@ -70,6 +70,37 @@
     X("worker.retry_backoff", worker_retry_backoff, MS, "500ms", 1, 600000, W,                     \
       "First retry delay of a job; doubled each attempt, with jitter.")                             \
     X("worker.retry_backoff_max", worker_retry_backoff_max, MS, "30s", 1, 3600000, W,              \
-      "Largest retry delay of a job.")
+      "Largest retry delay of a job.")                                                              \
+    X("llm.provider", llm_provider, STR, "builtin", 0, 0, W,                                       \
+      "LLM provider: builtin (deterministic engine, no model), openai (any OpenAI-compatible "      \
+      "chat completions server), anthropic, or bedrock (Anthropic models on AWS Bedrock).")         \
+    X("llm.base_url", llm_base_url, STR, "", 0, 0, W,                                              \
+      "Base URL of the provider; empty: the provider's public endpoint "                           \
+      "(https://api.openai.com/v1, https://api.anthropic.com, "                                    \
+      "https://bedrock-runtime.<region>.amazonaws.com).")                                           \
+    X("llm.api_key", llm_api_key, STR, "", 0, 0, W,                                                \
+      "API key (openai, anthropic); prefer COACHQ_LLM_API_KEY over a file. Never logged.")         \
+    X("llm.model", llm_model, STR, "", 0, 0, W,                                                    \
+      "Model name or Bedrock model id, e.g. gpt-4o-mini, claude-sonnet-4-5, "                      \
+      "anthropic.claude-3-5-sonnet-20240620-v1:0.")                                                 \
+    X("llm.aws_region", llm_aws_region, STR, "us-east-1", 0, 0, W,                                 \
+      "AWS region for bedrock; credentials come from AWS_ACCESS_KEY_ID, "                          \
+      "AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.")                                               \
+    X("llm.max_tokens", llm_max_tokens, INT, "2048", 16, 200000, W,                                \
+      "Largest completion the model may write.")                                                    \
+    X("llm.connect_timeout", llm_connect_timeout, MS, "5s", 100, 600000, W,                        \
+      "Connect timeout of one LLM call.")                                                           \
+    X("llm.timeout", llm_timeout, MS, "120s", 100, 3600000, W,                                     \
+      "Total timeout of one LLM call (a hang ends here and is retried).")                           \
+    X("llm.max_attempts", llm_max_attempts, INT, "4", 1, 20, W,                                    \
+      "Calls per job for timeouts, 429, 5xx and 529 before the job fails.")                        \
+    X("llm.retry_after_max", llm_retry_after_max, MS, "60s", 0, 3600000, W,                        \
+      "Longest Retry-After the worker honours; longer ones are capped.")                           \
+    X("llm.breaker_failures", llm_breaker_failures, INT, "5", 1, 1000, W,                          \
+      "Consecutive failed calls that open the provider's circuit.")                                 \
+    X("llm.breaker_cooldown", llm_breaker_cooldown, MS, "30s", 100, 3600000, W,                    \
+      "How long an open circuit refuses calls before one trial call.")                              \
+    X("llm.fallback_builtin", llm_fallback_builtin, BOOL, "false", 0, 0, W,                        \
+      "When the circuit is open, answer with the builtin engine (the job says so).")
 
 #endif
