@@ -1,0 +1,524 @@
+/*
+ * cq_llm.c — the curl-multi LLM engine (see cq_llm.h).
+ *
+ * Threads: only the worker loop thread. Calls live in one of three places:
+ * in the multi handle (a transfer running), in the timer list (waiting for a
+ * retry), or in the ready list (finished, callback not yet delivered).
+ * Callbacks are delivered only from cq_llm_poll, never from cq_llm_call, so
+ * a caller never re-enters itself.
+ *
+ * Memory: a call holds its prompts, its request and its reply body (capped
+ * at CQ_LLM_MAX_REPLY); curl's receive buffer is kept small so thousands
+ * of calls in flight stay within tens of megabytes.
+ */
+#include "cq_llm.h"
+#include "cq_breaker.h"
+#include "cq_llm_proto.h"
+#include "cq_log.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#define CQ_LLM_MAX_REPLY (4 * 1024 * 1024)
+
+typedef struct cq_llm_call_s {
+    cq_llm_t *llm;
+    char *system, *user, *schema_name;
+    const json_t *schema;
+    const cq_schema_t *validator;
+    cq_llm_done_fn *done;
+    void *opaque;
+    int attempts;
+    bool repaired;
+    char *repair_note, *previous_answer;
+    int64_t started_ms, retry_at;
+    CURL *easy;
+    struct curl_slist *headers;
+    cq_llm_http_t http;
+    char *reply;
+    size_t reply_len;
+    bool reply_too_big;
+    char retry_after[64];
+    cq_llm_result_t result;
+    json_t *content;
+    char *model;
+    struct cq_llm_call_s *next;             /* timer or ready list */
+    struct cq_llm_call_s *aprev, *anext;    /* active list: a transfer is running */
+    bool active;
+} cq_llm_call_t;
+
+struct cq_llm_s {
+    const cq_config_t *conf;
+    cq_llm_provider_t provider;
+    CURLM *multi;
+    cq_breaker_t *breaker;
+    cq_llm_call_t *active; /* transfers running, so destroy can reach them */
+    cq_llm_call_t *timers; /* unordered; few at a time */
+    cq_llm_call_t *ready;
+    size_t in_flight, peak;
+    unsigned int seed;
+    char *userpwd; /* bedrock credentials for curl's SigV4 */
+};
+
+static pthread_once_t cq_llm_curl_once = PTHREAD_ONCE_INIT;
+
+static void cq_llm_curl_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+cq_llm_t *cq_llm_new(const cq_config_t *conf, char *errstr, size_t errstr_size)
+{
+    cq_llm_provider_t provider;
+    if (!cq_llm_provider_parse(conf->llm_provider, &provider)) {
+        cq_errstr_set(errstr, errstr_size,
+                      "llm.provider \"%s\" is not builtin, openai, anthropic or bedrock",
+                      conf->llm_provider);
+        return NULL;
+    }
+    if (provider != CQ_LLM_BUILTIN && !*conf->llm_model) {
+        cq_errstr_set(errstr, errstr_size, "llm.model is required for provider %s",
+                      conf->llm_provider);
+        return NULL;
+    }
+    if (provider == CQ_LLM_ANTHROPIC && !*conf->llm_api_key) {
+        cq_errstr_set(errstr, errstr_size, "llm.api_key is required for provider anthropic");
+        return NULL;
+    }
+    cq_llm_t *llm = cq_calloc(1, sizeof(*llm));
+    llm->conf = conf;
+    llm->provider = provider;
+    llm->seed = (unsigned int)cq_now_ms();
+    if (provider == CQ_LLM_BUILTIN)
+        return llm;
+    if (provider == CQ_LLM_BEDROCK) {
+        const char *id = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
+        if (!id || !secret || !*id || !*secret) {
+            cq_errstr_set(errstr, errstr_size,
+                          "provider bedrock needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+            free(llm);
+            return NULL;
+        }
+        llm->userpwd = cq_asprintf("%s:%s", id, secret);
+    }
+    pthread_once(&cq_llm_curl_once, cq_llm_curl_init);
+    llm->multi = curl_multi_init();
+    curl_multi_setopt(llm->multi, CURLMOPT_MAXCONNECTS, (long)conf->worker_max_in_flight);
+    llm->breaker = cq_breaker_new((int)conf->llm_breaker_failures, conf->llm_breaker_cooldown);
+    return llm;
+}
+
+static void cq_llm_active_remove(cq_llm_call_t *call)
+{
+    if (!call->active)
+        return;
+    if (call->aprev)
+        call->aprev->anext = call->anext;
+    else
+        call->llm->active = call->anext;
+    if (call->anext)
+        call->anext->aprev = call->aprev;
+    call->aprev = call->anext = NULL;
+    call->active = false;
+}
+
+static void cq_llm_call_reset_transfer(cq_llm_call_t *call)
+{
+    cq_llm_active_remove(call);
+    if (call->easy) {
+        curl_multi_remove_handle(call->llm->multi, call->easy);
+        curl_easy_cleanup(call->easy);
+        call->easy = NULL;
+    }
+    curl_slist_free_all(call->headers);
+    call->headers = NULL;
+    cq_llm_http_clear(&call->http);
+    free(call->reply);
+    call->reply = NULL;
+    call->reply_len = 0;
+    call->reply_too_big = false;
+    call->retry_after[0] = '\0';
+}
+
+static void cq_llm_call_free(cq_llm_call_t *call)
+{
+    cq_llm_call_reset_transfer(call);
+    free(call->system);
+    free(call->user);
+    free(call->schema_name);
+    free(call->repair_note);
+    free(call->previous_answer);
+    free(call->model);
+    json_decref(call->content);
+    free(call);
+}
+
+static void cq_llm_free_list(cq_llm_call_t *c)
+{
+    for (cq_llm_call_t *next; c; c = next) {
+        next = c->next;
+        cq_llm_call_free(c);
+    }
+}
+
+void cq_llm_destroy(cq_llm_t *llm)
+{
+    if (!llm)
+        return;
+    while (llm->active) {
+        cq_llm_call_t *call = llm->active;
+        cq_llm_active_remove(call);
+        cq_llm_call_free(call);
+    }
+    cq_llm_free_list(llm->timers);
+    cq_llm_free_list(llm->ready);
+    if (llm->multi)
+        curl_multi_cleanup(llm->multi);
+    cq_breaker_destroy(llm->breaker);
+    free(llm->userpwd);
+    free(llm);
+}
+
+bool cq_llm_is_builtin(const cq_llm_t *llm)
+{
+    return llm->provider == CQ_LLM_BUILTIN;
+}
+
+const char *cq_llm_provider(const cq_llm_t *llm)
+{
+    return cq_llm_provider_name(llm->provider);
+}
+
+const char *cq_llm_circuit_state(cq_llm_t *llm)
+{
+    return llm->breaker ? cq_breaker_state_name(llm->breaker) : "closed";
+}
+
+size_t cq_llm_in_flight(const cq_llm_t *llm)
+{
+    return llm->in_flight;
+}
+
+size_t cq_llm_peak_in_flight(const cq_llm_t *llm)
+{
+    return llm->peak;
+}
+
+/* Ends a call: its callback runs at the next cq_llm_poll. */
+static void cq_llm_finish(cq_llm_call_t *call, cq_err_t err, const char *message)
+{
+    cq_llm_call_reset_transfer(call);
+    call->result.err = err;
+    if (message)
+        cq_strlcpy(call->result.message, message, sizeof(call->result.message));
+    call->next = call->llm->ready;
+    call->llm->ready = call;
+}
+
+static size_t cq_llm_on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    cq_llm_call_t *call = userdata;
+    size_t n = size * nmemb;
+    if (call->reply_len + n > CQ_LLM_MAX_REPLY) {
+        call->reply_too_big = true;
+        return 0; /* aborts the transfer */
+    }
+    call->reply = cq_realloc(call->reply, call->reply_len + n + 1);
+    memcpy(call->reply + call->reply_len, ptr, n);
+    call->reply_len += n;
+    call->reply[call->reply_len] = '\0';
+    return n;
+}
+
+static size_t cq_llm_on_header(char *line, size_t size, size_t nmemb, void *userdata)
+{
+    cq_llm_call_t *call = userdata;
+    size_t n = size * nmemb;
+    static const char name[] = "retry-after:";
+    if (n > sizeof(name) - 1 && strncasecmp(line, name, sizeof(name) - 1) == 0) {
+        size_t len = n - (sizeof(name) - 1);
+        const char *v = line + sizeof(name) - 1;
+        while (len && (*v == ' ' || *v == '\t')) {
+            v++;
+            len--;
+        }
+        while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
+            len--;
+        if (len >= sizeof(call->retry_after))
+            len = sizeof(call->retry_after) - 1;
+        memcpy(call->retry_after, v, len);
+        call->retry_after[len] = '\0';
+    }
+    return n;
+}
+
+/* Starts one HTTP attempt, or ends the call if it cannot be made. */
+static void cq_llm_attempt(cq_llm_call_t *call)
+{
+    cq_llm_t *llm = call->llm;
+    if (!cq_breaker_allow(llm->breaker, cq_mono_ms())) {
+        call->result.circuit_open = true;
+        cq_llm_finish(call, CQ_ERR_AI_SERVICE_UNAVAILABLE,
+                      "The AI provider's circuit is open after repeated failures");
+        return;
+    }
+    cq_llm_prompt_t prompt = {
+        .system = call->system,
+        .user = call->user,
+        .result_schema = call->schema,
+        .schema_name = call->schema_name,
+        .repair_note = call->repair_note,
+        .previous_answer = call->previous_answer,
+    };
+    char err[256];
+    if (cq_llm_build_request(llm->conf, llm->provider, &prompt, &call->http, err, sizeof(err)) !=
+        CQ_ERR_OK) {
+        cq_llm_finish(call, CQ_ERR_INTERNAL_ERROR, err);
+        return;
+    }
+    CURL *easy = curl_easy_init();
+    call->easy = easy;
+    for (size_t i = 0; i < call->http.header_count; i++)
+        call->headers = curl_slist_append(call->headers, call->http.headers[i]);
+    call->headers = curl_slist_append(call->headers, "Expect:");
+    curl_easy_setopt(easy, CURLOPT_URL, call->http.url);
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, call->http.body);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->http.body_len);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, call->headers);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)llm->conf->llm_connect_timeout);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)llm->conf->llm_timeout);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 4096L);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, cq_llm_on_body);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, call);
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, cq_llm_on_header);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, call);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, call);
+    if (call->http.aws_sigv4) {
+        curl_easy_setopt(easy, CURLOPT_AWS_SIGV4, call->http.aws_sigv4);
+        curl_easy_setopt(easy, CURLOPT_USERPWD, llm->userpwd);
+    }
+    call->attempts++;
+    if (curl_multi_add_handle(llm->multi, easy) != CURLM_OK) {
+        cq_llm_finish(call, CQ_ERR_INTERNAL_ERROR, "cannot start the HTTP transfer");
+        return;
+    }
+    call->active = true;
+    call->anext = llm->active;
+    if (llm->active)
+        llm->active->aprev = call;
+    llm->active = call;
+}
+
+static void cq_llm_schedule(cq_llm_call_t *call, int64_t delay_ms)
+{
+    cq_llm_call_reset_transfer(call);
+    call->retry_at = cq_mono_ms() + delay_ms;
+    call->next = call->llm->timers;
+    call->llm->timers = call;
+}
+
+static int64_t cq_llm_backoff(cq_llm_t *llm, int attempt)
+{
+    int64_t base = 500, cap = llm->conf->llm_retry_after_max > 0 ? llm->conf->llm_retry_after_max
+                                                                : 30000;
+    int64_t delay = base;
+    for (int i = 1; i < attempt && delay < cap; i++)
+        delay *= 2;
+    if (delay > cap)
+        delay = cap;
+    return delay / 2 + (int64_t)(rand_r(&llm->seed) % (unsigned int)(delay / 2 + 1));
+}
+
+static int cq_llm_transport_class(CURLcode code, bool too_big)
+{
+    if (code == CURLE_OK)
+        return CQ_LLM_TRANSPORT_NONE;
+    if (too_big)
+        return CQ_LLM_TRANSPORT_TOO_BIG;
+    switch (code) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return CQ_LLM_TRANSPORT_TIMEOUT;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+        return CQ_LLM_TRANSPORT_CONNECT;
+    default:
+        return CQ_LLM_TRANSPORT_RESET;
+    }
+}
+
+/* Writes a short list of validation errors for the repair prompt. */
+static char *cq_llm_describe_errors(const cq_schema_errors_t *errors)
+{
+    char buf[1024] = "";
+    size_t n = 0;
+    for (size_t i = 0; i < errors->count && i < 8 && n < sizeof(buf) - 1; i++)
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s: %s", i ? "; " : "",
+                              errors->items[i].path[0] ? errors->items[i].path : "(root)",
+                              errors->items[i].message);
+    return cq_strdup(buf);
+}
+
+static void cq_llm_on_done(cq_llm_call_t *call, CURLcode code)
+{
+    cq_llm_t *llm = call->llm;
+    long status = 0;
+    curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+    cq_llm_reply_t reply;
+    memset(&reply, 0, sizeof(reply));
+    cq_llm_parse_reply(llm->provider, status, call->retry_after[0] ? call->retry_after : NULL,
+                       call->reply, call->reply_len,
+                       cq_llm_transport_class(code, call->reply_too_big),
+                       llm->conf->llm_retry_after_max, &reply);
+    call->result.prompt_tokens += reply.prompt_tokens;
+    call->result.completion_tokens += reply.completion_tokens;
+    if (reply.model && !call->model)
+        call->model = cq_strdup(reply.model);
+    int64_t now = cq_mono_ms();
+    const char *id = call->schema_name;
+    switch (reply.verdict) {
+    case CQ_LLM_OK: {
+        cq_breaker_record(llm->breaker, true, now);
+        cq_schema_errors_t errors;
+        memset(&errors, 0, sizeof(errors));
+        if (cq_schema_validate(call->validator, reply.content, &errors)) {
+            call->content = json_incref(reply.content);
+            cq_llm_finish(call, CQ_ERR_OK, NULL);
+        } else if (!call->repaired) {
+            call->repaired = true;
+            free(call->repair_note);
+            free(call->previous_answer);
+            call->repair_note = cq_llm_describe_errors(&errors);
+            call->previous_answer = cq_strdup(reply.raw_text ? reply.raw_text : "");
+            CQ_LOG(CQ_LOG_INFO, "llm", id, "answer broke the schema (%s); asking for a repair",
+                   call->repair_note);
+            cq_llm_call_reset_transfer(call);
+            cq_llm_attempt(call);
+        } else {
+            char *why = cq_llm_describe_errors(&errors);
+            char msg[256];
+            snprintf(msg, sizeof(msg), "The AI answer broke the result schema twice: %s", why);
+            free(why);
+            cq_llm_finish(call, CQ_ERR_INVALID_AI_RESPONSE, msg);
+        }
+        cq_schema_errors_clear(&errors);
+        break;
+    }
+    case CQ_LLM_INVALID:
+        cq_breaker_record(llm->breaker, true, now);
+        if (!call->repaired) {
+            call->repaired = true;
+            free(call->repair_note);
+            free(call->previous_answer);
+            call->repair_note = cq_strdup(reply.message);
+            call->previous_answer = cq_strdup(reply.raw_text ? reply.raw_text : "");
+            CQ_LOG(CQ_LOG_INFO, "llm", id, "unusable answer (%s); asking for a repair",
+                   reply.message);
+            cq_llm_call_reset_transfer(call);
+            cq_llm_attempt(call);
+        } else {
+            cq_llm_finish(call, CQ_ERR_INVALID_AI_RESPONSE, reply.message);
+        }
+        break;
+    case CQ_LLM_RETRY:
+        cq_breaker_record(llm->breaker, false, now);
+        if (call->attempts < llm->conf->llm_max_attempts) {
+            int64_t delay = reply.retry_after_ms >= 0 ? reply.retry_after_ms
+                                                      : cq_llm_backoff(llm, call->attempts);
+            CQ_LOG(CQ_LOG_INFO, "llm", id, "attempt %d: %s; retrying in %lld ms", call->attempts,
+                   reply.message, (long long)delay);
+            cq_llm_schedule(call, delay);
+        } else {
+            cq_llm_finish(call, reply.err, reply.message);
+        }
+        break;
+    case CQ_LLM_FAIL:
+        cq_llm_finish(call, reply.err, reply.message);
+        break;
+    }
+    cq_llm_reply_clear(&reply);
+}
+
+void cq_llm_call(cq_llm_t *llm, const char *system, const char *user, const char *schema_name,
+                 const json_t *schema, const cq_schema_t *validator, cq_llm_done_fn *done,
+                 void *opaque)
+{
+    cq_llm_call_t *call = cq_calloc(1, sizeof(*call));
+    call->llm = llm;
+    call->system = cq_strdup(system);
+    call->user = cq_strdup(user);
+    call->schema_name = cq_strdup(schema_name);
+    call->schema = schema;
+    call->validator = validator;
+    call->done = done;
+    call->opaque = opaque;
+    call->started_ms = cq_mono_ms();
+    llm->in_flight++;
+    if (llm->in_flight > llm->peak)
+        llm->peak = llm->in_flight;
+    if (llm->provider == CQ_LLM_BUILTIN)
+        cq_llm_finish(call, CQ_ERR_INTERNAL_ERROR, "the builtin engine makes no LLM calls");
+    else
+        cq_llm_attempt(call);
+}
+
+static void cq_llm_deliver(cq_llm_t *llm)
+{
+    while (llm->ready) {
+        cq_llm_call_t *call = llm->ready;
+        llm->ready = call->next;
+        llm->in_flight--;
+        call->result.content = call->content;
+        call->result.provider = cq_llm_provider_name(llm->provider);
+        call->result.model = call->model ? call->model : llm->conf->llm_model;
+        call->result.attempts = call->attempts;
+        call->result.latency_ms = cq_mono_ms() - call->started_ms;
+        call->done(call->opaque, &call->result);
+        cq_llm_call_free(call);
+    }
+}
+
+void cq_llm_poll(cq_llm_t *llm, int timeout_ms)
+{
+    if (!llm->multi) {
+        cq_llm_deliver(llm);
+        return;
+    }
+    int64_t now = cq_mono_ms();
+    int64_t wait = timeout_ms;
+    for (cq_llm_call_t **pp = &llm->timers; *pp;) {
+        cq_llm_call_t *call = *pp;
+        if (call->retry_at <= now) {
+            *pp = call->next;
+            call->next = NULL;
+            cq_llm_attempt(call);
+        } else {
+            if (call->retry_at - now < wait)
+                wait = call->retry_at - now;
+            pp = &call->next;
+        }
+    }
+    if (llm->ready)
+        wait = 0;
+    int running = 0;
+    curl_multi_perform(llm->multi, &running);
+    if (wait > 0 && running > 0)
+        curl_multi_poll(llm->multi, NULL, 0, (int)wait, NULL);
+    curl_multi_perform(llm->multi, &running);
+    int left;
+    CURLMsg *msg;
+    while ((msg = curl_multi_info_read(llm->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        cq_llm_call_t *call = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
+        cq_llm_on_done(call, msg->data.result);
+    }
+    cq_llm_deliver(llm);
+}

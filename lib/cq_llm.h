@@ -1,0 +1,71 @@
+/*
+ * cq_llm.h — the LLM engine of a worker: many calls in flight at once over
+ * one curl multi handle, never a thread per call.
+ *
+ * A call is a small state machine: build the provider request
+ * (cq_llm_proto), send it, interpret the reply, then either finish, retry
+ * after a jittered backoff or the server's Retry-After (up to
+ * llm.max_attempts calls), or — once — ask the model to repair an answer
+ * that broke the result schema. A per-provider circuit breaker stops calls
+ * while the provider is failing; with llm.fallback_builtin the caller is told
+ * to use the builtin engine instead.
+ *
+ * Not thread-safe: the worker loop thread owns the engine and drives it
+ * with cq_llm_poll; completion callbacks run inside cq_llm_poll.
+ */
+#ifndef CQ_LLM_H
+#define CQ_LLM_H
+
+#include <jansson.h>
+
+#include "cq_common.h"
+#include "cq_config.h"
+#include "cq_err.h"
+#include "cq_schema.h"
+
+typedef struct cq_llm_s cq_llm_t;
+
+typedef struct {
+    cq_err_t err;        /* CQ_ERR_OK with content, else why it failed */
+    bool circuit_open;   /* refused by the open breaker (no call was made) */
+    json_t *content;     /* the validated answer (borrowed during the callback) */
+    char message[256];
+    const char *provider;
+    const char *model;
+    int attempts;        /* HTTP calls made, repairs included */
+    int64_t prompt_tokens, completion_tokens;
+    int64_t latency_ms;  /* from the call's start to its end, retries included */
+} cq_llm_result_t;
+
+typedef void(cq_llm_done_fn)(void *opaque, const cq_llm_result_t *result);
+
+/* NULL with errstr on a bad configuration (unknown provider, missing model
+ * or key where required). For llm.provider=builtin returns an engine that
+ * is_builtin and makes no calls. Caller destroys. */
+cq_llm_t *cq_llm_new(const cq_config_t *conf, char *errstr, size_t errstr_size);
+/* Aborts calls still in flight without calling their callbacks. */
+void cq_llm_destroy(cq_llm_t *llm);
+
+bool cq_llm_is_builtin(const cq_llm_t *llm);
+const char *cq_llm_provider(const cq_llm_t *llm);
+/* "closed", "open" or "half_open". */
+const char *cq_llm_circuit_state(cq_llm_t *llm);
+
+/* Starts a call. schema (borrowed, must outlive the call) is the result's
+ * JSON Schema, self-contained (refs inlined), sent as structured output;
+ * validator checks the answer. done is always called exactly once, later,
+ * from cq_llm_poll (even for a call refused at once). */
+void cq_llm_call(cq_llm_t *llm, const char *system, const char *user, const char *schema_name,
+                 const json_t *schema, const cq_schema_t *validator, cq_llm_done_fn *done,
+                 void *opaque);
+
+/* Drives transfers and timers for up to timeout_ms, calling callbacks of
+ * finished calls. Returns at once when work is ready. */
+void cq_llm_poll(cq_llm_t *llm, int timeout_ms);
+
+/* Calls started and not finished. */
+size_t cq_llm_in_flight(const cq_llm_t *llm);
+/* Peak of cq_llm_in_flight since start (for metrics and benchmarks). */
+size_t cq_llm_peak_in_flight(const cq_llm_t *llm);
+
+#endif
