@@ -19,8 +19,10 @@
 #include "cq_config.h"
 #include "cq_contract.h"
 #include "cq_kafka.h"
+#include "cq_llm.h"
 #include "cq_log.h"
 #include "cq_offsets.h"
+#include "cq_prompt.h"
 #include "cq_store.h"
 
 #include <pthread.h>
@@ -32,6 +34,17 @@
 
 typedef struct cq_job_s cq_job_t;
 
+/* What an operation needs for LLM calls, prepared once at start. */
+typedef struct {
+    char *system;   /* system prompt */
+    char *user;     /* user prompt template */
+    json_t *schema; /* result schema, refs inlined, for structured output */
+} cq_worker_prompt_t;
+
+typedef struct {
+    uint64_t llm_calls, llm_failures, prompt_tokens, completion_tokens;
+} cq_worker_stats_t;
+
 typedef struct {
     const cq_worker_kind_t *kind;
     cq_config_t *conf;
@@ -42,10 +55,19 @@ typedef struct {
     cq_kafka_consumer_t *consumer;
     cq_offsets_t *offsets;
     cq_job_t *retries; /* jobs waiting for their backoff, unordered */
+    cq_job_t *live;    /* every job not yet freed, so shutdown frees them all */
+    cq_llm_t *llm;
+    cq_worker_prompt_t *prompts; /* one per kind->ops entry, when an LLM is configured */
+    cq_worker_stats_t stats;
     bool paused;
     char *topic;
     unsigned int seed;
 } cq_worker_t;
+
+typedef enum {
+    CQ_JOB_STAGE_RUN,   /* claim, check, run the engine */
+    CQ_JOB_STAGE_STORE, /* the answer is here: store and publish it */
+} cq_job_stage_t;
 
 struct cq_job_s {
     cq_worker_t *w;
@@ -56,10 +78,17 @@ struct cq_job_s {
     size_t raw_len;
     bool decoded;
     cq_job_envelope_t env;
+    cq_job_stage_t stage;
+    cq_job_record_t claimed;        /* the record as the claim left it */
+    const cq_operation_t *cop;      /* the contract's operation */
+    const cq_worker_op_t *op;       /* this kind's implementation */
+    bool waiting_llm;               /* an LLM call of this job is in flight */
+    char *result_text, *engine;     /* the answer, once there (JSON text) */
     int pending;      /* produced records not yet acknowledged */
     bool produce_failed;
     int64_t retry_at; /* monotonic ms */
-    cq_job_t *next;
+    cq_job_t *next;   /* retry list */
+    cq_job_t *lprev, *lnext; /* live list */
 };
 
 static volatile sig_atomic_t cq_worker_stop;
@@ -71,7 +100,16 @@ static void cq_worker_on_signal(int sig)
 
 static void cq_job_free(cq_job_t *job)
 {
+    if (job->lprev)
+        job->lprev->lnext = job->lnext;
+    else
+        job->w->live = job->lnext;
+    if (job->lnext)
+        job->lnext->lprev = job->lprev;
     cq_job_envelope_clear(&job->env);
+    cq_job_record_clear(&job->claimed);
+    free(job->result_text);
+    free(job->engine);
     free(job->topic);
     free(job->raw);
     free(job);
@@ -106,7 +144,7 @@ static void cq_job_schedule_retry(cq_job_t *job, int64_t delay_ms)
  * it is finished, unless a record could not even be queued. */
 static void cq_job_settle(cq_job_t *job)
 {
-    if (job->retry_at != 0 || job->pending != 0)
+    if (job->retry_at != 0 || job->pending != 0 || job->waiting_llm)
         return;
     if (job->produce_failed) {
         job->produce_failed = false;
@@ -223,28 +261,32 @@ static void cq_job_publish(cq_job_t *job, const cq_job_record_t *rec)
 }
 
 /* Ends a job as failed: stored, published, dead-lettered. */
-static void cq_job_fail(cq_job_t *job, cq_job_record_t *claimed, cq_err_t err,
-                        const char *message)
+static void cq_job_fail(cq_job_t *job, cq_err_t err, const char *message)
 {
     cq_worker_t *w = job->w;
     CQ_LOG(CQ_LOG_WARN, "worker", job->env.job_id, "failed: %s: %s", cq_err_name(err), message);
     cq_err_t rc = cq_store_finish(w->store, job->env.job_id, CQ_JOB_FAILED, NULL, NULL,
                                   cq_err_name(err), message);
-    cq_job_record_t rec;
-    memset(&rec, 0, sizeof(rec));
     if (rc == CQ_ERR_REDIS_UNAVAILABLE) {
+        /* Not stored: the whole job runs again later; nothing is lost. */
+        job->stage = CQ_JOB_STAGE_RUN;
         cq_job_schedule_retry(job, w->conf->worker_retry_backoff);
         return;
     }
+    cq_job_record_t rec;
+    memset(&rec, 0, sizeof(rec));
     if (cq_store_get(w->store, job->env.job_id, &rec) == CQ_ERR_OK) {
         cq_job_publish(job, &rec);
     } else {
-        claimed->status = CQ_JOB_FAILED;
-        free(claimed->error_code);
-        free(claimed->error_message);
-        claimed->error_code = cq_strdup(cq_err_name(err));
-        claimed->error_message = cq_strdup(message);
-        cq_job_publish(job, claimed);
+        cq_job_record_t *c = &job->claimed;
+        c->status = CQ_JOB_FAILED;
+        free(c->error_code);
+        free(c->error_message);
+        c->error_code = cq_strdup(cq_err_name(err));
+        c->error_message = cq_strdup(message);
+        if (!c->job_id)
+            c->job_id = cq_strdup(job->env.job_id);
+        cq_job_publish(job, c);
     }
     if (rc == CQ_ERR_OK)
         cq_job_dead_letter(job, err, message);
@@ -270,14 +312,148 @@ static int64_t cq_worker_backoff(cq_worker_t *w, int attempt)
     return delay / 2 + (int64_t)(rand_r(&w->seed) % (unsigned int)(delay / 2 + 1));
 }
 
-static void cq_job_run(cq_job_t *job)
+static const cq_worker_prompt_t *cq_worker_prompt(const cq_worker_t *w,
+                                                   const cq_worker_op_t *op)
+{
+    return &w->prompts[op - w->kind->ops];
+}
+
+static void cq_worker_metrics_llm(cq_worker_t *w, const cq_llm_result_t *res)
+{
+    w->stats.llm_calls += (uint64_t)res->attempts;
+    w->stats.prompt_tokens += (uint64_t)res->prompt_tokens;
+    w->stats.completion_tokens += (uint64_t)res->completion_tokens;
+    if (res->err != CQ_ERR_OK)
+        w->stats.llm_failures++;
+}
+
+/* Stores the finished result and publishes the stored record. On a Redis
+ * failure the job retries this step alone: the (possibly costly) answer is
+ * kept, not computed again. */
+static void cq_job_store_result(cq_job_t *job)
+{
+    cq_worker_t *w = job->w;
+    cq_err_t rc = cq_store_finish(w->store, job->env.job_id, CQ_JOB_SUCCEEDED, job->engine,
+                                  job->result_text, NULL, NULL);
+    if (rc == CQ_ERR_REDIS_UNAVAILABLE) {
+        cq_job_schedule_retry(job, cq_worker_backoff(w, 1));
+        return;
+    }
+    /* Succeeded, or cancelled meanwhile: publish whatever the store now says. */
+    cq_job_record_t rec;
+    memset(&rec, 0, sizeof(rec));
+    if (cq_store_get(w->store, job->env.job_id, &rec) == CQ_ERR_OK) {
+        CQ_LOG(CQ_LOG_INFO, "worker", job->env.job_id, "%s %s", job->env.operation,
+               cq_job_status_name(rec.status));
+        cq_job_publish(job, &rec);
+    } else {
+        cq_job_schedule_retry(job, cq_worker_backoff(w, 1));
+    }
+    cq_job_record_clear(&rec);
+}
+
+/* An engine answered: check the answer against the contract, then store it. */
+static void cq_job_complete(cq_job_t *job, const json_t *result, char *engine)
+{
+    cq_schema_errors_t errors;
+    memset(&errors, 0, sizeof(errors));
+    if (!cq_schema_validate(job->cop->result, result, &errors)) {
+        char err[512];
+        snprintf(err, sizeof(err), "The result does not match the schema: %s %s",
+                 errors.count ? errors.items[0].path : "",
+                 errors.count ? errors.items[0].message : "");
+        cq_job_fail(job, CQ_ERR_INVALID_AI_RESPONSE, err);
+        free(engine);
+    } else {
+        job->stage = CQ_JOB_STAGE_STORE;
+        job->result_text = json_dumps(result, JSON_COMPACT);
+        job->engine = engine;
+        cq_job_store_result(job);
+    }
+    cq_schema_errors_clear(&errors);
+}
+
+/* Runs the operation's builtin function now. */
+static void cq_job_run_builtin(cq_job_t *job, bool fallback)
+{
+    cq_worker_t *w = job->w;
+    json_t *result = NULL;
+    char err[1024] = "";
+    int64_t started = cq_mono_ms();
+    cq_err_t rc = job->op->builtin(job->env.payload, cq_now_ms(), &result, err, sizeof(err));
+    if (rc != CQ_ERR_OK) {
+        if (cq_err_retriable(rc) && job->claimed.attempts < w->conf->jobs_max_attempts) {
+            CQ_LOG(CQ_LOG_WARN, "worker", job->env.job_id, "attempt %d failed: %s; retrying",
+                   job->claimed.attempts, err);
+            cq_store_requeue(w->store, job->env.job_id, cq_err_name(rc), err);
+            cq_job_schedule_retry(job, cq_worker_backoff(w, job->claimed.attempts));
+        } else {
+            cq_job_fail(job, rc, err[0] ? err : cq_err_desc(rc));
+        }
+        return;
+    }
+    json_t *engine = json_pack("{s:s, s:I, s:i}", "name", "builtin", "latencyMs",
+                               (json_int_t)(cq_mono_ms() - started), "attempts", 1);
+    if (fallback)
+        json_object_set_new(engine, "fallback", json_true());
+    char *engine_text = json_dumps(engine, JSON_COMPACT);
+    json_decref(engine);
+    cq_job_complete(job, result, engine_text);
+    json_decref(result);
+}
+
+static void cq_job_llm_done(void *opaque, const cq_llm_result_t *res)
+{
+    cq_job_t *job = opaque;
+    cq_worker_t *w = job->w;
+    job->waiting_llm = false;
+    if (res->err == CQ_ERR_OK) {
+        json_t *engine = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:i}", "name", "llm",
+                                   "provider", res->provider, "model", res->model,
+                                   "promptTokens", (json_int_t)res->prompt_tokens,
+                                   "completionTokens", (json_int_t)res->completion_tokens,
+                                   "latencyMs", (json_int_t)res->latency_ms, "attempts",
+                                   res->attempts);
+        char *engine_text = json_dumps(engine, JSON_COMPACT);
+        json_decref(engine);
+        cq_worker_metrics_llm(w, res);
+        cq_job_complete(job, res->content, engine_text);
+    } else if (res->circuit_open && w->conf->llm_fallback_builtin) {
+        CQ_LOG(CQ_LOG_INFO, "worker", job->env.job_id,
+               "LLM circuit open: answering with the builtin engine");
+        cq_job_run_builtin(job, true);
+    } else {
+        cq_worker_metrics_llm(w, res);
+        /* The engine already retried what was worth retrying. */
+        cq_job_fail(job, res->err, res->message);
+    }
+    cq_job_settle(job);
+}
+
+/* Hands the job to the LLM engine; it comes back through cq_job_llm_done. */
+static void cq_job_run_llm(cq_job_t *job)
+{
+    cq_worker_t *w = job->w;
+    const cq_worker_prompt_t *pr = cq_worker_prompt(w, job->op);
+    char err[256];
+    char *user = cq_prompt_render(pr->user, job->env.payload, err, sizeof(err));
+    if (!user) {
+        cq_job_fail(job, CQ_ERR_INTERNAL_ERROR, err);
+        return;
+    }
+    job->waiting_llm = true;
+    cq_llm_call(w->llm, pr->system, user, job->op->name, pr->schema, job->cop->result,
+                cq_job_llm_done, job);
+    free(user);
+}
+
+/* Claims the job and checks it, then starts the engine. */
+static void cq_job_start(cq_job_t *job)
 {
     cq_worker_t *w = job->w;
     cq_job_envelope_t *env = &job->env;
-    cq_job_record_t claimed, want;
-    memset(&claimed, 0, sizeof(claimed));
+    cq_job_record_t want;
     memset(&want, 0, sizeof(want));
-    json_t *result = NULL;
     cq_schema_errors_t errors;
     memset(&errors, 0, sizeof(errors));
     char err[1024] = "";
@@ -291,11 +467,12 @@ static void cq_job_run(cq_job_t *job)
     want.custom_id = env->custom_id;
     want.created_at = env->created_at;
     want.status = CQ_JOB_QUEUED;
-    cq_err_t rc = cq_store_claim(w->store, &want, &claimed);
+    cq_job_record_clear(&job->claimed);
+    cq_err_t rc = cq_store_claim(w->store, &want, &job->claimed);
     if (rc == CQ_ERR_JOB_ALREADY_TERMINAL) {
         CQ_LOG(CQ_LOG_INFO, "worker", env->job_id, "already %s: publishing its record again",
-               cq_job_status_name(claimed.status));
-        cq_job_publish(job, &claimed);
+               cq_job_status_name(job->claimed.status));
+        cq_job_publish(job, &job->claimed);
         goto out;
     }
     if (rc != CQ_ERR_OK) {
@@ -304,75 +481,45 @@ static void cq_job_run(cq_job_t *job)
         cq_job_schedule_retry(job, cq_worker_backoff(w, 1));
         goto out;
     }
-    const cq_operation_t *cop = cq_contract_find(w->contract, env->operation);
-    const cq_worker_op_t *op = cq_worker_find_op(w, env->operation);
-    if (!cop || !op || strcmp(cop->kind, w->kind->kind) != 0) {
+    job->cop = cq_contract_find(w->contract, env->operation);
+    job->op = cq_worker_find_op(w, env->operation);
+    if (!job->cop || !job->op || strcmp(job->cop->kind, w->kind->kind) != 0) {
         snprintf(err, sizeof(err), "The %s worker does not run operation \"%s\"", w->kind->kind,
                  env->operation);
-        cq_job_fail(job, &claimed, CQ_ERR_UNKNOWN_OPERATION, err);
+        cq_job_fail(job, CQ_ERR_UNKNOWN_OPERATION, err);
         goto out;
     }
     if (env->deadline > 0 && cq_now_ms() > env->deadline) {
-        cq_job_fail(job, &claimed, CQ_ERR_JOB_TIMEOUT, "The job was not started before its deadline");
+        cq_job_fail(job, CQ_ERR_JOB_TIMEOUT, "The job was not started before its deadline");
         goto out;
     }
     /* Jobs may come straight from other services: the request is checked here too. */
-    if (cop->request && !env->payload) {
-        cq_job_fail(job, &claimed, CQ_ERR_VALIDATION_ERROR, "The job carries no request");
+    if (job->cop->request && !env->payload) {
+        cq_job_fail(job, CQ_ERR_VALIDATION_ERROR, "The job carries no request");
         goto out;
     }
-    if (cop->request && !cq_schema_validate(cop->request, env->payload, &errors)) {
+    if (job->cop->request && !cq_schema_validate(job->cop->request, env->payload, &errors)) {
         snprintf(err, sizeof(err), "The request does not match the schema: %s %s",
-                 errors.count ? errors.items[0].path : "", errors.count ? errors.items[0].message : "");
-        cq_job_fail(job, &claimed, CQ_ERR_VALIDATION_ERROR, err);
+                 errors.count ? errors.items[0].path : "",
+                 errors.count ? errors.items[0].message : "");
+        cq_job_fail(job, CQ_ERR_VALIDATION_ERROR, err);
         goto out;
     }
-    int64_t started = cq_mono_ms();
-    rc = op->builtin(env->payload, cq_now_ms(), &result, err, sizeof(err));
-    if (rc != CQ_ERR_OK) {
-        if (cq_err_retriable(rc) && claimed.attempts < w->conf->jobs_max_attempts) {
-            CQ_LOG(CQ_LOG_WARN, "worker", env->job_id, "attempt %d failed: %s; retrying",
-                   claimed.attempts, err);
-            cq_store_requeue(w->store, env->job_id, cq_err_name(rc), err);
-            cq_job_schedule_retry(job, cq_worker_backoff(w, claimed.attempts));
-        } else {
-            cq_job_fail(job, &claimed, rc, err[0] ? err : cq_err_desc(rc));
-        }
-        goto out;
-    }
-    cq_schema_errors_clear(&errors);
-    if (!cq_schema_validate(cop->result, result, &errors)) {
-        snprintf(err, sizeof(err), "The result does not match the schema: %s %s",
-                 errors.count ? errors.items[0].path : "", errors.count ? errors.items[0].message : "");
-        cq_job_fail(job, &claimed, CQ_ERR_INVALID_AI_RESPONSE, err);
-        goto out;
-    }
-    char *result_text = json_dumps(result, JSON_COMPACT);
-    char engine[128];
-    snprintf(engine, sizeof(engine), "{\"name\":\"builtin\",\"latencyMs\":%lld}",
-             (long long)(cq_mono_ms() - started));
-    rc = cq_store_finish(w->store, env->job_id, CQ_JOB_SUCCEEDED, engine, result_text, NULL,
-                         NULL);
-    free(result_text);
-    if (rc == CQ_ERR_REDIS_UNAVAILABLE) {
-        cq_job_schedule_retry(job, cq_worker_backoff(w, 1));
-        goto out;
-    }
-    /* Succeeded, or cancelled meanwhile: publish whatever the store now says. */
-    cq_job_record_t rec;
-    memset(&rec, 0, sizeof(rec));
-    if (cq_store_get(w->store, env->job_id, &rec) == CQ_ERR_OK) {
-        CQ_LOG(CQ_LOG_INFO, "worker", env->job_id, "%s %s", env->operation,
-               cq_job_status_name(rec.status));
-        cq_job_publish(job, &rec);
-    } else {
-        cq_job_schedule_retry(job, cq_worker_backoff(w, 1));
-    }
-    cq_job_record_clear(&rec);
+    if (cq_llm_is_builtin(w->llm))
+        cq_job_run_builtin(job, false);
+    else
+        cq_job_run_llm(job);
 out:
-    json_decref(result);
     cq_schema_errors_clear(&errors);
-    cq_job_record_clear(&claimed);
+}
+
+/* One step of a job: the first run, or a retry of the step that failed. */
+static void cq_job_step(cq_job_t *job)
+{
+    if (job->stage == CQ_JOB_STAGE_STORE)
+        cq_job_store_result(job);
+    else
+        cq_job_start(job);
     cq_job_settle(job);
 }
 
@@ -380,6 +527,10 @@ static void cq_worker_on_message(cq_worker_t *w, cq_kafka_msg_t *msg)
 {
     cq_job_t *job = cq_calloc(1, sizeof(*job));
     job->w = w;
+    job->lnext = w->live;
+    if (w->live)
+        w->live->lprev = job;
+    w->live = job;
     job->topic = cq_strdup(msg->topic);
     job->partition = msg->partition;
     job->offset = msg->offset;
@@ -406,7 +557,7 @@ static void cq_worker_on_message(cq_worker_t *w, cq_kafka_msg_t *msg)
         return;
     }
     job->decoded = true;
-    cq_job_run(job);
+    cq_job_step(job);
 }
 
 /* Runs the jobs whose backoff has passed; returns ms until the next one (or 100). */
@@ -432,7 +583,7 @@ static int cq_worker_run_retries(cq_worker_t *w)
         job->next = NULL;
         job->retry_at = 0;
         if (job->decoded) {
-            cq_job_run(job);
+            cq_job_step(job);
         } else {
             cq_job_dead_letter(job, CQ_ERR_UNDECODABLE_MESSAGE, "undecodable message");
             cq_job_settle(job);
@@ -459,13 +610,22 @@ static void cq_worker_rebalanced(void *opaque, bool assigned, const char *topic,
 
 static void cq_worker_destroy(cq_worker_t *w)
 {
-    while (w->retries) {
-        cq_job_t *job = w->retries;
-        w->retries = job->next;
-        cq_job_free(job);
-    }
-    cq_kafka_consumer_destroy(w->consumer);
+    /* The producer first: flushing it delivers reports that commit through
+     * the consumer, which must still be there. */
     cq_kafka_producer_destroy(w->producer, 10000);
+    w->producer = NULL;
+    cq_kafka_consumer_destroy(w->consumer);
+    cq_llm_destroy(w->llm);
+    /* Whatever is left was never committed and will be redelivered. */
+    while (w->live)
+        cq_job_free(w->live);
+    w->retries = NULL;
+    for (size_t i = 0; w->prompts && i < w->kind->op_count; i++) {
+        free(w->prompts[i].system);
+        free(w->prompts[i].user);
+        json_decref(w->prompts[i].schema);
+    }
+    free(w->prompts);
     cq_offsets_destroy(w->offsets);
     cq_store_destroy(w->store);
     cq_avro_destroy(w->avro);
@@ -491,6 +651,34 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
     if (!(w->avro = cq_avro_new(cq_contract_document(w->contract), e, sizeof(e)))) {
         cq_errstr_set(err, err_size, "avro: %s", e);
         return false;
+    }
+    if (!(w->llm = cq_llm_new(w->conf, e, sizeof(e)))) {
+        cq_errstr_set(err, err_size, "llm: %s", e);
+        return false;
+    }
+    if (cq_llm_is_builtin(w->llm)) {
+        CQ_LOG(CQ_LOG_INFO, "worker", NULL,
+               "no LLM provider configured: every job uses the builtin engine");
+    } else {
+        w->prompts = cq_calloc(w->kind->op_count, sizeof(*w->prompts));
+        for (size_t i = 0; i < w->kind->op_count; i++) {
+            const cq_worker_op_t *op = &w->kind->ops[i];
+            const cq_operation_t *cop = cq_contract_find(w->contract, op->name);
+            cq_worker_prompt_t *pr = &w->prompts[i];
+            if (cq_prompt_load(w->kind->kind, op->name, &pr->system, &pr->user) != CQ_ERR_OK) {
+                cq_errstr_set(err, err_size, "no prompt files for %s/%s", w->kind->kind,
+                              op->name);
+                return false;
+            }
+            pr->schema = cq_schema_strict_copy(cq_contract_document(w->contract),
+                                               cop->result_pointer, e, sizeof(e));
+            if (!pr->schema) {
+                cq_errstr_set(err, err_size, "%s result schema: %s", op->name, e);
+                return false;
+            }
+        }
+        CQ_LOG(CQ_LOG_INFO, "worker", NULL, "LLM provider %s, model %s",
+               cq_llm_provider(w->llm), w->conf->llm_model);
     }
     if (!(w->store = cq_store_new(w->conf, e, sizeof(e)))) {
         cq_errstr_set(err, err_size, "redis: %s", e);
@@ -535,19 +723,30 @@ static void cq_worker_loop(cq_worker_t *w)
         cq_kafka_producer_poll(w->producer, 0);
         size_t in_flight = cq_offsets_in_flight(w->offsets);
         if (!w->paused && in_flight >= cap) {
-            CQ_LOG(CQ_LOG_INFO, "worker", NULL, "%zu jobs in flight: pausing", in_flight);
+            CQ_LOG(CQ_LOG_DEBUG, "worker", NULL, "%zu jobs in flight: pausing", in_flight);
             cq_kafka_consumer_pause(w->consumer, true);
             w->paused = true;
         } else if (w->paused && in_flight < cap) {
             cq_kafka_consumer_pause(w->consumer, false);
             w->paused = false;
         }
-        cq_kafka_msg_t *msg = NULL;
-        cq_kafka_consumer_poll(w->consumer, wait < 100 ? (wait > 0 ? wait : 0) : 100, &msg);
-        if (msg) {
+        /* Take what the consumer has ready without waiting, so a burst of
+         * jobs reaches the LLM together; then wait on the LLM's sockets. */
+        bool llm_busy = cq_llm_in_flight(w->llm) > 0;
+        int consumed = 0;
+        for (; consumed < 1000; consumed++) {
+            if (cq_offsets_in_flight(w->offsets) >= cap)
+                break;
+            cq_kafka_msg_t *msg = NULL;
+            int timeout = consumed == 0 && !llm_busy ? (wait < 100 ? (wait > 0 ? wait : 0) : 100) : 0;
+            cq_kafka_consumer_poll(w->consumer, timeout, &msg);
+            if (!msg)
+                break;
             cq_worker_on_message(w, msg);
             cq_kafka_msg_destroy(msg);
         }
+        if (llm_busy || cq_llm_in_flight(w->llm) > 0)
+            cq_llm_poll(w->llm, consumed > 0 ? 0 : (wait < 10 ? (wait > 0 ? wait : 0) : 10));
     }
     /* Drain: let acknowledged jobs commit; unfinished ones will be redelivered. */
     CQ_LOG(CQ_LOG_INFO, "worker", NULL, "stopping with %zu jobs in flight",
