@@ -54,8 +54,17 @@ our_program() {
     local pid cmd
     pid=$(<"$1") || return 1
     [[ $pid =~ ^[0-9]+$ ]] || return 1
-    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
     [[ $cmd == *coachq-* ]]
+}
+
+# alive <pidfile>: the process we just started still runs (not a zombie). Its
+# command line may still be setsid's or env's for a moment, so it is not checked.
+alive() {
+    local pid state
+    pid=$(<"$1") || return 1
+    state=$(sed -n 's/^[0-9]* (.*) \([A-Z]\) .*/\1/p' 2>/dev/null <"/proc/$pid/stat") || return 1
+    [[ -n $state && $state != Z && $state != X ]]
 }
 
 stop_programs() {
@@ -113,7 +122,7 @@ log_tail() {
 wait_ready() {
     local url=$BASE_URL/health/ready deadline=$((SECONDS + READY_TIMEOUT)) code t0=$SECONDS
     while :; do
-        our_program "$RUN_DIR/coachq-gateway.pid" || {
+        alive "$RUN_DIR/coachq-gateway.pid" || {
             log_tail "$RUN_DIR/coachq-gateway.log"
             die "coachq-gateway exited during start"
         }
@@ -203,7 +212,7 @@ cmd_run() {
     local f
     for f in "$RUN_DIR"/coachq-*-worker.pid; do
         [[ -f $f ]] || continue
-        our_program "$f" || {
+        alive "$f" || {
             log_tail "${f%.pid}.log"
             die "$(basename "$f" .pid) exited"
         }

@@ -59,8 +59,17 @@ running() {
     [[ -f $1 ]] || return 1
     pid=$(<"$1")
     [[ $pid =~ ^[0-9]+$ ]] || return 1
-    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
     [[ $cmd == *"$2"* ]]
+}
+
+# alive <pidfile>: the process just started still runs (not a zombie); its
+# command line may still be setsid's for a moment, so it is not checked.
+alive() {
+    local pid state
+    pid=$(<"$1") || return 1
+    state=$(sed -n 's/^[0-9]* (.*) \([A-Z]\) .*/\1/p' 2>/dev/null <"/proc/$pid/stat") || return 1
+    [[ -n $state && $state != Z && $state != X ]]
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -108,12 +117,6 @@ start_kafka() {
         say "kafka: already running (pid $(<"$KAFKA_PID")) on $BOOTSTRAP"
         return
     fi
-    [[ -f $KAFKA_LIBS/.stamp ]] || die "no broker jars in $KAFKA_LIBS: run deploy/setup.sh first"
-    local port
-    for port in "$KAFKA_PORT" "$CONTROLLER_PORT"; do
-        port_open "$port" && die "port $port is already in use by another program" \
-            "(set COACHQ_KAFKA_PORT / COACHQ_KAFKA_CONTROLLER_PORT)"
-    done
     mkdir -p "$KAFKA_DIR/data"
     write_kafka_config
     if [[ ! -f $KAFKA_DIR/data/meta.properties ]]; then
@@ -134,6 +137,7 @@ start_kafka() {
         -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_DIR/server.properties" \
         >>"$KAFKA_LOG" 2>&1 </dev/null &
     echo $! >"$KAFKA_PID"
+    STARTED+=("$!")
     say "kafka: started (pid $!) on $BOOTSTRAP, controller 127.0.0.1:$CONTROLLER_PORT"
 }
 
@@ -142,8 +146,6 @@ start_redis() {
         say "redis: already running (pid $(<"$REDIS_PID")) on 127.0.0.1:$REDIS_PORT"
         return
     fi
-    port_open "$REDIS_PORT" && die "port $REDIS_PORT is already in use by another program" \
-        "(a system redis-server? set COACHQ_REDIS_PORT)"
     mkdir -p "$REDIS_DIR"
     local persist=(--save '' --appendonly no)
     if [[ $REDIS_PERSIST == 1 ]]; then
@@ -153,21 +155,62 @@ start_redis() {
         --daemonize no --dir "$REDIS_DIR" --logfile '' "${persist[@]}" \
         >>"$REDIS_LOG" 2>&1 </dev/null &
     echo $! >"$REDIS_PID"
+    STARTED+=("$!")
     say "redis: started (pid $!) on 127.0.0.1:$REDIS_PORT"
+}
+
+# Before anything starts: the ports of what is not running yet must be free,
+# and the broker jars there.
+check_start() {
+    if ! running "$KAFKA_PID" kafka.Kafka; then
+        [[ -f $KAFKA_LIBS/.stamp ]] || die "no broker jars in $KAFKA_LIBS: run deploy/setup.sh first"
+        local port
+        for port in "$KAFKA_PORT" "$CONTROLLER_PORT"; do
+            port_open "$port" && die "port $port is already in use by another program" \
+                "(set COACHQ_KAFKA_PORT / COACHQ_KAFKA_CONTROLLER_PORT)"
+        done
+    fi
+    if ! running "$REDIS_PID" redis-server; then
+        port_open "$REDIS_PORT" && die "port $REDIS_PORT is already in use by another program" \
+            "(a system redis-server? set COACHQ_REDIS_PORT)"
+    fi
+    return 0
+}
+
+# A start that fails stops what it started, so nothing half-up stays behind.
+STARTED=()
+undo_start() {
+    ((${#STARTED[@]} == 0)) && return
+    say "start failed: stopping what it started (${STARTED[*]})"
+    kill -TERM "${STARTED[@]}" 2>/dev/null || true
+    local deadline=$((SECONDS + STOP_TIMEOUT)) pid left
+    while :; do
+        left=()
+        for pid in "${STARTED[@]}"; do
+            kill -0 "$pid" 2>/dev/null && left+=("$pid")
+        done
+        ((${#left[@]} == 0)) && break
+        if ((SECONDS >= deadline)); then
+            kill -KILL "${left[@]}" 2>/dev/null || true
+            break
+        fi
+        sleep 0.2
+    done
+    rm -f "$KAFKA_PID" "$REDIS_PID"
 }
 
 wait_ready() {
     local deadline=$((SECONDS + START_TIMEOUT)) kafka_ok=0 redis_ok=0 t0=$SECONDS
     while ((kafka_ok == 0 || redis_ok == 0)); do
         if ((redis_ok == 0)); then
-            running "$REDIS_PID" redis-server || {
+            alive "$REDIS_PID" || {
                 log_tail "$REDIS_LOG"
                 die "redis: exited during start"
             }
             redis_answers && redis_ok=1
         fi
         if ((kafka_ok == 0)); then
-            running "$KAFKA_PID" kafka.Kafka || {
+            alive "$KAFKA_PID" || {
                 log_tail "$KAFKA_LOG"
                 die "kafka: exited during start"
             }
@@ -308,10 +351,14 @@ status() {
 case ${1:-} in
 start)
     mkdir -p "$STACK_DIR"
+    check_start
+    trap undo_start EXIT
+    trap 'exit 130' INT TERM
     start_kafka
     start_redis
     wait_ready
     create_topics
+    trap - EXIT INT TERM
     ;;
 stop)
     stop_all
