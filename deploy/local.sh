@@ -1,0 +1,394 @@
+#!/usr/bin/env bash
+# deploy/local.sh run|stop|test — coachq on this machine in one command.
+#
+#   run   deploy/setup.sh; release build in build/release; the local stack
+#         (deploy/stack.sh, data in .run/stack); coachq-gateway and every
+#         coachq-*-worker in the background (logs and pid files in .run/);
+#         waits until /health/ready answers 200 and prints how to call it.
+#         A second run rebuilds and restarts the programs; the stack stays.
+#   stop  stops the programs and the stack.
+#   test  deploy/setup.sh; clang-format check; ASan+UBSan build in build/asan;
+#         unit tests; a throw-away stack on test ports for the integration
+#         tests; contract checks. Ends with "N passed, N failed" and exits
+#         non-zero when anything failed.
+#
+# Environment (all optional):
+#   COACHQ_HTTP_PORT (8080), COACHQ_KAFKA_PORT (9092), COACHQ_KAFKA_CONTROLLER_PORT (9093),
+#   COACHQ_REDIS_PORT (6379), COACHQ_STACK_DIR (.run/stack), COACHQ_KAFKA_HEAP (512m): run
+#   COACHQ_GATEWAY_OPTS, COACHQ_WORKER_OPTS: more "-o key=value" words for run
+#   COACHQ_TEST_KAFKA_PORT (29092), COACHQ_TEST_KAFKA_CONTROLLER_PORT (29093),
+#   COACHQ_TEST_REDIS_PORT (26379): the test stack
+set -euo pipefail
+
+DEPLOY_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT_DIR=$(dirname "$DEPLOY_DIR")
+RUN_DIR=$ROOT_DIR/.run
+cd "$ROOT_DIR"
+
+HTTP_PORT=${COACHQ_HTTP_PORT:-8080}
+KAFKA_PORT=${COACHQ_KAFKA_PORT:-9092}
+REDIS_PORT=${COACHQ_REDIS_PORT:-6379}
+BASE_URL=http://127.0.0.1:$HTTP_PORT/coaching/api/v1
+READY_TIMEOUT=60
+STOP_TIMEOUT=20
+
+# Variables of these scripts and of the test harness that share the COACHQ_
+# prefix with the programs' config overrides (COACHQ_<KEY>) but are no config
+# keys: the programs must not see them.
+SCRIPT_VARS=(COACHQ_STACK_DIR COACHQ_KAFKA_PORT COACHQ_KAFKA_CONTROLLER_PORT COACHQ_KAFKA_HEAP
+    COACHQ_REDIS_PERSIST COACHQ_STACK_TIMEOUT COACHQ_HTTP_PORT COACHQ_GATEWAY_OPTS
+    COACHQ_WORKER_OPTS COACHQ_TEST_KAFKA_PORT COACHQ_TEST_KAFKA_CONTROLLER_PORT
+    COACHQ_TEST_REDIS_PORT COACHQ_IT_KAFKA_BOOTSTRAP COACHQ_IT_REDIS_PORT COACHQ_IT_REQUIRED
+    COACHQ_BIN_DIR COACHQ_SOURCE_DIR COACHQ_AVRO_TOOLS)
+
+say() { printf 'local: %s\n' "$*"; }
+die() {
+    printf 'local: error: %s\n' "$*" >&2
+    exit 1
+}
+
+# ---------------------------------------------------------------- programs
+
+# our_program <pidfile>: the pid file names a live coachq program.
+our_program() {
+    local pid cmd
+    pid=$(<"$1") || return 1
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
+    [[ $cmd == *coachq-* ]]
+}
+
+# alive <pidfile>: the process we just started still runs (not a zombie). Its
+# command line may still be setsid's or env's for a moment, so it is not checked.
+alive() {
+    local pid state
+    pid=$(<"$1") || return 1
+    state=$(sed -n 's/^[0-9]* (.*) \([A-Z]\) .*/\1/p' 2>/dev/null <"/proc/$pid/stat") || return 1
+    [[ -n $state && $state != Z && $state != X ]]
+}
+
+stop_programs() {
+    local f pids=() names=() pid left deadline
+    shopt -s nullglob
+    for f in "$RUN_DIR"/coachq-*.pid; do
+        if our_program "$f"; then
+            pids+=("$(<"$f")")
+            names+=("$(basename "$f" .pid)")
+        fi
+        rm -f "$f"
+    done
+    shopt -u nullglob
+    ((${#pids[@]} == 0)) && return 0
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    deadline=$((SECONDS + STOP_TIMEOUT))
+    while :; do
+        left=()
+        for pid in "${pids[@]}"; do
+            kill -0 "$pid" 2>/dev/null && left+=("$pid")
+        done
+        ((${#left[@]} == 0)) && break
+        if ((SECONDS >= deadline)); then
+            say "still running after $STOP_TIMEOUT s, killing: ${left[*]}"
+            kill -KILL "${left[@]}" 2>/dev/null || true
+            break
+        fi
+        sleep 0.2
+    done
+    say "stopped ${names[*]}"
+}
+
+# start_program <binary> <args...>: in the background, detached from this
+# terminal, log in .run/<name>.log (the previous one kept as .log.1).
+start_program() {
+    local bin=$1 name
+    shift
+    name=$(basename "$bin")
+    [[ -f $RUN_DIR/$name.log ]] && mv -f "$RUN_DIR/$name.log" "$RUN_DIR/$name.log.1"
+    local unset_args=() v
+    for v in "${SCRIPT_VARS[@]}"; do
+        unset_args+=(-u "$v")
+    done
+    setsid env "${unset_args[@]}" "$bin" "$@" >"$RUN_DIR/$name.log" 2>&1 </dev/null &
+    echo $! >"$RUN_DIR/$name.pid"
+    say "started $name (pid $!, log .run/$name.log)"
+}
+
+log_tail() {
+    printf -- '--- last lines of %s ---\n' "$1" >&2
+    tail -n 30 "$1" >&2 2>/dev/null || true
+    printf -- '---\n' >&2
+}
+
+wait_ready() {
+    local url=$BASE_URL/health/ready deadline=$((SECONDS + READY_TIMEOUT)) code t0=$SECONDS
+    while :; do
+        alive "$RUN_DIR/coachq-gateway.pid" || {
+            log_tail "$RUN_DIR/coachq-gateway.log"
+            die "coachq-gateway exited during start"
+        }
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" 2>/dev/null) || code=000
+        [[ $code == 200 ]] && break
+        if ((SECONDS >= deadline)); then
+            log_tail "$RUN_DIR/coachq-gateway.log"
+            die "$url answered $code, not 200, for $READY_TIMEOUT s"
+        fi
+        sleep 0.5
+    done
+    say "gateway ready after $((SECONDS - t0)) s: $url"
+}
+
+print_examples() {
+    cat <<EOF
+
+coachq runs on http://127.0.0.1:$HTTP_PORT (development auth: X-Tenant-Id / X-User-Id headers).
+
+Wait for the answer (200 with {success, data}, or 202 with the job after 25 s):
+
+  curl -sS $BASE_URL/coaching/alignment-check \\
+    -H 'Content-Type: application/json' -H 'X-Tenant-Id: acme-dental' -H 'X-User-Id: u-1001' \\
+    -d '{"goalIntent": "Grow recurring revenue from independent dental clinics by 30% this year",
+         "strategies": ["Launch a referral program for existing clinics",
+                        "Partner with two regional dental supply distributors"],
+         "kpis": ["Monthly recurring revenue", "New clinics signed per month"],
+         "businessFoundation": {"vision": "Every small clinic runs on calm, predictable operations",
+           "purpose": "Give clinic owners their time back for patients",
+           "coreValues": ["Customer obsession", "Simplicity", "Integrity"],
+           "targetMarket": "Independent dental clinics with 1 to 10 chairs",
+           "valueProposition": "Scheduling and billing that run themselves"}}'
+
+Submit and come back later (202 at once; Location names the job):
+
+  curl -sS -i $BASE_URL/coaching/alignment-check -H 'Prefer: respond-async' \\
+    -H 'Content-Type: application/json' -H 'X-Tenant-Id: acme-dental' -H 'X-User-Id: u-1001' \\
+    -d '{"goalIntent": "Cut customer churn below 2% a month",
+         "strategies": ["Quarterly business reviews with every clinic"],
+         "kpis": ["Monthly churn rate"],
+         "businessFoundation": {"vision": "Every small clinic runs on calm, predictable operations",
+           "purpose": "Give clinic owners their time back for patients",
+           "coreValues": ["Customer obsession", "Simplicity"]}}'
+  curl -sS $BASE_URL/jobs/<jobId> -H 'Prefer: wait=20' -H 'X-Tenant-Id: acme-dental' -H 'X-User-Id: u-1001'
+
+Logs: .run/*.log and .run/stack/*.log. API reference: $BASE_URL/docs
+Stop everything: ./deploy/local.sh stop
+EOF
+}
+
+cmd_run() {
+    "$DEPLOY_DIR/setup.sh"
+    say "building build/release"
+    cmake -S "$ROOT_DIR" -B "$ROOT_DIR/build/release" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DCOACHQ_TESTS=OFF >/dev/null || die "cmake configure of build/release failed (see above)"
+    cmake --build "$ROOT_DIR/build/release" -j2 || die "build failed (see above); nothing started"
+
+    mkdir -p "$RUN_DIR"
+    COACHQ_STACK_DIR=${COACHQ_STACK_DIR:-$RUN_DIR/stack} "$DEPLOY_DIR/stack.sh" start
+    stop_programs
+
+    local common=(-o "kafka.bootstrap.servers=127.0.0.1:$KAFKA_PORT" -o redis.host=127.0.0.1
+        -o "redis.port=$REDIS_PORT")
+    local gateway_opts=() worker_opts=()
+    read -r -a gateway_opts <<<"${COACHQ_GATEWAY_OPTS:-}"
+    read -r -a worker_opts <<<"${COACHQ_WORKER_OPTS:-}"
+
+    local bin workers=0
+    shopt -s nullglob
+    for bin in "$ROOT_DIR"/build/release/coachq-*-worker; do
+        [[ -x $bin ]] || continue
+        start_program "$bin" "${common[@]}" "${worker_opts[@]}"
+        workers=$((workers + 1))
+    done
+    shopt -u nullglob
+    ((workers > 0)) || say "warning: no coachq-*-worker in build/release: jobs will stay queued"
+
+    bin=$ROOT_DIR/build/release/coachq-gateway
+    if [[ ! -x $bin ]]; then
+        say "warning: build/release/coachq-gateway does not exist yet: only the stack runs"
+        return 0
+    fi
+    start_program "$bin" -o "gateway.listen=127.0.0.1:$HTTP_PORT" -o gateway.dev_auth=true \
+        "${common[@]}" "${gateway_opts[@]}"
+    wait_ready
+
+    local f
+    for f in "$RUN_DIR"/coachq-*-worker.pid; do
+        [[ -f $f ]] || continue
+        alive "$f" || {
+            log_tail "${f%.pid}.log"
+            die "$(basename "$f" .pid) exited"
+        }
+    done
+    print_examples
+}
+
+cmd_stop() {
+    stop_programs
+    COACHQ_STACK_DIR=${COACHQ_STACK_DIR:-$RUN_DIR/stack} "$DEPLOY_DIR/stack.sh" stop
+}
+
+# ---------------------------------------------------------------- test
+
+PASSED=0
+FAILED=0
+STEPS=()
+
+step_result() { # step_result <name> <ok 0|1> [detail]
+    if (($2 == 0)); then
+        STEPS+=("ok      $1${3:+ ($3)}")
+    else
+        STEPS+=("FAILED  $1${3:+ ($3)}")
+    fi
+}
+
+# A step that is not a test (build, stack) counts as one failure when it fails.
+fail_step() {
+    FAILED=$((FAILED + 1))
+    step_result "$1" 1 "${2:-}"
+}
+
+check_format() {
+    local dirs=() d f bad=() n=0
+    for d in lib gateway workers tests; do
+        if [[ -d $d ]]; then
+            dirs+=("$d")
+        fi
+    done
+    if ((${#dirs[@]} == 0)); then
+        say "format: no C sources"
+        return
+    fi
+    while IFS= read -r -d '' f; do
+        n=$((n + 1))
+        clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || bad+=("$f")
+    done < <(find "${dirs[@]}" -type f \( -name '*.c' -o -name '*.h' \) -print0 | sort -z)
+    if ((${#bad[@]} == 0)); then
+        say "format: $n files ok"
+        PASSED=$((PASSED + 1))
+        step_result format 0 "$n files"
+    else
+        say "format: ${#bad[@]} of $n files differ from clang-format (fix: clang-format -i FILE):"
+        printf '  %s\n' "${bad[@]}"
+        FAILED=$((FAILED + 1))
+        step_result format 1 "${#bad[@]} files: ${bad[*]}"
+    fi
+}
+
+# run_ctest <label> <extra ctest args...>: runs the tests of a label and adds
+# its counts. A ctest failure without a count is one failure.
+run_ctest() {
+    local label=$1 out rc=0 line p=0 f=0 total
+    shift
+    out=$(mktemp)
+    ctest --test-dir build/asan -L "$label" --output-on-failure "$@" 2>&1 | tee "$out" || rc=$?
+    line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$out" | tail -n 1) || true
+    rm -f "$out"
+    if [[ -n $line ]]; then
+        f=$(sed -E 's/.* ([0-9]+) tests? failed.*/\1/' <<<"$line")
+        total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$line")
+        p=$((total - f))
+    fi
+    if ((rc != 0 && f == 0)); then
+        f=1
+    fi
+    PASSED=$((PASSED + p))
+    FAILED=$((FAILED + f))
+    step_result "$label tests" $((f > 0 ? 1 : 0)) "$p passed, $f failed"
+}
+
+TEST_STACK_DIR=
+stop_test_stack() {
+    [[ -n $TEST_STACK_DIR ]] || return 0
+    COACHQ_STACK_DIR=$TEST_STACK_DIR "$DEPLOY_DIR/stack.sh" stop || true
+    rm -rf "$TEST_STACK_DIR"
+    TEST_STACK_DIR=
+}
+
+run_contract() { # run_contract <name> <command...>
+    local name=$1
+    shift
+    say "contract: $name"
+    if "$@"; then
+        PASSED=$((PASSED + 1))
+        step_result "contract $name" 0
+    else
+        FAILED=$((FAILED + 1))
+        step_result "contract $name" 1
+    fi
+}
+
+cmd_test() {
+    local t0=$SECONDS
+    local kport=${COACHQ_TEST_KAFKA_PORT:-29092}
+    local cport=${COACHQ_TEST_KAFKA_CONTROLLER_PORT:-29093}
+    local rport=${COACHQ_TEST_REDIS_PORT:-26379}
+    # The tests start the programs, which must not see this script's variables.
+    unset "${SCRIPT_VARS[@]}"
+    "$DEPLOY_DIR/setup.sh"
+    export ASAN_OPTIONS=detect_leaks=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+    check_format
+
+    local built=0
+    say "building build/asan (ASan + UBSan)"
+    if cmake -S "$ROOT_DIR" -B "$ROOT_DIR/build/asan" -G Ninja -DCOACHQ_SANITIZE=ON >/dev/null &&
+        cmake --build "$ROOT_DIR/build/asan" -j2; then
+        built=1
+        step_result build 0
+    else
+        fail_step build "cmake or the compiler failed, see above"
+    fi
+
+    if ((built)); then
+        run_ctest unit -j2 --timeout 300
+
+        TEST_STACK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/coachq-test-stack.XXXXXX")
+        trap stop_test_stack EXIT
+        trap 'exit 130' INT TERM
+        say "test stack in $TEST_STACK_DIR: kafka 127.0.0.1:$kport, redis 127.0.0.1:$rport"
+        if COACHQ_STACK_DIR=$TEST_STACK_DIR COACHQ_KAFKA_PORT=$kport \
+            COACHQ_KAFKA_CONTROLLER_PORT=$cport COACHQ_REDIS_PORT=$rport COACHQ_REDIS_PERSIST=0 \
+            "$DEPLOY_DIR/stack.sh" start; then
+            step_result "test stack" 0
+            export COACHQ_IT_KAFKA_BOOTSTRAP=127.0.0.1:$kport COACHQ_IT_REDIS_PORT=$rport
+            export COACHQ_IT_REQUIRED=1 COACHQ_BIN_DIR=$ROOT_DIR/build/asan
+            run_ctest integration --timeout 600
+            unset COACHQ_IT_KAFKA_BOOTSTRAP COACHQ_IT_REDIS_PORT COACHQ_IT_REQUIRED COACHQ_BIN_DIR
+        else
+            fail_step "test stack" "did not start, integration tests not run"
+        fi
+        stop_test_stack
+        trap - EXIT INT TERM
+    fi
+
+    local py=$DEPLOY_DIR/.venv/bin/python f
+    export COACHQ_AVRO_TOOLS
+    COACHQ_AVRO_TOOLS=$(find "$DEPLOY_DIR/avro/libs" -name 'avro-tools-*.jar' | head -n 1)
+    if [[ -f schemas/openapi.json ]]; then
+        run_contract openapi.json "$py" -m openapi_spec_validator schemas/openapi.json
+    fi
+    shopt -s nullglob
+    for f in tests/contract/*.py; do
+        [[ $(basename "$f") == _* ]] && continue # helpers, imported by the checks
+        run_contract "$(basename "$f")" "$py" "$f"
+    done
+    for f in tests/contract/*.sh; do
+        run_contract "$(basename "$f")" bash "$f"
+    done
+    shopt -u nullglob
+
+    echo
+    say "summary after $((SECONDS - t0)) s:"
+    printf '  %s\n' "${STEPS[@]}"
+    echo "$PASSED passed, $FAILED failed"
+    ((FAILED == 0))
+}
+
+case ${1:-} in
+run) cmd_run ;;
+stop) cmd_stop ;;
+test) cmd_test ;;
+*)
+    echo "usage: $0 run|stop|test" >&2
+    exit 2
+    ;;
+esac
