@@ -22,7 +22,6 @@
 #include "cq_regex.h"
 #include "cq_schema_int.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
