@@ -73,6 +73,7 @@
 
 #define CQ_STORE_SAFETY_TTL_MS  (7LL * 24 * 3600 * 1000)
 #define CQ_STORE_REREAD_MS      1000
+#define CQ_STORE_WAIT_MAX_MS    (24LL * 3600 * 1000) /* keeps deadlines far from overflow */
 #define CQ_STORE_BUCKETS        256
 #define CQ_STORE_BACKOFF_MIN_MS 100
 #define CQ_STORE_BACKOFF_MAX_MS 2000
@@ -593,8 +594,8 @@ static cq_err_t cq_store_exec(cq_store_t *store, int script, int nkeys, cq_store
     const char **argv = args->argv + CQ_STORE_ARGS_RESERVED;
     size_t *lens = args->lens + CQ_STORE_ARGS_RESERVED;
     int argc = args->argc - CQ_STORE_ARGS_RESERVED;
+    char nk[12];
     if (script >= 0) {
-        char nk[8];
         snprintf(nk, sizeof(nk), "%d", nkeys);
         cq_store_args_set(args, 2, nk);
         argv = args->argv;
@@ -747,6 +748,30 @@ static char *cq_store_job_key(const cq_store_t *store, const char *job_id)
     return cq_asprintf("%sjob:%s", store->prefix, job_id);
 }
 
+/* Whether a caller's job can start a record: ids, tenant and operation set, no
+ * negative numbers. */
+static bool cq_store_job_valid(const cq_job_record_t *job)
+{
+    return job->job_id && job->job_id[0] && job->tenant_id && job->tenant_id[0] && job->operation &&
+           job->operation[0] && job->created_at >= 0 && job->attempts >= 0 &&
+           job->attempts < INT_MAX;
+}
+
+/* The record a new job starts as: the caller's identity fields, no outcome yet.
+ * Shallow: the strings stay the caller's. */
+static cq_job_record_t cq_store_job_new(const cq_job_record_t *job, cq_job_status_t status,
+                                        int64_t now)
+{
+    cq_job_record_t rec = *job;
+    rec.status = status;
+    rec.created_at = job->created_at ? job->created_at : now;
+    rec.started_at = status == CQ_JOB_RUNNING ? now : 0;
+    rec.finished_at = 0;
+    rec.attempts = status == CQ_JOB_RUNNING ? job->attempts + 1 : job->attempts;
+    rec.engine = rec.result = rec.error_code = rec.error_message = NULL;
+    return rec;
+}
+
 cq_err_t cq_store_ping(cq_store_t *store)
 {
     if (!store)
@@ -764,13 +789,9 @@ cq_err_t cq_store_create(cq_store_t *store, const cq_job_record_t *job)
 {
     if (!store || !job)
         return CQ_ERR_INTERNAL_ERROR;
-    if (!job->job_id || !job->job_id[0] || !job->tenant_id || !job->tenant_id[0] ||
-        !job->operation || !job->operation[0])
+    if (!cq_store_job_valid(job))
         return CQ_ERR_BAD_REQUEST;
-    cq_job_record_t rec = *job; /* shallow: only the overridden members differ */
-    rec.status = CQ_JOB_QUEUED;
-    if (!rec.created_at)
-        rec.created_at = cq_now_ms();
+    cq_job_record_t rec = cq_store_job_new(job, CQ_JOB_QUEUED, cq_now_ms());
     char *key = cq_store_job_key(store, job->job_id);
     cq_store_args_t args;
     redisReply *reply;
@@ -827,16 +848,10 @@ cq_err_t cq_store_claim(cq_store_t *store, const cq_job_record_t *job, cq_job_re
     if (!store || !job || !out)
         return CQ_ERR_INTERNAL_ERROR;
     cq_job_record_clear(out);
-    if (!job->job_id || !job->job_id[0] || !job->tenant_id || !job->tenant_id[0] ||
-        !job->operation || !job->operation[0] || job->attempts < 0 || job->attempts == INT_MAX)
+    if (!cq_store_job_valid(job))
         return CQ_ERR_BAD_REQUEST;
     int64_t now = cq_now_ms();
-    cq_job_record_t rec = *job; /* the record to create when the job is absent */
-    rec.status = CQ_JOB_RUNNING;
-    rec.created_at = rec.created_at ? rec.created_at : now;
-    rec.started_at = now;
-    rec.finished_at = 0;
-    rec.attempts = job->attempts + 1;
+    cq_job_record_t rec = cq_store_job_new(job, CQ_JOB_RUNNING, now); /* when absent */
     char *key = cq_store_job_key(store, job->job_id);
     cq_store_args_t args;
     redisReply *reply;
@@ -1175,21 +1190,23 @@ fail:
     return NULL;
 }
 
-/* Handles one pushed reply: "message" wakes one job's waiters, "subscribe" all. */
-static void cq_store_sub_handle(cq_store_t *store, const redisReply *r, int *backoff_ms)
+/* Handles one pushed reply: "message" wakes one job's waiters; the "subscribe"
+ * confirmation wakes all (messages may have been missed before it) and returns true. */
+static bool cq_store_sub_handle(cq_store_t *store, const redisReply *r)
 {
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
         r->element[0]->type != REDIS_REPLY_STRING)
-        return;
+        return false;
     const redisReply *kind = r->element[0], *payload = r->element[2];
     if (kind->len == 7 && memcmp(kind->str, "message", 7) == 0 &&
         payload->type == REDIS_REPLY_STRING) {
         cq_store_notify(store, payload->str, payload->len);
     } else if (kind->len == 9 && memcmp(kind->str, "subscribe", 9) == 0) {
         CQ_LOG(CQ_LOG_INFO, CQ_STORE_COMPONENT, NULL, "subscribed to %s", store->events);
-        *backoff_ms = 0;
-        cq_store_notify(store, NULL, 0); /* messages may have been missed meanwhile */
+        cq_store_notify(store, NULL, 0);
+        return true;
     }
+    return false;
 }
 
 static void *cq_store_sub_main(void *arg)
@@ -1197,6 +1214,7 @@ static void *cq_store_sub_main(void *arg)
     cq_store_t *store = arg;
     redisContext *ctx = NULL;
     int backoff_ms = 0;
+    bool subscribed = false;
     while (!atomic_load(&store->sub_stop)) {
         if (!ctx) {
             if (backoff_ms && cq_store_sub_sleep(store, backoff_ms))
@@ -1206,25 +1224,31 @@ static void *cq_store_sub_main(void *arg)
                 backoff_ms = CQ_STORE_BACKOFF_MAX_MS;
             if (!(ctx = cq_store_sub_connect(store)))
                 continue;
+            subscribed = false;
         }
         void *reply = NULL;
-        bool lost = false;
-        while (!lost && redisGetReplyFromReader(ctx, &reply) == REDIS_OK && reply) {
-            cq_store_sub_handle(store, reply, &backoff_ms);
+        while (redisGetReplyFromReader(ctx, &reply) == REDIS_OK && reply) {
+            if (cq_store_sub_handle(store, reply)) {
+                subscribed = true;
+                backoff_ms = 0; /* a later loss reconnects at once */
+            }
             freeReplyObject(reply);
         }
-        lost = ctx->err != 0;
+        const char *lost = ctx->err ? ctx->errstr : NULL;
         if (!lost) {
+            /* Sleeps until a message or destroy; the confirmation must come in time. */
             struct pollfd pfd[2] = {{.fd = ctx->fd, .events = POLLIN},
                                     {.fd = store->sub_pipe[0], .events = POLLIN}};
-            if (poll(pfd, 2, -1) < 0 && errno != EINTR)
-                lost = true;
-            else if (pfd[0].revents && redisBufferRead(ctx) != REDIS_OK)
-                lost = true;
+            int n = poll(pfd, 2, subscribed ? -1 : (int)store->timeout_ms);
+            if (n < 0 && errno != EINTR)
+                lost = strerror(errno);
+            else if (n == 0)
+                lost = "no SUBSCRIBE confirmation in time";
+            else if (n > 0 && pfd[0].revents && redisBufferRead(ctx) != REDIS_OK)
+                lost = ctx->errstr;
         }
         if (lost) {
-            CQ_LOG(CQ_LOG_WARN, CQ_STORE_COMPONENT, NULL, "subscriber lost Redis: %s",
-                   ctx->err ? ctx->errstr : "poll failed");
+            CQ_LOG(CQ_LOG_WARN, CQ_STORE_COMPONENT, NULL, "subscriber lost Redis: %s", lost);
             redisFree(ctx);
             ctx = NULL;
         }
@@ -1271,6 +1295,8 @@ cq_err_t cq_store_wait(cq_store_t *store, const char *job_id, int64_t timeout_ms
     if (!job_id[0])
         return CQ_ERR_NOT_FOUND;
     cq_store_sub_start(store);
+    if (timeout_ms > CQ_STORE_WAIT_MAX_MS)
+        timeout_ms = CQ_STORE_WAIT_MAX_MS;
     int64_t deadline = cq_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     pthread_mutex_lock(&store->wait_lock);
     cq_store_waiter_t *w = cq_store_waiter_get(store, job_id);

@@ -164,6 +164,10 @@ static void test_store_rejects_bad_arguments(void **state)
     cq_job_record_t no_tenant = {.job_id = (char *)"j", .operation = (char *)"op"};
     assert_int_equal(cq_store_create(store, &no_tenant), CQ_ERR_BAD_REQUEST);
     assert_int_equal(cq_store_claim(store, &no_tenant, &out), CQ_ERR_BAD_REQUEST);
+    cq_job_record_t negative = {
+        .job_id = (char *)"j", .tenant_id = (char *)"t", .operation = (char *)"op", .attempts = -1};
+    assert_int_equal(cq_store_create(store, &negative), CQ_ERR_BAD_REQUEST);
+    assert_int_equal(cq_store_claim(store, &negative, &out), CQ_ERR_BAD_REQUEST);
     assert_int_equal(cq_store_create(store, NULL), CQ_ERR_INTERNAL_ERROR);
     assert_int_equal(cq_store_get(store, NULL, &out), CQ_ERR_INTERNAL_ERROR);
     assert_int_equal(cq_store_get(store, "", &out), CQ_ERR_NOT_FOUND);
@@ -209,6 +213,7 @@ static void expect_all_unavailable(cq_store_t *store, int64_t max_ms)
     EXPECT_UNAVAILABLE(cq_store_cache_get(store, "k", &value));
     assert_null(value);
     EXPECT_UNAVAILABLE(cq_store_wait(store, "job-1", 5000, &out));
+    EXPECT_UNAVAILABLE(cq_store_wait(store, "job-1", INT64_MAX, &out));
 #undef EXPECT_UNAVAILABLE
     cq_job_record_clear(&out);
 }
