@@ -6,49 +6,62 @@
  * result as JSON text); unset members are absent fields, so "" and NULL are
  * the same. Unknown fields are ignored on read, so a newer writer does not
  * break an older reader. Queued and running jobs carry a safety TTL of 7 days
- * (refreshed on every claim) so a job whose worker vanished cannot leak; a
- * terminal job gets jobs.result_ttl. Idempotency keys are hashes
- * <prefix>idem:<len(tenant)>:<tenant>:<key> {job_id, body_hash} with
- * jobs.idempotency_ttl (the tenant's length keeps "a:b"+"c" apart from
- * "a"+"b:c"); cache entries are strings <prefix>cache:<key>. Every state change
- * that reads before it writes is a short Lua script (one key each, so Redis
- * Cluster works), sent by EVALSHA with EVAL as fallback on NOSCRIPT; their SHA1s
- * are computed once in cq_store_new. Times come from the calling host's clock,
- * like created_at from the gateway. Every argument goes through
- * redisCommandArgv with explicit lengths: no caller text is ever formatted into
+ * (set on create and refreshed on claim and requeue) so a job whose worker
+ * vanished cannot leak; a terminal job gets jobs.result_ttl. Idempotency keys
+ * are hashes <prefix>idem:<len(tenant)>:<tenant>:<key> {job_id, body_hash}
+ * with jobs.idempotency_ttl (the length keeps tenant "a:b" + key "c" apart
+ * from "a" + "b:c"); cache entries are strings <prefix>cache:<key>.
+ *
+ * State changes. Each one that reads before it writes is a short Lua script
+ * touching one key (so Redis Cluster works), sent by EVALSHA with EVAL as
+ * fallback on NOSCRIPT; the SHA1s are computed once in cq_store_new. Create
+ * never overwrites an id (UUIDv7 ids do not collide; an existing one is a
+ * bug). Claim creates an absent job (sent to Kafka by another service) and
+ * refuses a terminal one. Requeue of a queued job is a no-op success, so a
+ * worker may repeat it. Finish and cancel set every outcome field, deleting
+ * those not given, so a success after a requeue carries no stale error;
+ * cancel records the error JOB_CANCELLED. Times come from the calling host's
+ * clock, like created_at from the gateway. Every argument goes through
+ * redisCommandArgv with explicit lengths: caller text is never formatted into
  * a command.
  *
  * Pool. hiredis contexts are not thread-safe and are dead after an error, so
  * the store keeps redis.pool_size slots behind a mutex and a condvar. A thread
  * takes a free slot (waiting up to redis.timeout, else REDIS_UNAVAILABLE),
- * connects it if empty, uses it alone, and gives it back; after an I/O error or
- * an error reply the context is freed and the slot left empty, so the next
+ * connects it if empty, uses it alone, and gives it back; after an I/O error
+ * or an error reply the context is freed and the slot left empty, so the next
  * user reconnects. Before reusing an idle context a zero-timeout poll() checks
  * that the server has not closed it (CLIENT KILL, idle timeout, restart): such
- * a context is replaced before the command is sent, so callers do not see a
- * failure for a connection that died while idle. Calls are not retried: a
- * command whose connection broke mid-way may or may not have run, and claims
- * and finishes are not idempotent. Connect, AUTH, SELECT and each command are
- * each bounded by redis.timeout, so a call takes at most about (2 + its round
- * trips) x redis.timeout, and fails at once when the connection is refused.
- * hiredis write()s without MSG_NOSIGNAL, so SIGPIPE is blocked in the calling
- * thread around Redis I/O and a SIGPIPE it raised is consumed: a dead peer
- * never kills the process, and the process's signal dispositions are not
- * touched. Connection failures are logged at most once a second.
+ * a context is replaced before the command is sent, so callers see no failure
+ * for a connection that died while idle. Calls are never retried: a command
+ * whose connection broke mid-way may or may not have run, and claims and
+ * finishes are not idempotent. The slot wait, connect, AUTH, SELECT and each
+ * command are each bounded by redis.timeout, so a call takes at most about
+ * (2 + its round trips) x redis.timeout (host name lookup aside), and fails at
+ * once when the connection is refused. hiredis write()s without MSG_NOSIGNAL,
+ * so the calling thread blocks SIGPIPE around Redis I/O and consumes a SIGPIPE
+ * it raised: a dead peer never kills the process, and the process's signal
+ * dispositions are left alone. Connection failures are logged at most once a
+ * second.
  *
- * Waiting. Finish and cancel PUBLISH the job id on <prefix>events. One
- * subscriber thread per store, started by the first cq_store_wait, owns its own
- * context (not from the pool), SUBSCRIBEs, and poll()s its socket and a
- * self-pipe (so destroy stops it at once). Waiters register in a hash table
- * keyed by job id (one entry and one condvar per job, shared by every waiter of
- * that job, under wait_lock); a message bumps the entry's generation and
- * broadcasts. A waiter reads the generation before reading the record, so a
- * message between the read and the sleep is not lost; it re-reads the record
- * at least once a second anyway because pub/sub drops messages while the
- * subscriber is disconnected. On each (re)subscription the subscriber wakes
- * every waiter to re-read. It reconnects with backoff (100 ms doubling to 2 s).
- * Threads: any thread calls any function; the subscriber thread only reads
- * Redis and touches the waiter table.
+ * Waiting. Finish and cancel PUBLISH the job id on <prefix>events, one channel
+ * for all jobs (every gateway hears every finish: a few bytes each). One
+ * subscriber thread per store, started by the first cq_store_wait with every
+ * signal blocked, owns a context outside the pool, SUBSCRIBEs, and poll()s its
+ * socket and a self-pipe, so destroy stops it at once (or after a connect in
+ * progress, at most redis.timeout). Waiters register in a hash table keyed by
+ * job id (one entry and condvar per job, shared by all its waiters, under
+ * wait_lock); a message bumps the entry's generation and broadcasts. A waiter
+ * reads the generation before reading the record, so a message between the
+ * read and the sleep is not lost, and re-reads the record at least once a
+ * second anyway because pub/sub drops messages while the subscriber is
+ * disconnected (so 1000 waiters cost up to 1000 HGETALL/s). On each
+ * (re)subscription the subscriber wakes every waiter to re-read. It reconnects
+ * at once after a loss, then with backoff (100 ms doubling to 2 s), and gives
+ * up on a connection whose SUBSCRIBE is not confirmed within redis.timeout.
+ *
+ * Threads: any thread may call any function except cq_store_destroy; the
+ * subscriber thread only reads its own context and touches the waiter table.
  */
 #define _GNU_SOURCE /* pipe2 */
 #include "cq_store.h"
@@ -73,6 +86,7 @@
 
 #define CQ_STORE_SAFETY_TTL_MS  (7LL * 24 * 3600 * 1000)
 #define CQ_STORE_REREAD_MS      1000
+#define CQ_STORE_WAIT_MAX_MS    (24LL * 3600 * 1000) /* keeps deadlines far from overflow */
 #define CQ_STORE_BUCKETS        256
 #define CQ_STORE_BACKOFF_MIN_MS 100
 #define CQ_STORE_BACKOFF_MAX_MS 2000
@@ -120,17 +134,14 @@ static const struct {
     cq_store_field_type_t type;
     size_t offset;
 } cq_store_fields[] = {
-#define CQ_F(name, type)                                                                           \
-    {                                                                                              \
-#name, CQ_FIELD_##type, offsetof(cq_job_record_t, name)                                    \
-    }
-    CQ_F(job_id, STR),        CQ_F(tenant_id, STR),    CQ_F(user_id, STR),
-    CQ_F(operation, STR),     CQ_F(kind, STR),         CQ_F(batch_id, STR),
-    CQ_F(custom_id, STR),     CQ_F(status, STATUS),    CQ_F(created_at, TIME),
-    CQ_F(started_at, TIME),   CQ_F(finished_at, TIME), CQ_F(attempts, INT),
-    CQ_F(engine, STR),        CQ_F(result, STR),       CQ_F(error_code, STR),
-    CQ_F(error_message, STR),
+/* clang-format off */
+#define CQ_F(name, type) {#name, CQ_FIELD_##type, offsetof(cq_job_record_t, name)}
+    CQ_F(job_id, STR),     CQ_F(tenant_id, STR),   CQ_F(user_id, STR),     CQ_F(operation, STR),
+    CQ_F(kind, STR),       CQ_F(batch_id, STR),    CQ_F(custom_id, STR),   CQ_F(status, STATUS),
+    CQ_F(created_at, TIME), CQ_F(started_at, TIME), CQ_F(finished_at, TIME), CQ_F(attempts, INT),
+    CQ_F(engine, STR),     CQ_F(result, STR),      CQ_F(error_code, STR),  CQ_F(error_message, STR),
 #undef CQ_F
+    /* clang-format on */
 };
 
 void cq_job_record_clear(cq_job_record_t *job)
@@ -297,23 +308,25 @@ enum {
     CQ_SCRIPT__COUNT
 };
 
+/* clang-format off */
 #define CQ_LUA_TERMINAL "(st == 'succeeded' or st == 'failed' or st == 'cancelled')"
-/* Sets ARGV pairs from index i on; an empty value deletes the field. */
-#define CQ_LUA_SET_PAIRS(i)                                                                        \
-    "for i = " #i ", #ARGV, 2 do\n"                                                                \
-    "  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i])\n"                           \
-    "  else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"                               \
+/* Sets the ARGV field/value pairs from index i on; an empty value deletes the field. */
+#define CQ_LUA_SET_PAIRS(i)                                                   \
+    "for i = " #i ", #ARGV, 2 do\n"                                           \
+    "  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i])\n"      \
+    "  else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"          \
     "end\n"
 
 static const char *const cq_store_scripts[CQ_SCRIPT__COUNT] = {
-    /* create: KEYS[1] job; ARGV[1] TTL ms, ARGV[2..] field/value pairs.
+    /* KEYS[1] job; ARGV[1] TTL ms, ARGV[2..] field/value pairs.
      * 1 = created; 0 = the id exists (never overwritten). */
-    [CQ_SCRIPT_CREATE] = "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-                         "redis.call('HSET', KEYS[1], unpack(ARGV, 2))\n"
-                         "redis.call('PEXPIRE', KEYS[1], ARGV[1])\n"
-                         "return 1\n",
-    /* claim: KEYS[1] job; ARGV[1] now, ARGV[2] TTL ms, ARGV[3..] pairs of a new running
-     * record. {0, record} = terminal, untouched; {1, record} = claimed. */
+    [CQ_SCRIPT_CREATE] =
+        "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+        "redis.call('HSET', KEYS[1], unpack(ARGV, 2))\n"
+        "redis.call('PEXPIRE', KEYS[1], ARGV[1])\n"
+        "return 1\n",
+    /* KEYS[1] job; ARGV[1] now, ARGV[2] TTL ms, ARGV[3..] pairs of the running record
+     * to create when absent. {0, record} = terminal, untouched; {1, record} = claimed. */
     [CQ_SCRIPT_CLAIM] =
         "local st = redis.call('HGET', KEYS[1], 'status')\n"
         "if st and " CQ_LUA_TERMINAL " then\n"
@@ -326,48 +339,56 @@ static const char *const cq_store_scripts[CQ_SCRIPT__COUNT] = {
         "end\n"
         "redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
         "return {1, redis.call('HGETALL', KEYS[1])}\n",
-    /* requeue: KEYS[1] job; ARGV[1] TTL ms, ARGV[2..] error pairs.
-     * -1 absent, 0 terminal, 1 requeued, 2 already queued. */
-    [CQ_SCRIPT_REQUEUE] = "local st = redis.call('HGET', KEYS[1], 'status')\n"
-                          "if not st then return -1 end\n"
-                          "if " CQ_LUA_TERMINAL " then return 0 end\n"
-                          "if st == 'queued' then return 2 end\n"
-                          "redis.call('HSET', KEYS[1], 'status', 'queued')\n" CQ_LUA_SET_PAIRS(
-                              2) "redis.call('PEXPIRE', KEYS[1], ARGV[1])\n"
-                                 "return 1\n",
-    /* finish: KEYS[1] job; ARGV[1] channel, ARGV[2] job id, ARGV[3] TTL ms, ARGV[4..]
-     * pairs. -1 absent, 0 already terminal, 1 finished and published. */
+    /* KEYS[1] job; ARGV[1] TTL ms, ARGV[2..] error pairs.
+     * -1 absent, 0 terminal, 1 requeued, 2 already queued (unchanged). */
+    [CQ_SCRIPT_REQUEUE] =
+        "local st = redis.call('HGET', KEYS[1], 'status')\n"
+        "if not st then return -1 end\n"
+        "if " CQ_LUA_TERMINAL " then return 0 end\n"
+        "if st == 'queued' then return 2 end\n"
+        "redis.call('HSET', KEYS[1], 'status', 'queued')\n"
+        CQ_LUA_SET_PAIRS(2)
+        "redis.call('PEXPIRE', KEYS[1], ARGV[1])\n"
+        "return 1\n",
+    /* KEYS[1] job; ARGV[1] channel, ARGV[2] job id, ARGV[3] TTL ms, ARGV[4..] pairs.
+     * -1 absent, 0 already terminal, 1 finished and published. */
     [CQ_SCRIPT_FINISH] =
         "local st = redis.call('HGET', KEYS[1], 'status')\n"
         "if not st then return -1 end\n"
-        "if " CQ_LUA_TERMINAL
-        " then return 0 end\n" CQ_LUA_SET_PAIRS(4) "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
-                                                   "redis.call('PUBLISH', ARGV[1], ARGV[2])\n"
-                                                   "return 1\n",
-    /* cancel: as finish, plus ARGV[4] tenant that must match; pairs from ARGV[5].
-     * {-1} absent or not the tenant's, {0, record} terminal, {1, record} cancelled. */
-    [CQ_SCRIPT_CANCEL] = "local st = redis.call('HGET', KEYS[1], 'status')\n"
-                         "if not st or redis.call('HGET', KEYS[1], 'tenant_id') ~= ARGV[4] then\n"
-                         "  return {-1}\n"
-                         "end\n"
-                         "if " CQ_LUA_TERMINAL " then return {0, redis.call('HGETALL', KEYS[1])} "
-                         "end\n" CQ_LUA_SET_PAIRS(5) "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
-                                                     "redis.call('PUBLISH', ARGV[1], ARGV[2])\n"
-                                                     "return {1, redis.call('HGETALL', KEYS[1])}\n",
-    /* idempotency: KEYS[1] idem key; ARGV[1] job id, ARGV[2] body hash, ARGV[3] TTL ms.
+        "if " CQ_LUA_TERMINAL " then return 0 end\n"
+        CQ_LUA_SET_PAIRS(4)
+        "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
+        "redis.call('PUBLISH', ARGV[1], ARGV[2])\n"
+        "return 1\n",
+    /* As finish, plus ARGV[4] the tenant that must match; pairs from ARGV[5].
+     * {-1} absent or another tenant's, {0, record} terminal, {1, record} cancelled. */
+    [CQ_SCRIPT_CANCEL] =
+        "local st = redis.call('HGET', KEYS[1], 'status')\n"
+        "if not st or redis.call('HGET', KEYS[1], 'tenant_id') ~= ARGV[4] then\n"
+        "  return {-1}\n"
+        "end\n"
+        "if " CQ_LUA_TERMINAL " then return {0, redis.call('HGETALL', KEYS[1])} end\n"
+        CQ_LUA_SET_PAIRS(5)
+        "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
+        "redis.call('PUBLISH', ARGV[1], ARGV[2])\n"
+        "return {1, redis.call('HGETALL', KEYS[1])}\n",
+    /* KEYS[1] idempotency key; ARGV[1] job id, ARGV[2] body hash, ARGV[3] TTL ms.
      * nil = taken by this call; else {job id, body hash} of the holder. */
-    [CQ_SCRIPT_IDEM] = "if redis.call('HSETNX', KEYS[1], 'job_id', ARGV[1]) == 1 then\n"
-                       "  redis.call('HSET', KEYS[1], 'body_hash', ARGV[2])\n"
-                       "  redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
-                       "  return false\n"
-                       "end\n"
-                       "return redis.call('HMGET', KEYS[1], 'job_id', 'body_hash')\n",
-    /* idempotency release: KEYS[1] idem key; ARGV[1] job id. Deletes only its own key. */
-    [CQ_SCRIPT_IDEM_RELEASE] = "if redis.call('HGET', KEYS[1], 'job_id') == ARGV[1] then\n"
-                               "  return redis.call('DEL', KEYS[1])\n"
-                               "end\n"
-                               "return 0\n",
+    [CQ_SCRIPT_IDEM] =
+        "if redis.call('HSETNX', KEYS[1], 'job_id', ARGV[1]) == 1 then\n"
+        "  redis.call('HSET', KEYS[1], 'body_hash', ARGV[2])\n"
+        "  redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
+        "  return false\n"
+        "end\n"
+        "return redis.call('HMGET', KEYS[1], 'job_id', 'body_hash')\n",
+    /* KEYS[1] idempotency key; ARGV[1] job id. Deletes the key only if it names the job. */
+    [CQ_SCRIPT_IDEM_RELEASE] =
+        "if redis.call('HGET', KEYS[1], 'job_id') == ARGV[1] then\n"
+        "  return redis.call('DEL', KEYS[1])\n"
+        "end\n"
+        "return 0\n",
 };
+/* clang-format on */
 
 /* ---- the store ----------------------------------------------------------------------------- */
 
@@ -593,8 +614,8 @@ static cq_err_t cq_store_exec(cq_store_t *store, int script, int nkeys, cq_store
     const char **argv = args->argv + CQ_STORE_ARGS_RESERVED;
     size_t *lens = args->lens + CQ_STORE_ARGS_RESERVED;
     int argc = args->argc - CQ_STORE_ARGS_RESERVED;
+    char nk[12];
     if (script >= 0) {
-        char nk[8];
         snprintf(nk, sizeof(nk), "%d", nkeys);
         cq_store_args_set(args, 2, nk);
         argv = args->argv;
@@ -747,6 +768,30 @@ static char *cq_store_job_key(const cq_store_t *store, const char *job_id)
     return cq_asprintf("%sjob:%s", store->prefix, job_id);
 }
 
+/* Whether a caller's job can start a record: ids, tenant and operation set, no
+ * negative numbers. */
+static bool cq_store_job_valid(const cq_job_record_t *job)
+{
+    return job->job_id && job->job_id[0] && job->tenant_id && job->tenant_id[0] && job->operation &&
+           job->operation[0] && job->created_at >= 0 && job->attempts >= 0 &&
+           job->attempts < INT_MAX;
+}
+
+/* The record a new job starts as: the caller's identity fields, no outcome yet.
+ * Shallow: the strings stay the caller's. */
+static cq_job_record_t cq_store_job_new(const cq_job_record_t *job, cq_job_status_t status,
+                                        int64_t now)
+{
+    cq_job_record_t rec = *job;
+    rec.status = status;
+    rec.created_at = job->created_at ? job->created_at : now;
+    rec.started_at = status == CQ_JOB_RUNNING ? now : 0;
+    rec.finished_at = 0;
+    rec.attempts = status == CQ_JOB_RUNNING ? job->attempts + 1 : job->attempts;
+    rec.engine = rec.result = rec.error_code = rec.error_message = NULL;
+    return rec;
+}
+
 cq_err_t cq_store_ping(cq_store_t *store)
 {
     if (!store)
@@ -764,13 +809,9 @@ cq_err_t cq_store_create(cq_store_t *store, const cq_job_record_t *job)
 {
     if (!store || !job)
         return CQ_ERR_INTERNAL_ERROR;
-    if (!job->job_id || !job->job_id[0] || !job->tenant_id || !job->tenant_id[0] ||
-        !job->operation || !job->operation[0])
+    if (!cq_store_job_valid(job))
         return CQ_ERR_BAD_REQUEST;
-    cq_job_record_t rec = *job; /* shallow: only the overridden members differ */
-    rec.status = CQ_JOB_QUEUED;
-    if (!rec.created_at)
-        rec.created_at = cq_now_ms();
+    cq_job_record_t rec = cq_store_job_new(job, CQ_JOB_QUEUED, cq_now_ms());
     char *key = cq_store_job_key(store, job->job_id);
     cq_store_args_t args;
     redisReply *reply;
@@ -827,16 +868,10 @@ cq_err_t cq_store_claim(cq_store_t *store, const cq_job_record_t *job, cq_job_re
     if (!store || !job || !out)
         return CQ_ERR_INTERNAL_ERROR;
     cq_job_record_clear(out);
-    if (!job->job_id || !job->job_id[0] || !job->tenant_id || !job->tenant_id[0] ||
-        !job->operation || !job->operation[0] || job->attempts < 0 || job->attempts == INT_MAX)
+    if (!cq_store_job_valid(job))
         return CQ_ERR_BAD_REQUEST;
     int64_t now = cq_now_ms();
-    cq_job_record_t rec = *job; /* the record to create when the job is absent */
-    rec.status = CQ_JOB_RUNNING;
-    rec.created_at = rec.created_at ? rec.created_at : now;
-    rec.started_at = now;
-    rec.finished_at = 0;
-    rec.attempts = job->attempts + 1;
+    cq_job_record_t rec = cq_store_job_new(job, CQ_JOB_RUNNING, now); /* when absent */
     char *key = cq_store_job_key(store, job->job_id);
     cq_store_args_t args;
     redisReply *reply;
@@ -1175,21 +1210,23 @@ fail:
     return NULL;
 }
 
-/* Handles one pushed reply: "message" wakes one job's waiters, "subscribe" all. */
-static void cq_store_sub_handle(cq_store_t *store, const redisReply *r, int *backoff_ms)
+/* Handles one pushed reply: "message" wakes one job's waiters; the "subscribe"
+ * confirmation wakes all (messages may have been missed before it) and returns true. */
+static bool cq_store_sub_handle(cq_store_t *store, const redisReply *r)
 {
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
         r->element[0]->type != REDIS_REPLY_STRING)
-        return;
+        return false;
     const redisReply *kind = r->element[0], *payload = r->element[2];
     if (kind->len == 7 && memcmp(kind->str, "message", 7) == 0 &&
         payload->type == REDIS_REPLY_STRING) {
         cq_store_notify(store, payload->str, payload->len);
     } else if (kind->len == 9 && memcmp(kind->str, "subscribe", 9) == 0) {
         CQ_LOG(CQ_LOG_INFO, CQ_STORE_COMPONENT, NULL, "subscribed to %s", store->events);
-        *backoff_ms = 0;
-        cq_store_notify(store, NULL, 0); /* messages may have been missed meanwhile */
+        cq_store_notify(store, NULL, 0);
+        return true;
     }
+    return false;
 }
 
 static void *cq_store_sub_main(void *arg)
@@ -1197,6 +1234,7 @@ static void *cq_store_sub_main(void *arg)
     cq_store_t *store = arg;
     redisContext *ctx = NULL;
     int backoff_ms = 0;
+    bool subscribed = false;
     while (!atomic_load(&store->sub_stop)) {
         if (!ctx) {
             if (backoff_ms && cq_store_sub_sleep(store, backoff_ms))
@@ -1206,25 +1244,31 @@ static void *cq_store_sub_main(void *arg)
                 backoff_ms = CQ_STORE_BACKOFF_MAX_MS;
             if (!(ctx = cq_store_sub_connect(store)))
                 continue;
+            subscribed = false;
         }
         void *reply = NULL;
-        bool lost = false;
-        while (!lost && redisGetReplyFromReader(ctx, &reply) == REDIS_OK && reply) {
-            cq_store_sub_handle(store, reply, &backoff_ms);
+        while (redisGetReplyFromReader(ctx, &reply) == REDIS_OK && reply) {
+            if (cq_store_sub_handle(store, reply)) {
+                subscribed = true;
+                backoff_ms = 0; /* a later loss reconnects at once */
+            }
             freeReplyObject(reply);
         }
-        lost = ctx->err != 0;
+        const char *lost = ctx->err ? ctx->errstr : NULL;
         if (!lost) {
+            /* Sleeps until a message or destroy; the confirmation must come in time. */
             struct pollfd pfd[2] = {{.fd = ctx->fd, .events = POLLIN},
                                     {.fd = store->sub_pipe[0], .events = POLLIN}};
-            if (poll(pfd, 2, -1) < 0 && errno != EINTR)
-                lost = true;
-            else if (pfd[0].revents && redisBufferRead(ctx) != REDIS_OK)
-                lost = true;
+            int n = poll(pfd, 2, subscribed ? -1 : (int)store->timeout_ms);
+            if (n < 0 && errno != EINTR)
+                lost = strerror(errno);
+            else if (n == 0)
+                lost = "no SUBSCRIBE confirmation in time";
+            else if (n > 0 && pfd[0].revents && redisBufferRead(ctx) != REDIS_OK)
+                lost = ctx->errstr;
         }
         if (lost) {
-            CQ_LOG(CQ_LOG_WARN, CQ_STORE_COMPONENT, NULL, "subscriber lost Redis: %s",
-                   ctx->err ? ctx->errstr : "poll failed");
+            CQ_LOG(CQ_LOG_WARN, CQ_STORE_COMPONENT, NULL, "subscriber lost Redis: %s", lost);
             redisFree(ctx);
             ctx = NULL;
         }
@@ -1271,6 +1315,8 @@ cq_err_t cq_store_wait(cq_store_t *store, const char *job_id, int64_t timeout_ms
     if (!job_id[0])
         return CQ_ERR_NOT_FOUND;
     cq_store_sub_start(store);
+    if (timeout_ms > CQ_STORE_WAIT_MAX_MS)
+        timeout_ms = CQ_STORE_WAIT_MAX_MS;
     int64_t deadline = cq_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     pthread_mutex_lock(&store->wait_lock);
     cq_store_waiter_t *w = cq_store_waiter_get(store, job_id);

@@ -65,20 +65,23 @@ void cq_store_destroy(cq_store_t *store);
 /* Round trip to Redis (readiness checks). */
 cq_err_t cq_store_ping(cq_store_t *store);
 
-/* Records a new job as queued, from job (job_id, tenant_id and operation required;
- * created_at 0 means now; job->status is ignored). Never overwrites: an existing id
- * gives CQ_ERR_INTERNAL_ERROR. The record gets the safety TTL (7 days). */
+/* Records a new job as queued, from job's identity fields (job_id, tenant_id and
+ * operation required, else CQ_ERR_BAD_REQUEST; user_id, kind, batch_id, custom_id,
+ * attempts; created_at 0 means now). Status, started/finished times, engine, result
+ * and error are not taken from job: a new job has no outcome. Never overwrites: an
+ * existing id gives CQ_ERR_INTERNAL_ERROR. The record gets a 7-day safety TTL. */
 cq_err_t cq_store_create(cq_store_t *store, const cq_job_record_t *job);
 
 /* Reads a job into out (caller clears it, also on error). CQ_ERR_NOT_FOUND when
  * absent or expired; CQ_ERR_INTERNAL_ERROR when the stored record is unreadable. */
 cq_err_t cq_store_get(cq_store_t *store, const char *job_id, cq_job_record_t *out);
 
-/* Worker side, atomic. Absent: created as running from job (a job sent straight
- * to Kafka by another service) with started_at = now and attempts = job->attempts + 1.
+/* Worker side, atomic. Absent: created as running from job's identity fields (as
+ * cq_store_create) with started_at = now and attempts = job->attempts + 1.
  * Terminal: CQ_ERR_JOB_ALREADY_TERMINAL, not changed. Queued or running (a
- * redelivery): status = running, started_at = now, attempts += 1. out gets the
- * record after the claim, also for JOB_ALREADY_TERMINAL (caller clears it). */
+ * redelivery): status = running, started_at = now, attempts += 1; job's other fields
+ * are ignored. out gets the record after the claim, also for JOB_ALREADY_TERMINAL
+ * (caller clears it). */
 cq_err_t cq_store_claim(cq_store_t *store, const cq_job_record_t *job, cq_job_record_t *out);
 
 /* Worker side: a running job goes back to queued for a retry, remembering why

@@ -13,10 +13,12 @@
 #include "cq_store.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A loopback TCP socket bound to a free port; listening or not. */
@@ -164,6 +166,10 @@ static void test_store_rejects_bad_arguments(void **state)
     cq_job_record_t no_tenant = {.job_id = (char *)"j", .operation = (char *)"op"};
     assert_int_equal(cq_store_create(store, &no_tenant), CQ_ERR_BAD_REQUEST);
     assert_int_equal(cq_store_claim(store, &no_tenant, &out), CQ_ERR_BAD_REQUEST);
+    cq_job_record_t negative = {
+        .job_id = (char *)"j", .tenant_id = (char *)"t", .operation = (char *)"op", .attempts = -1};
+    assert_int_equal(cq_store_create(store, &negative), CQ_ERR_BAD_REQUEST);
+    assert_int_equal(cq_store_claim(store, &negative, &out), CQ_ERR_BAD_REQUEST);
     assert_int_equal(cq_store_create(store, NULL), CQ_ERR_INTERNAL_ERROR);
     assert_int_equal(cq_store_get(store, NULL, &out), CQ_ERR_INTERNAL_ERROR);
     assert_int_equal(cq_store_get(store, "", &out), CQ_ERR_NOT_FOUND);
@@ -209,6 +215,7 @@ static void expect_all_unavailable(cq_store_t *store, int64_t max_ms)
     EXPECT_UNAVAILABLE(cq_store_cache_get(store, "k", &value));
     assert_null(value);
     EXPECT_UNAVAILABLE(cq_store_wait(store, "job-1", 5000, &out));
+    EXPECT_UNAVAILABLE(cq_store_wait(store, "job-1", INT64_MAX, &out));
 #undef EXPECT_UNAVAILABLE
     cq_job_record_clear(&out);
 }
@@ -248,6 +255,46 @@ static void test_store_unavailable_when_server_mute(void **state)
     close(fd);
 }
 
+/* Accepts one connection, closes its sending side (FIN), lets the client's big
+ * command fill the buffers, then closes with unread data (RST). A client still
+ * writing then gets EPIPE, which raises SIGPIPE. */
+static void *resetting_server(void *arg)
+{
+    int fd = *(int *)arg;
+    int conn = accept(fd, NULL, NULL);
+    if (conn < 0)
+        return NULL;
+    shutdown(conn, SHUT_WR);
+    struct timespec ts = {0, 200 * 1000000L};
+    nanosleep(&ts, NULL);
+    close(conn);
+    return NULL;
+}
+
+static void test_store_survives_peer_reset(void **state)
+{
+    /* Writing to a reset connection raises SIGPIPE, whose default action would kill
+     * this process; the store must turn it into CQ_ERR_REDIS_UNAVAILABLE. */
+    int port;
+    int fd = bound_socket(true, &port);
+    pthread_t server;
+    assert_int_equal(pthread_create(&server, NULL, resetting_server, &fd), 0);
+    cq_config_t *conf = config_for_port(port, "2s");
+    char errstr[256];
+    cq_store_t *store = cq_store_new(conf, errstr, sizeof(errstr));
+    assert_non_null(store);
+    size_t size = 32u << 20;
+    char *big = cq_malloc(size + 1);
+    memset(big, 'x', size);
+    big[size] = '\0';
+    assert_int_equal(cq_store_cache_set(store, "big", big, 1000), CQ_ERR_REDIS_UNAVAILABLE);
+    free(big);
+    pthread_join(server, NULL);
+    cq_store_destroy(store);
+    cq_config_destroy(conf);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_store_rejects_bad_arguments),
         cmocka_unit_test(test_store_unavailable_when_refused),
         cmocka_unit_test(test_store_unavailable_when_server_mute),
+        cmocka_unit_test(test_store_survives_peer_reset),
     };
     return cmocka_run_group_tests_name("cq_store", tests, NULL, NULL);
 }
