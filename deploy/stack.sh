@@ -13,11 +13,11 @@
 #
 # Environment:
 #   COACHQ_STACK_DIR              data, logs and pid files (<repo>/.run/stack)
-#   COACHQ_KAFKA_PORT             broker listener (9092)
-#   COACHQ_KAFKA_CONTROLLER_PORT  KRaft controller listener (9093)
-#   COACHQ_REDIS_PORT             Redis (6379)
-#   COACHQ_KAFKA_HEAP             broker JVM heap (512m)
-#   COACHQ_REDIS_PERSIST          1: Redis snapshots into the stack dir (default);
+#   COACHQ_STACK_KAFKA_PORT             broker listener (9092)
+#   COACHQ_STACK_CONTROLLER_PORT  KRaft controller listener (9093)
+#   COACHQ_STACK_REDIS_PORT             Redis (6379)
+#   COACHQ_STACK_KAFKA_HEAP             broker JVM heap (512m)
+#   COACHQ_STACK_REDIS_PERSIST          1: Redis snapshots into the stack dir (default);
 #                                 0: no persistence (tests)
 #   COACHQ_STACK_TIMEOUT          seconds start waits for the services (90)
 set -euo pipefail
@@ -25,11 +25,11 @@ set -euo pipefail
 DEPLOY_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT_DIR=$(dirname "$DEPLOY_DIR")
 STACK_DIR=${COACHQ_STACK_DIR:-$ROOT_DIR/.run/stack}
-KAFKA_PORT=${COACHQ_KAFKA_PORT:-9092}
-CONTROLLER_PORT=${COACHQ_KAFKA_CONTROLLER_PORT:-9093}
-REDIS_PORT=${COACHQ_REDIS_PORT:-6379}
-KAFKA_HEAP=${COACHQ_KAFKA_HEAP:-512m}
-REDIS_PERSIST=${COACHQ_REDIS_PERSIST:-1}
+KAFKA_PORT=${COACHQ_STACK_KAFKA_PORT:-9092}
+CONTROLLER_PORT=${COACHQ_STACK_CONTROLLER_PORT:-9093}
+REDIS_PORT=${COACHQ_STACK_REDIS_PORT:-6379}
+KAFKA_HEAP=${COACHQ_STACK_KAFKA_HEAP:-512m}
+REDIS_PERSIST=${COACHQ_STACK_REDIS_PERSIST:-1}
 START_TIMEOUT=${COACHQ_STACK_TIMEOUT:-90}
 STOP_TIMEOUT=20
 
@@ -167,12 +167,12 @@ check_start() {
         local port
         for port in "$KAFKA_PORT" "$CONTROLLER_PORT"; do
             port_open "$port" && die "port $port is already in use by another program" \
-                "(set COACHQ_KAFKA_PORT / COACHQ_KAFKA_CONTROLLER_PORT)"
+                "(set COACHQ_STACK_KAFKA_PORT / COACHQ_STACK_CONTROLLER_PORT)"
         done
     fi
     if ! running "$REDIS_PID" redis-server; then
         port_open "$REDIS_PORT" && die "port $REDIS_PORT is already in use by another program" \
-            "(a system redis-server? set COACHQ_REDIS_PORT)"
+            "(a system redis-server? set COACHQ_STACK_REDIS_PORT)"
     fi
     return 0
 }

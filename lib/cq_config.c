@@ -252,11 +252,27 @@ static bool cq_config_env_key(const char *env_name, char *key, size_t key_size)
     return false;
 }
 
+/* COACHQ_ variables of the scripts and tests, not config keys. */
+static bool cq_config_env_reserved(const char *name)
+{
+    static const char *const prefixes[] = {"STACK_", "RUN_", "TEST_", "IT_"};
+    static const char *const names[] = {"SOURCE_DIR", "BIN_DIR", "UPDATE_GOLDEN", "AVRO_TOOLS"};
+    for (size_t i = 0; i < CQ_ARRAY_SIZE(prefixes); i++)
+        if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    for (size_t i = 0; i < CQ_ARRAY_SIZE(names); i++) {
+        size_t n = strlen(names[i]);
+        if (strncmp(name, names[i], n) == 0 && name[n] == '=')
+            return true;
+    }
+    return false;
+}
+
 cq_err_t cq_config_load_env(cq_config_t *conf, char *const *envp, char *errstr,
                             size_t errstr_size)
 {
     for (; envp && *envp; envp++) {
-        if (strncmp(*envp, "COACHQ_", 7) != 0)
+        if (strncmp(*envp, "COACHQ_", 7) != 0 || cq_config_env_reserved(*envp + 7))
             continue;
         const char *eq = strchr(*envp, '=');
         if (!eq)
@@ -356,6 +372,10 @@ void cq_config_write_reference(FILE *out)
                  " a test keeps this file in sync.\n\n"
                  "Sources, later ones win: defaults, the file given with `-c`, `COACHQ_<KEY>`"
                  " environment variables (upper case, `.` as `_`), `-o key=value`.\n"
+                 "Variables named `COACHQ_STACK_*`, `COACHQ_RUN_*`, `COACHQ_TEST_*`,"
+                 " `COACHQ_IT_*`, `COACHQ_SOURCE_DIR`, `COACHQ_BIN_DIR`,"
+                 " `COACHQ_UPDATE_GOLDEN` and `COACHQ_AVRO_TOOLS` belong to the scripts and"
+                 " tests and are not read as config.\n"
                  "Durations take `ms`, `s`, `m` or `h`. Programs: G gateway, W workers.\n\n"
                  "Keys named `kafka.<property>` go to librdkafka unchanged"
                  " (for example `kafka.bootstrap.servers`, default `127.0.0.1:9092`).\n\n"

@@ -89,6 +89,10 @@ static void test_config_env_overrides(void **state)
     assert_int_equal(conf->redis_port, 6390);
     assert_true(conf->gateway_dev_auth);
     assert_string_equal(cq_config_kafka_get(conf, "bootstrap.servers"), "10.0.0.1:9092");
+    /* The scripts' own variables are not config. */
+    char *scripts[] = {"COACHQ_STACK_KAFKA_PORT=29092", "COACHQ_IT_REDIS_PORT=1",
+                       "COACHQ_BIN_DIR=/x", NULL};
+    assert_int_equal(cq_config_load_env(conf, scripts, err, sizeof(err)), CQ_ERR_OK);
     char *bad[] = {"COACHQ_NOPE=1", NULL};
     assert_int_equal(cq_config_load_env(conf, bad, err, sizeof(err)), CQ_ERR_CONFIG);
     assert_non_null(strstr(err, "COACHQ_NOPE"));
