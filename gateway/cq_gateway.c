@@ -121,7 +121,7 @@ void cq_gateway_parse_prefer(const cq_gateway_t *gw, const cq_http_req_t *req, b
             long long secs = strtoll(tok + 5, &end, 10);
             if (end != tok + 5 && secs >= 0) {
                 int64_t ms = secs > gw->conf->gateway_max_wait / 1000 ? gw->conf->gateway_max_wait
-                                                                       : secs * 1000;
+                                                                      : secs * 1000;
                 *wait_ms = ms;
             }
         }
@@ -140,8 +140,8 @@ static bool cq_gateway_valid_id_text(const char *s)
 }
 
 /* The caller's identity, or a problem answer. */
-static bool cq_gateway_authenticate(cq_gateway_t *gw, const cq_http_req_t *req,
-                                    cq_principal_t *who, cq_http_resp_t *resp)
+static bool cq_gateway_authenticate(cq_gateway_t *gw, const cq_http_req_t *req, cq_principal_t *who,
+                                    cq_http_resp_t *resp)
 {
     memset(who, 0, sizeof(*who));
     if (gw->conf->gateway_dev_auth) {
@@ -195,8 +195,8 @@ void cq_gateway_handle(void *opaque, const cq_http_req_t *req, cq_http_resp_t *r
     const char *path = req->path + base_len;
     bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
 
-    static const char *const service[] = {"/health", "/health/ready", "/metrics",
-                                          "/openapi.json", "/docs"};
+    static const char *const service[] = {"/health", "/health/ready", "/metrics", "/openapi.json",
+                                          "/docs"};
     for (size_t i = 0; i < CQ_ARRAY_SIZE(service); i++) {
         if (strcmp(path, service[i]) == 0) {
             if (!get)

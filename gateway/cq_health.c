@@ -51,15 +51,15 @@ void cq_health_handle(cq_gateway_t *gw, const char *path, const cq_http_req_t *r
                                 (long long)gw->conf->gateway_retry_after);
     } else if (strcmp(path, "/metrics") == 0) {
         char text[1024];
-        int n = snprintf(text, sizeof(text),
-                         "# HELP coachq_gateway_waiting_requests Requests waiting for a job.\n"
-                         "# TYPE coachq_gateway_waiting_requests gauge\n"
-                         "coachq_gateway_waiting_requests %d\n"
-                         "# HELP coachq_gateway_uptime_seconds Seconds since start.\n"
-                         "# TYPE coachq_gateway_uptime_seconds counter\n"
-                         "coachq_gateway_uptime_seconds %lld\n",
-                         atomic_load(&gw->waiters),
-                         (long long)((cq_now_ms() - gw->started_ms) / 1000));
+        int n =
+            snprintf(text, sizeof(text),
+                     "# HELP coachq_gateway_waiting_requests Requests waiting for a job.\n"
+                     "# TYPE coachq_gateway_waiting_requests gauge\n"
+                     "coachq_gateway_waiting_requests %d\n"
+                     "# HELP coachq_gateway_uptime_seconds Seconds since start.\n"
+                     "# TYPE coachq_gateway_uptime_seconds counter\n"
+                     "coachq_gateway_uptime_seconds %lld\n",
+                     atomic_load(&gw->waiters), (long long)((cq_now_ms() - gw->started_ms) / 1000));
         cq_http_resp_body(resp, 200, "text/plain; version=0.0.4", text, (size_t)n);
     } else if (strcmp(path, "/openapi.json") == 0) {
         size_t len = 0;

@@ -53,13 +53,12 @@ void cq_http_resp_header(cq_http_resp_t *resp, const char *name, const char *fmt
     for (char *p = value; *p; p++)
         if (*p == '\r' || *p == '\n')
             *p = ' ';
-    resp->header_lines =
-        cq_realloc(resp->header_lines, (resp->header_count + 1) * sizeof(char *));
+    resp->header_lines = cq_realloc(resp->header_lines, (resp->header_count + 1) * sizeof(char *));
     resp->header_lines[resp->header_count++] = cq_asprintf("%s: %s", name, value);
 }
 
-void cq_http_resp_body(cq_http_resp_t *resp, int status, const char *content_type,
-                       const char *body, size_t len)
+void cq_http_resp_body(cq_http_resp_t *resp, int status, const char *content_type, const char *body,
+                       size_t len)
 {
     free(resp->content_type);
     free(resp->body);
@@ -100,10 +99,10 @@ void cq_http_resp_problem_ex(cq_http_resp_t *resp, const cq_http_req_t *req, cq_
     snprintf(type, sizeof(type), "https://coachq.dev/problems/%s", code);
     for (char *p = type; *p; p++)
         *p = *p == '_' ? '-' : (char)tolower((unsigned char)*p);
-    json_t *body = json_pack("{s:b, s:s, s:s, s:i, s:s, s:s, s:s}", "success", 0, "type", type,
-                             "title", cq_err_desc(err), "status", status, "detail",
-                             detail ? detail : cq_err_desc(err), "instance",
-                             req && req->path ? req->path : "/", "code", code);
+    json_t *body =
+        json_pack("{s:b, s:s, s:s, s:i, s:s, s:s, s:s}", "success", 0, "type", type, "title",
+                  cq_err_desc(err), "status", status, "detail", detail ? detail : cq_err_desc(err),
+                  "instance", req && req->path ? req->path : "/", "code", code);
     if (errors)
         json_object_set_new(body, "errors", errors);
     if (req && req->request_id[0])
@@ -229,8 +228,7 @@ static int cq_http_begin_request(struct mg_connection *conn)
         req.body = body;
         server->handler(server->opaque, &req, &resp);
     }
-    CQ_LOG(CQ_LOG_DEBUG, "http", req.request_id, "%s %s -> %d", req.method, req.path,
-           resp.status);
+    CQ_LOG(CQ_LOG_DEBUG, "http", req.request_id, "%s %s -> %d", req.method, req.path, resp.status);
     cq_http_send(conn, &req, &resp, close);
     int status = resp.status;
     cq_http_resp_clear(&resp);
@@ -262,12 +260,18 @@ cq_http_server_t *cq_http_server_new(const cq_config_t *conf, cq_http_handler_t 
     char threads[32], queue[32];
     snprintf(threads, sizeof(threads), "%lld", (long long)conf->gateway_threads);
     snprintf(queue, sizeof(queue), "%lld", (long long)conf->gateway_queue);
-    const char *options[] = {"listening_ports", conf->gateway_listen,
-                             "num_threads", threads,
-                             "connection_queue", queue,
-                             "enable_keep_alive", "yes",
-                             "request_timeout_ms", "30000",
-                             "keep_alive_timeout_ms", "5000",
+    const char *options[] = {"listening_ports",
+                             conf->gateway_listen,
+                             "num_threads",
+                             threads,
+                             "connection_queue",
+                             queue,
+                             "enable_keep_alive",
+                             "yes",
+                             "request_timeout_ms",
+                             "30000",
+                             "keep_alive_timeout_ms",
+                             "5000",
                              NULL};
     struct mg_callbacks callbacks;
     memset(&callbacks, 0, sizeof(callbacks));

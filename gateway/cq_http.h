@@ -47,8 +47,8 @@ void cq_http_resp_header(cq_http_resp_t *resp, const char *name, const char *fmt
 /* Sets a JSON body (takes ownership of body, even when it is NULL). */
 void cq_http_resp_json(cq_http_resp_t *resp, int status, json_t *body);
 /* Sets a body of any type (copied). */
-void cq_http_resp_body(cq_http_resp_t *resp, int status, const char *content_type,
-                       const char *body, size_t len);
+void cq_http_resp_body(cq_http_resp_t *resp, int status, const char *content_type, const char *body,
+                       size_t len);
 /* An RFC 9457 problem+json answer whose status and code come from the error
  * table; errors (may be NULL) is the validation list, taken over. */
 void cq_http_resp_problem(cq_http_resp_t *resp, const cq_http_req_t *req, cq_err_t err,

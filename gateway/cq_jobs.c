@@ -32,9 +32,9 @@ static json_t *cq_jobs_parse(const char *text)
 
 json_t *cq_jobs_resource(const cq_job_record_t *job)
 {
-    json_t *r = json_pack("{s:s, s:s, s:s}", "jobId", job->job_id, "operation",
-                          job->operation ? job->operation : "", "status",
-                          cq_job_status_name(job->status));
+    json_t *r =
+        json_pack("{s:s, s:s, s:s}", "jobId", job->job_id, "operation",
+                  job->operation ? job->operation : "", "status", cq_job_status_name(job->status));
     cq_jobs_set_time(r, "createdAt", job->created_at);
     cq_jobs_set_time(r, "startedAt", job->started_at);
     cq_jobs_set_time(r, "finishedAt", job->finished_at);
@@ -95,8 +95,8 @@ void cq_jobs_handle(cq_gateway_t *gw, const char *job_id, const cq_principal_t *
         if (rc == CQ_ERR_OK) {
             CQ_LOG(CQ_LOG_INFO, "jobs", job_id, "cancelled by %s", who->user_id);
             cq_jobs_respond(gw, &job, false, req, resp);
-        } else if (rc == CQ_ERR_JOB_ALREADY_TERMINAL &&
-                   job.tenant_id && strcmp(job.tenant_id, who->tenant_id) == 0) {
+        } else if (rc == CQ_ERR_JOB_ALREADY_TERMINAL && job.tenant_id &&
+                   strcmp(job.tenant_id, who->tenant_id) == 0) {
             char detail[96];
             snprintf(detail, sizeof(detail), "The job has already %s",
                      cq_job_status_name(job.status));
@@ -116,8 +116,7 @@ void cq_jobs_handle(cq_gateway_t *gw, const char *job_id, const cq_principal_t *
     cq_gateway_parse_prefer(gw, req, &async, &wait_ms);
     rc = cq_store_get(gw->store, job_id, &job);
     bool mine = rc == CQ_ERR_OK && job.tenant_id && strcmp(job.tenant_id, who->tenant_id) == 0;
-    if (mine && wait_ms > 0 && !cq_job_status_terminal(job.status) &&
-        cq_gateway_waiter_enter(gw)) {
+    if (mine && wait_ms > 0 && !cq_job_status_terminal(job.status) && cq_gateway_waiter_enter(gw)) {
         cq_job_record_clear(&job);
         rc = cq_store_wait(gw->store, job_id, wait_ms, &job);
         cq_gateway_waiter_leave(gw);

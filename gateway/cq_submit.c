@@ -76,10 +76,8 @@ static void cq_submit_answer(cq_gateway_t *gw, const char *job_id, bool async, i
          * the client at the job resource rather than failing the POST. */
         json_t *body = json_pack("{s:s, s:s}", "jobId", job_id, "status", "queued");
         cq_http_resp_json(resp, 202, body);
-        cq_http_resp_header(resp, "Location", "%s/jobs/%s", gw->conf->gateway_base_path,
-                            job_id);
-        cq_http_resp_header(resp, "Retry-After", "%lld",
-                            (long long)gw->conf->gateway_retry_after);
+        cq_http_resp_header(resp, "Location", "%s/jobs/%s", gw->conf->gateway_base_path, job_id);
+        cq_http_resp_header(resp, "Retry-After", "%lld", (long long)gw->conf->gateway_retry_after);
         cq_http_resp_header(resp, "X-Job-Id", "%s", job_id);
         return;
     }
@@ -99,8 +97,8 @@ void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_princ
 
     if (op->request) {
         if (!req->body) {
-            cq_http_resp_problem(resp, req, CQ_ERR_MALFORMED_JSON,
-                                 "The request needs a JSON body", NULL);
+            cq_http_resp_problem(resp, req, CQ_ERR_MALFORMED_JSON, "The request needs a JSON body",
+                                 NULL);
             goto out;
         }
         if (!cq_submit_is_json(cq_http_header(req, "Content-Type"))) {
@@ -120,8 +118,7 @@ void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_princ
         if (!cq_schema_validate(op->request, body, &errors)) {
             char detail[160];
             snprintf(detail, sizeof(detail), "%zu field%s of the request %s not valid",
-                     errors.count, errors.count == 1 ? "" : "s",
-                     errors.count == 1 ? "is" : "are");
+                     errors.count, errors.count == 1 ? "" : "s", errors.count == 1 ? "is" : "are");
             cq_http_resp_problem(resp, req, CQ_ERR_VALIDATION_ERROR, detail,
                                  cq_submit_errors_json(&errors));
             goto out;
@@ -175,8 +172,7 @@ void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_princ
     cq_err_t rc = cq_store_create(gw->store, &job);
     if (rc != CQ_ERR_OK) {
         cq_http_resp_problem(resp, req, rc, "The job store is unavailable; try again", NULL);
-        cq_http_resp_header(resp, "Retry-After", "%lld",
-                            (long long)gw->conf->gateway_retry_after);
+        cq_http_resp_header(resp, "Retry-After", "%lld", (long long)gw->conf->gateway_retry_after);
         goto out;
     }
 
@@ -216,8 +212,7 @@ void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_princ
         CQ_LOG(CQ_LOG_WARN, "submit", job_id, "not queued: %s", err);
         cq_store_finish(gw->store, job_id, CQ_JOB_FAILED, NULL, NULL, cq_err_name(rc), err);
         cq_http_resp_problem(resp, req, rc, "The job queue is unavailable; try again", NULL);
-        cq_http_resp_header(resp, "Retry-After", "%lld",
-                            (long long)gw->conf->gateway_retry_after);
+        cq_http_resp_header(resp, "Retry-After", "%lld", (long long)gw->conf->gateway_retry_after);
         goto out;
     }
     CQ_LOG(CQ_LOG_INFO, "submit", job_id, "queued %s for tenant %s", op->name, who->tenant_id);

@@ -10,9 +10,9 @@
 #include <stdint.h>
 #include <stdbool.h>
 
-#define CQ_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define CQ_ARRAY_SIZE(a)            (sizeof(a) / sizeof((a)[0]))
 #define CQ_PRINTF(fmt_idx, arg_idx) __attribute__((format(printf, fmt_idx, arg_idx)))
-#define CQ_UNUSED(x) ((void)(x))
+#define CQ_UNUSED(x)                ((void)(x))
 
 /* Allocation: never returns NULL; on out-of-memory prints and aborts. */
 void *cq_malloc(size_t size);

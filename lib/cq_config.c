@@ -133,8 +133,8 @@ cq_err_t cq_config_set(cq_config_t *conf, const char *key, const char *value, ch
             return CQ_ERR_CONFIG;
         }
         if (n < row->min || n > row->max) {
-            cq_errstr_set(errstr, errstr_size, "%s: %lld is outside %lld..%lld", key,
-                          (long long)n, (long long)row->min, (long long)row->max);
+            cq_errstr_set(errstr, errstr_size, "%s: %lld is outside %lld..%lld", key, (long long)n,
+                          (long long)row->min, (long long)row->max);
             return CQ_ERR_CONFIG;
         }
         *(int64_t *)field = n;
@@ -148,8 +148,8 @@ cq_config_t *cq_config_new(void)
     cq_config_t *conf = cq_calloc(1, sizeof(*conf));
     for (size_t i = 0; i < CQ_ARRAY_SIZE(cq_config_rows); i++) {
         char err[256];
-        cq_err_t rc = cq_config_set(conf, cq_config_rows[i].key, cq_config_rows[i].def, err,
-                                    sizeof(err));
+        cq_err_t rc =
+            cq_config_set(conf, cq_config_rows[i].key, cq_config_rows[i].def, err, sizeof(err));
         /* Defaults are ours, not outside input: a bad one is a bug in the table. */
         if (rc != CQ_ERR_OK) {
             fprintf(stderr, "coachq: bad default in config table: %s\n", err);
@@ -268,8 +268,7 @@ static bool cq_config_env_reserved(const char *name)
     return false;
 }
 
-cq_err_t cq_config_load_env(cq_config_t *conf, char *const *envp, char *errstr,
-                            size_t errstr_size)
+cq_err_t cq_config_load_env(cq_config_t *conf, char *const *envp, char *errstr, size_t errstr_size)
 {
     for (; envp && *envp; envp++) {
         if (strncmp(*envp, "COACHQ_", 7) != 0 || cq_config_env_reserved(*envp + 7))
@@ -386,7 +385,7 @@ void cq_config_write_reference(FILE *out)
         char range[64] = "";
         if (r->type == CQ_CT_INT || r->type == CQ_CT_MS)
             snprintf(range, sizeof(range), "%lld..%lld", (long long)r->min, (long long)r->max);
-        fprintf(out, "| `%s` | %s | `%s` | %s | %s | %s |\n", r->key, type_names[r->type],
-                r->def, range, r->progs, r->desc);
+        fprintf(out, "| `%s` | %s | `%s` | %s | %s | %s |\n", r->key, type_names[r->type], r->def,
+                range, r->progs, r->desc);
     }
 }

@@ -20,10 +20,10 @@
 #include "cq_config_keys.h"
 #include "cq_err.h"
 
-#define CQ_CONFIG_CTYPE_STR char *
-#define CQ_CONFIG_CTYPE_INT int64_t
+#define CQ_CONFIG_CTYPE_STR  char *
+#define CQ_CONFIG_CTYPE_INT  int64_t
 #define CQ_CONFIG_CTYPE_BOOL bool
-#define CQ_CONFIG_CTYPE_MS int64_t
+#define CQ_CONFIG_CTYPE_MS   int64_t
 
 typedef struct cq_config_s {
 #define CQ_CONFIG_FIELD(key, field, type, def, min, max, progs, desc) CQ_CONFIG_CTYPE_##type field;
@@ -48,8 +48,7 @@ cq_err_t cq_config_set(cq_config_t *conf, const char *key, const char *value, ch
 cq_err_t cq_config_load_file(cq_config_t *conf, const char *path, char *errstr, size_t errstr_size);
 
 /* Applies COACHQ_* variables from envp (NULL-terminated, as environ). */
-cq_err_t cq_config_load_env(cq_config_t *conf, char *const *envp, char *errstr,
-                            size_t errstr_size);
+cq_err_t cq_config_load_env(cq_config_t *conf, char *const *envp, char *errstr, size_t errstr_size);
 
 /* Parses a program's command line: -c FILE, -o key=value (repeatable),
  * --config-reference (prints docs/CONFIG.md and sets *exit_now), -h/--help.

@@ -14,92 +14,93 @@
 
 /* X(key, field, type, default, min, max, programs, description) */
 #define CQ_CONFIG_TABLE(X)                                                                         \
-    X("log.level", log_level, STR, "info", 0, 0, GW, "Log level: error, warn, info or debug.")      \
+    X("log.level", log_level, STR, "info", 0, 0, GW, "Log level: error, warn, info or debug.")     \
     X("gateway.listen", gateway_listen, STR, "127.0.0.1:8080", 0, 0, G,                            \
-      "Address and port the HTTP server listens on (civetweb listening_ports syntax).")             \
+      "Address and port the HTTP server listens on (civetweb listening_ports syntax).")            \
     X("gateway.threads", gateway_threads, INT, "256", 4, 4096, G,                                  \
-      "HTTP worker threads; a waiting request holds one for as long as its job runs.")              \
+      "HTTP worker threads; a waiting request holds one for as long as its job runs.")             \
     X("gateway.queue", gateway_queue, INT, "64", 1, 100000, G,                                     \
       "Accepted connections that may wait for a free thread before new ones get 503.")             \
     X("gateway.max_body_bytes", gateway_max_body_bytes, INT, "1048576", 1024, 67108864, G,         \
-      "Largest request body accepted; larger bodies get 413 PAYLOAD_TOO_LARGE.")                    \
+      "Largest request body accepted; larger bodies get 413 PAYLOAD_TOO_LARGE.")                   \
     X("gateway.default_wait", gateway_default_wait, MS, "25s", 0, 600000, G,                       \
-      "How long a POST without a Prefer header waits for its job before answering 202.")            \
+      "How long a POST without a Prefer header waits for its job before answering 202.")           \
     X("gateway.max_wait", gateway_max_wait, MS, "60s", 0, 3600000, G,                              \
-      "Upper bound of Prefer: wait=N on POSTs and long-polls.")                                     \
+      "Upper bound of Prefer: wait=N on POSTs and long-polls.")                                    \
     X("gateway.retry_after", gateway_retry_after, INT, "2", 1, 3600, G,                            \
-      "Seconds put in Retry-After on 202 and 503 answers.")                                         \
+      "Seconds put in Retry-After on 202 and 503 answers.")                                        \
     X("gateway.dev_auth", gateway_dev_auth, BOOL, "false", 0, 0, G,                                \
-      "Development only: take the tenant and user from X-Tenant-Id / X-User-Id headers.")           \
+      "Development only: take the tenant and user from X-Tenant-Id / X-User-Id headers.")          \
     X("gateway.base_path", gateway_base_path, STR, "/coaching/api/v1", 0, 0, G,                    \
-      "Path prefix of every endpoint.")                                                             \
+      "Path prefix of every endpoint.")                                                            \
     X("gateway.produce_timeout", gateway_produce_timeout, MS, "10s", 100, 600000, G,               \
-      "How long a submission waits for the broker to acknowledge its job before 503.")              \
+      "How long a submission waits for the broker to acknowledge its job before 503.")             \
     X("schemas.openapi", schemas_openapi, STR, "", 0, 0, GW,                                       \
-      "Path of an OpenAPI document to use instead of the one built into the programs.")             \
+      "Path of an OpenAPI document to use instead of the one built into the programs.")            \
     X("redis.host", redis_host, STR, "127.0.0.1", 0, 0, GW, "Redis host.")                         \
     X("redis.port", redis_port, INT, "6379", 1, 65535, GW, "Redis port.")                          \
-    X("redis.password", redis_password, STR, "", 0, 0, GW, "Redis password (AUTH); empty: none.")   \
+    X("redis.password", redis_password, STR, "", 0, 0, GW, "Redis password (AUTH); empty: none.")  \
     X("redis.db", redis_db, INT, "0", 0, 1024, GW, "Redis database number.")                       \
-    X("redis.timeout", redis_timeout, MS, "2s", 10, 60000, GW, "Redis connect and command timeout.") \
+    X("redis.timeout", redis_timeout, MS, "2s", 10, 60000, GW,                                     \
+      "Redis connect and command timeout.")                                                        \
     X("redis.pool_size", redis_pool_size, INT, "16", 1, 1024, GW,                                  \
-      "Redis connections a process keeps; threads wait for a free one.")                            \
+      "Redis connections a process keeps; threads wait for a free one.")                           \
     X("redis.prefix", redis_prefix, STR, "coachq:", 0, 0, GW,                                      \
-      "Prefix of every Redis key coachq writes.")                                                   \
+      "Prefix of every Redis key coachq writes.")                                                  \
     X("jobs.result_ttl", jobs_result_ttl, MS, "24h", 1000, 2592000000, GW,                         \
-      "How long a finished job and its result stay in Redis.")                                      \
+      "How long a finished job and its result stay in Redis.")                                     \
     X("jobs.idempotency_ttl", jobs_idempotency_ttl, MS, "24h", 1000, 2592000000, G,                \
-      "How long an Idempotency-Key keeps returning the same job.")                                  \
+      "How long an Idempotency-Key keeps returning the same job.")                                 \
     X("jobs.max_attempts", jobs_max_attempts, INT, "3", 1, 100, W,                                 \
       "Runs of a job with retriable failures before it fails and goes to the dead-letter topic.")  \
     X("jobs.deadline", jobs_deadline, MS, "10m", 1000, 86400000, G,                                \
       "How long after submission a job may still start; later it fails with JOB_TIMEOUT.")         \
     X("topics.jobs_prefix", topics_jobs_prefix, STR, "coachq.jobs.", 0, 0, GW,                     \
-      "Job topics are this prefix followed by the worker kind.")                                    \
+      "Job topics are this prefix followed by the worker kind.")                                   \
     X("topics.results", topics_results, STR, "coachq.results", 0, 0, GW,                           \
-      "Topic that result records go to when a job names no reply_to.")                              \
+      "Topic that result records go to when a job names no reply_to.")                             \
     X("topics.dlq", topics_dlq, STR, "coachq.dlq", 0, 0, W, "Dead-letter topic.")                  \
     X("topics.create", topics_create, BOOL, "false", 0, 0, GW,                                     \
-      "Create missing topics at start (for development and tests).")                                \
+      "Create missing topics at start (for development and tests).")                               \
     X("topics.partitions", topics_partitions, INT, "6", 1, 1000, GW,                               \
-      "Partitions of topics created by topics.create.")                                             \
+      "Partitions of topics created by topics.create.")                                            \
     X("worker.group_prefix", worker_group_prefix, STR, "coachq-", 0, 0, W,                         \
-      "Consumer group of a worker is this prefix followed by its kind.")                            \
+      "Consumer group of a worker is this prefix followed by its kind.")                           \
     X("worker.max_in_flight", worker_max_in_flight, INT, "256", 1, 100000, W,                      \
-      "Jobs a worker process runs at once; at the cap it pauses its partitions.")                   \
+      "Jobs a worker process runs at once; at the cap it pauses its partitions.")                  \
     X("worker.retry_backoff", worker_retry_backoff, MS, "500ms", 1, 600000, W,                     \
-      "First retry delay of a job; doubled each attempt, with jitter.")                             \
+      "First retry delay of a job; doubled each attempt, with jitter.")                            \
     X("worker.retry_backoff_max", worker_retry_backoff_max, MS, "30s", 1, 3600000, W,              \
-      "Largest retry delay of a job.")                                                              \
+      "Largest retry delay of a job.")                                                             \
     X("llm.provider", llm_provider, STR, "builtin", 0, 0, W,                                       \
-      "LLM provider: builtin (deterministic engine, no model), openai (any OpenAI-compatible "      \
-      "chat completions server), anthropic, or bedrock (Anthropic models on AWS Bedrock).")         \
+      "LLM provider: builtin (deterministic engine, no model), openai (any OpenAI-compatible "     \
+      "chat completions server), anthropic, or bedrock (Anthropic models on AWS Bedrock).")        \
     X("llm.base_url", llm_base_url, STR, "", 0, 0, W,                                              \
       "Base URL of the provider; empty: the provider's public endpoint "                           \
       "(https://api.openai.com/v1, https://api.anthropic.com, "                                    \
-      "https://bedrock-runtime.<region>.amazonaws.com).")                                           \
+      "https://bedrock-runtime.<region>.amazonaws.com).")                                          \
     X("llm.api_key", llm_api_key, STR, "", 0, 0, W,                                                \
       "API key (openai, anthropic); prefer COACHQ_LLM_API_KEY over a file. Never logged.")         \
     X("llm.model", llm_model, STR, "", 0, 0, W,                                                    \
       "Model name or Bedrock model id, e.g. gpt-4o-mini, claude-sonnet-4-5, "                      \
-      "anthropic.claude-3-5-sonnet-20240620-v1:0.")                                                 \
+      "anthropic.claude-3-5-sonnet-20240620-v1:0.")                                                \
     X("llm.aws_region", llm_aws_region, STR, "us-east-1", 0, 0, W,                                 \
       "AWS region for bedrock; credentials come from AWS_ACCESS_KEY_ID, "                          \
-      "AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.")                                               \
+      "AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.")                                              \
     X("llm.max_tokens", llm_max_tokens, INT, "2048", 16, 200000, W,                                \
-      "Largest completion the model may write.")                                                    \
+      "Largest completion the model may write.")                                                   \
     X("llm.connect_timeout", llm_connect_timeout, MS, "5s", 100, 600000, W,                        \
-      "Connect timeout of one LLM call.")                                                           \
+      "Connect timeout of one LLM call.")                                                          \
     X("llm.timeout", llm_timeout, MS, "120s", 100, 3600000, W,                                     \
-      "Total timeout of one LLM call (a hang ends here and is retried).")                           \
+      "Total timeout of one LLM call (a hang ends here and is retried).")                          \
     X("llm.max_attempts", llm_max_attempts, INT, "4", 1, 20, W,                                    \
       "Calls per job for timeouts, 429, 5xx and 529 before the job fails.")                        \
     X("llm.retry_after_max", llm_retry_after_max, MS, "60s", 0, 3600000, W,                        \
       "Longest Retry-After the worker honours; longer ones are capped.")                           \
     X("llm.breaker_failures", llm_breaker_failures, INT, "5", 1, 1000, W,                          \
-      "Consecutive failed calls that open the provider's circuit.")                                 \
+      "Consecutive failed calls that open the provider's circuit.")                                \
     X("llm.breaker_cooldown", llm_breaker_cooldown, MS, "30s", 100, 3600000, W,                    \
-      "How long an open circuit refuses calls before one trial call.")                              \
+      "How long an open circuit refuses calls before one trial call.")                             \
     X("llm.fallback_builtin", llm_fallback_builtin, BOOL, "false", 0, 0, W,                        \
       "When the circuit is open, answer with the builtin engine (the job says so).")
 

@@ -60,8 +60,8 @@ static cq_err_t cq_contract_add(cq_contract_t *contract, const char *path, const
     }
     char err[512];
     cq_schema_t *request = NULL, *result = NULL;
-    if (req && !(request = cq_schema_new(contract->doc, cq_contract_pointer(req), err,
-                                         sizeof(err)))) {
+    if (req &&
+        !(request = cq_schema_new(contract->doc, cq_contract_pointer(req), err, sizeof(err)))) {
         cq_errstr_set(errstr, errstr_size, "%s request schema: %s", name, err);
         return CQ_ERR_CONFIG;
     }
@@ -115,7 +115,8 @@ cq_contract_t *cq_contract_new(const cq_config_t *conf, char *errstr, size_t err
     }
     const char *path;
     json_t *item;
-    json_object_foreach(paths, path, item) {
+    json_object_foreach(paths, path, item)
+    {
         for (size_t m = 0; m < CQ_ARRAY_SIZE(cq_contract_methods); m++) {
             json_t *op = json_object_get(item, cq_contract_methods[m]);
             if (json_is_object(op) && cq_contract_add(contract, path, cq_contract_methods[m], op,

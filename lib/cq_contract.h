@@ -24,11 +24,11 @@
 typedef struct cq_contract_s cq_contract_t;
 
 typedef struct {
-    const char *name;          /* x-coachq-operation, e.g. "alignment-check" */
-    const char *kind;          /* x-coachq-kind, e.g. "alignment" */
-    const char *method;        /* "POST" or "GET" */
-    const char *path;          /* relative to the base path, e.g. "/coaching/alignment-check" */
-    const char *successor;     /* for deprecated operations, the path that replaces it, or NULL */
+    const char *name;      /* x-coachq-operation, e.g. "alignment-check" */
+    const char *kind;      /* x-coachq-kind, e.g. "alignment" */
+    const char *method;    /* "POST" or "GET" */
+    const char *path;      /* relative to the base path, e.g. "/coaching/alignment-check" */
+    const char *successor; /* for deprecated operations, the path that replaces it, or NULL */
     bool deprecated;
     const cq_schema_t *request; /* NULL for operations without a body */
     const cq_schema_t *result;

@@ -49,9 +49,10 @@ typedef struct {
 static void cq_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     /* syslog levels: 0-3 errors, 4 warning, 5-6 info, 7 debug */
-    cq_log_level_t lvl = level <= 3 ? CQ_LOG_ERROR : level == 4 ? CQ_LOG_WARN
-                                                 : level <= 6   ? CQ_LOG_INFO
-                                                                : CQ_LOG_DEBUG;
+    cq_log_level_t lvl = level <= 3   ? CQ_LOG_ERROR
+                         : level == 4 ? CQ_LOG_WARN
+                         : level <= 6 ? CQ_LOG_INFO
+                                      : CQ_LOG_DEBUG;
     CQ_LOG(lvl, "kafka", NULL, "%s: %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
@@ -59,14 +60,12 @@ static void cq_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void 
 {
     /* Transient broker errors are retried by librdkafka itself; a fatal one
      * (idempotence state lost) makes the producer unusable. */
-    cq_log_level_t lvl =
-        err == RD_KAFKA_RESP_ERR__FATAL ? CQ_LOG_ERROR : CQ_LOG_WARN;
+    cq_log_level_t lvl = err == RD_KAFKA_RESP_ERR__FATAL ? CQ_LOG_ERROR : CQ_LOG_WARN;
     CQ_LOG(lvl, "kafka", NULL, "%s: %s: %s", rd_kafka_name(rk),
            rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
-static rd_kafka_conf_t *cq_kafka_conf_new(const cq_config_t *conf, char *errstr,
-                                          size_t errstr_size)
+static rd_kafka_conf_t *cq_kafka_conf_new(const cq_config_t *conf, char *errstr, size_t errstr_size)
 {
     rd_kafka_conf_t *kconf = rd_kafka_conf_new();
     for (size_t i = 0; i < conf->kafka_count; i++) {
@@ -84,9 +83,8 @@ static rd_kafka_conf_t *cq_kafka_conf_new(const cq_config_t *conf, char *errstr,
 }
 
 /* Sets a property our guarantees depend on, refusing a conflicting override. */
-static bool cq_kafka_conf_require(rd_kafka_conf_t *kconf, const cq_config_t *conf,
-                                  const char *name, const char *value, char *errstr,
-                                  size_t errstr_size)
+static bool cq_kafka_conf_require(rd_kafka_conf_t *kconf, const cq_config_t *conf, const char *name,
+                                  const char *value, char *errstr, size_t errstr_size)
 {
     const char *user = cq_config_kafka_get(conf, name);
     if (user && strcmp(user, value) != 0) {
@@ -182,8 +180,7 @@ cq_err_t cq_kafka_produce(cq_kafka_producer_t *producer, const char *topic, cons
 {
     rd_kafka_headers_t *hdrs = rd_kafka_headers_new(header_count ? header_count : 1);
     for (size_t i = 0; i < header_count; i++)
-        rd_kafka_header_add(hdrs, headers[i].name, -1, headers[i].value,
-                            (ssize_t)headers[i].len);
+        rd_kafka_header_add(hdrs, headers[i].name, -1, headers[i].value, (ssize_t)headers[i].len);
     cq_kafka_dr_t *dr = cq_malloc(sizeof(*dr));
     dr->cb = cb;
     dr->opaque = opaque;
@@ -397,8 +394,7 @@ cq_kafka_consumer_t *cq_kafka_consumer_new(const cq_config_t *conf, const char *
     }
     consumer->rk = rk;
     rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t *subs =
-        rd_kafka_topic_partition_list_new((int)topic_count);
+    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new((int)topic_count);
     for (size_t i = 0; i < topic_count; i++)
         rd_kafka_topic_partition_list_add(subs, topics[i], RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t rerr = rd_kafka_subscribe(rk, subs);
@@ -421,8 +417,7 @@ void cq_kafka_consumer_destroy(cq_kafka_consumer_t *consumer)
     free(consumer);
 }
 
-cq_err_t cq_kafka_consumer_poll(cq_kafka_consumer_t *consumer, int timeout_ms,
-                                cq_kafka_msg_t **msg)
+cq_err_t cq_kafka_consumer_poll(cq_kafka_consumer_t *consumer, int timeout_ms, cq_kafka_msg_t **msg)
 {
     *msg = NULL;
     rd_kafka_message_t *rkm = rd_kafka_consumer_poll(consumer->rk, timeout_ms);

@@ -46,8 +46,8 @@ typedef struct cq_llm_call_s {
     cq_llm_result_t result;
     json_t *content;
     char *model;
-    struct cq_llm_call_s *next;             /* timer or ready list */
-    struct cq_llm_call_s *aprev, *anext;    /* active list: a transfer is running */
+    struct cq_llm_call_s *next;          /* timer or ready list */
+    struct cq_llm_call_s *aprev, *anext; /* active list: a transfer is running */
     bool active;
 } cq_llm_call_t;
 
@@ -326,8 +326,8 @@ static void cq_llm_schedule(cq_llm_call_t *call, int64_t delay_ms)
 
 static int64_t cq_llm_backoff(cq_llm_t *llm, int attempt)
 {
-    int64_t base = 500, cap = llm->conf->llm_retry_after_max > 0 ? llm->conf->llm_retry_after_max
-                                                                : 30000;
+    int64_t base = 500,
+            cap = llm->conf->llm_retry_after_max > 0 ? llm->conf->llm_retry_after_max : 30000;
     int64_t delay = base;
     for (int i = 1; i < attempt && delay < cap; i++)
         delay *= 2;

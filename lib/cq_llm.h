@@ -26,15 +26,15 @@
 typedef struct cq_llm_s cq_llm_t;
 
 typedef struct {
-    cq_err_t err;        /* CQ_ERR_OK with content, else why it failed */
-    bool circuit_open;   /* refused by the open breaker (no call was made) */
-    json_t *content;     /* the validated answer (borrowed during the callback) */
+    cq_err_t err;      /* CQ_ERR_OK with content, else why it failed */
+    bool circuit_open; /* refused by the open breaker (no call was made) */
+    json_t *content;   /* the validated answer (borrowed during the callback) */
     char message[256];
     const char *provider;
     const char *model;
-    int attempts;        /* HTTP calls made, repairs included */
+    int attempts; /* HTTP calls made, repairs included */
     int64_t prompt_tokens, completion_tokens;
-    int64_t latency_ms;  /* from the call's start to its end, retries included */
+    int64_t latency_ms; /* from the call's start to its end, retries included */
 } cq_llm_result_t;
 
 typedef void(cq_llm_done_fn)(void *opaque, const cq_llm_result_t *result);

@@ -26,8 +26,7 @@ bool cq_log_level_set(const char *name)
     return false;
 }
 
-void cq_log_write(cq_log_level_t level, const char *component, const char *id, const char *fmt,
-                  ...)
+void cq_log_write(cq_log_level_t level, const char *component, const char *id, const char *fmt, ...)
 {
     char line[4096];
     char ts[40];

@@ -23,8 +23,8 @@ extern volatile int cq_log_level_current;
 bool cq_log_level_set(const char *name);
 
 /* Writes one line; use CQ_LOG instead. id may be NULL. */
-void cq_log_write(cq_log_level_t level, const char *component, const char *id, const char *fmt,
-                  ...) CQ_PRINTF(4, 5);
+void cq_log_write(cq_log_level_t level, const char *component, const char *id, const char *fmt, ...)
+    CQ_PRINTF(4, 5);
 
 #define CQ_LOG(level, component, id, ...)                                                          \
     do {                                                                                           \

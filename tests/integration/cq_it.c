@@ -284,8 +284,8 @@ size_t cq_it_consume_ids(const cq_it_stack_t *s, const char *topic, const char *
     char group[128];
     snprintf(group, sizeof(group), "%s-reader-%ld", s->prefix, (long)cq_mono_ms());
     const char *topics[] = {topic};
-    cq_kafka_consumer_t *c = cq_kafka_consumer_new(conf, group, topics, 1, NULL, NULL, err,
-                                                   sizeof(err));
+    cq_kafka_consumer_t *c =
+        cq_kafka_consumer_new(conf, group, topics, 1, NULL, NULL, err, sizeof(err));
     size_t found = 0;
     bool *seen = cq_calloc(count, sizeof(bool));
     if (!c) {

@@ -20,9 +20,9 @@ typedef struct {
 } cq_it_proc_t;
 
 typedef struct {
-    char prefix[64];      /* unique per test run: topics, keys and groups start with it */
-    int port;             /* the gateway's */
-    char base[128];       /* "http://127.0.0.1:<port>/coaching/api/v1" */
+    char prefix[64]; /* unique per test run: topics, keys and groups start with it */
+    int port;        /* the gateway's */
+    char base[128];  /* "http://127.0.0.1:<port>/coaching/api/v1" */
     char kafka[128];
     int redis_port;
     char log_dir[256];
@@ -52,8 +52,8 @@ typedef struct {
     long status;
     char *body;
     size_t body_len;
-    json_t *json;    /* parsed body, NULL if not JSON */
-    char *headers;   /* raw header block */
+    json_t *json;  /* parsed body, NULL if not JSON */
+    char *headers; /* raw header block */
 } cq_it_resp_t;
 
 /* One request. headers: NULL-terminated "Name: value" list. */

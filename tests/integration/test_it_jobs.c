@@ -21,17 +21,17 @@
 static cq_it_stack_t stack;
 
 #define BODY                                                                                       \
-    "{\"goalIntent\": \"Every home in the valley runs on clean affordable solar energy\","          \
+    "{\"goalIntent\": \"Every home in the valley runs on clean affordable solar energy\","         \
     " \"strategies\": [\"Offer affordable solar financing to every homeowner\"],"                  \
     " \"kpis\": [\"Homes running on solar energy\"],"                                              \
-    " \"businessFoundation\": {\"vision\": \"Every home in the valley runs on clean, affordable "   \
+    " \"businessFoundation\": {\"vision\": \"Every home in the valley runs on clean, affordable "  \
     "energy\", \"purpose\": \"We make going solar simple and honest for homeowners\","             \
     " \"coreValues\": [\"Integrity\", \"Sustainability\"]}}"
 
 #define UNRELATED_BODY                                                                             \
     "{\"goalIntent\": \"Migrate the payroll database to a new server\","                           \
     " \"strategies\": [\"Hire a database contractor\"], \"kpis\": [\"Migration downtime\"],"       \
-    " \"businessFoundation\": {\"vision\": \"Every home in the valley runs on clean, affordable "   \
+    " \"businessFoundation\": {\"vision\": \"Every home in the valley runs on clean, affordable "  \
     "energy\", \"purpose\": \"We make going solar simple and honest for homeowners\","             \
     " \"coreValues\": [\"Integrity\", \"Sustainability\"]}}"
 
@@ -172,8 +172,8 @@ static void test_it_long_poll_wakes_when_job_finishes(void **state)
     pthread_join(t, NULL);
     assert_int_equal(p.resp.status, 200);
     assert_string_equal(str(p.resp.json, "status"), "succeeded");
-    assert_true(p.took_ms >= 1000);   /* it did wait ... */
-    assert_true(p.took_ms < 29000);   /* ... and woke before its bound */
+    assert_true(p.took_ms >= 1000); /* it did wait ... */
+    assert_true(p.took_ms < 29000); /* ... and woke before its bound */
     cq_it_resp_free(&p.resp);
 }
 
@@ -285,8 +285,7 @@ static void test_it_idempotency_key(void **state)
 {
     char key[96];
     snprintf(key, sizeof(key), "Idempotency-Key: %s-key-1", stack.prefix);
-    const char *const h[] = {"Content-Type: application/json", "X-Tenant-Id: tenant-a", key,
-                             NULL};
+    const char *const h[] = {"Content-Type: application/json", "X-Tenant-Id: tenant-a", key, NULL};
     cq_it_resp_t r1 = post("/coaching/alignment-check", h, BODY);
     cq_it_resp_t r2 = post("/coaching/alignment-check", h, BODY);
     assert_int_equal(r1.status, 200);

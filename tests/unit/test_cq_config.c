@@ -38,12 +38,10 @@ static void test_config_set_types_and_ranges(void **state)
     assert_int_equal(conf->jobs_result_ttl, 7200000);
     assert_int_equal(cq_config_set(conf, "redis.timeout", "250ms", err, sizeof(err)), CQ_ERR_OK);
     assert_int_equal(conf->redis_timeout, 250);
-    assert_int_equal(cq_config_set(conf, "gateway.dev_auth", "true", err, sizeof(err)),
-                     CQ_ERR_OK);
+    assert_int_equal(cq_config_set(conf, "gateway.dev_auth", "true", err, sizeof(err)), CQ_ERR_OK);
     assert_true(conf->gateway_dev_auth);
 
-    assert_int_equal(cq_config_set(conf, "redis.port", "70000", err, sizeof(err)),
-                     CQ_ERR_CONFIG);
+    assert_int_equal(cq_config_set(conf, "redis.port", "70000", err, sizeof(err)), CQ_ERR_CONFIG);
     assert_non_null(strstr(err, "outside"));
     assert_int_equal(cq_config_set(conf, "redis.port", "12ab", err, sizeof(err)), CQ_ERR_CONFIG);
     assert_int_equal(cq_config_set(conf, "gateway.default_wait", "5 weeks", err, sizeof(err)),

@@ -69,8 +69,8 @@ static void expect_failure(const cq_operation_t *op, json_t *example, const char
     memset(&errors, 0, sizeof(errors));
     bool ok = cq_schema_validate(op->request, example, &errors);
     if (ok || !has_error_at(&errors, path, word)) {
-        fprintf(stderr, "%s: %s at \"%s\" was not reported (%zu errors, first: %s %s)\n",
-                op->name, what, path, errors.count, errors.count ? errors.items[0].path : "-",
+        fprintf(stderr, "%s: %s at \"%s\" was not reported (%zu errors, first: %s %s)\n", op->name,
+                what, path, errors.count, errors.count ? errors.items[0].path : "-",
                 errors.count ? errors.items[0].message : "-");
         fail();
     }
@@ -83,8 +83,8 @@ static void expect_failure(const cq_operation_t *op, json_t *example, const char
 static void mutate_walk(const cq_operation_t *op, json_t *root, json_t *value, json_t *schema,
                         const char *path);
 
-static void mutate_member(const cq_operation_t *op, json_t *root, json_t *parent,
-                          const char *key, size_t index, json_t *schema, const char *path)
+static void mutate_member(const cq_operation_t *op, json_t *root, json_t *parent, const char *key,
+                          size_t index, json_t *schema, const char *path)
 {
     json_t *orig = key ? json_object_get(parent, key) : json_array_get(parent, index);
     json_incref(orig);
@@ -138,7 +138,8 @@ static void mutate_walk(const cq_operation_t *op, json_t *root, json_t *value, j
         json_t *required = json_object_get(schema, "required");
         size_t i;
         json_t *name;
-        json_array_foreach(required, i, name) {
+        json_array_foreach(required, i, name)
+        {
             const char *key = json_string_value(name);
             json_t *orig = json_object_get(value, key);
             if (!orig)
@@ -159,7 +160,8 @@ static void mutate_walk(const cq_operation_t *op, json_t *root, json_t *value, j
         const char *key;
         json_t *sub;
         void *tmp;
-        json_object_foreach_safe(value, tmp, key, sub) {
+        json_object_foreach_safe(value, tmp, key, sub)
+        {
             json_t *sub_schema = json_object_get(props, key);
             if (!sub_schema)
                 continue;
@@ -203,7 +205,7 @@ static void test_contract_every_operation_compiles(void **state)
 {
     /* The 16 operations of API.md, each routed to its kind. */
     assert_int_equal(cq_contract_count(contract), 16);
-    const char *names[] = {"alignment-check", "website-scan", "scheduling-suggestions",
+    const char *names[] = {"alignment-check",     "website-scan",  "scheduling-suggestions",
                            "operations-analysis", "business-data", "insights-generate"};
     for (size_t i = 0; i < CQ_ARRAY_SIZE(names); i++)
         assert_non_null(cq_contract_find(contract, names[i]));
@@ -226,10 +228,12 @@ static void test_contract_examples_and_mutations(void **state)
         const cq_operation_t *op = cq_contract_at(contract, i);
         json_t *o = op_object(op);
         assert_non_null(o);
-        json_t *examples = cq_json_pointer_get(o, "/requestBody/content/application~1json/examples");
+        json_t *examples =
+            cq_json_pointer_get(o, "/requestBody/content/application~1json/examples");
         const char *name;
         json_t *ex;
-        json_object_foreach(examples, name, ex) {
+        json_object_foreach(examples, name, ex)
+        {
             json_t *value = json_deep_copy(json_object_get(ex, "value"));
             cq_schema_errors_t errors;
             memset(&errors, 0, sizeof(errors));
@@ -248,7 +252,8 @@ static void test_contract_examples_and_mutations(void **state)
         if (op->request)
             assert_true(json_object_size(examples) > 0);
         json_t *res = cq_json_pointer_get(o, "/responses/200/content/application~1json/examples");
-        json_object_foreach(res, name, ex) {
+        json_object_foreach(res, name, ex)
+        {
             json_t *data = cq_json_pointer_get(ex, "/value/data");
             cq_schema_errors_t errors;
             memset(&errors, 0, sizeof(errors));

@@ -159,7 +159,8 @@ static void test_gateway_validation_lists_every_violation(void **state)
     bool goal = false, strat = false, extra = false, purpose = false;
     size_t i;
     json_t *e;
-    json_array_foreach(errors, i, e) {
+    json_array_foreach(errors, i, e)
+    {
         const char *path = json_string_value(json_object_get(e, "path"));
         goal |= strcmp(path, "/goalIntent") == 0;
         strat |= strcmp(path, "/strategies/1") == 0;
@@ -179,8 +180,7 @@ static void test_gateway_serves_its_contract(void **state)
     call_t c;
     call(&c, "GET", "/coaching/api/v1/openapi.json", NULL, NULL, false);
     assert_int_equal(c.resp.status, 200);
-    assert_non_null(json_object_get(json_object_get(c.body, "paths"),
-                                    "/coaching/alignment-check"));
+    assert_non_null(json_object_get(json_object_get(c.body, "paths"), "/coaching/alignment-check"));
     done(&c);
     call(&c, "GET", "/coaching/api/v1/health", NULL, NULL, false);
     assert_int_equal(c.resp.status, 200);

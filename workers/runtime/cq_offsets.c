@@ -72,8 +72,7 @@ static size_t cq_offsets_live(const cq_offsets_part_t *p)
     return p->count - p->head;
 }
 
-void cq_offsets_track(cq_offsets_t *offsets, const char *topic, int32_t partition,
-                      int64_t offset)
+void cq_offsets_track(cq_offsets_t *offsets, const char *topic, int32_t partition, int64_t offset)
 {
     cq_offsets_part_t *p = cq_offsets_find(offsets, topic, partition, NULL);
     if (!p) {

@@ -20,8 +20,7 @@ void cq_offsets_destroy(cq_offsets_t *offsets);
 
 /* A message of this partition started. Offsets of one partition arrive in
  * increasing order (a lower one, after a rebalance, restarts the partition). */
-void cq_offsets_track(cq_offsets_t *offsets, const char *topic, int32_t partition,
-                      int64_t offset);
+void cq_offsets_track(cq_offsets_t *offsets, const char *topic, int32_t partition, int64_t offset);
 
 /* The job at offset is finished. Returns true when the partition's commit
  * point advanced, with *commit_next the offset to commit (next to read).

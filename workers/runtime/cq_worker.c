@@ -79,15 +79,15 @@ struct cq_job_s {
     bool decoded;
     cq_job_envelope_t env;
     cq_job_stage_t stage;
-    cq_job_record_t claimed;        /* the record as the claim left it */
-    const cq_operation_t *cop;      /* the contract's operation */
-    const cq_worker_op_t *op;       /* this kind's implementation */
-    bool waiting_llm;               /* an LLM call of this job is in flight */
-    char *result_text, *engine;     /* the answer, once there (JSON text) */
-    int pending;      /* produced records not yet acknowledged */
+    cq_job_record_t claimed;    /* the record as the claim left it */
+    const cq_operation_t *cop;  /* the contract's operation */
+    const cq_worker_op_t *op;   /* this kind's implementation */
+    bool waiting_llm;           /* an LLM call of this job is in flight */
+    char *result_text, *engine; /* the answer, once there (JSON text) */
+    int pending;                /* produced records not yet acknowledged */
     bool produce_failed;
-    int64_t retry_at; /* monotonic ms */
-    cq_job_t *next;   /* retry list */
+    int64_t retry_at;        /* monotonic ms */
+    cq_job_t *next;          /* retry list */
     cq_job_t *lprev, *lnext; /* live list */
 };
 
@@ -115,8 +115,8 @@ static void cq_job_free(cq_job_t *job)
     free(job);
 }
 
-static void cq_worker_commit(cq_worker_t *w, const char *topic, int32_t partition,
-                             int64_t next, bool async)
+static void cq_worker_commit(cq_worker_t *w, const char *topic, int32_t partition, int64_t next,
+                             bool async)
 {
     if (cq_kafka_consumer_commit(w->consumer, topic, partition, next, async) == CQ_ERR_OK)
         CQ_LOG(CQ_LOG_DEBUG, "worker", NULL, "committed %s[%d]@%lld", topic, partition,
@@ -312,8 +312,7 @@ static int64_t cq_worker_backoff(cq_worker_t *w, int attempt)
     return delay / 2 + (int64_t)(rand_r(&w->seed) % (unsigned int)(delay / 2 + 1));
 }
 
-static const cq_worker_prompt_t *cq_worker_prompt(const cq_worker_t *w,
-                                                   const cq_worker_op_t *op)
+static const cq_worker_prompt_t *cq_worker_prompt(const cq_worker_t *w, const cq_worker_op_t *op)
 {
     return &w->prompts[op - w->kind->ops];
 }
@@ -408,12 +407,11 @@ static void cq_job_llm_done(void *opaque, const cq_llm_result_t *res)
     cq_worker_t *w = job->w;
     job->waiting_llm = false;
     if (res->err == CQ_ERR_OK) {
-        json_t *engine = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:i}", "name", "llm",
-                                   "provider", res->provider, "model", res->model,
-                                   "promptTokens", (json_int_t)res->prompt_tokens,
-                                   "completionTokens", (json_int_t)res->completion_tokens,
-                                   "latencyMs", (json_int_t)res->latency_ms, "attempts",
-                                   res->attempts);
+        json_t *engine = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:i}", "name", "llm", "provider",
+                                   res->provider, "model", res->model, "promptTokens",
+                                   (json_int_t)res->prompt_tokens, "completionTokens",
+                                   (json_int_t)res->completion_tokens, "latencyMs",
+                                   (json_int_t)res->latency_ms, "attempts", res->attempts);
         char *engine_text = json_dumps(engine, JSON_COMPACT);
         json_decref(engine);
         cq_worker_metrics_llm(w, res);
@@ -476,8 +474,7 @@ static void cq_job_start(cq_job_t *job)
         goto out;
     }
     if (rc != CQ_ERR_OK) {
-        CQ_LOG(CQ_LOG_WARN, "worker", env->job_id, "cannot claim: %s; retrying",
-               cq_err_name(rc));
+        CQ_LOG(CQ_LOG_WARN, "worker", env->job_id, "cannot claim: %s; retrying", cq_err_name(rc));
         cq_job_schedule_retry(job, cq_worker_backoff(w, 1));
         goto out;
     }
@@ -666,8 +663,7 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
             const cq_operation_t *cop = cq_contract_find(w->contract, op->name);
             cq_worker_prompt_t *pr = &w->prompts[i];
             if (cq_prompt_load(w->kind->kind, op->name, &pr->system, &pr->user) != CQ_ERR_OK) {
-                cq_errstr_set(err, err_size, "no prompt files for %s/%s", w->kind->kind,
-                              op->name);
+                cq_errstr_set(err, err_size, "no prompt files for %s/%s", w->kind->kind, op->name);
                 return false;
             }
             pr->schema = cq_schema_strict_copy(cq_contract_document(w->contract),
@@ -677,8 +673,8 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
                 return false;
             }
         }
-        CQ_LOG(CQ_LOG_INFO, "worker", NULL, "LLM provider %s, model %s",
-               cq_llm_provider(w->llm), w->conf->llm_model);
+        CQ_LOG(CQ_LOG_INFO, "worker", NULL, "LLM provider %s, model %s", cq_llm_provider(w->llm),
+               w->conf->llm_model);
     }
     if (!(w->store = cq_store_new(w->conf, e, sizeof(e)))) {
         cq_errstr_set(err, err_size, "redis: %s", e);
@@ -697,8 +693,8 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
     }
     char *group = cq_asprintf("%s%s", w->conf->worker_group_prefix, w->kind->kind);
     const char *topics[] = {w->topic};
-    w->consumer = cq_kafka_consumer_new(w->conf, group, topics, 1, cq_worker_rebalanced, w, e,
-                                        sizeof(e));
+    w->consumer =
+        cq_kafka_consumer_new(w->conf, group, topics, 1, cq_worker_rebalanced, w, e, sizeof(e));
     free(group);
     if (!w->consumer) {
         cq_errstr_set(err, err_size, "kafka consumer: %s", e);
@@ -709,8 +705,7 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
     return true;
 }
 
-static void cq_worker_commit_each(void *opaque, const char *topic, int32_t partition,
-                                  int64_t next)
+static void cq_worker_commit_each(void *opaque, const char *topic, int32_t partition, int64_t next)
 {
     cq_worker_commit(opaque, topic, partition, next, false);
 }
@@ -738,7 +733,8 @@ static void cq_worker_loop(cq_worker_t *w)
             if (cq_offsets_in_flight(w->offsets) >= cap)
                 break;
             cq_kafka_msg_t *msg = NULL;
-            int timeout = consumed == 0 && !llm_busy ? (wait < 100 ? (wait > 0 ? wait : 0) : 100) : 0;
+            int timeout =
+                consumed == 0 && !llm_busy ? (wait < 100 ? (wait > 0 ? wait : 0) : 100) : 0;
             cq_kafka_consumer_poll(w->consumer, timeout, &msg);
             if (!msg)
                 break;
@@ -787,8 +783,8 @@ int cq_worker_main(const cq_worker_kind_t *kind, int argc, char **argv)
         CQ_LOG(CQ_LOG_ERROR, "worker", NULL, "cannot start: %s", err);
         rc = 1;
     } else {
-        CQ_LOG(CQ_LOG_INFO, "worker", NULL, "%s consuming %s (up to %lld jobs in flight)",
-               program, w.topic, (long long)w.conf->worker_max_in_flight);
+        CQ_LOG(CQ_LOG_INFO, "worker", NULL, "%s consuming %s (up to %lld jobs in flight)", program,
+               w.topic, (long long)w.conf->worker_max_in_flight);
         cq_worker_loop(&w);
     }
     cq_worker_destroy(&w);

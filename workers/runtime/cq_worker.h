@@ -23,12 +23,12 @@ typedef cq_err_t(cq_builtin_fn)(const json_t *request, int64_t now_ms, json_t **
                                 char *errstr, size_t errstr_size);
 
 typedef struct {
-    const char *name;      /* x-coachq-operation of the contract */
+    const char *name; /* x-coachq-operation of the contract */
     cq_builtin_fn *builtin;
 } cq_worker_op_t;
 
 typedef struct {
-    const char *kind;      /* x-coachq-kind; the topic is topics.jobs_prefix + kind */
+    const char *kind; /* x-coachq-kind; the topic is topics.jobs_prefix + kind */
     const cq_worker_op_t *ops;
     size_t op_count;
 } cq_worker_kind_t;
