@@ -380,6 +380,19 @@ cq_kafka_consumer_t *cq_kafka_consumer_new(const cq_config_t *conf, const char *
         rd_kafka_conf_destroy(kconf);
         return NULL;
     }
+    /* A worker that dies holds its partitions until the broker gives up on
+     * it; librdkafka's 45 s default would stall those jobs that long. */
+    static const char *const defaults[][2] = {{"session.timeout.ms", "10000"},
+                                              {"heartbeat.interval.ms", "2000"}};
+    for (size_t i = 0; i < CQ_ARRAY_SIZE(defaults); i++) {
+        if (!cq_config_kafka_get(conf, defaults[i][0]) &&
+            rd_kafka_conf_set(kconf, defaults[i][0], defaults[i][1], err, sizeof(err)) !=
+                RD_KAFKA_CONF_OK) {
+            cq_errstr_set(errstr, errstr_size, "kafka consumer: %s", err);
+            rd_kafka_conf_destroy(kconf);
+            return NULL;
+        }
+    }
     cq_kafka_consumer_t *consumer = cq_calloc(1, sizeof(*consumer));
     consumer->rebalance_cb = rebalance_cb;
     consumer->opaque = opaque;

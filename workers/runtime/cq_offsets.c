@@ -20,7 +20,7 @@ typedef struct cq_offsets_part_s {
     int32_t partition;
     cq_offsets_entry_t *entries;
     size_t head, count, cap; /* live entries are [head, count) */
-    int64_t commit_next;     /* last commit point reported, -1 if none */
+    int64_t commit_next;     /* last commit point: where tracking began, then as reported */
     int64_t highest_done;    /* highest finished offset, -1 if none */
     struct cq_offsets_part_s *next;
 } cq_offsets_part_t;
@@ -79,7 +79,7 @@ void cq_offsets_track(cq_offsets_t *offsets, const char *topic, int32_t partitio
         p = cq_calloc(1, sizeof(*p));
         p->topic = cq_strdup(topic);
         p->partition = partition;
-        p->commit_next = -1;
+        p->commit_next = offset; /* nothing before the first message is ours to commit */
         p->highest_done = -1;
         p->next = offsets->parts;
         offsets->parts = p;
@@ -157,7 +157,7 @@ int64_t cq_offsets_forget(cq_offsets_t *offsets, const char *topic, int32_t part
     for (size_t i = p->head; i < p->count; i++)
         if (!p->entries[i].done)
             offsets->in_flight--;
-    int64_t next = p->commit_next;
+    int64_t next = p->highest_done >= 0 ? p->commit_next : -1;
     *link = p->next;
     cq_offsets_part_free(p);
     return next;
@@ -166,6 +166,6 @@ int64_t cq_offsets_forget(cq_offsets_t *offsets, const char *topic, int32_t part
 void cq_offsets_each(const cq_offsets_t *offsets, cq_offsets_each_fn *fn, void *opaque)
 {
     for (const cq_offsets_part_t *p = offsets->parts; p; p = p->next)
-        if (p->commit_next >= 0)
+        if (p->highest_done >= 0)
             fn(opaque, p->topic, p->partition, p->commit_next);
 }
