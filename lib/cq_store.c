@@ -25,74 +25,44 @@
  * redisCommandArgv with explicit lengths: caller text is never formatted into
  * a command.
  *
- * Pool. hiredis contexts are not thread-safe and are dead after an error, so
- * the store keeps redis.pool_size slots behind a mutex and a condvar. A thread
- * takes a free slot (waiting up to redis.timeout, else REDIS_UNAVAILABLE),
- * connects it if empty, uses it alone, and gives it back; after an I/O error
- * or an error reply the context is freed and the slot left empty, so the next
- * user reconnects. Before reusing an idle context a zero-timeout poll() checks
- * that the server has not closed it (CLIENT KILL, idle timeout, restart): such
- * a context is replaced before the command is sent, so callers see no failure
- * for a connection that died while idle. Calls are never retried: a command
- * whose connection broke mid-way may or may not have run, and claims and
- * finishes are not idempotent. The slot wait, connect, AUTH, SELECT and each
- * command are each bounded by redis.timeout, so a call takes at most about
- * (2 + its round trips) x redis.timeout (host name lookup aside), and fails at
- * once when the connection is refused. hiredis write()s without MSG_NOSIGNAL,
- * so the calling thread blocks SIGPIPE around Redis I/O and consumes a SIGPIPE
- * it raised: a dead peer never kills the process, and the process's signal
- * dispositions are left alone. Connection failures are logged at most once a
- * second.
+ * Redis. Connections, timeouts, reconnection, SIGPIPE safety, script sending
+ * and the pub/sub listener thread are cq_redis.c's; every failure there is
+ * CQ_ERR_REDIS_UNAVAILABLE here. Calls are never retried: a command whose
+ * connection broke mid-way may or may not have run, and claims and finishes
+ * are not idempotent.
  *
  * Waiting. Finish and cancel PUBLISH the job id on <prefix>events, one channel
- * for all jobs (every gateway hears every finish: a few bytes each). One
- * subscriber thread per store, started by the first cq_store_wait with every
- * signal blocked, owns a context outside the pool, SUBSCRIBEs, and poll()s its
- * socket and a self-pipe, so destroy stops it at once (or after a connect in
- * progress, at most redis.timeout). Waiters register in a hash table keyed by
- * job id (one entry and condvar per job, shared by all its waiters, under
- * wait_lock); a message bumps the entry's generation and broadcasts. A waiter
- * reads the generation before reading the record, so a message between the
- * read and the sleep is not lost, and re-reads the record at least once a
- * second anyway because pub/sub drops messages while the subscriber is
- * disconnected (so 1000 waiters cost up to 1000 HGETALL/s). On each
- * (re)subscription the subscriber wakes every waiter to re-read. It reconnects
- * at once after a loss, then with backoff (100 ms doubling to 2 s), and gives
- * up on a connection whose SUBSCRIBE is not confirmed within redis.timeout.
+ * for all jobs (every gateway hears every finish: a few bytes each). The first
+ * cq_store_wait starts the pool's listener on that channel. Waiters register
+ * in a hash table keyed by job id (one entry and condvar per job, shared by
+ * all its waiters, under wait_lock); a message bumps the entry's generation
+ * and broadcasts. A waiter reads the generation before reading the record, so
+ * a message between the read and the sleep is not lost, and re-reads the
+ * record at least once a second anyway because pub/sub drops messages while
+ * the listener is disconnected (so 1000 waiters cost up to 1000 HGETALL/s). On
+ * each (re)subscription every waiter is woken to re-read.
  *
  * Threads: any thread may call any function except cq_store_destroy; the
- * subscriber thread only reads its own context and touches the waiter table.
+ * listener thread only touches the waiter table.
  */
-#define _GNU_SOURCE /* pipe2 */
 #include "cq_store.h"
 #include "cq_log.h"
+#include "cq_redis.h"
 
-#include <hiredis/hiredis.h>
-#include <openssl/evp.h>
-
-#include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
-#define CQ_STORE_SAFETY_TTL_MS  (7LL * 24 * 3600 * 1000)
-#define CQ_STORE_REREAD_MS      1000
-#define CQ_STORE_WAIT_MAX_MS    (24LL * 3600 * 1000) /* keeps deadlines far from overflow */
-#define CQ_STORE_BUCKETS        256
-#define CQ_STORE_BACKOFF_MIN_MS 100
-#define CQ_STORE_BACKOFF_MAX_MS 2000
-#define CQ_STORE_MAX_ARGS       48
-#define CQ_STORE_ARGS_RESERVED  3 /* EVALSHA sha numkeys */
-#define CQ_STORE_COMPONENT      "store"
+#define CQ_STORE_SAFETY_TTL_MS (7LL * 24 * 3600 * 1000)
+#define CQ_STORE_REREAD_MS     1000
+#define CQ_STORE_WAIT_MAX_MS   (24LL * 3600 * 1000) /* keeps deadlines far from overflow */
+#define CQ_STORE_BUCKETS       256
+#define CQ_STORE_MAX_ARGS      48
+#define CQ_STORE_COMPONENT     "store"
 
 /* ---- job status ---------------------------------------------------------------------------- */
 
@@ -154,7 +124,8 @@ void cq_job_record_clear(cq_job_record_t *job)
     memset(job, 0, sizeof(*job));
 }
 
-/* Arguments of one command; slots before CQ_STORE_ARGS_RESERVED are for EVALSHA. */
+/* Arguments of one command or script call. The sizes fit the largest call (claim:
+ * 3 + 2 x 16 arguments, 5 numbers); going past them is a bug caught by the tests. */
 typedef struct {
     const char *argv[CQ_STORE_MAX_ARGS];
     size_t lens[CQ_STORE_MAX_ARGS];
@@ -165,19 +136,14 @@ typedef struct {
 
 static void cq_store_args_init(cq_store_args_t *a)
 {
-    a->argc = CQ_STORE_ARGS_RESERVED;
+    a->argc = 0;
     a->n_nums = 0;
-}
-
-static void cq_store_args_set(cq_store_args_t *a, int i, const char *s)
-{
-    a->argv[i] = s;
-    a->lens[i] = strlen(s);
 }
 
 static void cq_store_args_add(cq_store_args_t *a, const char *s)
 {
-    assert(a->argc < CQ_STORE_MAX_ARGS);
+    if (a->argc >= CQ_STORE_MAX_ARGS)
+        abort(); /* a call site outgrew CQ_STORE_MAX_ARGS */
     a->argv[a->argc] = s ? s : "";
     a->lens[a->argc] = strlen(a->argv[a->argc]);
     a->argc++;
@@ -185,7 +151,8 @@ static void cq_store_args_add(cq_store_args_t *a, const char *s)
 
 static void cq_store_args_add_int(cq_store_args_t *a, int64_t v)
 {
-    assert(a->n_nums < (int)CQ_ARRAY_SIZE(a->nums));
+    if (a->n_nums >= (int)CQ_ARRAY_SIZE(a->nums))
+        abort(); /* a call site outgrew nums */
     snprintf(a->nums[a->n_nums], sizeof(a->nums[0]), "%lld", (long long)v);
     cq_store_args_add(a, a->nums[a->n_nums++]);
 }
@@ -220,13 +187,13 @@ static void cq_store_args_record(cq_store_args_t *a, const cq_job_record_t *job)
     }
 }
 
-static bool cq_store_parse_int(const redisReply *v, int64_t min, int64_t max, int64_t *out)
+static bool cq_store_parse_int(const char *str, size_t len, int64_t min, int64_t max, int64_t *out)
 {
     char buf[24];
-    if (v->len == 0 || v->len >= sizeof(buf))
+    if (len == 0 || len >= sizeof(buf))
         return false;
-    memcpy(buf, v->str, v->len);
-    buf[v->len] = '\0';
+    memcpy(buf, str, len);
+    buf[len] = '\0';
     char *end;
     errno = 0;
     long long n = strtoll(buf, &end, 10);
@@ -238,45 +205,49 @@ static bool cq_store_parse_int(const redisReply *v, int64_t min, int64_t max, in
 
 /* Fills out from an HGETALL reply. NOT_FOUND for an empty hash, INTERNAL_ERROR for
  * a record this code cannot read (someone else wrote the key). */
-static cq_err_t cq_store_parse_record(const redisReply *r, const char *job_id, cq_job_record_t *out)
+static cq_err_t cq_store_parse_record(const cq_redis_reply_t *r, const char *job_id,
+                                      cq_job_record_t *out)
 {
     cq_job_record_clear(out);
-    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2)
+    size_t count = cq_redis_reply_count(r);
+    if (cq_redis_reply_type(r) != CQ_REDIS_ARRAY || count % 2)
         goto bad;
-    if (r->elements == 0)
+    if (count == 0)
         return CQ_ERR_NOT_FOUND;
     bool have_status = false;
-    for (size_t i = 0; i < r->elements; i += 2) {
-        const redisReply *k = r->element[i], *v = r->element[i + 1];
-        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+    for (size_t i = 0; i < count; i += 2) {
+        size_t klen, vlen;
+        const char *k = cq_redis_reply_str(cq_redis_reply_at(r, i), &klen);
+        const char *v = cq_redis_reply_str(cq_redis_reply_at(r, i + 1), &vlen);
+        if (!k || !v)
             goto bad;
         for (size_t f = 0; f < CQ_ARRAY_SIZE(cq_store_fields); f++) {
-            if (strlen(cq_store_fields[f].name) != k->len ||
-                memcmp(cq_store_fields[f].name, k->str, k->len) != 0)
+            if (strlen(cq_store_fields[f].name) != klen ||
+                memcmp(cq_store_fields[f].name, k, klen) != 0)
                 continue;
             void *p = (char *)out + cq_store_fields[f].offset;
             int64_t n;
             switch (cq_store_fields[f].type) {
             case CQ_FIELD_STR:
                 free(*(char **)p);
-                *(char **)p = v->len ? cq_strndup(v->str, v->len) : NULL;
+                *(char **)p = vlen ? cq_strndup(v, vlen) : NULL;
                 break;
             case CQ_FIELD_TIME:
-                if (!cq_store_parse_int(v, 0, INT64_MAX, &n))
+                if (!cq_store_parse_int(v, vlen, 0, INT64_MAX, &n))
                     goto bad;
                 *(int64_t *)p = n;
                 break;
             case CQ_FIELD_INT:
-                if (!cq_store_parse_int(v, 0, INT_MAX, &n))
+                if (!cq_store_parse_int(v, vlen, 0, INT_MAX, &n))
                     goto bad;
                 *(int *)p = (int)n;
                 break;
             case CQ_FIELD_STATUS: {
                 char name[16];
-                if (v->len >= sizeof(name))
+                if (vlen >= sizeof(name))
                     goto bad;
-                memcpy(name, v->str, v->len);
-                name[v->len] = '\0';
+                memcpy(name, v, vlen);
+                name[vlen] = '\0';
                 if (!cq_job_status_parse(name, (cq_job_status_t *)p))
                     goto bad;
                 have_status = true;
@@ -402,287 +373,33 @@ typedef struct cq_store_waiter_s {
 } cq_store_waiter_t;
 
 struct cq_store_s {
-    char *host, *password, *prefix, *events;
-    int port, db, pool_size;
-    int64_t timeout_ms, result_ttl_ms, idem_ttl_ms;
-    char sha[CQ_SCRIPT__COUNT][41]; /* "" when SHA1 is unavailable: plain EVAL */
+    cq_redis_t *redis;
+    char *prefix, *events;
+    int64_t result_ttl_ms, idem_ttl_ms;
+    cq_redis_script_t scripts[CQ_SCRIPT__COUNT];
 
-    pthread_mutex_t pool_lock;
-    pthread_cond_t pool_cond;
-    redisContext **conns; /* pool_size slots, NULL = not connected */
-    int *free_slots;
-    int n_free;
-
-    pthread_mutex_t wait_lock; /* waiter table, every waiter's condvar, sub_started */
+    pthread_mutex_t wait_lock; /* the waiter table and every waiter's condvar */
     cq_store_waiter_t *buckets[CQ_STORE_BUCKETS];
-    bool sub_started;
-    atomic_bool sub_stop;
-    pthread_t sub_thread;
-    int sub_pipe[2];
-
-    atomic_llong log_after_ms; /* connection failures are logged at most once a second */
 };
 
-typedef struct {
-    int slot;
-    redisContext *ctx;
-    bool broken;
-} cq_store_conn_t;
-
-static void cq_store_cond_init(pthread_cond_t *cond)
-{
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(cond, &attr);
-    pthread_condattr_destroy(&attr);
-}
-
-/* Waits on cond until the monotonic deadline (ms); returns ETIMEDOUT once past it. */
-static int cq_store_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t deadline)
-{
-    struct timespec ts = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000};
-    return pthread_cond_timedwait(cond, lock, &ts);
-}
-
-static struct timeval cq_store_tv(int64_t ms)
-{
-    return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-}
-
-static bool cq_store_log_gate(cq_store_t *store)
-{
-    long long now = cq_mono_ms(), after = atomic_load(&store->log_after_ms);
-    return now >= after && atomic_compare_exchange_strong(&store->log_after_ms, &after, now + 1000);
-}
-
-/* SIGPIPE guard: hiredis write()s without MSG_NOSIGNAL. */
-typedef struct {
-    sigset_t old;
-    bool pending_before;
-} cq_store_sigpipe_t;
-
-static void cq_store_sigpipe_block(cq_store_sigpipe_t *g)
-{
-    sigset_t pipe_set, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    sigpending(&pending);
-    g->pending_before = sigismember(&pending, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &g->old);
-}
-
-static void cq_store_sigpipe_restore(cq_store_sigpipe_t *g)
-{
-    sigset_t pipe_set, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    sigpending(&pending);
-    if (!g->pending_before && sigismember(&pending, SIGPIPE)) {
-        struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {
-        }
-    }
-    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
-
-/* Passes a good reply through; NULL for an I/O error (NULL in) or an error reply
- * (logged and freed): either way the context must not be reused. */
-static redisReply *cq_store_checked(redisReply *reply, const char *cmd, size_t cmd_len)
-{
-    if (reply && reply->type == REDIS_REPLY_ERROR) {
-        CQ_LOG(CQ_LOG_WARN, CQ_STORE_COMPONENT, NULL, "Redis %.*s: %.200s", (int)cmd_len, cmd,
-               reply->str);
-        freeReplyObject(reply);
-        return NULL;
-    }
-    return reply;
-}
-
-/* A new context with AUTH and SELECT done, or NULL with why filled. */
-static redisContext *cq_store_connect(cq_store_t *store, bool select_db, char *why, size_t why_size)
-{
-    struct timeval tv = cq_store_tv(store->timeout_ms);
-    bool unix_socket = store->host[0] == '/';
-    redisContext *ctx = unix_socket ? redisConnectUnixWithTimeout(store->host, tv)
-                                    : redisConnectWithTimeout(store->host, store->port, tv);
-    redisReply *reply = NULL;
-    if (!ctx) {
-        cq_errstr_set(why, why_size, "cannot allocate a Redis context");
-        return NULL;
-    }
-    if (ctx->err || redisSetTimeout(ctx, tv) != REDIS_OK ||
-        (!unix_socket && redisEnableKeepAlive(ctx) != REDIS_OK))
-        goto fail;
-    if (store->password[0]) {
-        const char *argv[] = {"AUTH", store->password};
-        size_t lens[] = {4, strlen(store->password)};
-        if (!(reply = cq_store_checked(redisCommandArgv(ctx, 2, argv, lens), argv[0], lens[0])))
-            goto fail;
-        freeReplyObject(reply);
-    }
-    if (select_db && store->db != 0) {
-        char db[16];
-        snprintf(db, sizeof(db), "%d", store->db);
-        const char *argv[] = {"SELECT", db};
-        size_t lens[] = {6, strlen(db)};
-        if (!(reply = cq_store_checked(redisCommandArgv(ctx, 2, argv, lens), argv[0], lens[0])))
-            goto fail;
-        freeReplyObject(reply);
-    }
-    return ctx;
-fail:
-    cq_errstr_set(why, why_size, "%s", ctx->err ? ctx->errstr : "AUTH or SELECT refused");
-    redisFree(ctx);
-    return NULL;
-}
-
-/* Whether an idle context still looks connected: an idle RESP2 connection has
- * nothing to read, so readability means EOF, reset or garbage. */
-static bool cq_store_idle_alive(redisContext *ctx)
-{
-    struct pollfd pfd = {.fd = ctx->fd, .events = POLLIN};
-    return poll(&pfd, 1, 0) == 0;
-}
-
-static void cq_store_release(cq_store_t *store, cq_store_conn_t *conn)
-{
-    if (conn->broken && conn->ctx) {
-        redisFree(conn->ctx);
-        conn->ctx = NULL;
-    }
-    pthread_mutex_lock(&store->pool_lock);
-    store->conns[conn->slot] = conn->ctx;
-    store->free_slots[store->n_free++] = conn->slot;
-    pthread_cond_signal(&store->pool_cond);
-    pthread_mutex_unlock(&store->pool_lock);
-}
-
-/* Takes a slot (waiting up to redis.timeout) and makes sure it is connected. */
-static cq_err_t cq_store_acquire(cq_store_t *store, cq_store_conn_t *conn)
-{
-    int64_t deadline = cq_mono_ms() + store->timeout_ms;
-    pthread_mutex_lock(&store->pool_lock);
-    while (store->n_free == 0) {
-        if (cq_store_cond_wait_until(&store->pool_cond, &store->pool_lock, deadline) == ETIMEDOUT &&
-            store->n_free == 0) {
-            pthread_mutex_unlock(&store->pool_lock);
-            if (cq_store_log_gate(store))
-                CQ_LOG(CQ_LOG_WARN, CQ_STORE_COMPONENT, NULL,
-                       "no free Redis connection within %lld ms (redis.pool_size %d)",
-                       (long long)store->timeout_ms, store->pool_size);
-            return CQ_ERR_REDIS_UNAVAILABLE;
-        }
-    }
-    conn->slot = store->free_slots[--store->n_free];
-    conn->ctx = store->conns[conn->slot];
-    conn->broken = false;
-    pthread_mutex_unlock(&store->pool_lock);
-
-    if (conn->ctx && !cq_store_idle_alive(conn->ctx)) {
-        CQ_LOG(CQ_LOG_INFO, CQ_STORE_COMPONENT, NULL, "idle Redis connection closed, reconnecting");
-        redisFree(conn->ctx);
-        conn->ctx = NULL;
-    }
-    if (!conn->ctx) {
-        char why[160];
-        conn->ctx = cq_store_connect(store, true, why, sizeof(why));
-        if (!conn->ctx) {
-            if (cq_store_log_gate(store))
-                CQ_LOG(CQ_LOG_WARN, CQ_STORE_COMPONENT, NULL, "cannot connect to Redis %s:%d: %s",
-                       store->host, store->port, why);
-            cq_store_release(store, conn);
-            return CQ_ERR_REDIS_UNAVAILABLE;
-        }
-    }
-    return CQ_ERR_OK;
-}
-
-/* Runs one command on a pooled connection: a plain command (script < 0) from
- * args->argv[CQ_STORE_ARGS_RESERVED..], or a script with nkeys keys first. On
- * CQ_ERR_OK *reply is a non-error reply (caller frees); else REDIS_UNAVAILABLE. */
+/* Runs a plain command (script < 0) or one of the scripts with nkeys keys first. On
+ * CQ_ERR_OK *reply is set (caller frees); on error it is NULL. */
 static cq_err_t cq_store_exec(cq_store_t *store, int script, int nkeys, cq_store_args_t *args,
-                              redisReply **reply)
+                              cq_redis_reply_t **reply)
 {
-    cq_store_sigpipe_t guard;
-    cq_store_conn_t conn;
-    cq_err_t err;
-    *reply = NULL;
-    cq_store_sigpipe_block(&guard);
-    if ((err = cq_store_acquire(store, &conn)) != CQ_ERR_OK)
-        goto out;
-    const char **argv = args->argv + CQ_STORE_ARGS_RESERVED;
-    size_t *lens = args->lens + CQ_STORE_ARGS_RESERVED;
-    int argc = args->argc - CQ_STORE_ARGS_RESERVED;
-    char nk[12];
-    if (script >= 0) {
-        snprintf(nk, sizeof(nk), "%d", nkeys);
-        cq_store_args_set(args, 2, nk);
-        argv = args->argv;
-        lens = args->lens;
-        argc = args->argc;
-        if (store->sha[script][0]) {
-            cq_store_args_set(args, 0, "EVALSHA");
-            cq_store_args_set(args, 1, store->sha[script]);
-            *reply = redisCommandArgv(conn.ctx, argc, argv, lens);
-            if (*reply && (*reply)->type == REDIS_REPLY_ERROR &&
-                strncmp((*reply)->str, "NOSCRIPT", 8) == 0) {
-                freeReplyObject(*reply);
-                *reply = NULL;
-            }
-        }
-        if (!*reply && !conn.ctx->err) {
-            cq_store_args_set(args, 0, "EVAL");
-            cq_store_args_set(args, 1, cq_store_scripts[script]);
-            *reply = redisCommandArgv(conn.ctx, argc, argv, lens);
-        }
-    } else {
-        *reply = redisCommandArgv(conn.ctx, argc, argv, lens);
-    }
-    *reply = cq_store_checked(*reply, argv[0], lens[0]);
-    if (!*reply) {
-        conn.broken = true;
-        if (conn.ctx->err && cq_store_log_gate(store))
-            CQ_LOG(CQ_LOG_WARN, CQ_STORE_COMPONENT, NULL, "Redis connection lost: %s",
-                   conn.ctx->errstr);
-        err = CQ_ERR_REDIS_UNAVAILABLE;
-    }
-    cq_store_release(store, &conn);
-out:
-    cq_store_sigpipe_restore(&guard);
-    return err;
+    if (script < 0)
+        return cq_redis_command(store->redis, args->argc, args->argv, args->lens, reply);
+    return cq_redis_script(store->redis, &store->scripts[script], nkeys, args->argc, args->argv,
+                           args->lens, reply);
 }
 
 /* ---- lifecycle ----------------------------------------------------------------------------- */
 
-static void cq_store_sha1_hex(const char *src, char out[41])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    out[0] = '\0';
-    if (!EVP_Digest(src, strlen(src), md, &md_len, EVP_sha1(), NULL) || md_len != 20)
-        return; /* e.g. SHA1 disabled by policy: fall back to plain EVAL */
-    for (unsigned i = 0; i < md_len; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 cq_store_t *cq_store_new(const cq_config_t *conf, char *errstr, size_t errstr_size)
 {
-    if (!conf) {
-        cq_errstr_set(errstr, errstr_size, "no configuration");
-        return NULL;
-    }
     const char *bad = NULL;
-    if (!conf->redis_host || !conf->redis_host[0])
-        bad = "redis.host is empty";
-    else if (conf->redis_host[0] != '/' && (conf->redis_port < 1 || conf->redis_port > 65535))
-        bad = "redis.port must be 1..65535";
-    else if (conf->redis_db < 0 || conf->redis_db > INT_MAX)
-        bad = "redis.db must not be negative";
-    else if (conf->redis_timeout < 1)
-        bad = "redis.timeout must be positive";
-    else if (conf->redis_pool_size < 1 || conf->redis_pool_size > 4096)
-        bad = "redis.pool_size must be 1..4096";
+    if (!conf)
+        bad = "no configuration";
     else if (!conf->redis_prefix)
         bad = "redis.prefix is not set";
     else if (conf->jobs_result_ttl < 1 || conf->jobs_idempotency_ttl < 1)
@@ -691,33 +408,18 @@ cq_store_t *cq_store_new(const cq_config_t *conf, char *errstr, size_t errstr_si
         cq_errstr_set(errstr, errstr_size, "%s", bad);
         return NULL;
     }
-
+    cq_redis_t *redis = cq_redis_new(conf, errstr, errstr_size);
+    if (!redis)
+        return NULL;
     cq_store_t *store = cq_calloc(1, sizeof(*store));
-    store->host = cq_strdup(conf->redis_host);
-    store->password = cq_strdup(conf->redis_password ? conf->redis_password : "");
+    store->redis = redis;
     store->prefix = cq_strdup(conf->redis_prefix);
     store->events = cq_asprintf("%sevents", conf->redis_prefix);
-    store->port = (int)conf->redis_port;
-    store->db = (int)conf->redis_db;
-    store->pool_size = (int)conf->redis_pool_size;
-    store->timeout_ms = conf->redis_timeout;
     store->result_ttl_ms = conf->jobs_result_ttl;
     store->idem_ttl_ms = conf->jobs_idempotency_ttl;
     for (int i = 0; i < CQ_SCRIPT__COUNT; i++)
-        cq_store_sha1_hex(cq_store_scripts[i], store->sha[i]);
-
-    pthread_mutex_init(&store->pool_lock, NULL);
-    cq_store_cond_init(&store->pool_cond);
-    store->conns = cq_calloc((size_t)store->pool_size, sizeof(*store->conns));
-    store->free_slots = cq_calloc((size_t)store->pool_size, sizeof(*store->free_slots));
-    for (int i = 0; i < store->pool_size; i++)
-        store->free_slots[i] = store->pool_size - 1 - i;
-    store->n_free = store->pool_size;
-
+        cq_redis_script_init(&store->scripts[i], cq_store_scripts[i]);
     pthread_mutex_init(&store->wait_lock, NULL);
-    atomic_init(&store->sub_stop, false);
-    atomic_init(&store->log_after_ms, 0);
-    store->sub_pipe[0] = store->sub_pipe[1] = -1;
     return store;
 }
 
@@ -725,18 +427,7 @@ void cq_store_destroy(cq_store_t *store)
 {
     if (!store)
         return;
-    if (store->sub_started) {
-        atomic_store(&store->sub_stop, true);
-        ssize_t n;
-        do
-            n = write(store->sub_pipe[1], "x", 1);
-        while (n < 0 && errno == EINTR);
-        pthread_join(store->sub_thread, NULL);
-    }
-    if (store->sub_pipe[0] >= 0) {
-        close(store->sub_pipe[0]);
-        close(store->sub_pipe[1]);
-    }
+    cq_redis_destroy(store->redis); /* first: stops the listener that notifies waiters */
     for (int i = 0; i < CQ_STORE_BUCKETS; i++) {
         /* Waiters outliving the store are a caller bug; free what is left anyway. */
         for (cq_store_waiter_t *w = store->buckets[i], *next; w; w = next) {
@@ -747,15 +438,6 @@ void cq_store_destroy(cq_store_t *store)
         }
     }
     pthread_mutex_destroy(&store->wait_lock);
-    for (int i = 0; i < store->pool_size; i++)
-        if (store->conns[i])
-            redisFree(store->conns[i]);
-    free(store->conns);
-    free(store->free_slots);
-    pthread_cond_destroy(&store->pool_cond);
-    pthread_mutex_destroy(&store->pool_lock);
-    free(store->host);
-    free(store->password);
     free(store->prefix);
     free(store->events);
     free(store);
@@ -797,11 +479,11 @@ cq_err_t cq_store_ping(cq_store_t *store)
     if (!store)
         return CQ_ERR_INTERNAL_ERROR;
     cq_store_args_t args;
-    redisReply *reply;
+    cq_redis_reply_t *reply;
     cq_store_args_init(&args);
     cq_store_args_add(&args, "PING");
     cq_err_t err = cq_store_exec(store, -1, 0, &args, &reply);
-    freeReplyObject(reply);
+    cq_redis_reply_free(reply);
     return err;
 }
 
@@ -814,17 +496,17 @@ cq_err_t cq_store_create(cq_store_t *store, const cq_job_record_t *job)
     cq_job_record_t rec = cq_store_job_new(job, CQ_JOB_QUEUED, cq_now_ms());
     char *key = cq_store_job_key(store, job->job_id);
     cq_store_args_t args;
-    redisReply *reply;
+    cq_redis_reply_t *reply;
     cq_store_args_init(&args);
     cq_store_args_add(&args, key);
     cq_store_args_add_int(&args, CQ_STORE_SAFETY_TTL_MS);
     cq_store_args_record(&args, &rec);
     cq_err_t err = cq_store_exec(store, CQ_SCRIPT_CREATE, 1, &args, &reply);
-    if (err == CQ_ERR_OK && (reply->type != REDIS_REPLY_INTEGER || reply->integer != 1)) {
+    if (err == CQ_ERR_OK && cq_redis_reply_integer(reply) != 1) {
         CQ_LOG(CQ_LOG_ERROR, CQ_STORE_COMPONENT, job->job_id, "job id exists already");
         err = CQ_ERR_INTERNAL_ERROR;
     }
-    freeReplyObject(reply);
+    cq_redis_reply_free(reply);
     free(key);
     return err;
 }
@@ -838,29 +520,29 @@ cq_err_t cq_store_get(cq_store_t *store, const char *job_id, cq_job_record_t *ou
         return CQ_ERR_NOT_FOUND;
     char *key = cq_store_job_key(store, job_id);
     cq_store_args_t args;
-    redisReply *reply;
+    cq_redis_reply_t *reply;
     cq_store_args_init(&args);
     cq_store_args_add(&args, "HGETALL");
     cq_store_args_add(&args, key);
     cq_err_t err = cq_store_exec(store, -1, 0, &args, &reply);
     if (err == CQ_ERR_OK)
         err = cq_store_parse_record(reply, job_id, out);
-    freeReplyObject(reply);
+    cq_redis_reply_free(reply);
     free(key);
     return err;
 }
 
 /* Reads a {state, HGETALL} script reply into *state and out (when a record came). */
-static cq_err_t cq_store_state_record(const redisReply *reply, const char *job_id, long long *state,
-                                      cq_job_record_t *out)
+static cq_err_t cq_store_state_record(const cq_redis_reply_t *reply, const char *job_id,
+                                      long long *state, cq_job_record_t *out)
 {
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
-        reply->element[0]->type != REDIS_REPLY_INTEGER)
+    size_t count = cq_redis_reply_count(reply);
+    if (count < 1 || cq_redis_reply_type(cq_redis_reply_at(reply, 0)) != CQ_REDIS_INTEGER)
         return CQ_ERR_INTERNAL_ERROR;
-    *state = reply->element[0]->integer;
-    if (reply->elements < 2 || !out)
+    *state = cq_redis_reply_integer(cq_redis_reply_at(reply, 0));
+    if (count < 2 || !out)
         return CQ_ERR_OK;
-    return cq_store_parse_record(reply->element[1], job_id, out);
+    return cq_store_parse_record(cq_redis_reply_at(reply, 1), job_id, out);
 }
 
 cq_err_t cq_store_claim(cq_store_t *store, const cq_job_record_t *job, cq_job_record_t *out)
@@ -874,7 +556,7 @@ cq_err_t cq_store_claim(cq_store_t *store, const cq_job_record_t *job, cq_job_re
     cq_job_record_t rec = cq_store_job_new(job, CQ_JOB_RUNNING, now); /* when absent */
     char *key = cq_store_job_key(store, job->job_id);
     cq_store_args_t args;
-    redisReply *reply;
+    cq_redis_reply_t *reply;
     long long state = 0;
     cq_store_args_init(&args);
     cq_store_args_add(&args, key);
@@ -886,19 +568,20 @@ cq_err_t cq_store_claim(cq_store_t *store, const cq_job_record_t *job, cq_job_re
         err = cq_store_state_record(reply, job->job_id, &state, out);
     if (err == CQ_ERR_OK && state == 0)
         err = CQ_ERR_JOB_ALREADY_TERMINAL;
-    freeReplyObject(reply);
+    cq_redis_reply_free(reply);
     free(key);
     return err;
 }
 
 /* Maps the -1 / 0 / other answers of requeue and finish. */
-static cq_err_t cq_store_int_answer(const redisReply *reply)
+static cq_err_t cq_store_int_answer(const cq_redis_reply_t *reply)
 {
-    if (reply->type != REDIS_REPLY_INTEGER)
+    if (cq_redis_reply_type(reply) != CQ_REDIS_INTEGER)
         return CQ_ERR_INTERNAL_ERROR;
-    if (reply->integer < 0)
+    long long n = cq_redis_reply_integer(reply);
+    if (n < 0)
         return CQ_ERR_NOT_FOUND;
-    return reply->integer == 0 ? CQ_ERR_JOB_ALREADY_TERMINAL : CQ_ERR_OK;
+    return n == 0 ? CQ_ERR_JOB_ALREADY_TERMINAL : CQ_ERR_OK;
 }
 
 cq_err_t cq_store_requeue(cq_store_t *store, const char *job_id, const char *error_code,
@@ -910,7 +593,7 @@ cq_err_t cq_store_requeue(cq_store_t *store, const char *job_id, const char *err
         return CQ_ERR_NOT_FOUND;
     char *key = cq_store_job_key(store, job_id);
     cq_store_args_t args;
-    redisReply *reply;
+    cq_redis_reply_t *reply;
     cq_store_args_init(&args);
     cq_store_args_add(&args, key);
     cq_store_args_add_int(&args, CQ_STORE_SAFETY_TTL_MS);
@@ -921,7 +604,7 @@ cq_err_t cq_store_requeue(cq_store_t *store, const char *job_id, const char *err
     cq_err_t err = cq_store_exec(store, CQ_SCRIPT_REQUEUE, 1, &args, &reply);
     if (err == CQ_ERR_OK)
         err = cq_store_int_answer(reply);
-    freeReplyObject(reply);
+    cq_redis_reply_free(reply);
     free(key);
     return err;
 }
@@ -955,7 +638,7 @@ cq_err_t cq_store_finish(cq_store_t *store, const char *job_id, cq_job_status_t 
         return CQ_ERR_NOT_FOUND;
     char *key = cq_store_job_key(store, job_id);
     cq_store_args_t args;
-    redisReply *reply;
+    cq_redis_reply_t *reply;
     cq_store_args_init(&args);
     cq_store_args_add(&args, key);
     cq_store_args_add(&args, store->events);
@@ -965,7 +648,7 @@ cq_err_t cq_store_finish(cq_store_t *store, const char *job_id, cq_job_status_t 
     cq_err_t err = cq_store_exec(store, CQ_SCRIPT_FINISH, 1, &args, &reply);
     if (err == CQ_ERR_OK)
         err = cq_store_int_answer(reply);
-    freeReplyObject(reply);
+    cq_redis_reply_free(reply);
     free(key);
     return err;
 }
@@ -980,7 +663,7 @@ cq_err_t cq_store_cancel(cq_store_t *store, const char *job_id, const char *tena
         return CQ_ERR_NOT_FOUND;
     char *key = cq_store_job_key(store, job_id);
     cq_store_args_t args;
-    redisReply *reply;
+    cq_redis_reply_t *reply;
     long long state = -1;
     cq_store_args_init(&args);
     cq_store_args_add(&args, key);
@@ -997,7 +680,7 @@ cq_err_t cq_store_cancel(cq_store_t *store, const char *job_id, const char *tena
         err = CQ_ERR_NOT_FOUND;
     else if (err == CQ_ERR_OK && state == 0)
         err = CQ_ERR_JOB_ALREADY_TERMINAL;
-    freeReplyObject(reply);
+    cq_redis_reply_free(reply);
     free(key);
     return err;
 }
@@ -1019,29 +702,32 @@ cq_err_t cq_store_idempotency(cq_store_t *store, const char *tenant_id, const ch
         return CQ_ERR_INTERNAL_ERROR;
     char *idem = cq_store_idem_key(store, tenant_id, key);
     cq_store_args_t args;
-    redisReply *reply;
+    cq_redis_reply_t *reply;
     cq_store_args_init(&args);
     cq_store_args_add(&args, idem);
     cq_store_args_add(&args, job_id);
     cq_store_args_add(&args, body_hash);
     cq_store_args_add_int(&args, store->idem_ttl_ms);
     cq_err_t err = cq_store_exec(store, CQ_SCRIPT_IDEM, 1, &args, &reply);
-    if (err != CQ_ERR_OK || reply->type == REDIS_REPLY_NIL)
+    if (err != CQ_ERR_OK || cq_redis_reply_type(reply) == CQ_REDIS_NIL)
         goto done;
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-        reply->element[0]->type != REDIS_REPLY_STRING) {
+    size_t id_len = 0, hash_len = 0;
+    const char *id = NULL, *hash = NULL;
+    if (cq_redis_reply_count(reply) == 2) {
+        id = cq_redis_reply_str(cq_redis_reply_at(reply, 0), &id_len);
+        hash = cq_redis_reply_str(cq_redis_reply_at(reply, 1), &hash_len);
+    }
+    if (!id) {
         err = CQ_ERR_INTERNAL_ERROR;
         goto done;
     }
-    const redisReply *hash = reply->element[1];
-    if (hash->type != REDIS_REPLY_STRING || hash->len != strlen(body_hash) ||
-        memcmp(hash->str, body_hash, hash->len) != 0) {
+    if (!hash || hash_len != strlen(body_hash) || memcmp(hash, body_hash, hash_len) != 0) {
         err = CQ_ERR_IDEMPOTENCY_KEY_REUSED;
         goto done;
     }
-    *existing_job_id = cq_strndup(reply->element[0]->str, reply->element[0]->len);
+    *existing_job_id = cq_strndup(id, id_len);
 done:
-    freeReplyObject(reply);
+    cq_redis_reply_free(reply);
     free(idem);
     return err;
 }
@@ -1053,12 +739,12 @@ cq_err_t cq_store_idempotency_release(cq_store_t *store, const char *tenant_id, 
         return CQ_ERR_INTERNAL_ERROR;
     char *idem = cq_store_idem_key(store, tenant_id, key);
     cq_store_args_t args;
-    redisReply *reply;
+    cq_redis_reply_t *reply;
     cq_store_args_init(&args);
     cq_store_args_add(&args, idem);
     cq_store_args_add(&args, job_id);
     cq_err_t err = cq_store_exec(store, CQ_SCRIPT_IDEM_RELEASE, 1, &args, &reply);
-    freeReplyObject(reply);
+    cq_redis_reply_free(reply);
     free(idem);
     return err;
 }
@@ -1072,16 +758,18 @@ cq_err_t cq_store_cache_get(cq_store_t *store, const char *key, char **value)
         return CQ_ERR_INTERNAL_ERROR;
     char *ckey = cq_asprintf("%scache:%s", store->prefix, key);
     cq_store_args_t args;
-    redisReply *reply;
+    cq_redis_reply_t *reply;
     cq_store_args_init(&args);
     cq_store_args_add(&args, "GET");
     cq_store_args_add(&args, ckey);
     cq_err_t err = cq_store_exec(store, -1, 0, &args, &reply);
-    if (err == CQ_ERR_OK && reply->type == REDIS_REPLY_STRING)
-        *value = cq_strndup(reply->str, reply->len);
+    size_t len;
+    const char *str = err == CQ_ERR_OK ? cq_redis_reply_str(reply, &len) : NULL;
+    if (str)
+        *value = cq_strndup(str, len);
     else if (err == CQ_ERR_OK)
-        err = reply->type == REDIS_REPLY_NIL ? CQ_ERR_NOT_FOUND : CQ_ERR_INTERNAL_ERROR;
-    freeReplyObject(reply);
+        err = cq_redis_reply_type(reply) == CQ_REDIS_NIL ? CQ_ERR_NOT_FOUND : CQ_ERR_INTERNAL_ERROR;
+    cq_redis_reply_free(reply);
     free(ckey);
     return err;
 }
@@ -1092,7 +780,7 @@ cq_err_t cq_store_cache_set(cq_store_t *store, const char *key, const char *valu
         return CQ_ERR_INTERNAL_ERROR;
     char *ckey = cq_asprintf("%scache:%s", store->prefix, key);
     cq_store_args_t args;
-    redisReply *reply;
+    cq_redis_reply_t *reply;
     cq_store_args_init(&args);
     cq_store_args_add(&args, "SET");
     cq_store_args_add(&args, ckey);
@@ -1100,12 +788,28 @@ cq_err_t cq_store_cache_set(cq_store_t *store, const char *key, const char *valu
     cq_store_args_add(&args, "PX");
     cq_store_args_add_int(&args, ttl_ms);
     cq_err_t err = cq_store_exec(store, -1, 0, &args, &reply);
-    freeReplyObject(reply);
+    cq_redis_reply_free(reply);
     free(ckey);
     return err;
 }
 
 /* ---- waiting ------------------------------------------------------------------------------- */
+
+static void cq_store_cond_init(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cond, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+/* Waits on cond until the monotonic deadline (ms); ETIMEDOUT once past it. */
+static int cq_store_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t deadline)
+{
+    struct timespec ts = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000};
+    return pthread_cond_timedwait(cond, lock, &ts);
+}
 
 static size_t cq_store_bucket(const char *s, size_t len)
 {
@@ -1177,133 +881,11 @@ static void cq_store_notify(cq_store_t *store, const char *job_id, size_t len)
     pthread_mutex_unlock(&store->wait_lock);
 }
 
-/* Sleeps up to ms on the stop pipe; true when destroy asked the thread to stop. */
-static bool cq_store_sub_sleep(cq_store_t *store, int ms)
+/* Listener callback (listener thread): a finished job id, or NULL after a
+ * (re)subscription, when any job may have finished unheard. */
+static void cq_store_on_event(void *arg, const char *job_id, size_t len)
 {
-    struct pollfd pfd = {.fd = store->sub_pipe[0], .events = POLLIN};
-    poll(&pfd, 1, ms);
-    return atomic_load(&store->sub_stop);
-}
-
-/* Connects the subscriber and sends SUBSCRIBE; the confirmation arrives later. */
-static redisContext *cq_store_sub_connect(cq_store_t *store)
-{
-    char why[160];
-    redisContext *ctx = cq_store_connect(store, false, why, sizeof(why));
-    if (!ctx) {
-        CQ_LOG(CQ_LOG_WARN, CQ_STORE_COMPONENT, NULL, "subscriber cannot connect to Redis: %s",
-               why);
-        return NULL;
-    }
-    const char *argv[] = {"SUBSCRIBE", store->events};
-    size_t lens[] = {9, strlen(store->events)};
-    int done = 0;
-    if (redisAppendCommandArgv(ctx, 2, argv, lens) != REDIS_OK)
-        goto fail;
-    while (!done)
-        if (redisBufferWrite(ctx, &done) != REDIS_OK)
-            goto fail;
-    return ctx;
-fail:
-    CQ_LOG(CQ_LOG_WARN, CQ_STORE_COMPONENT, NULL, "subscriber cannot SUBSCRIBE: %s", ctx->errstr);
-    redisFree(ctx);
-    return NULL;
-}
-
-/* Handles one pushed reply: "message" wakes one job's waiters; the "subscribe"
- * confirmation wakes all (messages may have been missed before it) and returns true. */
-static bool cq_store_sub_handle(cq_store_t *store, const redisReply *r)
-{
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        r->element[0]->type != REDIS_REPLY_STRING)
-        return false;
-    const redisReply *kind = r->element[0], *payload = r->element[2];
-    if (kind->len == 7 && memcmp(kind->str, "message", 7) == 0 &&
-        payload->type == REDIS_REPLY_STRING) {
-        cq_store_notify(store, payload->str, payload->len);
-    } else if (kind->len == 9 && memcmp(kind->str, "subscribe", 9) == 0) {
-        CQ_LOG(CQ_LOG_INFO, CQ_STORE_COMPONENT, NULL, "subscribed to %s", store->events);
-        cq_store_notify(store, NULL, 0);
-        return true;
-    }
-    return false;
-}
-
-static void *cq_store_sub_main(void *arg)
-{
-    cq_store_t *store = arg;
-    redisContext *ctx = NULL;
-    int backoff_ms = 0;
-    bool subscribed = false;
-    while (!atomic_load(&store->sub_stop)) {
-        if (!ctx) {
-            if (backoff_ms && cq_store_sub_sleep(store, backoff_ms))
-                break;
-            backoff_ms = backoff_ms ? backoff_ms * 2 : CQ_STORE_BACKOFF_MIN_MS;
-            if (backoff_ms > CQ_STORE_BACKOFF_MAX_MS)
-                backoff_ms = CQ_STORE_BACKOFF_MAX_MS;
-            if (!(ctx = cq_store_sub_connect(store)))
-                continue;
-            subscribed = false;
-        }
-        void *reply = NULL;
-        while (redisGetReplyFromReader(ctx, &reply) == REDIS_OK && reply) {
-            if (cq_store_sub_handle(store, reply)) {
-                subscribed = true;
-                backoff_ms = 0; /* a later loss reconnects at once */
-            }
-            freeReplyObject(reply);
-        }
-        const char *lost = ctx->err ? ctx->errstr : NULL;
-        if (!lost) {
-            /* Sleeps until a message or destroy; the confirmation must come in time. */
-            struct pollfd pfd[2] = {{.fd = ctx->fd, .events = POLLIN},
-                                    {.fd = store->sub_pipe[0], .events = POLLIN}};
-            int n = poll(pfd, 2, subscribed ? -1 : (int)store->timeout_ms);
-            if (n < 0 && errno != EINTR)
-                lost = strerror(errno);
-            else if (n == 0)
-                lost = "no SUBSCRIBE confirmation in time";
-            else if (n > 0 && pfd[0].revents && redisBufferRead(ctx) != REDIS_OK)
-                lost = ctx->errstr;
-        }
-        if (lost) {
-            CQ_LOG(CQ_LOG_WARN, CQ_STORE_COMPONENT, NULL, "subscriber lost Redis: %s", lost);
-            redisFree(ctx);
-            ctx = NULL;
-        }
-    }
-    if (ctx)
-        redisFree(ctx);
-    return NULL;
-}
-
-/* Starts the subscriber thread once. If it cannot start, waiters still poll. */
-static void cq_store_sub_start(cq_store_t *store)
-{
-    pthread_mutex_lock(&store->wait_lock);
-    if (store->sub_started)
-        goto out;
-    if (store->sub_pipe[0] < 0 && pipe2(store->sub_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
-        store->sub_pipe[0] = store->sub_pipe[1] = -1;
-        CQ_LOG(CQ_LOG_ERROR, CQ_STORE_COMPONENT, NULL, "cannot create the subscriber pipe: %s",
-               strerror(errno));
-        goto out;
-    }
-    /* The thread blocks every signal: signals stay with the program's own threads, and
-     * a SIGPIPE from a dead Redis cannot kill the process. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&store->sub_thread, NULL, cq_store_sub_main, store);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0)
-        CQ_LOG(CQ_LOG_ERROR, CQ_STORE_COMPONENT, NULL, "cannot start the subscriber: %s",
-               strerror(rc));
-    else
-        store->sub_started = true;
-out:
-    pthread_mutex_unlock(&store->wait_lock);
+    cq_store_notify(arg, job_id, len);
 }
 
 cq_err_t cq_store_wait(cq_store_t *store, const char *job_id, int64_t timeout_ms,
@@ -1314,7 +896,8 @@ cq_err_t cq_store_wait(cq_store_t *store, const char *job_id, int64_t timeout_ms
     cq_job_record_clear(out);
     if (!job_id[0])
         return CQ_ERR_NOT_FOUND;
-    cq_store_sub_start(store);
+    /* Started once; if it cannot run, waiters still re-read every second. */
+    cq_redis_listen(store->redis, store->events, cq_store_on_event, store);
     if (timeout_ms > CQ_STORE_WAIT_MAX_MS)
         timeout_ms = CQ_STORE_WAIT_MAX_MS;
     int64_t deadline = cq_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);

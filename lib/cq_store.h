@@ -5,7 +5,7 @@
  * One cq_store_t per process, shared by every thread: all functions are
  * thread-safe. Every Redis failure (refused, timed out, connection lost, error
  * reply) gives CQ_ERR_REDIS_UNAVAILABLE; no call blocks much longer than a few
- * redis.timeout (see cq_store.c for the exact bound), except cq_store_wait,
+ * redis.timeout (see cq_redis.c for the exact bound), except cq_store_wait,
  * which blocks up to its own timeout by design.
  *
  * Strings are binary-safe C strings; in a stored record an empty string and
