@@ -171,6 +171,8 @@ void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_princ
     };
     cq_err_t rc = cq_store_create(gw->store, &job);
     if (rc != CQ_ERR_OK) {
+        if (idem_key)
+            cq_store_idempotency_release(gw->store, who->tenant_id, idem_key, job_id);
         cq_http_resp_problem(resp, req, rc, "The job store is unavailable; try again", NULL);
         cq_http_resp_header(resp, "Retry-After", "%lld", (long long)gw->conf->gateway_retry_after);
         goto out;
@@ -211,6 +213,9 @@ void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_princ
     if (rc != CQ_ERR_OK) {
         CQ_LOG(CQ_LOG_WARN, "submit", job_id, "not queued: %s", err);
         cq_store_finish(gw->store, job_id, CQ_JOB_FAILED, NULL, NULL, cq_err_name(rc), err);
+        /* A retry with the same key must submit again, not find this failure. */
+        if (idem_key)
+            cq_store_idempotency_release(gw->store, who->tenant_id, idem_key, job_id);
         cq_http_resp_problem(resp, req, rc, "The job queue is unavailable; try again", NULL);
         cq_http_resp_header(resp, "Retry-After", "%lld", (long long)gw->conf->gateway_retry_after);
         goto out;
