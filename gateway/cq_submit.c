@@ -49,13 +49,24 @@ static void cq_submit_body_hash(const char *operation, const json_t *body, char 
     out[64] = '\0';
 }
 
-static json_t *cq_submit_errors_json(const cq_schema_errors_t *errors)
+/* RFC 9745 Deprecation, RFC 8594 Sunset and the successors as Link. */
+static void cq_submit_deprecation_headers(cq_gateway_t *gw, const cq_operation_t *op,
+                                          cq_http_resp_t *resp)
 {
-    json_t *list = json_array();
-    for (size_t i = 0; i < errors->count; i++)
-        json_array_append_new(list, json_pack("{s:s, s:s}", "path", errors->items[i].path,
-                                              "message", errors->items[i].message));
-    return list;
+    cq_http_resp_header(resp, "Deprecation", "%s", op->deprecation ? op->deprecation : "true");
+    if (op->sunset)
+        cq_http_resp_header(resp, "Sunset", "%s", op->sunset);
+    if (!op->successors)
+        return;
+    char link[512] = "";
+    char *list = cq_strdup(op->successors), *save = NULL;
+    for (char *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+        size_t n = strlen(link);
+        snprintf(link + n, sizeof(link) - n, "%s<%s%s>; rel=\"successor-version\"",
+                 n ? ", " : "", gw->conf->gateway_base_path, p);
+    }
+    free(list);
+    cq_http_resp_header(resp, "Link", "%s", link);
 }
 
 /* Waits (bounded) for a job and answers with its result or its resource. */
@@ -85,6 +96,35 @@ static void cq_submit_answer(cq_gateway_t *gw, const char *job_id, bool async, i
     cq_job_record_clear(&job);
 }
 
+/* For operations whose request travels in the query string (x-coachq-
+ * request-from-query): each property of the request schema found in the
+ * query becomes a member, typed as the schema says; a query parameter wins
+ * over a body member. A value that is not of the type stays a string, so the
+ * schema check reports it with its path. */
+static void cq_submit_merge_query(cq_gateway_t *gw, const cq_operation_t *op,
+                                  const cq_http_req_t *req, json_t *body)
+{
+    json_t *doc = cq_contract_document(gw->contract);
+    json_t *props = json_object_get(cq_json_pointer_get(doc, op->request_pointer), "properties");
+    const char *name;
+    json_t *prop;
+    json_object_foreach(props, name, prop) {
+        char value[512];
+        if (!cq_http_query(req, name, value, sizeof(value)))
+            continue;
+        const char *ref = json_string_value(json_object_get(prop, "$ref"));
+        if (ref && ref[0] == '#')
+            prop = cq_json_pointer_get(doc, ref + 1);
+        const char *type = json_string_value(json_object_get(prop, "type"));
+        char *end = NULL;
+        long long n = strtoll(value, &end, 10);
+        if (type && strcmp(type, "integer") == 0 && end != value && *end == '\0')
+            json_object_set_new(body, name, json_integer(n));
+        else
+            json_object_set_new(body, name, json_string(value));
+    }
+}
+
 void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_principal_t *who,
                       const cq_http_req_t *req, cq_http_resp_t *resp)
 {
@@ -95,7 +135,16 @@ void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_princ
     void *buf = NULL;
     size_t len = 0;
 
-    if (op->request) {
+    if (op->request && op->request_from_query && !req->body) {
+        body = json_object();
+        cq_submit_merge_query(gw, op, req, body);
+        if (!cq_schema_validate(op->request, body, &errors)) {
+            cq_http_resp_problem(resp, req, CQ_ERR_VALIDATION_ERROR,
+                                 "The query parameters are not valid",
+                                 cq_schema_errors_to_json(&errors));
+            goto out;
+        }
+    } else if (op->request) {
         if (!req->body) {
             cq_http_resp_problem(resp, req, CQ_ERR_MALFORMED_JSON, "The request needs a JSON body",
                                  NULL);
@@ -115,12 +164,14 @@ void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_princ
             cq_http_resp_problem(resp, req, CQ_ERR_MALFORMED_JSON, detail, NULL);
             goto out;
         }
+        if (op->request_from_query && json_is_object(body))
+            cq_submit_merge_query(gw, op, req, body);
         if (!cq_schema_validate(op->request, body, &errors)) {
             char detail[160];
             snprintf(detail, sizeof(detail), "%zu field%s of the request %s not valid",
                      errors.count, errors.count == 1 ? "" : "s", errors.count == 1 ? "is" : "are");
             cq_http_resp_problem(resp, req, CQ_ERR_VALIDATION_ERROR, detail,
-                                 cq_submit_errors_json(&errors));
+                                 cq_schema_errors_to_json(&errors));
             goto out;
         }
     }
@@ -223,6 +274,8 @@ void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_princ
     CQ_LOG(CQ_LOG_INFO, "submit", job_id, "queued %s for tenant %s", op->name, who->tenant_id);
     cq_submit_answer(gw, job_id, async, wait_ms, req, resp);
 out:
+    if (op->deprecated)
+        cq_submit_deprecation_headers(gw, op, resp);
     free(buf);
     free(existing);
     cq_schema_errors_clear(&errors);

@@ -78,7 +78,22 @@ static cq_err_t cq_contract_add(cq_contract_t *contract, const char *path, const
     o->method = cq_upper(method);
     o->path = path;
     o->deprecated = json_is_true(json_object_get(op, "deprecated"));
-    o->successor = json_string_value(json_object_get(op, "x-coachq-successor"));
+    o->deprecation = json_string_value(json_object_get(op, "x-coachq-deprecation"));
+    o->sunset = json_string_value(json_object_get(op, "x-coachq-sunset"));
+    o->request_from_query = json_is_true(json_object_get(op, "x-coachq-request-from-query"));
+    json_t *succ = json_object_get(op, "x-coachq-successors");
+    if (json_array_size(succ) > 0) {
+        size_t i;
+        json_t *v;
+        char *list = NULL;
+        json_array_foreach(succ, i, v) {
+            char *next = cq_asprintf("%s%s%s", list ? list : "", list ? "," : "",
+                                     json_string_value(v) ? json_string_value(v) : "");
+            free(list);
+            list = next;
+        }
+        o->successors = list;
+    }
     o->request = request;
     o->result = result;
     o->request_pointer = req ? cq_contract_pointer(req) : NULL;
@@ -140,6 +155,7 @@ void cq_contract_destroy(cq_contract_t *contract)
         cq_schema_destroy((cq_schema_t *)contract->ops[i].request);
         cq_schema_destroy((cq_schema_t *)contract->ops[i].result);
         free((char *)contract->ops[i].method);
+        free((char *)contract->ops[i].successors);
     }
     free(contract->ops);
     free(contract->text);
