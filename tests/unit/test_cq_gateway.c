@@ -188,6 +188,51 @@ static void test_gateway_serves_its_contract(void **state)
     done(&c);
 }
 
+static void test_gateway_deprecated_operation_says_so(void **state)
+{
+    call_t c;
+    call(&c, "POST", "/coaching/api/v1/analysis/operations", "application/json", "{}", true);
+    assert_int_equal(c.resp.status, 422);
+    assert_true(has_header(&c, "Deprecation: @1767225600"));
+    assert_true(has_header(&c, "Sunset: Wed, 30 Jun 2027 23:59:59 GMT"));
+    bool link = false;
+    for (size_t i = 0; i < c.resp.header_count; i++)
+        link |= strstr(c.resp.header_lines[i], "Link: </coaching/api/v1/operations/"
+                                               "root-cause-suggestions>; rel=\"successor-version\"") !=
+                NULL;
+    assert_true(link);
+    done(&c);
+}
+
+static void test_gateway_query_built_request_is_validated(void **state)
+{
+    call_t c;
+    memset(&c, 0, sizeof(c));
+    c.req.method = "POST";
+    c.req.path = "/coaching/api/v1/insights/generate";
+    c.req.query = "page=0&pageSize=abc&category=nonsense";
+    c.req.header_names[0] = "X-Tenant-Id";
+    c.req.header_values[0] = "tenant-a";
+    c.req.header_count = 1;
+    cq_gateway_handle(&gw, &c.req, &c.resp);
+    c.body = json_loadb(c.resp.body, c.resp.body_len, 0, NULL);
+    assert_int_equal(c.resp.status, 422);
+    json_t *errors = json_object_get(c.body, "errors");
+    bool page = false, size = false, category = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(errors, i, e) {
+        const char *path = json_string_value(json_object_get(e, "path"));
+        page |= strcmp(path, "/page") == 0;
+        size |= strcmp(path, "/pageSize") == 0;
+        category |= strcmp(path, "/category") == 0;
+    }
+    assert_true(page);
+    assert_true(size);
+    assert_true(category);
+    done(&c);
+}
+
 static void test_gateway_prefer_parsing(void **state)
 {
     cq_http_req_t req;
@@ -222,6 +267,8 @@ int main(void)
         cmocka_unit_test(test_gateway_content_checks),
         cmocka_unit_test(test_gateway_validation_lists_every_violation),
         cmocka_unit_test(test_gateway_serves_its_contract),
+        cmocka_unit_test(test_gateway_deprecated_operation_says_so),
+        cmocka_unit_test(test_gateway_query_built_request_is_validated),
         cmocka_unit_test(test_gateway_prefer_parsing),
     };
     return cmocka_run_group_tests_name("gateway", tests, setup, teardown);
