@@ -35,6 +35,13 @@ cq_gateway_t *cq_gateway_new(const cq_config_t *conf, char *errstr, size_t errst
         cq_errstr_set(errstr, errstr_size, "contract: %s", err);
         goto fail;
     }
+    if (!(gw->auth = cq_auth_new(conf, err, sizeof(err)))) {
+        cq_errstr_set(errstr, errstr_size, "auth: %s", err);
+        goto fail;
+    }
+    if (!*conf->auth_jwt_secret && !*conf->auth_jwt_public_key && !conf->gateway_dev_auth)
+        CQ_LOG(CQ_LOG_WARN, "gateway", NULL,
+               "no auth.jwt_secret or auth.jwt_public_key: every request will get 401");
     if (!(gw->avro = cq_avro_new(cq_contract_document(gw->contract), err, sizeof(err)))) {
         cq_errstr_set(errstr, errstr_size, "avro: %s", err);
         goto fail;
@@ -83,6 +90,7 @@ void cq_gateway_destroy(cq_gateway_t *gw)
     cq_kafka_producer_destroy(gw->producer, 5000);
     cq_store_destroy(gw->store);
     cq_avro_destroy(gw->avro);
+    cq_auth_destroy(gw->auth);
     cq_contract_destroy(gw->contract);
     free(gw);
 }
@@ -160,18 +168,16 @@ static bool cq_gateway_authenticate(cq_gateway_t *gw, const cq_http_req_t *req, 
             return true;
         }
     }
-    if (!cq_http_header(req, "Authorization")) {
-        cq_http_resp_problem(resp, req, CQ_ERR_TOKEN_MISSING,
-                             gw->conf->gateway_dev_auth
-                                 ? "Send Authorization: Bearer <token>, or X-Tenant-Id in "
-                                   "development mode"
-                                 : "Send Authorization: Bearer <token>",
-                             NULL);
-        return false;
-    }
-    /* TODO(#2): verify HS256/RS256 bearer tokens with libjwt. */
-    cq_http_resp_problem(resp, req, CQ_ERR_TOKEN_INVALID,
-                         "Bearer tokens are not accepted by this build yet", NULL);
+    char detail[160];
+    cq_err_t rc = cq_auth_verify(gw->auth, cq_http_header(req, "Authorization"), cq_now_ms(), who,
+                                 detail, sizeof(detail));
+    if (rc == CQ_ERR_OK)
+        return true;
+    if (rc == CQ_ERR_TOKEN_MISSING && gw->conf->gateway_dev_auth)
+        snprintf(detail, sizeof(detail),
+                 "Send Authorization: Bearer <token>, or X-Tenant-Id in development mode");
+    cq_http_resp_problem(resp, req, rc, detail, NULL);
+    cq_http_resp_header(resp, "WWW-Authenticate", "Bearer");
     return false;
 }
 

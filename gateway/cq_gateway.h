@@ -9,6 +9,7 @@
 
 #include <stdatomic.h>
 
+#include "cq_auth.h"
 #include "cq_avro.h"
 #include "cq_config.h"
 #include "cq_contract.h"
@@ -19,6 +20,7 @@
 typedef struct cq_gateway_s {
     const cq_config_t *conf;
     cq_contract_t *contract;
+    cq_auth_t *auth;
     cq_avro_t *avro;
     cq_store_t *store;
     cq_kafka_producer_t *producer;
@@ -29,12 +31,6 @@ typedef struct cq_gateway_s {
     int max_waiters;
     int64_t started_ms;
 } cq_gateway_t;
-
-/* Who is calling: from the verified token, or dev-mode headers. */
-typedef struct {
-    char tenant_id[128];
-    char user_id[128];
-} cq_principal_t;
 
 /* Builds the gateway: contract, Avro codec, Redis store, Kafka producer
  * (creating topics when topics.create), then the HTTP server. Caller destroys. */

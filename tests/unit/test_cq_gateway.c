@@ -31,12 +31,14 @@ static int setup(void **state)
         return -1;
     }
     gw.max_waiters = 10;
-    return 0;
+    gw.auth = cq_auth_new(conf, err, sizeof(err));
+    return gw.auth ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     cq_contract_destroy(gw.contract);
+    cq_auth_destroy(gw.auth);
     cq_config_destroy(conf);
     return 0;
 }

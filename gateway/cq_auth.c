@@ -1,0 +1,184 @@
+/*
+ * cq_auth.c — bearer token verification with libjwt (see cq_auth.h).
+ *
+ * libjwt verifies a token with the algorithm the token names, so after a
+ * successful decode we insist that it named the algorithm we hold a key for:
+ * an HS256 token "signed" with our RS256 public key as its secret, or an
+ * unsigned "none" token, is refused. Any HTTP thread may call
+ * cq_auth_verify; the key material is read-only after cq_auth_new.
+ */
+#include "cq_auth.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jwt.h>
+
+#define CQ_AUTH_MAX_TOKEN 8192
+
+struct cq_auth_s {
+    unsigned char *hs_secret;
+    int hs_len;
+    unsigned char *rs_key;
+    int rs_len;
+    char *issuer, *audience;
+    int64_t leeway_ms;
+};
+
+static unsigned char *cq_auth_read_file(const char *path, int *len, char *errstr,
+                                        size_t errstr_size)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        cq_errstr_set(errstr, errstr_size, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    unsigned char *buf = cq_malloc(65536 + 1);
+    size_t n = fread(buf, 1, 65536, fp);
+    fclose(fp);
+    if (n == 0 || n == 65536) {
+        cq_errstr_set(errstr, errstr_size, "%s: empty or larger than 64 KiB", path);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = (int)n;
+    return buf;
+}
+
+cq_auth_t *cq_auth_new(const cq_config_t *conf, char *errstr, size_t errstr_size)
+{
+    cq_auth_t *auth = cq_calloc(1, sizeof(*auth));
+    if (*conf->auth_jwt_secret) {
+        auth->hs_secret = (unsigned char *)cq_strdup(conf->auth_jwt_secret);
+        auth->hs_len = (int)strlen(conf->auth_jwt_secret);
+    }
+    if (*conf->auth_jwt_public_key &&
+        !(auth->rs_key = cq_auth_read_file(conf->auth_jwt_public_key, &auth->rs_len, errstr,
+                                           errstr_size))) {
+        cq_auth_destroy(auth);
+        return NULL;
+    }
+    auth->issuer = *conf->auth_jwt_issuer ? cq_strdup(conf->auth_jwt_issuer) : NULL;
+    auth->audience = *conf->auth_jwt_audience ? cq_strdup(conf->auth_jwt_audience) : NULL;
+    auth->leeway_ms = conf->auth_leeway;
+    return auth;
+}
+
+void cq_auth_destroy(cq_auth_t *auth)
+{
+    if (!auth)
+        return;
+    free(auth->hs_secret);
+    free(auth->rs_key);
+    free(auth->issuer);
+    free(auth->audience);
+    free(auth);
+}
+
+/* A claim as an id: letters, digits and -_.@: up to the buffer size. */
+static bool cq_auth_copy_id(const char *value, char *out, size_t out_size)
+{
+    if (!value || !*value || strlen(value) >= out_size)
+        return false;
+    for (const char *p = value; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_' || *p == '.' || *p == '@' || *p == ':'))
+            return false;
+    cq_strlcpy(out, value, out_size);
+    return true;
+}
+
+/* Tries one key; the token must name the algorithm that goes with it. */
+static jwt_t *cq_auth_decode(const char *token, const unsigned char *key, int len,
+                             jwt_alg_t want)
+{
+    jwt_t *jwt = NULL;
+    if (!key || jwt_decode(&jwt, token, key, len) != 0 || !jwt)
+        return NULL;
+    if (jwt_get_alg(jwt) != want) {
+        jwt_free(jwt);
+        return NULL;
+    }
+    return jwt;
+}
+
+cq_err_t cq_auth_verify(const cq_auth_t *auth, const char *authorization, int64_t now_ms,
+                        cq_principal_t *who, char *detail, size_t detail_size)
+{
+    memset(who, 0, sizeof(*who));
+    if (!authorization || !*authorization) {
+        cq_errstr_set(detail, detail_size, "Send Authorization: Bearer <token>");
+        return CQ_ERR_TOKEN_MISSING;
+    }
+    if (strncasecmp(authorization, "Bearer ", 7) != 0) {
+        cq_errstr_set(detail, detail_size, "The Authorization header must be \"Bearer <token>\"");
+        return CQ_ERR_TOKEN_INVALID;
+    }
+    const char *token = authorization + 7;
+    while (*token == ' ')
+        token++;
+    if (!*token || strlen(token) > CQ_AUTH_MAX_TOKEN) {
+        cq_errstr_set(detail, detail_size, "The bearer token is empty or too long");
+        return CQ_ERR_TOKEN_INVALID;
+    }
+    jwt_t *jwt = cq_auth_decode(token, auth->hs_secret, auth->hs_len, JWT_ALG_HS256);
+    if (!jwt)
+        jwt = cq_auth_decode(token, auth->rs_key, auth->rs_len, JWT_ALG_RS256);
+    if (!jwt) {
+        cq_errstr_set(detail, detail_size, "The bearer token's signature does not verify");
+        return CQ_ERR_TOKEN_INVALID;
+    }
+    cq_err_t rc = CQ_ERR_TOKEN_INVALID;
+    errno = 0;
+    long exp = jwt_get_grant_int(jwt, "exp");
+    if (errno == ENOENT) {
+        cq_errstr_set(detail, detail_size, "The bearer token has no exp claim");
+        goto out;
+    }
+    if ((int64_t)exp * 1000 + auth->leeway_ms < now_ms) {
+        cq_errstr_set(detail, detail_size, "The bearer token has expired");
+        rc = CQ_ERR_TOKEN_EXPIRED;
+        goto out;
+    }
+    errno = 0;
+    long nbf = jwt_get_grant_int(jwt, "nbf");
+    if (errno != ENOENT && (int64_t)nbf * 1000 - auth->leeway_ms > now_ms) {
+        cq_errstr_set(detail, detail_size, "The bearer token is not valid yet");
+        goto out;
+    }
+    const char *iss = jwt_get_grant(jwt, "iss");
+    if (auth->issuer && (!iss || strcmp(iss, auth->issuer) != 0)) {
+        cq_errstr_set(detail, detail_size, "The bearer token was issued by someone else");
+        goto out;
+    }
+    const char *aud = jwt_get_grant(jwt, "aud");
+    if (auth->audience && (!aud || strcmp(aud, auth->audience) != 0)) {
+        cq_errstr_set(detail, detail_size, "The bearer token is meant for another audience");
+        goto out;
+    }
+    if (!cq_auth_copy_id(jwt_get_grant(jwt, "tenant_id"), who->tenant_id,
+                         sizeof(who->tenant_id))) {
+        cq_errstr_set(detail, detail_size, "The bearer token has no valid tenant_id claim");
+        goto out;
+    }
+    const char *user = jwt_get_grant(jwt, "sub");
+    if (!user)
+        user = jwt_get_grant(jwt, "user_id");
+    if (!cq_auth_copy_id(user, who->user_id, sizeof(who->user_id))) {
+        cq_errstr_set(detail, detail_size, "The bearer token has no valid sub or user_id claim");
+        goto out;
+    }
+    const char *role = jwt_get_grant(jwt, "role");
+    if (role)
+        cq_auth_copy_id(role, who->role, sizeof(who->role));
+    rc = CQ_ERR_OK;
+out:
+    jwt_free(jwt);
+    if (rc != CQ_ERR_OK)
+        memset(who, 0, sizeof(*who));
+    return rc;
+}
