@@ -24,6 +24,9 @@
 #define CQ_AVRO_MAX_MESSAGE (8u * 1024u * 1024u)
 /* Deepest nesting of records/arrays/unions accepted (recursive schemas). */
 #define CQ_AVRO_MAX_DEPTH 128
+/* Most array items, all arrays together, in one message (and never more
+ * than the message has bytes): bounds what decoding allocates. */
+#define CQ_AVRO_MAX_ITEMS 100000
 /* Kafka header that carries cq_avro_fingerprint() of the writer schema. */
 #define CQ_AVRO_FINGERPRINT_HEADER "coachq-avro-fingerprint"
 
@@ -88,7 +91,8 @@ cq_err_t cq_avro_envelope_encode(cq_avro_t *avro, const cq_job_envelope_t *env, 
 /* Decodes one untrusted message into env (which must be zeroed or cleared;
  * caller clears it after success). Any malformed, truncated, oversized or
  * trailing-byte input gives CQ_ERR_UNDECODABLE_MESSAGE and leaves env
- * cleared; nothing is allocated beyond a small multiple of len. */
+ * cleared. What is allocated is bounded by len and CQ_AVRO_MAX_ITEMS before
+ * avro-c reads anything. */
 cq_err_t cq_avro_envelope_decode(cq_avro_t *avro, const void *buf, size_t len,
                                  cq_job_envelope_t *env, char *errstr, size_t errstr_size);
 

@@ -153,9 +153,15 @@ static json_t *find_named(json_t *s, const char *name)
     size_t i;
     json_t *v, *found;
     if (json_is_object(s)) {
-        json_object_foreach(s, key, v) if ((found = find_named(v, name))) return found;
+        for (void *it = json_object_iter(s);
+             it && (key = json_object_iter_key(it)) && (v = json_object_iter_value(it));
+             it = json_object_iter_next(s, it))
+            if ((found = find_named(v, name)))
+                return found;
     } else if (json_is_array(s)) {
-        json_array_foreach(s, i, v) if ((found = find_named(v, name))) return found;
+        for (i = 0; i < json_array_size(s) && (v = json_array_get(s, i)); i++)
+            if ((found = find_named(v, name)))
+                return found;
     }
     return NULL;
 }
@@ -164,8 +170,9 @@ static json_t *field_of(json_t *record, const char *name)
 {
     size_t i;
     json_t *f;
-    json_array_foreach(json_object_get(record, "fields"), i, f)
-    {
+    for (i = 0; i < json_array_size(json_object_get(record, "fields")) &&
+                (f = json_array_get(json_object_get(record, "fields"), i));
+         i++) {
         if (strcmp(json_string_value(json_object_get(f, "name")), name) == 0)
             return f;
     }
@@ -813,6 +820,34 @@ static void test_avro_decode_crafted(void **state)
     assert_int_equal(cq_avro_envelope_decode(avro, buf, len, &env, err, sizeof(err)), CQ_ERR_OK);
     cq_job_envelope_clear(&env);
     free(buf);
+
+    /* the item cap: 99999 empty tags decode, 100001 do not (nor encode) */
+    buf =
+        encode_env(avro, "do-thing", "{\"title\": \"t\", \"level\": \"low\", \"tags\": []}", &len);
+    assert_int_equal(buf[len - 4], 0); /* tags, then owner, reviewer, tree */
+    for (int64_t items = 99999; items <= 100001; items += 2) {
+        bytes_t n = {.n = 0};
+        put_long(&n, items);
+        size_t big_len = len - 4 + n.n + (size_t)items + 4;
+        unsigned char *big = calloc(1, big_len);
+        memcpy(big, buf, len - 4);
+        memcpy(big + len - 4, n.b, n.n);
+        cq_err_t rc = cq_avro_envelope_decode(avro, big, big_len, &env, err, sizeof(err));
+        assert_int_equal(rc, items < CQ_AVRO_MAX_ITEMS ? CQ_ERR_OK : CQ_ERR_UNDECODABLE_MESSAGE);
+        if (rc == CQ_ERR_OK)
+            assert_int_equal(json_array_size(json_object_get(env.payload, "tags")), items);
+        else
+            assert_non_null(strstr(err, "not a valid"));
+        cq_job_envelope_clear(&env);
+        free(big);
+    }
+    free(buf);
+    cq_job_envelope_t many = make_env("do-thing", "{\"title\": \"t\", \"level\": \"low\"}");
+    json_t *tags = json_array();
+    for (int i = 0; i <= CQ_AVRO_MAX_ITEMS; i++)
+        json_array_append_new(tags, json_string(""));
+    json_object_set_new(many.payload, "tags", tags);
+    expect_env_error(avro, &many, CQ_ERR_VALIDATION_ERROR, "more than 100000 array items");
 
     /* result: enum index out of range, payload record of another operation */
     cq_job_result_msg_t msg;
