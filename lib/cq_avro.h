@@ -28,7 +28,7 @@
  * than the message has bytes): bounds what decoding allocates. */
 #define CQ_AVRO_MAX_ITEMS 100000
 /* Kafka header that carries cq_avro_fingerprint() of the writer schema. */
-#define CQ_AVRO_FINGERPRINT_HEADER "coachq-avro-fingerprint"
+#define CQ_AVRO_FINGERPRINT_HEADER "coachq-fingerprint"
 
 typedef struct cq_avro_s cq_avro_t;
 

@@ -207,7 +207,8 @@ static bool gen_envelope(cq_avro_map_t *g, const json_t *openapi, cq_avro_schema
         add_field(g, rec, fields, id_fields[i][0], t, avro, false, id_fields[i][1]);
     }
     t = prim(g, CQ_AVRO_INT, &avro);
-    add_field(g, rec, fields, "attempt", t, avro, false, "Delivery attempt, 1 for the first.");
+    add_field(g, rec, fields, "attempt", t, avro, false,
+              "Retries before this delivery: 0 for the first.");
     t = timestamp(g, &avro);
     add_field(g, rec, fields, "createdAt", t, avro, false, "When the gateway accepted the job.");
     t = timestamp(g, &avro);

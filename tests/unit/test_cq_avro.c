@@ -463,6 +463,67 @@ static cq_job_result_msg_t make_result(const char *op, const char *status, const
     return msg;
 }
 
+static void test_avro_mapping_composition(void **state)
+{
+    static const char schemas[] =
+        "{\"Base\": {\"type\": \"object\", \"required\": [\"id\"],"
+        "   \"properties\": {\"id\": {\"type\": \"string\"}}},"
+        " \"Ext\": {\"description\": \"Extended.\", \"allOf\": ["
+        "   {\"$ref\": \"#/components/schemas/Base\"},"
+        "   {\"type\": \"object\", \"properties\": {\"n\": {\"type\": \"integer\"}}},"
+        "   {\"required\": [\"n\"]}]},"
+        " \"Odd\": {\"type\": \"object\", \"additionalProperties\": false,"
+        "   \"required\": [\"pick\", \"lvl\"], \"properties\": {"
+        "   \"x-y\": {\"type\": \"string\"},"
+        "   \"pick\": {\"anyOf\": [{\"$ref\": \"#/components/schemas/Base\"},"
+        "                          {\"type\": \"null\"}]},"
+        "   \"lvl\": {\"enum\": [\"a\", \"b\", null]},"
+        "   \"mixed\": {\"allOf\": [{\"type\": \"string\"}]},"
+        "   \"anything\": {}}}}";
+    char err[512];
+    json_t *doc = mini_doc(schemas, "ext:Ext:Odd");
+    cq_avro_t *avro = cq_avro_new(doc, err, sizeof(err));
+    json_decref(doc);
+    if (!avro)
+        fail_msg("cq_avro_new: %s", err);
+    /* allOf of objects merges into one record named after the component */
+    json_t *ext = find_named(cq_avro_schema_json(avro, "JobEnvelope"), "Ext");
+    assert_string_equal(json_string_value(json_object_get(ext, "doc")), "Extended.");
+    assert_field_type(ext, "id", "\"string\"");
+    assert_field_type(ext, "n", "\"long\"");
+    json_t *odd = find_named(cq_avro_schema_json(avro, "JobResult"), "Odd");
+    /* invalid Avro names are fixed and keep their JSON name */
+    json_t *xy = field_of(odd, "x_y");
+    assert_string_equal(json_string_value(json_object_get(xy, "x-json-name")), "x-y");
+    /* required but nullable: no default; an enum with null is a nullable enum */
+    assert_field_type(odd, "pick",
+                      "[\"null\", {\"type\": \"record\", \"name\": \"Base\", \"fields\":"
+                      " [{\"name\": \"id\", \"type\": \"string\"}]}]");
+    assert_null(json_object_get(field_of(odd, "pick"), "default"));
+    assert_field_type(odd, "lvl",
+                      "[\"null\", {\"type\": \"enum\", \"name\": \"OddLvl\", \"symbols\":"
+                      " [\"a\", \"b\"]}]");
+    assert_field_type(odd, "mixed", "[\"null\", \"string\"]");
+    assert_field_type(odd, "anything", "[\"null\", \"string\"]");
+
+    cq_job_envelope_t env = make_env("ext", "{\"id\": \"i\", \"n\": -5}");
+    json_t *back = env_round_trip(avro, &env);
+    assert_json_eq(back, env.payload);
+    json_decref(back);
+    cq_job_envelope_clear(&env);
+    /* required nulls stay null (only optional nulls are dropped) */
+    cq_job_result_msg_t msg = make_result(
+        "ext", "succeeded",
+        "{\"x-y\": \"v\", \"pick\": null, \"lvl\": null, \"anything\": [1, {\"a\": \"b\"}]}");
+    result_round_trip(avro, &msg);
+    cq_job_result_msg_clear(&msg);
+    msg = make_result("ext", "succeeded",
+                      "{\"pick\": {\"id\": \"i\"}, \"lvl\": \"b\", \"mixed\": \"m\"}");
+    result_round_trip(avro, &msg);
+    cq_job_result_msg_clear(&msg);
+    cq_avro_destroy(avro);
+}
+
 static void test_avro_result_round_trip(void **state)
 {
     cq_avro_t *avro = fixture_avro();
@@ -1121,6 +1182,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_avro_mapping_fields),
+        cmocka_unit_test(test_avro_mapping_composition),
         cmocka_unit_test(test_avro_mapping_errors),
         cmocka_unit_test(test_avro_envelope_round_trip),
         cmocka_unit_test(test_avro_result_round_trip),
