@@ -96,7 +96,9 @@ cq_err_t cq_avro_envelope_encode(cq_avro_t *avro, const cq_job_envelope_t *env, 
 cq_err_t cq_avro_envelope_decode(cq_avro_t *avro, const void *buf, size_t len,
                                  cq_job_envelope_t *env, char *errstr, size_t errstr_size);
 
-/* Encodes msg (borrowed); same contract as cq_avro_envelope_encode(). */
+/* Encodes msg (borrowed); same contract as cq_avro_envelope_encode(), except
+ * that an operation missing from the document is accepted when msg->result
+ * is NULL (a worker failing a job of an operation it does not know). */
 cq_err_t cq_avro_result_encode(cq_avro_t *avro, const cq_job_result_msg_t *msg, void **buf,
                                size_t *len, char *errstr, size_t errstr_size);
 /* Decodes one untrusted result message; same contract as
