@@ -24,8 +24,11 @@
 #define CQ_AVRO_MAX_MESSAGE (8u * 1024u * 1024u)
 /* Deepest nesting of records/arrays/unions accepted (recursive schemas). */
 #define CQ_AVRO_MAX_DEPTH 128
+/* Most array items, all arrays together, in one message (and never more
+ * than the message has bytes): bounds what decoding allocates. */
+#define CQ_AVRO_MAX_ITEMS 100000
 /* Kafka header that carries cq_avro_fingerprint() of the writer schema. */
-#define CQ_AVRO_FINGERPRINT_HEADER "coachq-avro-fingerprint"
+#define CQ_AVRO_FINGERPRINT_HEADER "coachq-fingerprint"
 
 typedef struct cq_avro_s cq_avro_t;
 
@@ -88,11 +91,14 @@ cq_err_t cq_avro_envelope_encode(cq_avro_t *avro, const cq_job_envelope_t *env, 
 /* Decodes one untrusted message into env (which must be zeroed or cleared;
  * caller clears it after success). Any malformed, truncated, oversized or
  * trailing-byte input gives CQ_ERR_UNDECODABLE_MESSAGE and leaves env
- * cleared; nothing is allocated beyond a small multiple of len. */
+ * cleared. What is allocated is bounded by len and CQ_AVRO_MAX_ITEMS before
+ * avro-c reads anything. */
 cq_err_t cq_avro_envelope_decode(cq_avro_t *avro, const void *buf, size_t len,
                                  cq_job_envelope_t *env, char *errstr, size_t errstr_size);
 
-/* Encodes msg (borrowed); same contract as cq_avro_envelope_encode(). */
+/* Encodes msg (borrowed); same contract as cq_avro_envelope_encode(), except
+ * that an operation missing from the document is accepted when msg->result
+ * is NULL (a worker failing a job of an operation it does not know). */
 cq_err_t cq_avro_result_encode(cq_avro_t *avro, const cq_job_result_msg_t *msg, void **buf,
                                size_t *len, char *errstr, size_t errstr_size);
 /* Decodes one untrusted result message; same contract as

@@ -1,54 +1,16 @@
 /*
- * cq_avro_schema.h — generation of coachq's Avro schemas from the OpenAPI
- * document, used by cq_avro.c. Besides the Avro schema JSON it yields a node
- * graph that says how each Avro type maps back to JSON (which strings hold
- * JSON text, which fields are optional, the JSON name of each field), so the
- * codec never re-derives the mapping.
- *
- * Everything here is built once and read-only afterwards; no avro-c types.
+ * cq_avro_schema.h — the two generated Avro schemas of coachq's Kafka
+ * messages (JobEnvelope, JobResult), their operations and fingerprints;
+ * internal to the Avro codec (cq_avro.c). Built once, read-only after;
+ * no avro-c types.
  */
 #ifndef CQ_AVRO_SCHEMA_H
 #define CQ_AVRO_SCHEMA_H
 
 #include <jansson.h>
 
+#include "cq_avro_map.h"
 #include "cq_common.h"
-
-typedef enum {
-    CQ_AVRO_NULL,
-    CQ_AVRO_BOOLEAN,
-    CQ_AVRO_INT,
-    CQ_AVRO_LONG,
-    CQ_AVRO_DOUBLE,
-    CQ_AVRO_STRING,
-    CQ_AVRO_JSON_TEXT, /* Avro string holding any JSON value as compact JSON text */
-    CQ_AVRO_ENUM,
-    CQ_AVRO_ARRAY,
-    CQ_AVRO_RECORD,
-    CQ_AVRO_UNION,
-} cq_avro_kind_t;
-
-typedef struct cq_avro_node_s cq_avro_node_t;
-
-typedef struct {
-    char *name;      /* Avro field name */
-    char *json_name; /* property name in JSON */
-    cq_avro_node_t *type;
-    bool optional; /* not required in JSON: absent <-> null (type is a union, null first) */
-} cq_avro_field_t;
-
-struct cq_avro_node_s {
-    cq_avro_kind_t kind;
-    char *name;   /* records and enums: short name (namespace io.coachq) */
-    size_t count; /* fields, symbols or branches */
-    cq_avro_field_t *fields;
-    char **symbols;
-    cq_avro_node_t **branches;
-    cq_avro_node_t *items;
-    json_t *konst; /* STRING: the JSON Schema const, used to pick a union branch */
-    bool wrapper;  /* RECORD whose one field "value" holds the whole JSON value */
-    cq_avro_node_t *next_alloc; /* every node of a graph, for freeing */
-};
 
 /* One job operation of the document, in document order. */
 typedef struct {

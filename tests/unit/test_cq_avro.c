@@ -153,9 +153,15 @@ static json_t *find_named(json_t *s, const char *name)
     size_t i;
     json_t *v, *found;
     if (json_is_object(s)) {
-        json_object_foreach(s, key, v) if ((found = find_named(v, name))) return found;
+        for (void *it = json_object_iter(s);
+             it && (key = json_object_iter_key(it)) && (v = json_object_iter_value(it));
+             it = json_object_iter_next(s, it))
+            if ((found = find_named(v, name)))
+                return found;
     } else if (json_is_array(s)) {
-        json_array_foreach(s, i, v) if ((found = find_named(v, name))) return found;
+        for (i = 0; i < json_array_size(s) && (v = json_array_get(s, i)); i++)
+            if ((found = find_named(v, name)))
+                return found;
     }
     return NULL;
 }
@@ -164,8 +170,9 @@ static json_t *field_of(json_t *record, const char *name)
 {
     size_t i;
     json_t *f;
-    json_array_foreach(json_object_get(record, "fields"), i, f)
-    {
+    for (i = 0; i < json_array_size(json_object_get(record, "fields")) &&
+                (f = json_array_get(json_object_get(record, "fields"), i));
+         i++) {
         if (strcmp(json_string_value(json_object_get(f, "name")), name) == 0)
             return f;
     }
@@ -454,6 +461,67 @@ static cq_job_result_msg_t make_result(const char *op, const char *status, const
         .result = result ? parse(result) : NULL,
     };
     return msg;
+}
+
+static void test_avro_mapping_composition(void **state)
+{
+    static const char schemas[] =
+        "{\"Base\": {\"type\": \"object\", \"required\": [\"id\"],"
+        "   \"properties\": {\"id\": {\"type\": \"string\"}}},"
+        " \"Ext\": {\"description\": \"Extended.\", \"allOf\": ["
+        "   {\"$ref\": \"#/components/schemas/Base\"},"
+        "   {\"type\": \"object\", \"properties\": {\"n\": {\"type\": \"integer\"}}},"
+        "   {\"required\": [\"n\"]}]},"
+        " \"Odd\": {\"type\": \"object\", \"additionalProperties\": false,"
+        "   \"required\": [\"pick\", \"lvl\"], \"properties\": {"
+        "   \"x-y\": {\"type\": \"string\"},"
+        "   \"pick\": {\"anyOf\": [{\"$ref\": \"#/components/schemas/Base\"},"
+        "                          {\"type\": \"null\"}]},"
+        "   \"lvl\": {\"enum\": [\"a\", \"b\", null]},"
+        "   \"mixed\": {\"allOf\": [{\"type\": \"string\"}]},"
+        "   \"anything\": {}}}}";
+    char err[512];
+    json_t *doc = mini_doc(schemas, "ext:Ext:Odd");
+    cq_avro_t *avro = cq_avro_new(doc, err, sizeof(err));
+    json_decref(doc);
+    if (!avro)
+        fail_msg("cq_avro_new: %s", err);
+    /* allOf of objects merges into one record named after the component */
+    json_t *ext = find_named(cq_avro_schema_json(avro, "JobEnvelope"), "Ext");
+    assert_string_equal(json_string_value(json_object_get(ext, "doc")), "Extended.");
+    assert_field_type(ext, "id", "\"string\"");
+    assert_field_type(ext, "n", "\"long\"");
+    json_t *odd = find_named(cq_avro_schema_json(avro, "JobResult"), "Odd");
+    /* invalid Avro names are fixed and keep their JSON name */
+    json_t *xy = field_of(odd, "x_y");
+    assert_string_equal(json_string_value(json_object_get(xy, "x-json-name")), "x-y");
+    /* required but nullable: no default; an enum with null is a nullable enum */
+    assert_field_type(odd, "pick",
+                      "[\"null\", {\"type\": \"record\", \"name\": \"Base\", \"fields\":"
+                      " [{\"name\": \"id\", \"type\": \"string\"}]}]");
+    assert_null(json_object_get(field_of(odd, "pick"), "default"));
+    assert_field_type(odd, "lvl",
+                      "[\"null\", {\"type\": \"enum\", \"name\": \"OddLvl\", \"symbols\":"
+                      " [\"a\", \"b\"]}]");
+    assert_field_type(odd, "mixed", "[\"null\", \"string\"]");
+    assert_field_type(odd, "anything", "[\"null\", \"string\"]");
+
+    cq_job_envelope_t env = make_env("ext", "{\"id\": \"i\", \"n\": -5}");
+    json_t *back = env_round_trip(avro, &env);
+    assert_json_eq(back, env.payload);
+    json_decref(back);
+    cq_job_envelope_clear(&env);
+    /* required nulls stay null (only optional nulls are dropped) */
+    cq_job_result_msg_t msg = make_result(
+        "ext", "succeeded",
+        "{\"x-y\": \"v\", \"pick\": null, \"lvl\": null, \"anything\": [1, {\"a\": \"b\"}]}");
+    result_round_trip(avro, &msg);
+    cq_job_result_msg_clear(&msg);
+    msg = make_result("ext", "succeeded",
+                      "{\"pick\": {\"id\": \"i\"}, \"lvl\": \"b\", \"mixed\": \"m\"}");
+    result_round_trip(avro, &msg);
+    cq_job_result_msg_clear(&msg);
+    cq_avro_destroy(avro);
 }
 
 static void test_avro_result_round_trip(void **state)
@@ -814,6 +882,34 @@ static void test_avro_decode_crafted(void **state)
     cq_job_envelope_clear(&env);
     free(buf);
 
+    /* the item cap: 99999 empty tags decode, 100001 do not (nor encode) */
+    buf =
+        encode_env(avro, "do-thing", "{\"title\": \"t\", \"level\": \"low\", \"tags\": []}", &len);
+    assert_int_equal(buf[len - 4], 0); /* tags, then owner, reviewer, tree */
+    for (int64_t items = 99999; items <= 100001; items += 2) {
+        bytes_t n = {.n = 0};
+        put_long(&n, items);
+        size_t big_len = len - 4 + n.n + (size_t)items + 4;
+        unsigned char *big = calloc(1, big_len);
+        memcpy(big, buf, len - 4);
+        memcpy(big + len - 4, n.b, n.n);
+        cq_err_t rc = cq_avro_envelope_decode(avro, big, big_len, &env, err, sizeof(err));
+        assert_int_equal(rc, items < CQ_AVRO_MAX_ITEMS ? CQ_ERR_OK : CQ_ERR_UNDECODABLE_MESSAGE);
+        if (rc == CQ_ERR_OK)
+            assert_int_equal(json_array_size(json_object_get(env.payload, "tags")), items);
+        else
+            assert_non_null(strstr(err, "not a valid"));
+        cq_job_envelope_clear(&env);
+        free(big);
+    }
+    free(buf);
+    cq_job_envelope_t many = make_env("do-thing", "{\"title\": \"t\", \"level\": \"low\"}");
+    json_t *tags = json_array();
+    for (int i = 0; i <= CQ_AVRO_MAX_ITEMS; i++)
+        json_array_append_new(tags, json_string(""));
+    json_object_set_new(many.payload, "tags", tags);
+    expect_env_error(avro, &many, CQ_ERR_VALIDATION_ERROR, "more than 100000 array items");
+
     /* result: enum index out of range, payload record of another operation */
     cq_job_result_msg_t msg;
     bytes_t r = {.n = 0};
@@ -1086,6 +1182,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_avro_mapping_fields),
+        cmocka_unit_test(test_avro_mapping_composition),
         cmocka_unit_test(test_avro_mapping_errors),
         cmocka_unit_test(test_avro_envelope_round_trip),
         cmocka_unit_test(test_avro_result_round_trip),
