@@ -268,21 +268,14 @@ static bool gen_result(cq_avro_map_t *g, const json_t *openapi, cq_avro_schema_t
     t = timestamp(g, &avro);
     add_field(g, rec, fields, "finishedAt", t, avro, false, "When it reached its final state.");
 
-    cq_avro_node_t *engine = fixed_record(g, "Engine", 6);
-    json_t *efields = json_array();
-    t = prim(g, CQ_AVRO_STRING, &avro);
-    add_field(g, engine, efields, "name", t, avro, false, "builtin, openai, anthropic, bedrock.");
-    t = prim(g, CQ_AVRO_STRING, &avro);
-    add_field(g, engine, efields, "provider", t, avro, true, "Provider of the model.");
-    t = prim(g, CQ_AVRO_STRING, &avro);
-    add_field(g, engine, efields, "model", t, avro, true, "Model name.");
-    static const char *const counters[] = {"promptTokens", "completionTokens", "latencyMs"};
-    for (size_t i = 0; i < CQ_ARRAY_SIZE(counters); i++) {
-        t = prim(g, CQ_AVRO_LONG, &avro);
-        add_field(g, engine, efields, counters[i], t, avro, true, NULL);
-    }
-    add_field(g, rec, fields, "engine", engine,
-              record_json("Engine", NULL, "What computed the result.", efields), true, NULL);
+    /* The engine record is the contract's JobEngine, like the job resource's. */
+    json_t *eref = json_pack("{s:s}", "$ref", "#/components/schemas/JobEngine"), *ej = NULL;
+    cq_avro_node_t *engine = NULL;
+    bool eok = cq_avro_map_schema(g, eref, "JobEngine", "JobResult.engine", &engine, &ej);
+    json_decref(eref);
+    if (!eok)
+        goto fail;
+    add_field(g, rec, fields, "engine", engine, ej, true, "What computed the result.");
 
     if (!gen_op_union(g, schema->ops, raw, schema->op_count, true, &res, &avro))
         goto fail;
