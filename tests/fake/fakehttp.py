@@ -14,6 +14,7 @@ main() is the common command line.
 import argparse
 import asyncio
 import collections
+import hashlib
 import json
 import logging
 import os
@@ -160,6 +161,8 @@ class FakeServer:
         self.seq += 1
         rec = {"seq": self.seq, "route": route, "method": req.method, "path": req.path,
                "query": req.query, "headers": dict(req.headers), "body": body,
+               # exact bytes, for checks (like SigV4) that hash the raw body
+               "body_sha256": hashlib.sha256(req.body or b"").hexdigest(),
                "received_at": time.time(), "kind": "rejected"}
         self.records.append(rec)
         return rec

@@ -321,3 +321,72 @@ out:
     cq_config_destroy(conf);
     return found;
 }
+
+bool cq_it_start_fake(const char *script, cq_it_proc_t *proc, int *port)
+{
+    const char *src = getenv("COACHQ_SOURCE_DIR");
+    char path[512], port_file[256];
+    snprintf(path, sizeof(path), "%s/tests/fake/%s", src ? src : ".", script);
+    snprintf(port_file, sizeof(port_file), "/tmp/coachq-fake-%d-%ld.port", (int)getpid(),
+             (long)cq_mono_ms());
+    unlink(port_file);
+    pid_t pid = fork();
+    if (pid < 0)
+        return false;
+    if (pid == 0) {
+        execlp("python3", "python3", path, "--port", "0", "--port-file", port_file,
+               "--log-level", "warning", (char *)NULL);
+        _exit(127);
+    }
+    proc->pid = pid;
+    cq_strlcpy(proc->name, script, sizeof(proc->name));
+    for (int i = 0; i < 100; i++) {
+        FILE *fp = fopen(port_file, "r");
+        if (fp) {
+            int p = 0;
+            bool ok = fscanf(fp, "%d", &p) == 1 && p > 0;
+            fclose(fp);
+            if (ok) {
+                *port = p;
+                unlink(port_file);
+                return true;
+            }
+        }
+        usleep(100 * 1000);
+    }
+    fprintf(stderr, "%s did not start\n", script);
+    return false;
+}
+
+static bool cq_it_fake_post(int port, const char *path, const char *body)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+    const char *const h[] = {"Content-Type: application/json", NULL};
+    cq_it_resp_t r = cq_it_http("POST", url, h, body, strlen(body));
+    bool ok = r.status == 200;
+    if (!ok)
+        fprintf(stderr, "fake %s: %ld %s\n", path, r.status, r.body);
+    cq_it_resp_free(&r);
+    return ok;
+}
+
+bool cq_it_fake_script(int port, const char *script_json)
+{
+    return cq_it_fake_post(port, "/_control/script", script_json);
+}
+
+bool cq_it_fake_reset(int port)
+{
+    return cq_it_fake_post(port, "/_control/reset", "{}");
+}
+
+json_t *cq_it_fake_requests(int port)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/_control/requests", port);
+    cq_it_resp_t r = cq_it_http("GET", url, NULL, NULL, 0);
+    json_t *out = r.status == 200 ? json_incref(r.json) : NULL;
+    cq_it_resp_free(&r);
+    return out;
+}

@@ -73,4 +73,14 @@ json_t *cq_it_get(json_t *root, const char *path);
 size_t cq_it_consume_ids(const cq_it_stack_t *s, const char *topic, const char *const *ids,
                          size_t count, int timeout_ms, const char *save_path);
 
+/* Starts one of our fake servers (tests/fake/<script>, e.g. "fake_llm.py") on
+ * a free loopback port; *port gets it. */
+bool cq_it_start_fake(const char *script, cq_it_proc_t *proc, int *port);
+/* Replaces the fake's script (a JSON document, see tests/fake/fake_llm.py). */
+bool cq_it_fake_script(int port, const char *script_json);
+/* Clears the fake's script and records. */
+bool cq_it_fake_reset(int port);
+/* The fake's recorded calls (new reference), NULL on failure. */
+json_t *cq_it_fake_requests(int port);
+
 #endif

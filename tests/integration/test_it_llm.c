@@ -1,0 +1,302 @@
+/*
+ * Integration: the alignment worker calling an LLM — our fake LLM server
+ * (tests/fake/fake_llm.py) in OpenAI, Anthropic and Bedrock shapes — with
+ * the real Kafka broker and Redis. One test per behaviour of the LLM layer:
+ * success per provider, 429 with Retry-After honoured, 5xx retried, a hang
+ * cut by the timeout and retried, a malformed answer repaired, an answer
+ * that stays invalid failing the job onto the dead-letter topic, the circuit
+ * breaker with fallback to the builtin engine, and the Bedrock request's
+ * SigV4 signature recomputed independently.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cq_it.h"
+
+#define AWS_SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+
+static cq_it_stack_t stack;
+static cq_it_proc_t fake;
+static int fake_port;
+
+#define BODY                                                                                       \
+    "{\"goalIntent\": \"Grow recurring revenue from maintenance plans\","                          \
+    " \"strategies\": [\"Sell plans at handover\"], \"kpis\": [\"Plan attach rate\"],"             \
+    " \"businessFoundation\": {\"vision\": \"Clean energy in every home\","                        \
+    " \"purpose\": \"Make solar simple\", \"coreValues\": [\"Integrity\"]}}"
+
+static const char *const json_h[] = {"Content-Type: application/json", "X-Tenant-Id: tenant-l",
+                                     "Prefer: wait=40", NULL};
+
+/* Starts the worker against the fake with a provider and extra options. */
+static void worker(const char *provider, const char *const *more)
+{
+    cq_it_stop(&stack.worker, SIGTERM);
+    assert_true(cq_it_fake_reset(fake_port));
+    char base[128], prov[64];
+    const char *path = strcmp(provider, "openai") == 0 ? "/v1" : "";
+    snprintf(base, sizeof(base), "llm.base_url=http://127.0.0.1:%d%s", fake_port, path);
+    snprintf(prov, sizeof(prov), "llm.provider=%s", provider);
+    const char *opts[24] = {prov, base, "llm.api_key=test-key", "llm.model=test-model",
+                            "llm.retry_after_max=5s", "llm.timeout=20s"};
+    size_t n = 6;
+    for (; more && *more && n < 22; more++)
+        opts[n++] = *more;
+    opts[n] = NULL;
+    assert_true(cq_it_start_worker(&stack, "alignment", opts));
+}
+
+/* Submits the standard request and returns the job resource after it ends. */
+static json_t *run_job(long *post_status)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "%s/coaching/alignment-check", stack.base);
+    cq_it_resp_t r = cq_it_http("POST", url, json_h, BODY, strlen(BODY));
+    *post_status = r.status;
+    char job_id[64] = "";
+    assert_true(cq_it_header(&r, "X-Job-Id", job_id, sizeof(job_id)));
+    cq_it_resp_free(&r);
+    snprintf(url, sizeof(url), "%s/jobs/%s", stack.base, job_id);
+    const char *const poll[] = {"X-Tenant-Id: tenant-l", "Prefer: wait=40", NULL};
+    r = cq_it_http("GET", url, poll, NULL, 0);
+    assert_int_equal(r.status, 200);
+    json_t *job = json_incref(r.json);
+    cq_it_resp_free(&r);
+    return job;
+}
+
+static const char *str(json_t *j, const char *path)
+{
+    const char *s = json_string_value(cq_it_get(j, path));
+    return s ? s : "";
+}
+
+static json_int_t num(json_t *j, const char *path)
+{
+    return json_integer_value(cq_it_get(j, path));
+}
+
+static void test_it_llm_openai_success(void **state)
+{
+    worker("openai", NULL);
+    long status;
+    json_t *job = run_job(&status);
+    assert_int_equal(status, 200);
+    assert_string_equal(str(job, "status"), "succeeded");
+    assert_string_equal(str(job, "engine.name"), "llm");
+    assert_string_equal(str(job, "engine.provider"), "openai");
+    assert_string_equal(str(job, "engine.model"), "test-model");
+    assert_true(num(job, "engine.promptTokens") > 0);
+    assert_int_equal(num(job, "engine.attempts"), 1);
+    json_decref(job);
+    json_t *calls = cq_it_fake_requests(fake_port);
+    json_t *last = json_array_get(calls, json_array_size(calls) - 1);
+    assert_string_equal(str(last, "route"), "openai");
+    assert_string_equal(str(last, "body.response_format.type"), "json_schema");
+    assert_true(json_is_true(cq_it_get(last, "body.response_format.json_schema.strict")));
+    assert_string_equal(str(last, "headers.authorization"), "Bearer test-key");
+    json_decref(calls);
+}
+
+static void test_it_llm_anthropic_success(void **state)
+{
+    worker("anthropic", NULL);
+    long status;
+    json_t *job = run_job(&status);
+    assert_int_equal(status, 200);
+    assert_string_equal(str(job, "engine.provider"), "anthropic");
+    assert_true(num(job, "result.alignmentScore") >= 0);
+    json_decref(job);
+    json_t *calls = cq_it_fake_requests(fake_port);
+    json_t *last = json_array_get(calls, json_array_size(calls) - 1);
+    assert_string_equal(str(last, "route"), "anthropic");
+    assert_string_equal(str(last, "headers.x-api-key"), "test-key");
+    assert_string_equal(str(last, "body.tool_choice.type"), "tool");
+    assert_non_null(cq_it_get(last, "body.tools.0.input_schema"));
+    json_decref(calls);
+}
+
+static void test_it_llm_429_retry_after_honoured(void **state)
+{
+    worker("openai", NULL);
+    assert_true(cq_it_fake_script(
+        fake_port, "{\"steps\": [{\"kind\": \"status\", \"code\": 429, \"retry_after\": 2}]}"));
+    long status;
+    json_t *job = run_job(&status);
+    assert_string_equal(str(job, "status"), "succeeded");
+    assert_int_equal(num(job, "engine.attempts"), 2);
+    json_decref(job);
+    json_t *calls = cq_it_fake_requests(fake_port);
+    assert_int_equal(json_array_size(calls), 2);
+    double t0 = json_number_value(cq_it_get(calls, "0.received_at"));
+    double t1 = json_number_value(cq_it_get(calls, "1.received_at"));
+    assert_true(t1 - t0 >= 1.9); /* waited the 2 s the server asked for */
+    json_decref(calls);
+}
+
+static void test_it_llm_5xx_retried_then_success(void **state)
+{
+    worker("openai", NULL);
+    assert_true(cq_it_fake_script(fake_port, "{\"steps\": [{\"kind\": \"status\", \"code\": 500},"
+                                             " {\"kind\": \"status\", \"code\": 503}]}"));
+    long status;
+    json_t *job = run_job(&status);
+    assert_string_equal(str(job, "status"), "succeeded");
+    assert_int_equal(num(job, "engine.attempts"), 3);
+    json_decref(job);
+}
+
+static void test_it_llm_hang_times_out_and_retries(void **state)
+{
+    const char *more[] = {"llm.timeout=1500ms", NULL};
+    worker("openai", more);
+    assert_true(cq_it_fake_script(fake_port, "{\"steps\": [{\"kind\": \"hang\"}]}"));
+    long status;
+    json_t *job = run_job(&status);
+    assert_string_equal(str(job, "status"), "succeeded");
+    assert_int_equal(num(job, "engine.attempts"), 2);
+    assert_true(num(job, "engine.latencyMs") >= 1400);
+    json_decref(job);
+}
+
+static void test_it_llm_malformed_then_repaired(void **state)
+{
+    worker("openai", NULL);
+    assert_true(cq_it_fake_script(
+        fake_port, "{\"steps\": [{\"kind\": \"malformed\", \"variant\": \"content\"}]}"));
+    long status;
+    json_t *job = run_job(&status);
+    assert_string_equal(str(job, "status"), "succeeded");
+    assert_int_equal(num(job, "engine.attempts"), 2);
+    json_decref(job);
+    /* The second call carried the model's broken answer and what was wrong. */
+    json_t *calls = cq_it_fake_requests(fake_port);
+    assert_int_equal(json_array_size(calls), 2);
+    json_t *first = cq_it_get(calls, "0.body.messages");
+    json_t *second = cq_it_get(calls, "1.body.messages");
+    assert_true(json_array_size(second) > json_array_size(first));
+    json_decref(calls);
+}
+
+static void test_it_llm_always_invalid_fails_to_dlq(void **state)
+{
+    worker("openai", NULL);
+    assert_true(cq_it_fake_script(fake_port, "{\"steps\": [], \"then\": {\"kind\": \"invalid\"}}"));
+    long status;
+    json_t *job = run_job(&status);
+    assert_int_equal(status, 502);
+    assert_string_equal(str(job, "status"), "failed");
+    assert_string_equal(str(job, "error.code"), "INVALID_AI_RESPONSE");
+    char topic[128];
+    snprintf(topic, sizeof(topic), "%s.dlq", stack.prefix);
+    const char *ids[] = {str(job, "jobId")};
+    assert_int_equal(cq_it_consume_ids(&stack, topic, ids, 1, 30000, NULL), 1);
+    json_decref(job);
+}
+
+static void test_it_llm_breaker_opens_and_falls_back(void **state)
+{
+    const char *more[] = {"llm.breaker_failures=2", "llm.max_attempts=1",
+                          "llm.breaker_cooldown=60s", "llm.fallback_builtin=true", NULL};
+    worker("openai", more);
+    assert_true(cq_it_fake_script(fake_port, "{\"steps\": [], \"then\": {\"kind\": \"status\","
+                                             " \"code\": 500}}"));
+    long status;
+    for (int i = 0; i < 2; i++) {
+        json_t *job = run_job(&status);
+        assert_string_equal(str(job, "status"), "failed");
+        assert_string_equal(str(job, "error.code"), "AI_SERVICE_UNAVAILABLE");
+        json_decref(job);
+    }
+    /* The circuit is open now: no call is made and the builtin engine answers. */
+    json_t *job = run_job(&status);
+    assert_int_equal(status, 200);
+    assert_string_equal(str(job, "status"), "succeeded");
+    assert_string_equal(str(job, "engine.name"), "builtin");
+    assert_true(json_is_true(cq_it_get(job, "engine.fallback")));
+    json_decref(job);
+    json_t *calls = cq_it_fake_requests(fake_port);
+    assert_int_equal(json_array_size(calls), 2);
+    json_decref(calls);
+}
+
+static void test_it_llm_bedrock_sigv4_verifies(void **state)
+{
+    setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET, 1);
+    setenv("AWS_SESSION_TOKEN", "session-token-example", 1);
+    const char *more[] = {"llm.model=anthropic.claude-3-5-sonnet-20240620-v1:0",
+                          "llm.aws_region=eu-west-1", NULL};
+    worker("bedrock", more);
+    long status;
+    json_t *job = run_job(&status);
+    assert_int_equal(status, 200);
+    assert_string_equal(str(job, "engine.provider"), "bedrock");
+    json_decref(job);
+    json_t *calls = cq_it_fake_requests(fake_port);
+    json_t *last = json_array_get(calls, json_array_size(calls) - 1);
+    assert_string_equal(str(last, "route"), "bedrock");
+    assert_string_equal(str(last, "headers.x-amz-security-token"), "session-token-example");
+    assert_non_null(strstr(str(last, "headers.authorization"),
+                           "Credential=AKIDEXAMPLE/"));
+    assert_non_null(strstr(str(last, "headers.authorization"), "/eu-west-1/bedrock/aws4_request"));
+    /* Recompute the signature with an independent implementation. */
+    char path[] = "/tmp/cq_sigv4_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *fp = fdopen(fd, "w");
+    json_dumpf(last, fp, 0);
+    fclose(fp);
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "python3 %s/tests/fake/sigv4_check.py '%s' < %s",
+             getenv("COACHQ_SOURCE_DIR"), AWS_SECRET, path);
+    int rc = system(cmd);
+    unlink(path);
+    assert_int_equal(rc, 0);
+    json_decref(calls);
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    unsetenv("AWS_SESSION_TOKEN");
+}
+
+static int setup(void **state)
+{
+    cq_it_stack_init(&stack, "llm");
+    if (!cq_it_start_fake("fake_llm.py", &fake, &fake_port))
+        return -1;
+    return cq_it_start_gateway(&stack, NULL) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    cq_it_stack_stop(&stack);
+    cq_it_stop(&fake, SIGTERM);
+    return 0;
+}
+
+int main(void)
+{
+    if (!cq_it_available())
+        return cq_it_missing_status();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_it_llm_openai_success),
+        cmocka_unit_test(test_it_llm_anthropic_success),
+        cmocka_unit_test(test_it_llm_429_retry_after_honoured),
+        cmocka_unit_test(test_it_llm_5xx_retried_then_success),
+        cmocka_unit_test(test_it_llm_hang_times_out_and_retries),
+        cmocka_unit_test(test_it_llm_malformed_then_repaired),
+        cmocka_unit_test(test_it_llm_always_invalid_fails_to_dlq),
+        cmocka_unit_test(test_it_llm_breaker_opens_and_falls_back),
+        cmocka_unit_test(test_it_llm_bedrock_sigv4_verifies),
+    };
+    return cmocka_run_group_tests_name("integration.llm", tests, setup, teardown);
+}
