@@ -8,13 +8,14 @@
  * a caller never re-enters itself.
  *
  * Memory: a call holds its prompts, its request and its reply body (capped
- * at CQ_LLM_MAX_REPLY); curl's receive buffer is kept small so thousands
+ * at CQ_LLM_REPLY_MAX); curl's receive buffer is kept small so thousands
  * of calls in flight stay within tens of megabytes.
  */
 #include "cq_llm.h"
 #include "cq_breaker.h"
 #include "cq_llm_proto.h"
 #include "cq_log.h"
+#include "cq_sigv4.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -22,8 +23,6 @@
 #include <strings.h>
 
 #include <curl/curl.h>
-
-#define CQ_LLM_MAX_REPLY (4 * 1024 * 1024)
 
 typedef struct cq_llm_call_s {
     cq_llm_t *llm;
@@ -61,7 +60,6 @@ struct cq_llm_s {
     cq_llm_call_t *ready;
     size_t in_flight, peak;
     unsigned int seed;
-    char *userpwd; /* bedrock credentials for curl's SigV4 */
 };
 
 static pthread_once_t cq_llm_curl_once = PTHREAD_ONCE_INIT;
@@ -96,14 +94,14 @@ cq_llm_t *cq_llm_new(const cq_config_t *conf, char *errstr, size_t errstr_size)
     if (provider == CQ_LLM_BUILTIN)
         return llm;
     if (provider == CQ_LLM_BEDROCK) {
-        const char *id = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
-        if (!id || !secret || !*id || !*secret) {
+        /* Requests are signed per call (cq_sigv4); fail now, not per job. */
+        cq_sigv4_creds_t creds;
+        if (!cq_sigv4_creds_from_env(&creds)) {
             cq_errstr_set(errstr, errstr_size,
                           "provider bedrock needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
             free(llm);
             return NULL;
         }
-        llm->userpwd = cq_asprintf("%s:%s", id, secret);
     }
     pthread_once(&cq_llm_curl_once, cq_llm_curl_init);
     llm->multi = curl_multi_init();
@@ -179,7 +177,6 @@ void cq_llm_destroy(cq_llm_t *llm)
     if (llm->multi)
         curl_multi_cleanup(llm->multi);
     cq_breaker_destroy(llm->breaker);
-    free(llm->userpwd);
     free(llm);
 }
 
@@ -223,7 +220,7 @@ static size_t cq_llm_on_body(char *ptr, size_t size, size_t nmemb, void *userdat
 {
     cq_llm_call_t *call = userdata;
     size_t n = size * nmemb;
-    if (call->reply_len + n > CQ_LLM_MAX_REPLY) {
+    if (call->reply_len + n > CQ_LLM_REPLY_MAX) {
         call->reply_too_big = true;
         return 0; /* aborts the transfer */
     }
@@ -300,10 +297,6 @@ static void cq_llm_attempt(cq_llm_call_t *call)
     curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, cq_llm_on_header);
     curl_easy_setopt(easy, CURLOPT_HEADERDATA, call);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, call);
-    if (call->http.aws_sigv4) {
-        curl_easy_setopt(easy, CURLOPT_AWS_SIGV4, call->http.aws_sigv4);
-        curl_easy_setopt(easy, CURLOPT_USERPWD, llm->userpwd);
-    }
     call->attempts++;
     if (curl_multi_add_handle(llm->multi, easy) != CURLM_OK) {
         cq_llm_finish(call, CQ_ERR_INTERNAL_ERROR, "cannot start the HTTP transfer");
@@ -336,21 +329,11 @@ static int64_t cq_llm_backoff(cq_llm_t *llm, int attempt)
     return delay / 2 + (int64_t)(rand_r(&llm->seed) % (unsigned int)(delay / 2 + 1));
 }
 
-static int cq_llm_transport_class(CURLcode code, bool too_big)
+static cq_llm_transport_t cq_llm_transport_class(CURLcode code, bool too_big)
 {
-    if (code == CURLE_OK)
-        return CQ_LLM_TRANSPORT_NONE;
     if (too_big)
-        return CQ_LLM_TRANSPORT_TOO_BIG;
-    switch (code) {
-    case CURLE_OPERATION_TIMEDOUT:
-        return CQ_LLM_TRANSPORT_TIMEOUT;
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-        return CQ_LLM_TRANSPORT_CONNECT;
-    default:
-        return CQ_LLM_TRANSPORT_RESET;
-    }
+        return CQ_LLM_TRANSPORT_TOO_LARGE;
+    return cq_llm_transport_from_curl((int)code);
 }
 
 /* Writes a short list of validation errors for the repair prompt. */
@@ -374,7 +357,7 @@ static void cq_llm_on_done(cq_llm_call_t *call, CURLcode code)
     memset(&reply, 0, sizeof(reply));
     cq_llm_parse_reply(llm->provider, status, call->retry_after[0] ? call->retry_after : NULL,
                        call->reply, call->reply_len,
-                       cq_llm_transport_class(code, call->reply_too_big),
+                       (int)cq_llm_transport_class(code, call->reply_too_big),
                        llm->conf->llm_retry_after_max, &reply);
     call->result.prompt_tokens += reply.prompt_tokens;
     call->result.completion_tokens += reply.completion_tokens;
