@@ -231,6 +231,15 @@ void cq_gateway_handle(void *opaque, const cq_http_req_t *req, cq_http_resp_t *r
 
     bool path_known = false;
     const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
+    const json_t *values = cq_contract_enum_route(gw->contract, "GET", path);
+    if (values) {
+        if (strcmp(method, "GET") != 0)
+            cq_gateway_method_not_allowed(req, resp, "GET, HEAD");
+        else if (cq_gateway_authenticate(gw, req, &who, resp))
+            cq_http_resp_json(resp, 200,
+                              json_pack("{s:b, s:O}", "success", 1, "data", (json_t *)values));
+        return;
+    }
     const cq_operation_t *op = cq_contract_match(gw->contract, method, path, &path_known);
     if (!op) {
         if (path_known) {

@@ -17,6 +17,7 @@ struct cq_contract_s {
     size_t text_len;
     cq_operation_t *ops;
     size_t count;
+    json_t *enum_routes; /* "METHOD path" -> enum values */
 };
 
 static const char *cq_contract_methods[] = {"get", "post", "put", "patch", "delete"};
@@ -39,6 +40,25 @@ static const char *cq_contract_pointer(const char *ref)
 static cq_err_t cq_contract_add(cq_contract_t *contract, const char *path, const char *method,
                                 json_t *op, char *errstr, size_t errstr_size)
 {
+    const char *enum_ref = json_string_value(json_object_get(op, "x-coachq-enum"));
+    if (enum_ref) {
+        json_t *values = cq_contract_pointer(enum_ref)
+                             ? json_object_get(cq_json_pointer_get(contract->doc,
+                                                                   cq_contract_pointer(enum_ref)),
+                                               "enum")
+                             : NULL;
+        if (!json_is_array(values)) {
+            cq_errstr_set(errstr, errstr_size, "%s %s: x-coachq-enum names no enum", method,
+                          path);
+            return CQ_ERR_CONFIG;
+        }
+        char *key = cq_upper(method);
+        char *full = cq_asprintf("%s %s", key, path);
+        json_object_set(contract->enum_routes, full, values);
+        free(full);
+        free(key);
+        return CQ_ERR_OK;
+    }
     const char *name = json_string_value(json_object_get(op, "x-coachq-operation"));
     const char *kind = json_string_value(json_object_get(op, "x-coachq-kind"));
     const char *req = json_string_value(json_object_get(op, "x-coachq-request-schema"));
@@ -123,6 +143,7 @@ cq_contract_t *cq_contract_new(const cq_config_t *conf, char *errstr, size_t err
     }
     cq_contract_t *contract = cq_calloc(1, sizeof(*contract));
     contract->doc = doc;
+    contract->enum_routes = json_object();
     json_t *paths = json_object_get(doc, "paths");
     if (!json_is_object(paths)) {
         cq_errstr_set(errstr, errstr_size, "%s: no \"paths\" object", source);
@@ -159,6 +180,7 @@ void cq_contract_destroy(cq_contract_t *contract)
     }
     free(contract->ops);
     free(contract->text);
+    json_decref(contract->enum_routes);
     json_decref(contract->doc);
     free(contract);
 }
@@ -205,4 +227,12 @@ const cq_operation_t *cq_contract_match(const cq_contract_t *contract, const cha
             return &contract->ops[i];
     }
     return NULL;
+}
+
+const json_t *cq_contract_enum_route(const cq_contract_t *contract, const char *method,
+                                     const char *path)
+{
+    char key[512];
+    snprintf(key, sizeof(key), "%s %s", method, path);
+    return json_object_get(contract->enum_routes, key);
 }

@@ -50,6 +50,11 @@ const char *cq_contract_text(const cq_contract_t *contract, size_t *len);
 
 size_t cq_contract_count(const cq_contract_t *contract);
 const cq_operation_t *cq_contract_at(const cq_contract_t *contract, size_t i);
+/* The values of an enum the document publishes as a list at method and path
+ * (x-coachq-enum on a GET operation), borrowed; NULL if that is no such route. */
+const json_t *cq_contract_enum_route(const cq_contract_t *contract, const char *method,
+                                     const char *path);
+
 /* By stable name; NULL if unknown. */
 const cq_operation_t *cq_contract_find(const cq_contract_t *contract, const char *name);
 /* By method and path. NULL if none; *path_known tells whether the path

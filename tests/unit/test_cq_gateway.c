@@ -235,6 +235,27 @@ static void test_gateway_query_built_request_is_validated(void **state)
     done(&c);
 }
 
+static void test_gateway_enum_lists(void **state)
+{
+    call_t c;
+    call(&c, "GET", "/coaching/api/v1/insights/categories", NULL, NULL, true);
+    assert_int_equal(c.resp.status, 200);
+    json_t *data = json_object_get(c.body, "data");
+    assert_int_equal(json_array_size(data), 6);
+    assert_string_equal(json_string_value(json_array_get(data, 0)), "strategy");
+    done(&c);
+    call(&c, "GET", "/coaching/api/v1/insights/priorities", NULL, NULL, true);
+    assert_int_equal(c.resp.status, 200);
+    assert_int_equal(json_array_size(json_object_get(c.body, "data")), 4);
+    done(&c);
+    call(&c, "GET", "/coaching/api/v1/insights/priorities", NULL, NULL, false);
+    assert_int_equal(c.resp.status, 401);
+    done(&c);
+    call(&c, "POST", "/coaching/api/v1/insights/categories", "application/json", "{}", true);
+    assert_int_equal(c.resp.status, 405);
+    done(&c);
+}
+
 static void test_gateway_prefer_parsing(void **state)
 {
     cq_http_req_t req;
@@ -271,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_gateway_serves_its_contract),
         cmocka_unit_test(test_gateway_deprecated_operation_says_so),
         cmocka_unit_test(test_gateway_query_built_request_is_validated),
+        cmocka_unit_test(test_gateway_enum_lists),
         cmocka_unit_test(test_gateway_prefer_parsing),
     };
     return cmocka_run_group_tests_name("gateway", tests, setup, teardown);
