@@ -33,6 +33,8 @@
     X(INTERNAL_ERROR, 500, false, "An unexpected error occurred")                                  \
     X(INVALID_AI_RESPONSE, 502, false, "The AI service answered with an invalid result")           \
     X(AI_SERVICE_UNAVAILABLE, 503, true, "The AI service is unavailable")                          \
+    X(AI_SERVICE_REJECTED, 502, false,                                                             \
+      "The AI service refused the call (credentials, quota or request); retrying cannot help")     \
     X(SERVICE_UNAVAILABLE, 503, true, "A service coachq depends on is unavailable")                \
     X(KAFKA_UNAVAILABLE, 503, true, "The job queue is unavailable")                                \
     X(REDIS_UNAVAILABLE, 503, true, "The job store is unavailable")                                \
