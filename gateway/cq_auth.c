@@ -57,8 +57,8 @@ cq_auth_t *cq_auth_new(const cq_config_t *conf, char *errstr, size_t errstr_size
         auth->hs_len = (int)strlen(conf->auth_jwt_secret);
     }
     if (*conf->auth_jwt_public_key &&
-        !(auth->rs_key = cq_auth_read_file(conf->auth_jwt_public_key, &auth->rs_len, errstr,
-                                           errstr_size))) {
+        !(auth->rs_key =
+              cq_auth_read_file(conf->auth_jwt_public_key, &auth->rs_len, errstr, errstr_size))) {
         cq_auth_destroy(auth);
         return NULL;
     }
@@ -93,8 +93,7 @@ static bool cq_auth_copy_id(const char *value, char *out, size_t out_size)
 }
 
 /* Tries one key; the token must name the algorithm that goes with it. */
-static jwt_t *cq_auth_decode(const char *token, const unsigned char *key, int len,
-                             jwt_alg_t want)
+static jwt_t *cq_auth_decode(const char *token, const unsigned char *key, int len, jwt_alg_t want)
 {
     jwt_t *jwt = NULL;
     if (!key || jwt_decode(&jwt, token, key, len) != 0 || !jwt)
@@ -160,8 +159,7 @@ cq_err_t cq_auth_verify(const cq_auth_t *auth, const char *authorization, int64_
         cq_errstr_set(detail, detail_size, "The bearer token is meant for another audience");
         goto out;
     }
-    if (!cq_auth_copy_id(jwt_get_grant(jwt, "tenant_id"), who->tenant_id,
-                         sizeof(who->tenant_id))) {
+    if (!cq_auth_copy_id(jwt_get_grant(jwt, "tenant_id"), who->tenant_id, sizeof(who->tenant_id))) {
         cq_errstr_set(detail, detail_size, "The bearer token has no valid tenant_id claim");
         goto out;
     }

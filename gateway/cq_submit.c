@@ -62,8 +62,8 @@ static void cq_submit_deprecation_headers(cq_gateway_t *gw, const cq_operation_t
     char *list = cq_strdup(op->successors), *save = NULL;
     for (char *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
         size_t n = strlen(link);
-        snprintf(link + n, sizeof(link) - n, "%s<%s%s>; rel=\"successor-version\"",
-                 n ? ", " : "", gw->conf->gateway_base_path, p);
+        snprintf(link + n, sizeof(link) - n, "%s<%s%s>; rel=\"successor-version\"", n ? ", " : "",
+                 gw->conf->gateway_base_path, p);
     }
     free(list);
     cq_http_resp_header(resp, "Link", "%s", link);
@@ -108,7 +108,8 @@ static void cq_submit_merge_query(cq_gateway_t *gw, const cq_operation_t *op,
     json_t *props = json_object_get(cq_json_pointer_get(doc, op->request_pointer), "properties");
     const char *name;
     json_t *prop;
-    json_object_foreach(props, name, prop) {
+    json_object_foreach(props, name, prop)
+    {
         char value[512];
         if (!cq_http_query(req, name, value, sizeof(value)))
             continue;

@@ -31,16 +31,16 @@
       "Seconds put in Retry-After on 202 and 503 answers.")                                        \
     X("gateway.dev_auth", gateway_dev_auth, BOOL, "false", 0, 0, G,                                \
       "Development only: take the tenant and user from X-Tenant-Id / X-User-Id headers.")          \
-    X("auth.jwt_secret", auth_jwt_secret, STR, "", 0, 0, G,                                         \
+    X("auth.jwt_secret", auth_jwt_secret, STR, "", 0, 0, G,                                        \
       "Shared secret for HS256 bearer tokens; prefer COACHQ_AUTH_JWT_SECRET. Never logged.")       \
-    X("auth.jwt_public_key", auth_jwt_public_key, STR, "", 0, 0, G,                                 \
-      "Path of a PEM public key for RS256 bearer tokens.")                                          \
-    X("auth.jwt_issuer", auth_jwt_issuer, STR, "", 0, 0, G,                                         \
-      "Required iss claim of tokens; empty: not checked.")                                          \
-    X("auth.jwt_audience", auth_jwt_audience, STR, "", 0, 0, G,                                     \
-      "Required aud claim of tokens; empty: not checked.")                                          \
-    X("auth.leeway", auth_leeway, MS, "30s", 0, 600000, G,                                          \
-      "Clock skew allowed when checking exp and nbf.")                                              \
+    X("auth.jwt_public_key", auth_jwt_public_key, STR, "", 0, 0, G,                                \
+      "Path of a PEM public key for RS256 bearer tokens.")                                         \
+    X("auth.jwt_issuer", auth_jwt_issuer, STR, "", 0, 0, G,                                        \
+      "Required iss claim of tokens; empty: not checked.")                                         \
+    X("auth.jwt_audience", auth_jwt_audience, STR, "", 0, 0, G,                                    \
+      "Required aud claim of tokens; empty: not checked.")                                         \
+    X("auth.leeway", auth_leeway, MS, "30s", 0, 600000, G,                                         \
+      "Clock skew allowed when checking exp and nbf.")                                             \
     X("gateway.base_path", gateway_base_path, STR, "/coaching/api/v1", 0, 0, G,                    \
       "Path prefix of every endpoint.")                                                            \
     X("gateway.produce_timeout", gateway_produce_timeout, MS, "10s", 100, 600000, G,               \

@@ -42,14 +42,13 @@ static cq_err_t cq_contract_add(cq_contract_t *contract, const char *path, const
 {
     const char *enum_ref = json_string_value(json_object_get(op, "x-coachq-enum"));
     if (enum_ref) {
-        json_t *values = cq_contract_pointer(enum_ref)
-                             ? json_object_get(cq_json_pointer_get(contract->doc,
-                                                                   cq_contract_pointer(enum_ref)),
-                                               "enum")
-                             : NULL;
+        json_t *values =
+            cq_contract_pointer(enum_ref)
+                ? json_object_get(cq_json_pointer_get(contract->doc, cq_contract_pointer(enum_ref)),
+                                  "enum")
+                : NULL;
         if (!json_is_array(values)) {
-            cq_errstr_set(errstr, errstr_size, "%s %s: x-coachq-enum names no enum", method,
-                          path);
+            cq_errstr_set(errstr, errstr_size, "%s %s: x-coachq-enum names no enum", method, path);
             return CQ_ERR_CONFIG;
         }
         char *key = cq_upper(method);
@@ -106,7 +105,8 @@ static cq_err_t cq_contract_add(cq_contract_t *contract, const char *path, const
         size_t i;
         json_t *v;
         char *list = NULL;
-        json_array_foreach(succ, i, v) {
+        json_array_foreach(succ, i, v)
+        {
             char *next = cq_asprintf("%s%s%s", list ? list : "", list ? "," : "",
                                      json_string_value(v) ? json_string_value(v) : "");
             free(list);

@@ -24,15 +24,15 @@
 typedef struct cq_contract_s cq_contract_t;
 
 typedef struct {
-    const char *name;      /* x-coachq-operation, e.g. "alignment-check" */
-    const char *kind;      /* x-coachq-kind, e.g. "alignment" */
-    const char *method;    /* "POST" or "GET" */
-    const char *path;      /* relative to the base path, e.g. "/coaching/alignment-check" */
+    const char *name;   /* x-coachq-operation, e.g. "alignment-check" */
+    const char *kind;   /* x-coachq-kind, e.g. "alignment" */
+    const char *method; /* "POST" or "GET" */
+    const char *path;   /* relative to the base path, e.g. "/coaching/alignment-check" */
     bool deprecated;
-    const char *deprecation; /* Deprecation header value (x-coachq-deprecation), or NULL */
-    const char *sunset;      /* Sunset header value (x-coachq-sunset), or NULL */
-    const char *successors;  /* x-coachq-successors paths, comma-separated, or NULL */
-    bool request_from_query; /* x-coachq-request-from-query: the request comes from the query */
+    const char *deprecation;    /* Deprecation header value (x-coachq-deprecation), or NULL */
+    const char *sunset;         /* Sunset header value (x-coachq-sunset), or NULL */
+    const char *successors;     /* x-coachq-successors paths, comma-separated, or NULL */
+    bool request_from_query;    /* x-coachq-request-from-query: the request comes from the query */
     const cq_schema_t *request; /* NULL for operations without a body */
     const cq_schema_t *result;
     const char *request_pointer; /* "/components/schemas/AlignmentCheckRequest" or NULL */

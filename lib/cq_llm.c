@@ -28,7 +28,7 @@ typedef struct cq_llm_call_s {
     cq_llm_t *llm;
     char *system, *user, *schema_name;
     const json_t *schema;
-    const cq_schema_t *validator;
+    cq_llm_check_fn *check;
     cq_llm_done_fn *done;
     void *opaque;
     int attempts;
@@ -370,7 +370,7 @@ static void cq_llm_on_done(cq_llm_call_t *call, CURLcode code)
         cq_breaker_record(llm->breaker, true, now);
         cq_schema_errors_t errors;
         memset(&errors, 0, sizeof(errors));
-        if (cq_schema_validate(call->validator, reply.content, &errors)) {
+        if (call->check(call->opaque, reply.content, &errors)) {
             call->content = json_incref(reply.content);
             cq_llm_finish(call, CQ_ERR_OK, NULL);
         } else if (!call->repaired) {
@@ -429,8 +429,7 @@ static void cq_llm_on_done(cq_llm_call_t *call, CURLcode code)
 }
 
 void cq_llm_call(cq_llm_t *llm, const char *system, const char *user, const char *schema_name,
-                 const json_t *schema, const cq_schema_t *validator, cq_llm_done_fn *done,
-                 void *opaque)
+                 const json_t *schema, cq_llm_check_fn *check, cq_llm_done_fn *done, void *opaque)
 {
     cq_llm_call_t *call = cq_calloc(1, sizeof(*call));
     call->llm = llm;
@@ -438,7 +437,7 @@ void cq_llm_call(cq_llm_t *llm, const char *system, const char *user, const char
     call->user = cq_strdup(user);
     call->schema_name = cq_strdup(schema_name);
     call->schema = schema;
-    call->validator = validator;
+    call->check = check;
     call->done = done;
     call->opaque = opaque;
     call->started_ms = cq_mono_ms();

@@ -39,6 +39,11 @@ typedef struct {
 
 typedef void(cq_llm_done_fn)(void *opaque, const cq_llm_result_t *result);
 
+/* Checks an answer (and may complete it in place, e.g. stamp server-set
+ * fields): true if it is acceptable, else errors say why, for the repair
+ * prompt. Called with the call's opaque. */
+typedef bool(cq_llm_check_fn)(void *opaque, json_t *content, cq_schema_errors_t *errors);
+
 /* NULL with errstr on a bad configuration (unknown provider, missing model
  * or key where required). For llm.provider=builtin returns an engine that
  * is_builtin and makes no calls. Caller destroys. */
@@ -53,11 +58,10 @@ const char *cq_llm_circuit_state(cq_llm_t *llm);
 
 /* Starts a call. schema (borrowed, must outlive the call) is the result's
  * JSON Schema, self-contained (refs inlined), sent as structured output;
- * validator checks the answer. done is always called exactly once, later,
+ * check judges each answer. done is always called exactly once, later,
  * from cq_llm_poll (even for a call refused at once). */
 void cq_llm_call(cq_llm_t *llm, const char *system, const char *user, const char *schema_name,
-                 const json_t *schema, const cq_schema_t *validator, cq_llm_done_fn *done,
-                 void *opaque);
+                 const json_t *schema, cq_llm_check_fn *check, cq_llm_done_fn *done, void *opaque);
 
 /* Drives transfers and timers for up to timeout_ms, calling callbacks of
  * finished calls. Returns at once when work is ready. */

@@ -40,10 +40,10 @@ int main(int argc, char **argv)
     cq_config_set(conf, "kafka.bootstrap.servers", argv[1], err, sizeof(err));
     cq_config_set(conf, "kafka.linger.ms", "20", err, sizeof(err));
     cq_contract_t *contract = cq_contract_new(conf, err, sizeof(err));
-    cq_avro_t *avro = contract ? cq_avro_new(cq_contract_document(contract), err, sizeof(err))
-                               : NULL;
-    cq_kafka_producer_t *producer = avro ? cq_kafka_producer_new(conf, true, err, sizeof(err))
-                                         : NULL;
+    cq_avro_t *avro =
+        contract ? cq_avro_new(cq_contract_document(contract), err, sizeof(err)) : NULL;
+    cq_kafka_producer_t *producer =
+        avro ? cq_kafka_producer_new(conf, true, err, sizeof(err)) : NULL;
     if (!producer) {
         fprintf(stderr, "setup: %s\n", err);
         return 1;
@@ -56,9 +56,13 @@ int main(int argc, char **argv)
     for (long i = 0; i < count; i++) {
         char id[CQ_UUID_STR_LEN + 1];
         cq_uuid_v7(id);
-        cq_job_envelope_t env = {.job_id = id, .tenant_id = tenant, .user_id = "bench",
-                                 .operation = "alignment-check", .created_at = cq_now_ms(),
-                                 .deadline = cq_now_ms() + 3600000, .payload = payload};
+        cq_job_envelope_t env = {.job_id = id,
+                                 .tenant_id = tenant,
+                                 .user_id = "bench",
+                                 .operation = "alignment-check",
+                                 .created_at = cq_now_ms(),
+                                 .deadline = cq_now_ms() + 3600000,
+                                 .payload = payload};
         void *buf = NULL;
         size_t len = 0;
         if (cq_avro_envelope_encode(avro, &env, &buf, &len, err, sizeof(err)) != CQ_ERR_OK) {

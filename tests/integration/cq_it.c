@@ -334,8 +334,8 @@ bool cq_it_start_fake(const char *script, cq_it_proc_t *proc, int *port)
     if (pid < 0)
         return false;
     if (pid == 0) {
-        execlp("python3", "python3", path, "--port", "0", "--port-file", port_file,
-               "--log-level", "warning", (char *)NULL);
+        execlp("python3", "python3", path, "--port", "0", "--port-file", port_file, "--log-level",
+               "warning", (char *)NULL);
         _exit(127);
     }
     proc->pid = pid;

@@ -46,8 +46,12 @@ static void worker(const char *provider, const char *const *more)
     const char *path = strcmp(provider, "openai") == 0 ? "/v1" : "";
     snprintf(base, sizeof(base), "llm.base_url=http://127.0.0.1:%d%s", fake_port, path);
     snprintf(prov, sizeof(prov), "llm.provider=%s", provider);
-    const char *opts[24] = {prov, base, "llm.api_key=test-key", "llm.model=test-model",
-                            "llm.retry_after_max=5s", "llm.timeout=20s"};
+    const char *opts[24] = {prov,
+                            base,
+                            "llm.api_key=test-key",
+                            "llm.model=test-model",
+                            "llm.retry_after_max=5s",
+                            "llm.timeout=20s"};
     size_t n = 6;
     for (; more && *more && n < 22; more++)
         opts[n++] = *more;
@@ -246,8 +250,7 @@ static void test_it_llm_bedrock_sigv4_verifies(void **state)
     json_t *last = json_array_get(calls, json_array_size(calls) - 1);
     assert_string_equal(str(last, "route"), "bedrock");
     assert_string_equal(str(last, "headers.x-amz-security-token"), "session-token-example");
-    assert_non_null(strstr(str(last, "headers.authorization"),
-                           "Credential=AKIDEXAMPLE/"));
+    assert_non_null(strstr(str(last, "headers.authorization"), "Credential=AKIDEXAMPLE/"));
     assert_non_null(strstr(str(last, "headers.authorization"), "/eu-west-1/bedrock/aws4_request"));
     /* Recompute the signature with an independent implementation. */
     char path[] = "/tmp/cq_sigv4_XXXXXX";

@@ -23,7 +23,7 @@
 #include "cq_auth.h"
 
 #define SECRET "test-secret-of-at-least-32-bytes!!"
-#define NOW_S 1800000000L
+#define NOW_S  1800000000L
 
 static char pub_path[] = "/tmp/cq_auth_pub_XXXXXX";
 static char *priv_pem;

@@ -354,7 +354,8 @@ static void test_avro_mapping_errors(void **state)
     free(schemas);
     /* a component clashing with a built-in record name */
     expect_doc_error("{\"JobStatus\": {\"type\": \"object\", \"properties\": {\"a\": {}}}}",
-                     "op:-:JobStatus", "Avro name JobStatus is generated for two different schemas");
+                     "op:-:JobStatus",
+                     "Avro name JobStatus is generated for two different schemas");
     /* property names that collide once made valid Avro names */
     expect_doc_error("{\"R\": {\"type\": \"object\", \"properties\": {\"a-b\": {}, \"a_b\": {}}}}",
                      "op:-:R", "both map to Avro field a_b");

@@ -199,9 +199,9 @@ static void test_gateway_deprecated_operation_says_so(void **state)
     assert_true(has_header(&c, "Sunset: Wed, 30 Jun 2027 23:59:59 GMT"));
     bool link = false;
     for (size_t i = 0; i < c.resp.header_count; i++)
-        link |= strstr(c.resp.header_lines[i], "Link: </coaching/api/v1/operations/"
-                                               "root-cause-suggestions>; rel=\"successor-version\"") !=
-                NULL;
+        link |= strstr(c.resp.header_lines[i],
+                       "Link: </coaching/api/v1/operations/"
+                       "root-cause-suggestions>; rel=\"successor-version\"") != NULL;
     assert_true(link);
     done(&c);
 }
@@ -223,7 +223,8 @@ static void test_gateway_query_built_request_is_validated(void **state)
     bool page = false, size = false, category = false;
     size_t i;
     json_t *e;
-    json_array_foreach(errors, i, e) {
+    json_array_foreach(errors, i, e)
+    {
         const char *path = json_string_value(json_object_get(e, "path"));
         page |= strcmp(path, "/page") == 0;
         size |= strcmp(path, "/pageSize") == 0;

@@ -351,11 +351,35 @@ static void cq_job_store_result(cq_job_t *job)
     cq_job_record_clear(&rec);
 }
 
+/* A copy of result whose x-coachq-stamp members (listed on the result
+ * schema, e.g. lastUpdated) hold the time the service finished the job:
+ * what a model writes there is not to be trusted. */
+static json_t *cq_job_stamp(cq_job_t *job, const json_t *result)
+{
+    json_t *schema =
+        cq_json_pointer_get(cq_contract_document(job->w->contract), job->cop->result_pointer);
+    json_t *stamp = json_object_get(schema, "x-coachq-stamp");
+    json_t *copy = json_copy((json_t *)result);
+    if (!json_is_object(copy) || !json_is_array(stamp))
+        return copy;
+    char now[40];
+    cq_time_iso8601(cq_now_ms(), now, sizeof(now));
+    size_t i;
+    json_t *name;
+    json_array_foreach(stamp, i, name)
+    {
+        if (json_is_string(name))
+            json_object_set_new(copy, json_string_value(name), json_string(now));
+    }
+    return copy;
+}
+
 /* An engine answered: check the answer against the contract, then store it. */
-static void cq_job_complete(cq_job_t *job, const json_t *result, char *engine)
+static void cq_job_complete(cq_job_t *job, const json_t *answer, char *engine)
 {
     cq_schema_errors_t errors;
     memset(&errors, 0, sizeof(errors));
+    json_t *result = cq_job_stamp(job, answer);
     if (!cq_schema_validate(job->cop->result, result, &errors)) {
         char err[512];
         snprintf(err, sizeof(err), "The result does not match the schema: %s %s",
@@ -369,6 +393,7 @@ static void cq_job_complete(cq_job_t *job, const json_t *result, char *engine)
         job->engine = engine;
         cq_job_store_result(job);
     }
+    json_decref(result);
     cq_schema_errors_clear(&errors);
 }
 
@@ -428,6 +453,17 @@ static void cq_job_llm_done(void *opaque, const cq_llm_result_t *res)
     cq_job_settle(job);
 }
 
+/* Judges an LLM answer the way cq_job_complete will: stamped, then valid. */
+static bool cq_job_llm_check(void *opaque, json_t *content, cq_schema_errors_t *errors)
+{
+    cq_job_t *job = opaque;
+    json_t *stamped = cq_job_stamp(job, content);
+    if (json_is_object(stamped) && json_is_object(content))
+        json_object_update(content, stamped);
+    json_decref(stamped);
+    return cq_schema_validate(job->cop->result, content, errors);
+}
+
 /* Hands the job to the LLM engine; it comes back through cq_job_llm_done. */
 static void cq_job_run_llm(cq_job_t *job)
 {
@@ -440,7 +476,7 @@ static void cq_job_run_llm(cq_job_t *job)
         return;
     }
     job->waiting_llm = true;
-    cq_llm_call(w->llm, pr->system, user, job->op->name, pr->schema, job->cop->result,
+    cq_llm_call(w->llm, pr->system, user, job->op->name, pr->schema, cq_job_llm_check,
                 cq_job_llm_done, job);
     free(user);
 }
