@@ -33,6 +33,9 @@ ALLOWED_KEYWORDS = {
     "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
     "minItems", "maxItems", "uniqueItems", "pattern", "format", "$ref", "allOf", "anyOf",
     "oneOf", "description", "title", "examples", "default", "deprecated",
+    # Ours: members of a result the worker sets to the time it finished the
+    # job (a model's value there is not trusted).
+    "x-coachq-stamp",
 }
 ALLOWED_FORMATS = {"date", "date-time", "uri", "email", "uuid"}
 AVRO_SYMBOL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -108,6 +111,13 @@ class Checker:
         for k in schema:
             if k not in ALLOWED_KEYWORDS:
                 fail(where, "keyword %r is not in the project's subset" % k)
+        stamp = schema.get("x-coachq-stamp")
+        if stamp is not None:
+            props = schema.get("properties", {})
+            if not isinstance(stamp, list) or not all(
+                    isinstance(n, str) and props.get(n, {}).get("format") == "date-time"
+                    for n in stamp):
+                fail(where, "x-coachq-stamp must list date-time properties of this schema")
         ref = schema.get("$ref")
         if ref is not None:
             if not ref.startswith(SCHEMA_PREFIX) or ref[len(SCHEMA_PREFIX):] not in self.schemas:
