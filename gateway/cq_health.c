@@ -8,6 +8,7 @@
 #include "cq_gateway.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The reference page renders /openapi.json in the browser with no outside
@@ -31,21 +32,88 @@ static const char cq_health_docs_html[] =
     "h+='<p>Example request <code>'+esc(n)+'</code></p><pre>'+esc(JSON.stringify(e.value,"
     "null,2))+'</pre>';}s.innerHTML=h;o.appendChild(s);}}});</script></body></html>";
 
+/* Milliseconds a check took, for the HealthCheck's latencyMs. */
+static json_t *cq_health_check(bool up, int64_t started, const char *detail)
+{
+    json_t *c = json_pack("{s:s, s:I}", "status", up ? "up" : "down", "latencyMs",
+                          (json_int_t)(cq_mono_ms() - started));
+    if (!up && detail)
+        json_object_set_new(c, "detail", json_string(detail));
+    return c;
+}
+
+/* The LLM circuit as the workers last published it (cq_worker writes
+ * "llm-circuit:<kind>" to the cache): the worst state over the kinds. NULL
+ * when no worker has said anything recently. */
+static json_t *cq_health_llm(cq_gateway_t *gw, bool *degraded)
+{
+    static const char *const rank[] = {"closed", "half_open", "open"};
+    int worst = -1;
+    bool fallback = true;
+    const char *seen[16];
+    size_t nseen = 0;
+    for (size_t i = 0; i < cq_contract_count(gw->contract) && nseen < 16; i++) {
+        const char *kind = cq_contract_at(gw->contract, i)->kind;
+        bool dup = false;
+        for (size_t j = 0; j < nseen; j++)
+            dup |= strcmp(seen[j], kind) == 0;
+        if (dup)
+            continue;
+        seen[nseen++] = kind;
+        char key[96];
+        snprintf(key, sizeof(key), "llm-circuit:%s", kind);
+        char *value = NULL;
+        if (cq_store_cache_get(gw->store, key, &value) != CQ_ERR_OK)
+            continue;
+        json_t *state = json_loads(value, 0, NULL);
+        free(value);
+        const char *circuit = json_string_value(json_object_get(state, "circuit"));
+        for (int r = 0; circuit && r < 3; r++) {
+            if (strcmp(circuit, rank[r]) == 0 && r > worst)
+                worst = r;
+            if (circuit && strcmp(circuit, rank[r]) == 0 && r == 2)
+                fallback &= json_is_true(json_object_get(state, "fallback"));
+        }
+        json_decref(state);
+    }
+    if (worst < 0)
+        return NULL;
+    const char *status = worst == 0 ? "up" : worst == 2 && !fallback ? "down" : "degraded";
+    if (worst > 0)
+        *degraded = true;
+    return json_pack("{s:s, s:s}", "status", status, "circuit", rank[worst]);
+}
+
 void cq_health_handle(cq_gateway_t *gw, const char *path, const cq_http_req_t *req,
                       cq_http_resp_t *resp)
 {
+    char now[40];
+    cq_time_iso8601(cq_now_ms(), now, sizeof(now));
     if (strcmp(path, "/health") == 0) {
         cq_http_resp_json(resp, 200,
-                          json_pack("{s:s, s:I}", "status", "ok", "uptimeSeconds",
+                          json_pack("{s:s, s:s, s:s, s:s, s:I}", "status", "ok", "service",
+                                    "coachq-gateway", "version", CQ_VERSION, "time", now,
+                                    "uptimeSeconds",
                                     (json_int_t)((cq_now_ms() - gw->started_ms) / 1000)));
     } else if (strcmp(path, "/health/ready") == 0) {
+        int64_t t0 = cq_mono_ms();
         bool kafka = cq_kafka_producer_ready(gw->producer, 2000);
+        json_t *kafka_check = cq_health_check(kafka, t0, "no broker answered");
+        t0 = cq_mono_ms();
         bool redis = cq_store_ping(gw->store) == CQ_ERR_OK;
+        json_t *checks = json_pack("{s:o, s:o}", "kafka", kafka_check, "redis",
+                                   cq_health_check(redis, t0, "Redis did not answer"));
+        bool degraded = false;
+        json_t *llm = redis ? cq_health_llm(gw, &degraded) : NULL;
+        if (llm)
+            json_object_set_new(checks, "llm", llm);
         bool ready = kafka && redis;
-        cq_http_resp_json(resp, ready ? 200 : 503,
-                          json_pack("{s:s, s:{s:s, s:s}}", "status", ready ? "ready" : "not_ready",
-                                    "checks", "kafka", kafka ? "ok" : "unavailable", "redis",
-                                    redis ? "ok" : "unavailable"));
+        const char *status = !ready ? "unavailable" : degraded ? "degraded" : "ok";
+        cq_http_resp_json(
+            resp, ready ? 200 : 503,
+            json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "status", status, "service",
+                      "coachq-gateway", "version", CQ_VERSION, "time", now, "uptimeSeconds",
+                      (json_int_t)((cq_now_ms() - gw->started_ms) / 1000), "checks", checks));
         if (!ready)
             cq_http_resp_header(resp, "Retry-After", "%lld",
                                 (long long)gw->conf->gateway_retry_after);

@@ -32,10 +32,11 @@ python3 "$ROOT/tests/fake/fake_llm.py" --port 0 --port-file "$WORK/fake.port" \
 FAKE=$!
 for _ in $(seq 50); do [[ -s $WORK/fake.port ]] && break; sleep 0.1; done
 PORT=$(<"$WORK/fake.port")
-ulimit -n 65536 || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 "$BIN/coachq-alignment-worker" -o kafka.bootstrap.servers=127.0.0.1:39092 -o redis.port=36379 \
     -o llm.provider=openai -o "llm.base_url=http://127.0.0.1:$PORT/v1" -o llm.api_key=bench \
     -o llm.model=bench -o "worker.max_in_flight=$CAP" -o redis.pool_size=8 -o log.level=warn \
+    ${BENCH_WORKER_OPTS:-} \
     >"$WORK/worker.log" 2>&1 &
 WORKER=$!
 sleep 2

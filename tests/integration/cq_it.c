@@ -4,6 +4,8 @@
  */
 #include "cq_it.h"
 #include "cq_config.h"
+#include "cq_embedded.h"
+#include "cq_schema.h"
 #include "cq_kafka.h"
 
 #include <arpa/inet.h>
@@ -308,6 +310,15 @@ size_t cq_it_consume_ids(const cq_it_stack_t *s, const char *topic, const char *
                         fwrite(msg->value, 1, msg->len, fp);
                         fclose(fp);
                     }
+                    /* Where it is, so a check can fetch it again with kcat. */
+                    char *where_path = cq_asprintf("%s.where", save_path);
+                    fp = fopen(where_path, "w");
+                    if (fp) {
+                        fprintf(fp, "%s %d %lld\n", msg->topic, msg->partition,
+                                (long long)msg->offset);
+                        fclose(fp);
+                    }
+                    free(where_path);
                 }
                 seen[i] = true;
                 found++;
@@ -389,4 +400,29 @@ json_t *cq_it_fake_requests(int port)
     json_t *out = r.status == 200 ? json_incref(r.json) : NULL;
     cq_it_resp_free(&r);
     return out;
+}
+
+bool cq_it_matches_schema(const json_t *value, const char *component)
+{
+    size_t len = 0;
+    const char *text = cq_embedded_get("schemas/openapi.json", &len);
+    json_t *doc = json_loadb(text, len, 0, NULL);
+    char pointer[128], err[256];
+    snprintf(pointer, sizeof(pointer), "/components/schemas/%s", component);
+    cq_schema_t *schema = cq_schema_new(doc, pointer, err, sizeof(err));
+    bool ok = false;
+    if (schema) {
+        cq_schema_errors_t errors;
+        memset(&errors, 0, sizeof(errors));
+        ok = cq_schema_validate(schema, value, &errors);
+        if (!ok)
+            fprintf(stderr, "%s: %s %s\n", component, errors.count ? errors.items[0].path : "",
+                    errors.count ? errors.items[0].message : "");
+        cq_schema_errors_clear(&errors);
+        cq_schema_destroy(schema);
+    } else {
+        fprintf(stderr, "%s: %s\n", component, err);
+    }
+    json_decref(doc);
+    return ok;
 }

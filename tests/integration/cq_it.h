@@ -83,4 +83,8 @@ bool cq_it_fake_reset(int port);
 /* The fake's recorded calls (new reference), NULL on failure. */
 json_t *cq_it_fake_requests(int port);
 
+/* Validates a value against a component schema of the built-in contract
+ * (e.g. "HealthStatus"); prints the first violation. */
+bool cq_it_matches_schema(const json_t *value, const char *component);
+
 #endif

@@ -319,6 +319,24 @@ static void test_it_kind_without_consumer_still_202(void **state)
     cq_it_resp_free(&r);
 }
 
+static void test_it_health_answers_match_the_contract(void **state)
+{
+    cq_it_resp_t r = get("/health", NULL);
+    assert_int_equal(r.status, 200);
+    assert_true(cq_it_matches_schema(r.json, "HealthStatus"));
+    cq_it_resp_free(&r);
+    r = get("/health/ready", NULL);
+    assert_int_equal(r.status, 200);
+    assert_true(cq_it_matches_schema(r.json, "HealthStatus"));
+    assert_string_equal(str(r.json, "checks.kafka.status"), "up");
+    assert_string_equal(str(r.json, "checks.redis.status"), "up");
+    cq_it_resp_free(&r);
+    r = get("/openapi.json", NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(str(r.json, "openapi"), "3.1.0");
+    cq_it_resp_free(&r);
+}
+
 static void test_it_result_record_on_kafka(void **state)
 {
     cq_it_resp_t r = post("/coaching/alignment-check", json_a, BODY);
@@ -347,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_it_cancel_queued_job),
         cmocka_unit_test(test_it_idempotency_key),
         cmocka_unit_test(test_it_kind_without_consumer_still_202),
+        cmocka_unit_test(test_it_health_answers_match_the_contract),
         cmocka_unit_test(test_it_result_record_on_kafka),
     };
     return cmocka_run_group_tests_name("integration.jobs", tests, setup, teardown);

@@ -231,6 +231,16 @@ static void test_it_llm_breaker_opens_and_falls_back(void **state)
     json_t *calls = cq_it_fake_requests(fake_port);
     assert_int_equal(json_array_size(calls), 2);
     json_decref(calls);
+    /* The gateway's readiness reports the open circuit, still serving. */
+    char url[256];
+    snprintf(url, sizeof(url), "%s/health/ready", stack.base);
+    cq_it_resp_t r = cq_it_http("GET", url, NULL, NULL, 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(str(r.json, "status"), "degraded");
+    assert_string_equal(str(r.json, "checks.llm.circuit"), "open");
+    assert_string_equal(str(r.json, "checks.llm.status"), "degraded");
+    assert_true(cq_it_matches_schema(r.json, "HealthStatus"));
+    cq_it_resp_free(&r);
 }
 
 static void test_it_llm_bedrock_sigv4_verifies(void **state)

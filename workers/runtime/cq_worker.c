@@ -62,6 +62,8 @@ typedef struct {
     bool paused;
     char *topic;
     unsigned int seed;
+    int64_t circuit_published_ms;
+    const char *circuit_published;
 } cq_worker_t;
 
 typedef enum {
@@ -746,12 +748,35 @@ static void cq_worker_commit_each(void *opaque, const char *topic, int32_t parti
     cq_worker_commit(opaque, topic, partition, next, false);
 }
 
+/* Tells the gateways' readiness checks how this kind's LLM circuit is: on
+ * every change and every 5 s (the entry expires after 30 s of silence). */
+static void cq_worker_publish_circuit(cq_worker_t *w)
+{
+    if (cq_llm_is_builtin(w->llm))
+        return;
+    const char *state = cq_llm_circuit_state(w->llm);
+    int64_t now = cq_mono_ms();
+    if (state == w->circuit_published && now - w->circuit_published_ms < 5000)
+        return;
+    char key[96], value[96];
+    snprintf(key, sizeof(key), "llm-circuit:%s", w->kind->kind);
+    snprintf(value, sizeof(value), "{\"circuit\":\"%s\",\"fallback\":%s}", state,
+             w->conf->llm_fallback_builtin ? "true" : "false");
+    if (cq_store_cache_set(w->store, key, value, 30000) == CQ_ERR_OK) {
+        if (state != w->circuit_published && w->circuit_published)
+            CQ_LOG(CQ_LOG_WARN, "worker", NULL, "LLM circuit %s", state);
+        w->circuit_published = state;
+        w->circuit_published_ms = now;
+    }
+}
+
 static void cq_worker_loop(cq_worker_t *w)
 {
     size_t cap = (size_t)w->conf->worker_max_in_flight;
     while (!cq_worker_stop) {
         int wait = cq_worker_run_retries(w);
         cq_kafka_producer_poll(w->producer, 0);
+        cq_worker_publish_circuit(w);
         size_t in_flight = cq_offsets_in_flight(w->offsets);
         if (!w->paused && in_flight >= cap) {
             CQ_LOG(CQ_LOG_DEBUG, "worker", NULL, "%zu jobs in flight: pausing", in_flight);
