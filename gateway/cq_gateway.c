@@ -67,7 +67,13 @@ cq_gateway_t *cq_gateway_new(const cq_config_t *conf, char *errstr, size_t errst
         cq_errstr_set(errstr, errstr_size, "kafka: %s", err);
         goto fail;
     }
-    if (!(gw->server = cq_http_server_new(conf, cq_gateway_handle, gw, err, sizeof(err)))) {
+    cq_http_options_t http = {
+        .listen = conf->gateway_listen,
+        .threads = (int)conf->gateway_threads,
+        .queue = (int)conf->gateway_queue,
+        .max_body = (size_t)conf->gateway_max_body_bytes,
+    };
+    if (!(gw->server = cq_http_server_new(&http, cq_gateway_handle, gw, err, sizeof(err)))) {
         cq_errstr_set(errstr, errstr_size, "http: %s", err);
         goto fail;
     }

@@ -26,7 +26,8 @@
 
 typedef struct cq_llm_call_s {
     cq_llm_t *llm;
-    char *system, *user, *schema_name;
+    const char *system; /* borrowed from the operation */
+    char *user, *schema_name;
     const json_t *schema;
     cq_llm_check_fn *check;
     cq_llm_done_fn *done;
@@ -145,7 +146,6 @@ static void cq_llm_call_reset_transfer(cq_llm_call_t *call)
 static void cq_llm_call_free(cq_llm_call_t *call)
 {
     cq_llm_call_reset_transfer(call);
-    free(call->system);
     free(call->user);
     free(call->schema_name);
     free(call->repair_note);
@@ -291,7 +291,9 @@ static void cq_llm_attempt(cq_llm_call_t *call)
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)llm->conf->llm_connect_timeout);
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)llm->conf->llm_timeout);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 4096L);
+    /* Replies are small JSON documents: a small receive buffer keeps
+     * thousands of calls in flight cheap (curl's default is 16 KiB). */
+    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 1024L);
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, cq_llm_on_body);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, call);
     curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, cq_llm_on_header);
@@ -433,7 +435,7 @@ void cq_llm_call(cq_llm_t *llm, const char *system, const char *user, const char
 {
     cq_llm_call_t *call = cq_calloc(1, sizeof(*call));
     call->llm = llm;
-    call->system = cq_strdup(system);
+    call->system = system;
     call->user = cq_strdup(user);
     call->schema_name = cq_strdup(schema_name);
     call->schema = schema;

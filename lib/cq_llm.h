@@ -56,9 +56,10 @@ const char *cq_llm_provider(const cq_llm_t *llm);
 /* "closed", "open" or "half_open". */
 const char *cq_llm_circuit_state(cq_llm_t *llm);
 
-/* Starts a call. schema (borrowed, must outlive the call) is the result's
- * JSON Schema, self-contained (refs inlined), sent as structured output;
- * check judges each answer. done is always called exactly once, later,
+/* Starts a call. system and schema are borrowed and must outlive the call
+ * (they belong to the operation, not the job); user is copied. schema is
+ * the result's JSON Schema, self-contained (refs inlined), sent as
+ * structured output; check judges each answer. done is always called exactly once, later,
  * from cq_llm_poll (even for a call refused at once). */
 void cq_llm_call(cq_llm_t *llm, const char *system, const char *user, const char *schema_name,
                  const json_t *schema, cq_llm_check_fn *check, cq_llm_done_fn *done, void *opaque);

@@ -39,7 +39,7 @@ int cq_it_missing_status(void)
     return req && strcmp(req, "1") == 0 ? 1 : CQ_IT_SKIP;
 }
 
-static int cq_it_free_port(void)
+int cq_it_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};

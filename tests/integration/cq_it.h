@@ -37,6 +37,9 @@ bool cq_it_available(void);
 /* Exit status for a test program whose services are missing. */
 int cq_it_missing_status(void);
 
+/* A loopback port free right now. */
+int cq_it_free_port(void);
+
 /* Fills the stack's names and ports; starts nothing. */
 void cq_it_stack_init(cq_it_stack_t *s, const char *test_name);
 /* Starts the gateway (extra "-o key=value" options may be NULL-terminated

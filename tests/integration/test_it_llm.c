@@ -27,6 +27,7 @@
 static cq_it_stack_t stack;
 static cq_it_proc_t fake;
 static int fake_port;
+static int metrics_port;
 
 #define BODY                                                                                       \
     "{\"goalIntent\": \"Grow recurring revenue from maintenance plans\","                          \
@@ -46,13 +47,17 @@ static void worker(const char *provider, const char *const *more)
     const char *path = strcmp(provider, "openai") == 0 ? "/v1" : "";
     snprintf(base, sizeof(base), "llm.base_url=http://127.0.0.1:%d%s", fake_port, path);
     snprintf(prov, sizeof(prov), "llm.provider=%s", provider);
+    char metrics[64];
+    metrics_port = cq_it_free_port();
+    snprintf(metrics, sizeof(metrics), "worker.metrics_listen=127.0.0.1:%d", metrics_port);
     const char *opts[24] = {prov,
                             base,
                             "llm.api_key=test-key",
                             "llm.model=test-model",
                             "llm.retry_after_max=5s",
-                            "llm.timeout=20s"};
-    size_t n = 6;
+                            "llm.timeout=20s",
+                            metrics};
+    size_t n = 7;
     for (; more && *more && n < 22; more++)
         opts[n++] = *more;
     opts[n] = NULL;
@@ -109,6 +114,15 @@ static void test_it_llm_openai_success(void **state)
     assert_true(json_is_true(cq_it_get(last, "body.response_format.json_schema.strict")));
     assert_string_equal(str(last, "headers.authorization"), "Bearer test-key");
     json_decref(calls);
+    /* The worker counts what the call cost. */
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", metrics_port);
+    cq_it_resp_t r = cq_it_http("GET", url, NULL, NULL, 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "coachq_worker_llm_calls_total{kind=\"alignment\"} 1\n"));
+    assert_non_null(strstr(r.body, "coachq_worker_jobs_succeeded_total{kind=\"alignment\"} 1\n"));
+    assert_null(strstr(r.body, "coachq_worker_llm_prompt_tokens_total{kind=\"alignment\"} 0\n"));
+    cq_it_resp_free(&r);
 }
 
 static void test_it_llm_anthropic_success(void **state)

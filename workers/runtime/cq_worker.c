@@ -18,6 +18,7 @@
 #include "cq_avro.h"
 #include "cq_config.h"
 #include "cq_contract.h"
+#include "cq_http.h"
 #include "cq_kafka.h"
 #include "cq_llm.h"
 #include "cq_log.h"
@@ -26,6 +27,7 @@
 #include "cq_store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +43,13 @@ typedef struct {
     json_t *schema; /* result schema, refs inlined, for structured output */
 } cq_worker_prompt_t;
 
+/* Counters the loop thread writes and the metrics endpoint's threads read. */
 typedef struct {
-    uint64_t llm_calls, llm_failures, prompt_tokens, completion_tokens;
+    atomic_uint_fast64_t jobs_succeeded, jobs_failed, jobs_cancelled, job_retries, dead_letters;
+    atomic_uint_fast64_t llm_calls, llm_failures, llm_fallbacks, prompt_tokens,
+        completion_tokens;
+    atomic_uint_fast64_t in_flight, llm_in_flight, llm_peak_in_flight;
+    atomic_int circuit; /* 0 closed, 1 half open, 2 open */
 } cq_worker_stats_t;
 
 typedef struct {
@@ -59,6 +66,7 @@ typedef struct {
     cq_llm_t *llm;
     cq_worker_prompt_t *prompts; /* one per kind->ops entry, when an LLM is configured */
     cq_worker_stats_t stats;
+    cq_http_server_t *metrics;
     bool paused;
     char *topic;
     unsigned int seed;
@@ -137,6 +145,7 @@ static void cq_job_finished(cq_job_t *job)
 
 static void cq_job_schedule_retry(cq_job_t *job, int64_t delay_ms)
 {
+    atomic_fetch_add(&job->w->stats.job_retries, 1);
     job->retry_at = cq_mono_ms() + delay_ms;
     job->next = job->w->retries;
     job->w->retries = job;
@@ -185,6 +194,7 @@ static void cq_job_produce(cq_job_t *job, const char *topic, const void *buf, si
 /* Sends the raw message to the dead-letter topic with why it is there. */
 static void cq_job_dead_letter(cq_job_t *job, cq_err_t err, const char *message)
 {
+    atomic_fetch_add(&job->w->stats.dead_letters, 1);
     char partition[16], offset[24];
     snprintf(partition, sizeof(partition), "%d", job->partition);
     snprintf(offset, sizeof(offset), "%lld", (long long)job->offset);
@@ -267,6 +277,7 @@ static void cq_job_fail(cq_job_t *job, cq_err_t err, const char *message)
 {
     cq_worker_t *w = job->w;
     CQ_LOG(CQ_LOG_WARN, "worker", job->env.job_id, "failed: %s: %s", cq_err_name(err), message);
+    atomic_fetch_add(&w->stats.jobs_failed, 1);
     cq_err_t rc = cq_store_finish(w->store, job->env.job_id, CQ_JOB_FAILED, NULL, NULL,
                                   cq_err_name(err), message);
     if (rc == CQ_ERR_REDIS_UNAVAILABLE) {
@@ -321,11 +332,11 @@ static const cq_worker_prompt_t *cq_worker_prompt(const cq_worker_t *w, const cq
 
 static void cq_worker_metrics_llm(cq_worker_t *w, const cq_llm_result_t *res)
 {
-    w->stats.llm_calls += (uint64_t)res->attempts;
-    w->stats.prompt_tokens += (uint64_t)res->prompt_tokens;
-    w->stats.completion_tokens += (uint64_t)res->completion_tokens;
+    atomic_fetch_add(&w->stats.llm_calls, (uint64_t)res->attempts);
+    atomic_fetch_add(&w->stats.prompt_tokens, (uint64_t)res->prompt_tokens);
+    atomic_fetch_add(&w->stats.completion_tokens, (uint64_t)res->completion_tokens);
     if (res->err != CQ_ERR_OK)
-        w->stats.llm_failures++;
+        atomic_fetch_add(&w->stats.llm_failures, 1);
 }
 
 /* Stores the finished result and publishes the stored record. On a Redis
@@ -346,6 +357,9 @@ static void cq_job_store_result(cq_job_t *job)
     if (cq_store_get(w->store, job->env.job_id, &rec) == CQ_ERR_OK) {
         CQ_LOG(CQ_LOG_INFO, "worker", job->env.job_id, "%s %s", job->env.operation,
                cq_job_status_name(rec.status));
+        atomic_fetch_add(rec.status == CQ_JOB_SUCCEEDED ? &w->stats.jobs_succeeded
+                                                        : &w->stats.jobs_cancelled,
+                         1);
         cq_job_publish(job, &rec);
     } else {
         cq_job_schedule_retry(job, cq_worker_backoff(w, 1));
@@ -446,6 +460,7 @@ static void cq_job_llm_done(void *opaque, const cq_llm_result_t *res)
     } else if (res->circuit_open && w->conf->llm_fallback_builtin) {
         CQ_LOG(CQ_LOG_INFO, "worker", job->env.job_id,
                "LLM circuit open: answering with the builtin engine");
+        atomic_fetch_add(&w->stats.llm_fallbacks, 1);
         cq_job_run_builtin(job, true);
     } else {
         cq_worker_metrics_llm(w, res);
@@ -643,8 +658,68 @@ static void cq_worker_rebalanced(void *opaque, bool assigned, const char *topic,
     }
 }
 
+/* /metrics and /health of a worker; runs on the metrics server's threads
+ * and reads only atomics. */
+static void cq_worker_http(void *opaque, const cq_http_req_t *req, cq_http_resp_t *resp)
+{
+    cq_worker_t *w = opaque;
+    if (strcmp(req->path, "/health") == 0) {
+        cq_http_resp_json(resp, 200, json_pack("{s:s, s:s}", "status", "ok", "kind",
+                                               w->kind->kind));
+        return;
+    }
+    if (strcmp(req->path, "/metrics") != 0) {
+        cq_http_resp_problem(resp, req, CQ_ERR_NOT_FOUND, NULL, NULL);
+        return;
+    }
+    const cq_worker_stats_t *st = &w->stats;
+    const struct {
+        const char *name, *type, *help;
+        uint64_t value;
+    } rows[] = {
+        {"jobs_succeeded_total", "counter", "Jobs that ended succeeded.",
+         atomic_load(&st->jobs_succeeded)},
+        {"jobs_failed_total", "counter", "Jobs that ended failed.", atomic_load(&st->jobs_failed)},
+        {"jobs_cancelled_total", "counter", "Jobs found cancelled when they ended.",
+         atomic_load(&st->jobs_cancelled)},
+        {"job_retries_total", "counter", "Job steps retried after a backoff.",
+         atomic_load(&st->job_retries)},
+        {"dead_letters_total", "counter", "Messages sent to the dead-letter topic.",
+         atomic_load(&st->dead_letters)},
+        {"jobs_in_flight", "gauge", "Jobs consumed and not yet committed.",
+         atomic_load(&st->in_flight)},
+        {"llm_calls_total", "counter", "HTTP calls to the LLM provider.",
+         atomic_load(&st->llm_calls)},
+        {"llm_failed_jobs_total", "counter", "Jobs whose LLM calls failed for good.",
+         atomic_load(&st->llm_failures)},
+        {"llm_fallbacks_total", "counter", "Jobs answered by the builtin engine as a fallback.",
+         atomic_load(&st->llm_fallbacks)},
+        {"llm_prompt_tokens_total", "counter", "Prompt tokens the provider reported.",
+         atomic_load(&st->prompt_tokens)},
+        {"llm_completion_tokens_total", "counter", "Completion tokens the provider reported.",
+         atomic_load(&st->completion_tokens)},
+        {"llm_calls_in_flight", "gauge", "LLM calls started and not finished.",
+         atomic_load(&st->llm_in_flight)},
+        {"llm_calls_in_flight_peak", "gauge", "Most LLM calls in flight at once.",
+         atomic_load(&st->llm_peak_in_flight)},
+        {"llm_circuit_state", "gauge", "LLM circuit: 0 closed, 1 half open, 2 open.",
+         (uint64_t)atomic_load(&st->circuit)},
+    };
+    char text[4096];
+    size_t n = 0;
+    for (size_t i = 0; i < CQ_ARRAY_SIZE(rows) && n < sizeof(text); i++)
+        n += (size_t)snprintf(text + n, sizeof(text) - n,
+                              "# HELP coachq_worker_%s %s\n# TYPE coachq_worker_%s %s\n"
+                              "coachq_worker_%s{kind=\"%s\"} %llu\n",
+                              rows[i].name, rows[i].help, rows[i].name, rows[i].type,
+                              rows[i].name, w->kind->kind, (unsigned long long)rows[i].value);
+    cq_http_resp_body(resp, 200, "text/plain; version=0.0.4", text,
+                      n < sizeof(text) ? n : sizeof(text) - 1);
+}
+
 static void cq_worker_destroy(cq_worker_t *w)
 {
+    cq_http_server_destroy(w->metrics);
     /* The producer first: flushing it delivers reports that commit through
      * the consumer, which must still be there. */
     cq_kafka_producer_destroy(w->producer, 10000);
@@ -739,6 +814,16 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
         return false;
     }
     w->offsets = cq_offsets_new();
+    if (*w->conf->worker_metrics_listen) {
+        cq_http_options_t http = {.listen = w->conf->worker_metrics_listen,
+                                  .threads = 2,
+                                  .queue = 16,
+                                  .max_body = 1024};
+        if (!(w->metrics = cq_http_server_new(&http, cq_worker_http, w, e, sizeof(e)))) {
+            cq_errstr_set(err, err_size, "metrics: %s", e);
+            return false;
+        }
+    }
     w->seed = (unsigned int)cq_now_ms() ^ (unsigned int)getpid();
     return true;
 }
@@ -756,6 +841,9 @@ static void cq_worker_publish_circuit(cq_worker_t *w)
         return;
     const char *state = cq_llm_circuit_state(w->llm);
     int64_t now = cq_mono_ms();
+    atomic_store(&w->stats.circuit, strcmp(state, "open") == 0        ? 2
+                                    : strcmp(state, "half_open") == 0 ? 1
+                                                                      : 0);
     if (state == w->circuit_published && now - w->circuit_published_ms < 5000)
         return;
     char key[96], value[96];
@@ -777,6 +865,9 @@ static void cq_worker_loop(cq_worker_t *w)
         int wait = cq_worker_run_retries(w);
         cq_kafka_producer_poll(w->producer, 0);
         cq_worker_publish_circuit(w);
+        atomic_store(&w->stats.in_flight, cq_offsets_in_flight(w->offsets));
+        atomic_store(&w->stats.llm_in_flight, cq_llm_in_flight(w->llm));
+        atomic_store(&w->stats.llm_peak_in_flight, cq_llm_peak_in_flight(w->llm));
         size_t in_flight = cq_offsets_in_flight(w->offsets);
         if (!w->paused && in_flight >= cap) {
             CQ_LOG(CQ_LOG_DEBUG, "worker", NULL, "%zu jobs in flight: pausing", in_flight);

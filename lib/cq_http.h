@@ -1,5 +1,6 @@
 /*
- * cq_http.h — the gateway's HTTP layer: a civetweb server that turns each
+ * cq_http.h — coachq's HTTP server layer (the gateway's API, the workers'
+ * metrics endpoint): a civetweb server that turns each
  * request into a plain cq_http_req_t, calls one handler, and writes the
  * cq_http_resp_t it fills. civetweb stays inside cq_http.c, so handlers are
  * plain functions that unit tests call without a server.
@@ -63,11 +64,18 @@ typedef void(cq_http_handler_t)(void *opaque, const cq_http_req_t *req, cq_http_
 
 typedef struct cq_http_server_s cq_http_server_t;
 
-/* Starts listening on gateway.listen with gateway.threads worker threads.
- * Bodies over gateway.max_body_bytes are answered 413 without calling the
- * handler. The handler runs on civetweb's worker threads, many at once. */
-cq_http_server_t *cq_http_server_new(const cq_config_t *conf, cq_http_handler_t *handler,
-                                     void *opaque, char *errstr, size_t errstr_size);
+typedef struct {
+    const char *listen; /* civetweb listening_ports syntax, e.g. "127.0.0.1:8080" */
+    int threads;        /* worker threads: requests served at once */
+    int queue;          /* accepted connections waiting for a thread */
+    size_t max_body;    /* larger bodies are answered 413 without calling the handler */
+} cq_http_options_t;
+
+/* Starts listening. The handler runs on civetweb's worker threads, many at
+ * once. */
+cq_http_server_t *cq_http_server_new(const cq_http_options_t *options,
+                                     cq_http_handler_t *handler, void *opaque, char *errstr,
+                                     size_t errstr_size);
 /* Stops accepting, waits for running handlers, frees. NULL is a no-op. */
 void cq_http_server_destroy(cq_http_server_t *server);
 

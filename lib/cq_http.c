@@ -249,38 +249,33 @@ static void cq_http_init_library(void)
     mg_init_library(0);
 }
 
-cq_http_server_t *cq_http_server_new(const cq_config_t *conf, cq_http_handler_t *handler,
-                                     void *opaque, char *errstr, size_t errstr_size)
+cq_http_server_t *cq_http_server_new(const cq_http_options_t *options,
+                                     cq_http_handler_t *handler, void *opaque, char *errstr,
+                                     size_t errstr_size)
 {
     pthread_once(&cq_http_once, cq_http_init_library);
     cq_http_server_t *server = cq_calloc(1, sizeof(*server));
     server->handler = handler;
     server->opaque = opaque;
-    server->max_body = (size_t)conf->gateway_max_body_bytes;
+    server->max_body = options->max_body;
     char threads[32], queue[32];
-    snprintf(threads, sizeof(threads), "%lld", (long long)conf->gateway_threads);
-    snprintf(queue, sizeof(queue), "%lld", (long long)conf->gateway_queue);
-    const char *options[] = {"listening_ports",
-                             conf->gateway_listen,
-                             "num_threads",
-                             threads,
-                             "connection_queue",
-                             queue,
-                             "enable_keep_alive",
-                             "yes",
-                             "request_timeout_ms",
-                             "30000",
-                             "keep_alive_timeout_ms",
-                             "5000",
-                             NULL};
+    snprintf(threads, sizeof(threads), "%d", options->threads);
+    snprintf(queue, sizeof(queue), "%d", options->queue);
+    const char *civet_options[] = {"listening_ports", options->listen,
+                                   "num_threads", threads,
+                                   "connection_queue", queue,
+                                   "enable_keep_alive", "yes",
+                                   "request_timeout_ms", "30000",
+                                   "keep_alive_timeout_ms", "5000",
+                                   NULL};
     struct mg_callbacks callbacks;
     memset(&callbacks, 0, sizeof(callbacks));
     callbacks.begin_request = cq_http_begin_request;
     callbacks.log_message = cq_http_log_message;
-    server->ctx = mg_start(&callbacks, server, options);
+    server->ctx = mg_start(&callbacks, server, civet_options);
     if (!server->ctx) {
         cq_errstr_set(errstr, errstr_size, "cannot listen on %s (in use, or not an address)",
-                      conf->gateway_listen);
+                      options->listen);
         free(server);
         return NULL;
     }
