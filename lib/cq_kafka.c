@@ -383,7 +383,11 @@ cq_kafka_consumer_t *cq_kafka_consumer_new(const cq_config_t *conf, const char *
     /* A worker that dies holds its partitions until the broker gives up on
      * it; librdkafka's 45 s default would stall those jobs that long. */
     static const char *const defaults[][2] = {{"session.timeout.ms", "10000"},
-                                              {"heartbeat.interval.ms", "2000"}};
+                                              {"heartbeat.interval.ms", "2000"},
+                                              /* librdkafka prefetches up to 64 MiB per
+                                               * consumer by default: a worker only needs
+                                               * enough to keep its in-flight cap full. */
+                                              {"queued.max.messages.kbytes", "8192"}};
     for (size_t i = 0; i < CQ_ARRAY_SIZE(defaults); i++) {
         if (!cq_config_kafka_get(conf, defaults[i][0]) &&
             rd_kafka_conf_set(kconf, defaults[i][0], defaults[i][1], err, sizeof(err)) !=

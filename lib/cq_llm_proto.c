@@ -343,6 +343,9 @@ cq_err_t cq_llm_build_request(const cq_config_t *conf, cq_llm_provider_t p,
         abort();
     }
     out->body_len = strlen(out->body);
+    /* json_dumps grows its buffer by doubling; a worker holds thousands of
+     * these bodies while calls are in flight, so give the slack back. */
+    out->body = cq_realloc(out->body, out->body_len + 1);
 
     cq_llm_header_add(out, cq_strdup("Content-Type: application/json"));
     cq_llm_header_add(out, cq_strdup("Accept: application/json"));

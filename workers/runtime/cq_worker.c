@@ -442,6 +442,27 @@ static void cq_job_run_builtin(cq_job_t *job, bool fallback)
     json_decref(result);
 }
 
+/* Decodes the request again from the message kept for the dead-letter
+ * topic (it was dropped while the LLM call ran). */
+static bool cq_job_reload_payload(cq_job_t *job)
+{
+    if (job->env.payload)
+        return true;
+    cq_job_envelope_t env;
+    memset(&env, 0, sizeof(env));
+    char err[256];
+    if (cq_avro_envelope_decode(job->w->avro, job->raw, job->raw_len, &env, err, sizeof(err)) !=
+        CQ_ERR_OK) {
+        /* It decoded when it arrived: only a bug can get here. */
+        cq_job_fail(job, CQ_ERR_INTERNAL_ERROR, err);
+        return false;
+    }
+    job->env.payload = env.payload;
+    env.payload = NULL;
+    cq_job_envelope_clear(&env);
+    return true;
+}
+
 static void cq_job_llm_done(void *opaque, const cq_llm_result_t *res)
 {
     cq_job_t *job = opaque;
@@ -461,7 +482,8 @@ static void cq_job_llm_done(void *opaque, const cq_llm_result_t *res)
         CQ_LOG(CQ_LOG_INFO, "worker", job->env.job_id,
                "LLM circuit open: answering with the builtin engine");
         atomic_fetch_add(&w->stats.llm_fallbacks, 1);
-        cq_job_run_builtin(job, true);
+        if (cq_job_reload_payload(job))
+            cq_job_run_builtin(job, true);
     } else {
         cq_worker_metrics_llm(w, res);
         /* The engine already retried what was worth retrying. */
@@ -496,6 +518,11 @@ static void cq_job_run_llm(cq_job_t *job)
     cq_llm_call(w->llm, pr->system, user, job->op->name, pr->schema, cq_job_llm_check,
                 cq_job_llm_done, job);
     free(user);
+    /* While the (slow) call runs, the rendered prompt is all it needs; the
+     * parsed request is dropped and decoded again from the message only if
+     * the builtin engine has to answer instead. */
+    json_decref(job->env.payload);
+    job->env.payload = NULL;
 }
 
 /* Claims the job and checks it, then starts the engine. */
@@ -543,6 +570,9 @@ static void cq_job_start(cq_job_t *job)
         cq_job_fail(job, CQ_ERR_JOB_TIMEOUT, "The job was not started before its deadline");
         goto out;
     }
+    /* A retry after an LLM call had dropped the parsed request. */
+    if (job->cop->request && !env->payload && !cq_job_reload_payload(job))
+        goto out;
     /* Jobs may come straight from other services: the request is checked here too. */
     if (job->cop->request && !env->payload) {
         cq_job_fail(job, CQ_ERR_VALIDATION_ERROR, "The job carries no request");
