@@ -387,7 +387,12 @@ cq_kafka_consumer_t *cq_kafka_consumer_new(const cq_config_t *conf, const char *
                                               /* librdkafka prefetches up to 64 MiB per
                                                * consumer by default: a worker only needs
                                                * enough to keep its in-flight cap full. */
-                                              {"queued.max.messages.kbytes", "8192"}};
+                                              {"queued.max.messages.kbytes", "2048"},
+                                              /* Jobs are small; a larger one still comes
+                                               * whole (the broker always returns at least
+                                               * one message per fetch). */
+                                              {"max.partition.fetch.bytes", "262144"},
+                                              {"fetch.max.bytes", "1048576"}};
     for (size_t i = 0; i < CQ_ARRAY_SIZE(defaults); i++) {
         if (!cq_config_kafka_get(conf, defaults[i][0]) &&
             rd_kafka_conf_set(kconf, defaults[i][0], defaults[i][1], err, sizeof(err)) !=

@@ -46,8 +46,7 @@ typedef struct {
 /* Counters the loop thread writes and the metrics endpoint's threads read. */
 typedef struct {
     atomic_uint_fast64_t jobs_succeeded, jobs_failed, jobs_cancelled, job_retries, dead_letters;
-    atomic_uint_fast64_t llm_calls, llm_failures, llm_fallbacks, prompt_tokens,
-        completion_tokens;
+    atomic_uint_fast64_t llm_calls, llm_failures, llm_fallbacks, prompt_tokens, completion_tokens;
     atomic_uint_fast64_t in_flight, llm_in_flight, llm_peak_in_flight;
     atomic_int circuit; /* 0 closed, 1 half open, 2 open */
 } cq_worker_stats_t;
@@ -694,8 +693,8 @@ static void cq_worker_http(void *opaque, const cq_http_req_t *req, cq_http_resp_
 {
     cq_worker_t *w = opaque;
     if (strcmp(req->path, "/health") == 0) {
-        cq_http_resp_json(resp, 200, json_pack("{s:s, s:s}", "status", "ok", "kind",
-                                               w->kind->kind));
+        cq_http_resp_json(resp, 200,
+                          json_pack("{s:s, s:s}", "status", "ok", "kind", w->kind->kind));
         return;
     }
     if (strcmp(req->path, "/metrics") != 0) {
@@ -741,8 +740,8 @@ static void cq_worker_http(void *opaque, const cq_http_req_t *req, cq_http_resp_
         n += (size_t)snprintf(text + n, sizeof(text) - n,
                               "# HELP coachq_worker_%s %s\n# TYPE coachq_worker_%s %s\n"
                               "coachq_worker_%s{kind=\"%s\"} %llu\n",
-                              rows[i].name, rows[i].help, rows[i].name, rows[i].type,
-                              rows[i].name, w->kind->kind, (unsigned long long)rows[i].value);
+                              rows[i].name, rows[i].help, rows[i].name, rows[i].type, rows[i].name,
+                              w->kind->kind, (unsigned long long)rows[i].value);
     cq_http_resp_body(resp, 200, "text/plain; version=0.0.4", text,
                       n < sizeof(text) ? n : sizeof(text) - 1);
 }
@@ -845,10 +844,8 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
     }
     w->offsets = cq_offsets_new();
     if (*w->conf->worker_metrics_listen) {
-        cq_http_options_t http = {.listen = w->conf->worker_metrics_listen,
-                                  .threads = 2,
-                                  .queue = 16,
-                                  .max_body = 1024};
+        cq_http_options_t http = {
+            .listen = w->conf->worker_metrics_listen, .threads = 2, .queue = 16, .max_body = 1024};
         if (!(w->metrics = cq_http_server_new(&http, cq_worker_http, w, e, sizeof(e)))) {
             cq_errstr_set(err, err_size, "metrics: %s", e);
             return false;
