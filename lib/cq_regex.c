@@ -13,6 +13,7 @@
  * REG_STARTEND lets subjects contain NUL bytes.
  */
 #include "cq_regex.h"
+#include "cq_utf8.h"
 #include "cq_common.h"
 
 #include <regex.h>
@@ -68,37 +69,6 @@ static long cq_regex_hexn(const char *p, int n)
         v = v * 16 + h;
     }
     return v;
-}
-
-static size_t cq_regex_utf8_encode(unsigned long cp, char *out)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    out[0] = (char)(0xE0 | (cp >> 12));
-    out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[2] = (char)(0x80 | (cp & 0x3F));
-    return 3;
-}
-
-/* Length of the UTF-8 sequence starting with byte b (0 if b cannot start one). */
-static size_t cq_regex_utf8_len(unsigned char b)
-{
-    if (b < 0x80)
-        return 1;
-    if (b >= 0xC2 && b <= 0xDF)
-        return 2;
-    if (b >= 0xE0 && b <= 0xEF)
-        return 3;
-    if (b >= 0xF0 && b <= 0xF4)
-        return 4;
-    return 0;
 }
 
 /* One literal character outside a class: escaped when ERE gives it a
@@ -356,7 +326,7 @@ static size_t cq_regex_escape(const char *p, cq_regex_buf_t *out, char *errstr, 
             cq_errstr_set(errstr, errstr_size, "NUL and surrogate escapes are not supported");
             return 0;
         }
-        cq_regex_put_literal(out, bytes, cq_regex_utf8_encode((unsigned long)v, bytes));
+        cq_regex_put_literal(out, bytes, cq_utf8_encode((uint32_t)v, bytes));
         return 2 + (size_t)n;
     }
     case 'b':
@@ -376,7 +346,7 @@ static size_t cq_regex_escape(const char *p, cq_regex_buf_t *out, char *errstr, 
             cq_errstr_set(errstr, errstr_size, "escape \\%c is not supported", e);
             return 0;
         }
-        size_t n = cq_regex_utf8_len((unsigned char)e);
+        size_t n = cq_utf8_seq_len((unsigned char)e);
         if (n == 0) {
             cq_errstr_set(errstr, errstr_size, "pattern is not valid UTF-8");
             return 0;
@@ -448,7 +418,7 @@ char *cq_regex_translate(const char *pattern, char *errstr, size_t errstr_size)
             p++;
             continue;
         default:
-            n = cq_regex_utf8_len(c);
+            n = cq_utf8_seq_len(c);
             if (n == 0 || strnlen(p, n) < n) {
                 cq_errstr_set(errstr, errstr_size, "pattern is not valid UTF-8");
                 goto fail;

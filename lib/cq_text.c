@@ -26,6 +26,7 @@
  * CQ_TEXT_INPUT_MAX bytes.
  */
 #include "cq_text.h"
+#include "cq_utf8.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -215,42 +216,6 @@ double cq_text_term_weight(const char *stem)
 
 enum { CQ_TEXT_SEP, CQ_TEXT_WORD, CQ_TEXT_SOLO };
 
-/* Decodes one UTF-8 sequence; returns its length, or 0 when invalid
- * (overlong, surrogate, out of range or cut short). */
-static size_t cq_text_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        *cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        *cp = c & 0x0F;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        *cp = c & 0x07;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else {
-        return 0;
-    }
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if (i > 1 && (s[i] & 0xC0) != 0x80)
-            return 0;
-        *cp = (*cp << 6) | (s[i] & 0x3F);
-    }
-    return len;
-}
-
 static int cq_text_class(uint32_t cp)
 {
     if (cp < 0x80)
@@ -286,30 +251,6 @@ static uint32_t cq_text_lower(uint32_t cp)
     return cp;
 }
 
-static size_t cq_text_utf8_encode(uint32_t cp, char *out)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 typedef struct {
     char buf[CQ_TEXT_TOKEN_MAX];
     size_t len;
@@ -337,7 +278,7 @@ static void cq_text_tok_emit(cq_text_tok_t *tok)
 static void cq_text_tok_push(cq_text_tok_t *tok, uint32_t cp)
 {
     char enc[4];
-    size_t n = cq_text_utf8_encode(cq_text_lower(cp), enc);
+    size_t n = cq_utf8_encode(cq_text_lower(cp), enc);
     if (tok->len + n >= sizeof(tok->buf)) {
         tok->too_long = true;
         return;
@@ -351,7 +292,7 @@ static void cq_text_tok_push(cq_text_tok_t *tok, uint32_t cp)
 /* Class of the code point at s (SEP at the end or on invalid UTF-8). */
 static int cq_text_class_at(const unsigned char *s, size_t n, uint32_t *cp, size_t *len)
 {
-    *len = n ? cq_text_utf8_decode(s, n, cp) : 0;
+    *len = n ? cq_utf8_decode(s, n, cp) : 0;
     return *len ? cq_text_class(*cp) : CQ_TEXT_SEP;
 }
 
@@ -646,7 +587,7 @@ void cq_text_excerpt(const char *text, size_t max_bytes, char *out, size_t out_s
         if (end > 0 && (unsigned char)out[end - 1] >= 0xC0) {
             uint32_t cp;
             size_t have = o - (end - 1);
-            if (cq_text_utf8_decode((const unsigned char *)out + end - 1, have, &cp) != have)
+            if (cq_utf8_decode((const unsigned char *)out + end - 1, have, &cp) != have)
                 o = end - 1;
         }
         while (o > 0 && out[o - 1] == ' ')
