@@ -8,6 +8,7 @@
  * and its reference counts are never touched: workers share it.
  */
 #include "cq_llm_schema.h"
+#include "cq_schema.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -62,38 +63,10 @@ static const json_t *cq_llm_schema_resolve(cq_llm_conv_t *c, const char *ref)
                       ref);
         return NULL;
     }
-    const json_t *node = c->doc;
-    const char *p = ref + 2;
-    char token[256];
-    for (;;) {
-        size_t n = 0;
-        for (; *p && *p != '/'; p++) {
-            char ch = *p;
-            if (ch == '~' && (p[1] == '0' || p[1] == '1'))
-                ch = *++p == '0' ? '~' : '/';
-            if (n + 1 >= sizeof(token))
-                goto dangling;
-            token[n++] = ch;
-        }
-        token[n] = '\0';
-        if (json_is_object(node)) {
-            node = json_object_get(node, token);
-        } else if (json_is_array(node)) {
-            char *end = NULL;
-            unsigned long i = strtoul(token, &end, 10);
-            node = n > 0 && *end == '\0' ? json_array_get(node, i) : NULL;
-        } else {
-            node = NULL;
-        }
-        if (!node)
-            goto dangling;
-        if (!*p)
-            return node;
-        p++;
-    }
-dangling:
-    cq_errstr_set(c->errstr, c->errstr_size, "$ref \"%s\" points at nothing", ref);
-    return NULL;
+    const json_t *node = cq_json_pointer_get((json_t *)c->doc, ref + 1);
+    if (!node)
+        cq_errstr_set(c->errstr, c->errstr_size, "$ref \"%s\" points at nothing", ref);
+    return node;
 }
 
 static json_t *cq_llm_schema_conv(cq_llm_conv_t *c, const json_t *node, int depth);
