@@ -247,7 +247,7 @@ void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_princ
     if (rc != CQ_ERR_OK) {
         /* The body passed the schema the Avro schema is made from: a bug. */
         CQ_LOG(CQ_LOG_ERROR, "submit", job_id, "cannot encode envelope: %s", err);
-        cq_store_finish(gw->store, job_id, CQ_JOB_FAILED, NULL, NULL, "INTERNAL_ERROR", err);
+        cq_store_finish(gw->store, job_id, CQ_JOB_FAILED, NULL, NULL, "INTERNAL_ERROR", err, NULL);
         cq_http_resp_problem(resp, req, CQ_ERR_INTERNAL_ERROR, NULL, NULL);
         goto out;
     }
@@ -264,7 +264,7 @@ void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_princ
     free(topic);
     if (rc != CQ_ERR_OK) {
         CQ_LOG(CQ_LOG_WARN, "submit", job_id, "not queued: %s", err);
-        cq_store_finish(gw->store, job_id, CQ_JOB_FAILED, NULL, NULL, cq_err_name(rc), err);
+        cq_store_finish(gw->store, job_id, CQ_JOB_FAILED, NULL, NULL, cq_err_name(rc), err, NULL);
         /* A retry with the same key must submit again, not find this failure. */
         if (idem_key)
             cq_store_idempotency_release(gw->store, who->tenant_id, idem_key, job_id);

@@ -322,15 +322,15 @@ static const char *const cq_store_scripts[CQ_SCRIPT__COUNT] = {
         "redis.call('PEXPIRE', KEYS[1], ARGV[1])\n"
         "return 1\n",
     /* KEYS[1] job; ARGV[1] channel, ARGV[2] job id, ARGV[3] TTL ms, ARGV[4..] pairs.
-     * -1 absent, 0 already terminal, 1 finished and published. */
+     * {-1} absent, {0, record} already terminal, {1, record} finished and published. */
     [CQ_SCRIPT_FINISH] =
         "local st = redis.call('HGET', KEYS[1], 'status')\n"
-        "if not st then return -1 end\n"
-        "if " CQ_LUA_TERMINAL " then return 0 end\n"
+        "if not st then return {-1} end\n"
+        "if " CQ_LUA_TERMINAL " then return {0, redis.call('HGETALL', KEYS[1])} end\n"
         CQ_LUA_SET_PAIRS(4)
         "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
         "redis.call('PUBLISH', ARGV[1], ARGV[2])\n"
-        "return 1\n",
+        "return {1, redis.call('HGETALL', KEYS[1])}\n",
     /* As finish, plus ARGV[4] the tenant that must match; pairs from ARGV[5].
      * {-1} absent or another tenant's, {0, record} terminal, {1, record} cancelled. */
     [CQ_SCRIPT_CANCEL] =
@@ -630,8 +630,9 @@ static void cq_store_args_terminal(cq_store_args_t *a, cq_job_status_t status,
 
 cq_err_t cq_store_finish(cq_store_t *store, const char *job_id, cq_job_status_t status,
                          const char *engine_json, const char *result_json, const char *error_code,
-                         const char *error_message)
+                         const char *error_message, cq_job_record_t *out)
 {
+    cq_job_record_clear(out);
     if (!store || !job_id || !cq_job_status_terminal(status))
         return CQ_ERR_INTERNAL_ERROR;
     if (!job_id[0])
@@ -646,8 +647,13 @@ cq_err_t cq_store_finish(cq_store_t *store, const char *job_id, cq_job_status_t 
     cq_store_args_add_int(&args, store->result_ttl_ms);
     cq_store_args_terminal(&args, status, engine_json, result_json, error_code, error_message);
     cq_err_t err = cq_store_exec(store, CQ_SCRIPT_FINISH, 1, &args, &reply);
+    long long state = -1;
     if (err == CQ_ERR_OK)
-        err = cq_store_int_answer(reply);
+        err = cq_store_state_record(reply, job_id, &state, out);
+    if (err == CQ_ERR_OK && state < 0)
+        err = CQ_ERR_NOT_FOUND;
+    else if (err == CQ_ERR_OK && state == 0)
+        err = CQ_ERR_JOB_ALREADY_TERMINAL;
     cq_redis_reply_free(reply);
     free(key);
     return err;

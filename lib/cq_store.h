@@ -94,10 +94,12 @@ cq_err_t cq_store_requeue(cq_store_t *store, const char *job_id, const char *err
  * failed or cancelled; anything else is CQ_ERR_INTERNAL_ERROR), sets finished_at,
  * engine, result and error exactly as given (NULL clears a field), sets the TTL
  * jobs.result_ttl and wakes cq_store_wait callers. Already terminal (e.g. cancelled
- * meanwhile): CQ_ERR_JOB_ALREADY_TERMINAL, unchanged. Absent: CQ_ERR_NOT_FOUND. */
+ * meanwhile): CQ_ERR_JOB_ALREADY_TERMINAL, unchanged. Absent: CQ_ERR_NOT_FOUND.
+ * out (may be NULL) gets the record as it stands afterwards, on OK and on
+ * ALREADY_TERMINAL: in the same round trip, so a worker need not read it again. */
 cq_err_t cq_store_finish(cq_store_t *store, const char *job_id, cq_job_status_t status,
                          const char *engine_json, const char *result_json, const char *error_code,
-                         const char *error_message);
+                         const char *error_message, cq_job_record_t *out);
 
 /* Gateway side: cancels a queued or running job of tenant_id (status cancelled,
  * error JOB_CANCELLED, TTL jobs.result_ttl) and wakes waiters. Absent or another

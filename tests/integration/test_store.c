@@ -187,9 +187,9 @@ static void test_store_claim(void **state)
     assert_true(out.started_at > first_start);
 
     /* Terminal: refused, record untouched and returned. */
-    assert_int_equal(
-        cq_store_finish(store, "cl-queued", CQ_JOB_SUCCEEDED, "{\"e\":1}", "{\"r\":2}", NULL, NULL),
-        CQ_ERR_OK);
+    assert_int_equal(cq_store_finish(store, "cl-queued", CQ_JOB_SUCCEEDED, "{\"e\":1}", "{\"r\":2}",
+                                     NULL, NULL, NULL),
+                     CQ_ERR_OK);
     assert_int_equal(cq_store_claim(store, &job, &out), CQ_ERR_JOB_ALREADY_TERMINAL);
     assert_int_equal(out.status, CQ_JOB_SUCCEEDED);
     assert_int_equal(out.attempts, 2);
@@ -209,11 +209,16 @@ static void test_store_finish_only_once(void **state)
     assert_int_equal(cq_store_claim(store, &job, &out), CQ_ERR_OK);
     int64_t before = cq_now_ms();
     assert_int_equal(cq_store_finish(store, "fin-1", CQ_JOB_SUCCEEDED, "{\"name\":\"builtin\"}",
-                                     "{\"score\":0.5}", NULL, NULL),
+                                     "{\"score\":0.5}", NULL, NULL, &out),
                      CQ_ERR_OK);
+    /* finish hands back the record it left, in the same round trip */
+    assert_int_equal(out.status, CQ_JOB_SUCCEEDED);
+    assert_string_equal(out.result, "{\"score\":0.5}");
+    assert_true(out.finished_at >= before);
     assert_int_equal(
-        cq_store_finish(store, "fin-1", CQ_JOB_FAILED, NULL, NULL, "INTERNAL_ERROR", "late"),
+        cq_store_finish(store, "fin-1", CQ_JOB_FAILED, NULL, NULL, "INTERNAL_ERROR", "late", &out),
         CQ_ERR_JOB_ALREADY_TERMINAL);
+    assert_int_equal(out.status, CQ_JOB_SUCCEEDED); /* the record that stands */
     assert_int_equal(cq_store_get(store, "fin-1", &out), CQ_ERR_OK);
     assert_int_equal(out.status, CQ_JOB_SUCCEEDED);
     assert_string_equal(out.engine, "{\"name\":\"builtin\"}");
@@ -228,7 +233,7 @@ static void test_store_finish_only_once(void **state)
     job = job_of("fin-2");
     assert_int_equal(cq_store_create(store, &job), CQ_ERR_OK);
     assert_int_equal(cq_store_finish(store, "fin-2", CQ_JOB_FAILED, NULL, NULL,
-                                     "INVALID_AI_RESPONSE", "bad json"),
+                                     "INVALID_AI_RESPONSE", "bad json", NULL),
                      CQ_ERR_OK);
     assert_int_equal(cq_store_get(store, "fin-2", &out), CQ_ERR_OK);
     assert_int_equal(out.status, CQ_JOB_FAILED);
@@ -236,8 +241,9 @@ static void test_store_finish_only_once(void **state)
     assert_string_equal(out.error_message, "bad json");
     assert_null(out.result);
 
-    assert_int_equal(cq_store_finish(store, "fin-absent", CQ_JOB_SUCCEEDED, NULL, "{}", NULL, NULL),
-                     CQ_ERR_NOT_FOUND);
+    assert_int_equal(
+        cq_store_finish(store, "fin-absent", CQ_JOB_SUCCEEDED, NULL, "{}", NULL, NULL, NULL),
+        CQ_ERR_NOT_FOUND);
     assert_int_equal(pttl("job:fin-absent"), -2); /* finish never creates a record */
     cq_job_record_clear(&out);
     cq_store_destroy(store);
@@ -266,8 +272,9 @@ static void test_store_cancel(void **state)
     assert_int_equal(cq_err_http_status(err), 409);
     assert_int_equal(out.status, CQ_JOB_CANCELLED);
     /* The worker's late result is refused. */
-    assert_int_equal(cq_store_finish(store, "can-1", CQ_JOB_SUCCEEDED, NULL, "{}", NULL, NULL),
-                     CQ_ERR_JOB_ALREADY_TERMINAL);
+    assert_int_equal(
+        cq_store_finish(store, "can-1", CQ_JOB_SUCCEEDED, NULL, "{}", NULL, NULL, NULL),
+        CQ_ERR_JOB_ALREADY_TERMINAL);
 
     /* Running jobs can be cancelled too; out may be NULL. */
     job = job_of("can-2");
@@ -304,7 +311,7 @@ static void test_store_requeue(void **state)
     assert_int_equal(cq_store_claim(store, &job, &out), CQ_ERR_OK);
     assert_int_equal(out.status, CQ_JOB_RUNNING);
     assert_int_equal(out.attempts, 2);
-    assert_int_equal(cq_store_finish(store, "rq-1", CQ_JOB_SUCCEEDED, NULL, "{}", NULL, NULL),
+    assert_int_equal(cq_store_finish(store, "rq-1", CQ_JOB_SUCCEEDED, NULL, "{}", NULL, NULL, NULL),
                      CQ_ERR_OK);
     assert_int_equal(cq_store_get(store, "rq-1", &out), CQ_ERR_OK);
     assert_null(out.error_code);
@@ -375,7 +382,7 @@ static void *finisher(void *arg)
         assert_int_equal(cq_store_cancel(f->store, f->job_id, "tenant-a", NULL), CQ_ERR_OK);
     else
         assert_int_equal(
-            cq_store_finish(f->store, f->job_id, CQ_JOB_SUCCEEDED, NULL, "{}", NULL, NULL),
+            cq_store_finish(f->store, f->job_id, CQ_JOB_SUCCEEDED, NULL, "{}", NULL, NULL, NULL),
             CQ_ERR_OK);
     return NULL;
 }
@@ -421,7 +428,7 @@ static void test_store_wait_times_out(void **state)
         fail_msg("timed out after %lld ms, expected 1500", (long long)elapsed);
 
     /* Terminal or absent: at once. */
-    assert_int_equal(cq_store_finish(store, "wt-1", CQ_JOB_FAILED, NULL, NULL, "X", "y"),
+    assert_int_equal(cq_store_finish(store, "wt-1", CQ_JOB_FAILED, NULL, NULL, "X", "y", NULL),
                      CQ_ERR_OK);
     t0 = cq_mono_ms();
     assert_int_equal(cq_store_wait(store, "wt-1", 5000, &out), CQ_ERR_OK);
@@ -490,8 +497,9 @@ static void test_store_wait_many(void **state)
         if (j % 2)
             assert_int_equal(cq_store_cancel(store, id, "tenant-a", NULL), CQ_ERR_OK);
         else
-            assert_int_equal(cq_store_finish(store, id, CQ_JOB_SUCCEEDED, NULL, "{}", NULL, NULL),
-                             CQ_ERR_OK);
+            assert_int_equal(
+                cq_store_finish(store, id, CQ_JOB_SUCCEEDED, NULL, "{}", NULL, NULL, NULL),
+                CQ_ERR_OK);
         finished_at[j] = cq_mono_ms();
     }
     int64_t worst = 0;

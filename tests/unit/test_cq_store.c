@@ -173,7 +173,7 @@ static void test_store_rejects_bad_arguments(void **state)
     assert_int_equal(cq_store_create(store, NULL), CQ_ERR_INTERNAL_ERROR);
     assert_int_equal(cq_store_get(store, NULL, &out), CQ_ERR_INTERNAL_ERROR);
     assert_int_equal(cq_store_get(store, "", &out), CQ_ERR_NOT_FOUND);
-    assert_int_equal(cq_store_finish(store, "j", CQ_JOB_RUNNING, NULL, NULL, NULL, NULL),
+    assert_int_equal(cq_store_finish(store, "j", CQ_JOB_RUNNING, NULL, NULL, NULL, NULL, NULL),
                      CQ_ERR_INTERNAL_ERROR);
     assert_int_equal(cq_store_cache_set(store, "k", "v", 0), CQ_ERR_INTERNAL_ERROR);
     assert_int_equal(cq_store_cache_get(store, NULL, &value), CQ_ERR_INTERNAL_ERROR);
@@ -206,7 +206,8 @@ static void expect_all_unavailable(cq_store_t *store, int64_t max_ms)
     EXPECT_UNAVAILABLE(cq_store_get(store, "job-1", &out));
     EXPECT_UNAVAILABLE(cq_store_claim(store, &job, &out));
     EXPECT_UNAVAILABLE(cq_store_requeue(store, "job-1", "E", "m"));
-    EXPECT_UNAVAILABLE(cq_store_finish(store, "job-1", CQ_JOB_SUCCEEDED, "{}", "{}", NULL, NULL));
+    EXPECT_UNAVAILABLE(
+        cq_store_finish(store, "job-1", CQ_JOB_SUCCEEDED, "{}", "{}", NULL, NULL, NULL));
     EXPECT_UNAVAILABLE(cq_store_cancel(store, "job-1", "tenant", &out));
     EXPECT_UNAVAILABLE(cq_store_idempotency(store, "tenant", "key", "hash", "job-1", &value));
     assert_null(value);

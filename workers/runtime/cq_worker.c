@@ -277,17 +277,17 @@ static void cq_job_fail(cq_job_t *job, cq_err_t err, const char *message)
     cq_worker_t *w = job->w;
     CQ_LOG(CQ_LOG_WARN, "worker", job->env.job_id, "failed: %s: %s", cq_err_name(err), message);
     atomic_fetch_add(&w->stats.jobs_failed, 1);
+    cq_job_record_t rec;
+    memset(&rec, 0, sizeof(rec));
     cq_err_t rc = cq_store_finish(w->store, job->env.job_id, CQ_JOB_FAILED, NULL, NULL,
-                                  cq_err_name(err), message);
+                                  cq_err_name(err), message, &rec);
     if (rc == CQ_ERR_REDIS_UNAVAILABLE) {
         /* Not stored: the whole job runs again later; nothing is lost. */
         job->stage = CQ_JOB_STAGE_RUN;
         cq_job_schedule_retry(job, w->conf->worker_retry_backoff);
         return;
     }
-    cq_job_record_t rec;
-    memset(&rec, 0, sizeof(rec));
-    if (cq_store_get(w->store, job->env.job_id, &rec) == CQ_ERR_OK) {
+    if (rc == CQ_ERR_OK || rc == CQ_ERR_JOB_ALREADY_TERMINAL) {
         cq_job_publish(job, &rec);
     } else {
         cq_job_record_t *c = &job->claimed;
@@ -344,23 +344,25 @@ static void cq_worker_metrics_llm(cq_worker_t *w, const cq_llm_result_t *res)
 static void cq_job_store_result(cq_job_t *job)
 {
     cq_worker_t *w = job->w;
-    cq_err_t rc = cq_store_finish(w->store, job->env.job_id, CQ_JOB_SUCCEEDED, job->engine,
-                                  job->result_text, NULL, NULL);
-    if (rc == CQ_ERR_REDIS_UNAVAILABLE) {
-        cq_job_schedule_retry(job, cq_worker_backoff(w, 1));
-        return;
-    }
-    /* Succeeded, or cancelled meanwhile: publish whatever the store now says. */
     cq_job_record_t rec;
     memset(&rec, 0, sizeof(rec));
-    if (cq_store_get(w->store, job->env.job_id, &rec) == CQ_ERR_OK) {
+    cq_err_t rc = cq_store_finish(w->store, job->env.job_id, CQ_JOB_SUCCEEDED, job->engine,
+                                  job->result_text, NULL, NULL, &rec);
+    if (rc == CQ_ERR_OK || rc == CQ_ERR_JOB_ALREADY_TERMINAL) {
+        /* Succeeded, or cancelled meanwhile: publish what the store now says. */
         CQ_LOG(CQ_LOG_INFO, "worker", job->env.job_id, "%s %s", job->env.operation,
                cq_job_status_name(rec.status));
         atomic_fetch_add(rec.status == CQ_JOB_SUCCEEDED ? &w->stats.jobs_succeeded
                                                         : &w->stats.jobs_cancelled,
                          1);
         cq_job_publish(job, &rec);
+    } else if (rc == CQ_ERR_NOT_FOUND) {
+        /* The record is gone (Redis lost its data): run the job afresh. */
+        CQ_LOG(CQ_LOG_WARN, "worker", job->env.job_id, "job record lost; running it again");
+        job->stage = CQ_JOB_STAGE_RUN;
+        cq_job_schedule_retry(job, cq_worker_backoff(w, 1));
     } else {
+        /* Redis down: this step alone runs again. */
         cq_job_schedule_retry(job, cq_worker_backoff(w, 1));
     }
     cq_job_record_clear(&rec);
