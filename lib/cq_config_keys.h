@@ -78,7 +78,7 @@
       "Consumer group of a worker is this prefix followed by its kind.")                           \
     X("worker.max_in_flight", worker_max_in_flight, INT, "256", 1, 100000, W,                      \
       "Jobs a worker process runs at once; at the cap it pauses its partitions.")                  \
-    X("worker.metrics_listen", worker_metrics_listen, STR, "", 0, 0, W,                             \
+    X("worker.metrics_listen", worker_metrics_listen, STR, "", 0, 0, W,                            \
       "Address of the worker's /metrics (Prometheus) and /health endpoint; empty: none.")          \
     X("worker.retry_backoff", worker_retry_backoff, MS, "500ms", 1, 600000, W,                     \
       "First retry delay of a job; doubled each attempt, with jitter.")                            \

@@ -249,9 +249,8 @@ static void cq_http_init_library(void)
     mg_init_library(0);
 }
 
-cq_http_server_t *cq_http_server_new(const cq_http_options_t *options,
-                                     cq_http_handler_t *handler, void *opaque, char *errstr,
-                                     size_t errstr_size)
+cq_http_server_t *cq_http_server_new(const cq_http_options_t *options, cq_http_handler_t *handler,
+                                     void *opaque, char *errstr, size_t errstr_size)
 {
     pthread_once(&cq_http_once, cq_http_init_library);
     cq_http_server_t *server = cq_calloc(1, sizeof(*server));
@@ -261,12 +260,18 @@ cq_http_server_t *cq_http_server_new(const cq_http_options_t *options,
     char threads[32], queue[32];
     snprintf(threads, sizeof(threads), "%d", options->threads);
     snprintf(queue, sizeof(queue), "%d", options->queue);
-    const char *civet_options[] = {"listening_ports", options->listen,
-                                   "num_threads", threads,
-                                   "connection_queue", queue,
-                                   "enable_keep_alive", "yes",
-                                   "request_timeout_ms", "30000",
-                                   "keep_alive_timeout_ms", "5000",
+    const char *civet_options[] = {"listening_ports",
+                                   options->listen,
+                                   "num_threads",
+                                   threads,
+                                   "connection_queue",
+                                   queue,
+                                   "enable_keep_alive",
+                                   "yes",
+                                   "request_timeout_ms",
+                                   "30000",
+                                   "keep_alive_timeout_ms",
+                                   "5000",
                                    NULL};
     struct mg_callbacks callbacks;
     memset(&callbacks, 0, sizeof(callbacks));

@@ -73,9 +73,8 @@ typedef struct {
 
 /* Starts listening. The handler runs on civetweb's worker threads, many at
  * once. */
-cq_http_server_t *cq_http_server_new(const cq_http_options_t *options,
-                                     cq_http_handler_t *handler, void *opaque, char *errstr,
-                                     size_t errstr_size);
+cq_http_server_t *cq_http_server_new(const cq_http_options_t *options, cq_http_handler_t *handler,
+                                     void *opaque, char *errstr, size_t errstr_size);
 /* Stops accepting, waits for running handlers, frees. NULL is a no-op. */
 void cq_http_server_destroy(cq_http_server_t *server);
 
