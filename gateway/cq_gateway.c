@@ -194,9 +194,8 @@ static void cq_gateway_method_not_allowed(const cq_http_req_t *req, cq_http_resp
     cq_http_resp_header(resp, "Allow", "%s", allow);
 }
 
-void cq_gateway_handle(void *opaque, const cq_http_req_t *req, cq_http_resp_t *resp)
+static void cq_gateway_dispatch(cq_gateway_t *gw, const cq_http_req_t *req, cq_http_resp_t *resp)
 {
-    cq_gateway_t *gw = opaque;
     const char *base = gw->conf->gateway_base_path;
     size_t base_len = strlen(base);
     if (strncmp(req->path, base, base_len) != 0 ||
@@ -264,4 +263,13 @@ void cq_gateway_handle(void *opaque, const cq_http_req_t *req, cq_http_resp_t *r
     }
     if (cq_gateway_authenticate(gw, req, &who, resp))
         cq_submit_handle(gw, op, &who, req, resp);
+}
+
+void cq_gateway_handle(void *opaque, const cq_http_req_t *req, cq_http_resp_t *resp)
+{
+    cq_gateway_t *gw = opaque;
+    cq_gateway_dispatch(gw, req, resp);
+    int cls = resp->status / 100;
+    if (cls >= 1 && cls <= 5)
+        atomic_fetch_add(&gw->responses[cls], 1);
 }

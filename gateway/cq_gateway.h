@@ -29,6 +29,9 @@ typedef struct cq_gateway_s {
      * thread and starve submissions, polls and health checks. */
     atomic_int waiters;
     int max_waiters;
+    /* Counters for /metrics. */
+    atomic_uint_fast64_t responses[6]; /* by status class: [2] = 2xx ... [5] = 5xx */
+    atomic_uint_fast64_t jobs_submitted, jobs_not_queued;
     int64_t started_ms;
 } cq_gateway_t;
 

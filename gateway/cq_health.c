@@ -118,16 +118,32 @@ void cq_health_handle(cq_gateway_t *gw, const char *path, const cq_http_req_t *r
             cq_http_resp_header(resp, "Retry-After", "%lld",
                                 (long long)gw->conf->gateway_retry_after);
     } else if (strcmp(path, "/metrics") == 0) {
-        char text[1024];
-        int n =
-            snprintf(text, sizeof(text),
-                     "# HELP coachq_gateway_waiting_requests Requests waiting for a job.\n"
-                     "# TYPE coachq_gateway_waiting_requests gauge\n"
-                     "coachq_gateway_waiting_requests %d\n"
-                     "# HELP coachq_gateway_uptime_seconds Seconds since start.\n"
-                     "# TYPE coachq_gateway_uptime_seconds counter\n"
-                     "coachq_gateway_uptime_seconds %lld\n",
-                     atomic_load(&gw->waiters), (long long)((cq_now_ms() - gw->started_ms) / 1000));
+        char text[2048];
+        int n = snprintf(
+            text, sizeof(text),
+            "# HELP coachq_gateway_responses_total HTTP answers by status class.\n"
+            "# TYPE coachq_gateway_responses_total counter\n"
+            "coachq_gateway_responses_total{class=\"2xx\"} %llu\n"
+            "coachq_gateway_responses_total{class=\"4xx\"} %llu\n"
+            "coachq_gateway_responses_total{class=\"5xx\"} %llu\n"
+            "# HELP coachq_gateway_jobs_submitted_total Jobs the broker acknowledged.\n"
+            "# TYPE coachq_gateway_jobs_submitted_total counter\n"
+            "coachq_gateway_jobs_submitted_total %llu\n"
+            "# HELP coachq_gateway_jobs_not_queued_total Submissions the broker refused (503).\n"
+            "# TYPE coachq_gateway_jobs_not_queued_total counter\n"
+            "coachq_gateway_jobs_not_queued_total %llu\n"
+            "# HELP coachq_gateway_waiting_requests Requests waiting for a job.\n"
+            "# TYPE coachq_gateway_waiting_requests gauge\n"
+            "coachq_gateway_waiting_requests %d\n"
+            "# HELP coachq_gateway_uptime_seconds Seconds since start.\n"
+            "# TYPE coachq_gateway_uptime_seconds counter\n"
+            "coachq_gateway_uptime_seconds %lld\n",
+            (unsigned long long)atomic_load(&gw->responses[2]),
+            (unsigned long long)atomic_load(&gw->responses[4]),
+            (unsigned long long)atomic_load(&gw->responses[5]),
+            (unsigned long long)atomic_load(&gw->jobs_submitted),
+            (unsigned long long)atomic_load(&gw->jobs_not_queued), atomic_load(&gw->waiters),
+            (long long)((cq_now_ms() - gw->started_ms) / 1000));
         cq_http_resp_body(resp, 200, "text/plain; version=0.0.4", text, (size_t)n);
     } else if (strcmp(path, "/openapi.json") == 0) {
         size_t len = 0;

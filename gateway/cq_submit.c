@@ -264,6 +264,7 @@ void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_princ
     free(topic);
     if (rc != CQ_ERR_OK) {
         CQ_LOG(CQ_LOG_WARN, "submit", job_id, "not queued: %s", err);
+        atomic_fetch_add(&gw->jobs_not_queued, 1);
         cq_store_finish(gw->store, job_id, CQ_JOB_FAILED, NULL, NULL, cq_err_name(rc), err, NULL);
         /* A retry with the same key must submit again, not find this failure. */
         if (idem_key)
@@ -273,6 +274,7 @@ void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_princ
         goto out;
     }
     CQ_LOG(CQ_LOG_INFO, "submit", job_id, "queued %s for tenant %s", op->name, who->tenant_id);
+    atomic_fetch_add(&gw->jobs_submitted, 1);
     cq_submit_answer(gw, job_id, async, wait_ms, req, resp);
 out:
     if (op->deprecated)

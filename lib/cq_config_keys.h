@@ -17,8 +17,9 @@
     X("log.level", log_level, STR, "info", 0, 0, GW, "Log level: error, warn, info or debug.")     \
     X("gateway.listen", gateway_listen, STR, "127.0.0.1:8080", 0, 0, G,                            \
       "Address and port the HTTP server listens on (civetweb listening_ports syntax).")            \
-    X("gateway.threads", gateway_threads, INT, "256", 4, 4096, G,                                  \
-      "HTTP worker threads; a waiting request holds one for as long as its job runs.")             \
+    X("gateway.threads", gateway_threads, INT, "1024", 4, 8192, G,                                 \
+      "HTTP worker threads. A waiting request (sync POST, long-poll) holds one while its job "     \
+      "runs; at most threads - 16 wait at once, later ones get their 202 or the job at once.")     \
     X("gateway.queue", gateway_queue, INT, "64", 1, 100000, G,                                     \
       "Accepted connections that may wait for a free thread before new ones get 503.")             \
     X("gateway.max_body_bytes", gateway_max_body_bytes, INT, "1048576", 1024, 67108864, G,         \
