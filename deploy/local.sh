@@ -377,6 +377,8 @@ cmd_test() {
     local py=$DEPLOY_DIR/.venv/bin/python f
     export COACHQ_AVRO_TOOLS
     COACHQ_AVRO_TOOLS=$(find "$DEPLOY_DIR/avro/libs" -name 'avro-tools-*.jar' | head -n 1)
+    # Our fake LLM and upstream servers are test tools with tests of their own.
+    run_contract "fake servers" "$py" -m unittest discover -s tests/fake -p 'test_*.py'
     if [[ -f schemas/openapi.json ]]; then
         run_contract openapi.json "$py" -m openapi_spec_validator schemas/openapi.json
     fi
