@@ -35,6 +35,11 @@ cq_gateway_t *cq_gateway_new(const cq_config_t *conf, char *errstr, size_t errst
         cq_errstr_set(errstr, errstr_size, "contract: %s", err);
         goto fail;
     }
+    if (!(gw->batch_schema = cq_schema_new(cq_contract_document(gw->contract),
+                                           "/components/schemas/BatchRequest", err, sizeof(err)))) {
+        cq_errstr_set(errstr, errstr_size, "contract: BatchRequest: %s", err);
+        goto fail;
+    }
     if (!(gw->auth = cq_auth_new(conf, err, sizeof(err)))) {
         cq_errstr_set(errstr, errstr_size, "auth: %s", err);
         goto fail;
@@ -97,6 +102,7 @@ void cq_gateway_destroy(cq_gateway_t *gw)
     cq_store_destroy(gw->store);
     cq_avro_destroy(gw->avro);
     cq_auth_destroy(gw->auth);
+    cq_schema_destroy(gw->batch_schema);
     cq_contract_destroy(gw->contract);
     free(gw);
 }
@@ -219,6 +225,31 @@ static void cq_gateway_dispatch(cq_gateway_t *gw, const cq_http_req_t *req, cq_h
     }
 
     cq_principal_t who;
+    if (strcmp(path, "/jobs/batch") == 0) {
+        if (strcmp(req->method, "POST") != 0)
+            cq_gateway_method_not_allowed(req, resp, "POST");
+        else if (cq_gateway_authenticate(gw, req, &who, resp))
+            cq_batch_submit(gw, &who, req, resp);
+        return;
+    }
+    if (strncmp(path, "/jobs/batch/", 12) == 0) {
+        char id[64];
+        const char *rest = path + 12;
+        const char *slash = strchr(rest, '/');
+        size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
+        bool results = slash && strcmp(slash, "/results") == 0;
+        if (len == 0 || len >= sizeof(id) || (slash && !results)) {
+            cq_http_resp_problem(resp, req, CQ_ERR_NOT_FOUND, "No such endpoint", NULL);
+            return;
+        }
+        memcpy(id, rest, len);
+        id[len] = '\0';
+        if (!get)
+            cq_gateway_method_not_allowed(req, resp, "GET, HEAD");
+        else if (cq_gateway_authenticate(gw, req, &who, resp))
+            cq_batch_get(gw, id, results, &who, req, resp);
+        return;
+    }
     if (strncmp(path, "/jobs/", 6) == 0) {
         const char *id = path + 6;
         if (strchr(id, '/') || !*id) {

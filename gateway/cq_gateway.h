@@ -20,6 +20,7 @@
 typedef struct cq_gateway_s {
     const cq_config_t *conf;
     cq_contract_t *contract;
+    cq_schema_t *batch_schema; /* the contract's BatchRequest */
     cq_auth_t *auth;
     cq_avro_t *avro;
     cq_store_t *store;
@@ -64,5 +65,11 @@ void cq_jobs_respond(cq_gateway_t *gw, const cq_job_record_t *job, bool as_resul
 json_t *cq_jobs_resource(const cq_job_record_t *job);
 void cq_health_handle(cq_gateway_t *gw, const char *path, const cq_http_req_t *req,
                       cq_http_resp_t *resp);
+/* POST /jobs/batch. */
+void cq_batch_submit(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_req_t *req,
+                     cq_http_resp_t *resp);
+/* GET /jobs/batch/{id} (results false) and /jobs/batch/{id}/results (true). */
+void cq_batch_get(cq_gateway_t *gw, const char *batch_id, bool results, const cq_principal_t *who,
+                  const cq_http_req_t *req, cq_http_resp_t *resp);
 
 #endif

@@ -283,6 +283,104 @@ cq_err_t cq_kafka_produce_sync(cq_kafka_producer_t *producer, const char *topic,
     return err;
 }
 
+/* The meeting point of cq_kafka_produce_many: like cq_kafka_sync_t, freed by
+ * whoever lets go last (the waiter, or the last delivery report). */
+typedef struct cq_kafka_many_s cq_kafka_many_t;
+typedef struct {
+    cq_kafka_many_t *many;
+    size_t index;
+} cq_kafka_many_slot_t;
+struct cq_kafka_many_s {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    size_t refs, remaining;
+    cq_err_t *results;
+    cq_kafka_many_slot_t *slots;
+};
+
+static void cq_kafka_many_release(cq_kafka_many_t *many)
+{
+    pthread_mutex_lock(&many->lock);
+    size_t refs = --many->refs;
+    pthread_mutex_unlock(&many->lock);
+    if (refs == 0) {
+        pthread_mutex_destroy(&many->lock);
+        pthread_cond_destroy(&many->cond);
+        free(many->results);
+        free(many->slots);
+        free(many);
+    }
+}
+
+static void cq_kafka_many_cb(void *opaque, cq_err_t err, const char *errstr)
+{
+    cq_kafka_many_slot_t *slot = opaque;
+    cq_kafka_many_t *many = slot->many;
+    pthread_mutex_lock(&many->lock);
+    many->results[slot->index] = err;
+    if (--many->remaining == 0)
+        pthread_cond_signal(&many->cond);
+    pthread_mutex_unlock(&many->lock);
+    cq_kafka_many_release(many);
+}
+
+size_t cq_kafka_produce_many(cq_kafka_producer_t *producer, const cq_kafka_message_t *msgs,
+                             size_t count, int timeout_ms, cq_err_t *results)
+{
+    if (count == 0)
+        return 0;
+    cq_kafka_many_t *many = cq_calloc(1, sizeof(*many));
+    pthread_mutex_init(&many->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&many->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    many->results = cq_calloc(count, sizeof(cq_err_t));
+    many->slots = cq_calloc(count, sizeof(cq_kafka_many_slot_t));
+    many->refs = 1;
+    for (size_t i = 0; i < count; i++)
+        many->results[i] = CQ_ERR_KAFKA_UNAVAILABLE; /* until acknowledged */
+    for (size_t i = 0; i < count; i++) {
+        many->slots[i].many = many;
+        many->slots[i].index = i;
+        pthread_mutex_lock(&many->lock);
+        many->refs++;
+        many->remaining++;
+        pthread_mutex_unlock(&many->lock);
+        if (cq_kafka_produce(producer, msgs[i].topic, msgs[i].key, msgs[i].key_len, msgs[i].value,
+                             msgs[i].len, msgs[i].headers, msgs[i].header_count, cq_kafka_many_cb,
+                             &many->slots[i]) != CQ_ERR_OK) {
+            pthread_mutex_lock(&many->lock);
+            many->refs--;
+            many->remaining--;
+            pthread_mutex_unlock(&many->lock);
+        }
+    }
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    size_t acked = 0;
+    pthread_mutex_lock(&many->lock);
+    while (many->remaining > 0)
+        if (pthread_cond_timedwait(&many->cond, &many->lock, &deadline) != 0)
+            break;
+    for (size_t i = 0; i < count; i++) {
+        /* A report still to come counts as not acknowledged. */
+        results[i] = many->results[i];
+        if (results[i] == CQ_ERR_OK)
+            acked++;
+    }
+    pthread_mutex_unlock(&many->lock);
+    cq_kafka_many_release(many);
+    return acked;
+}
+
 void cq_kafka_producer_poll(cq_kafka_producer_t *producer, int timeout_ms)
 {
     rd_kafka_poll(producer->rk, timeout_ms);

@@ -51,6 +51,24 @@ cq_err_t cq_kafka_produce_sync(cq_kafka_producer_t *producer, const char *topic,
                                const cq_kafka_header_t *headers, size_t header_count,
                                int timeout_ms, char *errstr, size_t errstr_size);
 
+/* One message of cq_kafka_produce_many. */
+typedef struct {
+    const char *topic;
+    const void *key;
+    size_t key_len;
+    const void *value;
+    size_t len;
+    const cq_kafka_header_t *headers;
+    size_t header_count;
+} cq_kafka_message_t;
+
+/* Produces count messages at once and waits until the broker acknowledged
+ * every one or timeout_ms passed; results[i] gets message i's outcome
+ * (CQ_ERR_KAFKA_UNAVAILABLE when refused or not acknowledged in time).
+ * Returns how many were acknowledged. Needs background_poll. Thread-safe. */
+size_t cq_kafka_produce_many(cq_kafka_producer_t *producer, const cq_kafka_message_t *msgs,
+                             size_t count, int timeout_ms, cq_err_t *results);
+
 /* Serves delivery reports for producers without background_poll. */
 void cq_kafka_producer_poll(cq_kafka_producer_t *producer, int timeout_ms);
 

@@ -319,6 +319,95 @@ static void test_it_kind_without_consumer_still_202(void **state)
     cq_it_resp_free(&r);
 }
 
+static void test_it_batch_runs_every_item(void **state)
+{
+    const char *items =
+        "[{\"customId\": \"a\", \"operation\": \"alignment-check\", \"body\": " BODY
+        "}, {\"customId\": \"b\", \"operation\": \"alignment-check\", \"body\": " UNRELATED_BODY
+        "}, {\"customId\": \"c\", \"operation\": \"root-cause-suggestions\", \"body\":"
+        " {\"issueTitle\": \"Late deliveries\", \"issueDescription\": \"Deliveries"
+        " were late three weeks in a row.\", \"businessImpact\": \"Churn risk\"}}]";
+    cq_it_resp_t r = post("/jobs/batch", json_a, items);
+    assert_int_equal(r.status, 202);
+    assert_true(cq_it_matches_schema(r.json, "BatchResource"));
+    assert_int_equal(json_integer_value(cq_it_get(r.json, "counts.total")), 3);
+    assert_int_equal(json_integer_value(cq_it_get(r.json, "counts.queued")), 3);
+    char location[256];
+    assert_true(cq_it_header(&r, "Location", location, sizeof(location)));
+    char *path = cq_strdup(location + strlen("/coaching/api/v1"));
+    cq_it_resp_free(&r);
+    /* The two alignment items finish; the operations item waits (no worker of that kind). */
+    json_int_t succeeded = 0;
+    for (int i = 0; i < 100 && succeeded < 2; i++) {
+        r = get(path, json_a);
+        assert_int_equal(r.status, 200);
+        succeeded = json_integer_value(cq_it_get(r.json, "counts.succeeded"));
+        if (succeeded == 2) {
+            assert_string_equal(str(r.json, "status"), "running");
+            assert_int_equal(json_integer_value(cq_it_get(r.json, "counts.queued")), 1);
+        }
+        cq_it_resp_free(&r);
+        if (succeeded < 2)
+            usleep(200 * 1000);
+    }
+    assert_int_equal(succeeded, 2);
+    char *results = cq_asprintf("%s/results", path);
+    r = get(results, json_a);
+    assert_int_equal(r.status, 200);
+    int lines = 0;
+    for (char *line = strtok(r.body, "\n"); line; line = strtok(NULL, "\n")) {
+        json_t *j = json_loads(line, 0, NULL);
+        assert_true(cq_it_matches_schema(j, "BatchResultLine"));
+        const char *custom = str(j, "customId");
+        if (strcmp(custom, "c") == 0)
+            assert_string_equal(str(j, "status"), "queued");
+        else
+            assert_true(json_integer_value(cq_it_get(j, "result.alignmentScore")) >= 0);
+        json_decref(j);
+        lines++;
+    }
+    assert_int_equal(lines, 3);
+    cq_it_resp_free(&r);
+    /* Another tenant sees nothing. */
+    const char *const b[] = {"X-Tenant-Id: tenant-b", NULL};
+    r = get(path, b);
+    assert_int_equal(r.status, 404);
+    cq_it_resp_free(&r);
+    free(results);
+    free(path);
+}
+
+static void test_it_batch_as_json_lines(void **state)
+{
+    const char *const h[] = {"Content-Type: application/x-ndjson", "X-Tenant-Id: tenant-a", NULL};
+    const char *lines =
+        "{\"customId\": \"x1\", \"operation\": \"alignment-check\", \"body\": " BODY
+        "}\n\n{\"customId\": \"x2\", \"operation\": \"alignment-check\", \"body\": " BODY "}\n";
+    cq_it_resp_t r = post("/jobs/batch", h, lines);
+    assert_int_equal(r.status, 202);
+    assert_int_equal(json_integer_value(cq_it_get(r.json, "counts.total")), 2);
+    char path[160];
+    snprintf(path, sizeof(path), "/jobs/batch/%s", str(r.json, "batchId"));
+    cq_it_resp_free(&r);
+    const char *status = NULL;
+    for (int i = 0; i < 100; i++) {
+        r = get(path, json_a);
+        status = str(r.json, "status");
+        bool completed = strcmp(status, "completed") == 0;
+        if (completed)
+            assert_int_equal(json_integer_value(cq_it_get(r.json, "counts.succeeded")), 2);
+        cq_it_resp_free(&r);
+        if (completed)
+            break;
+        usleep(200 * 1000);
+    }
+    r = get(path, json_a);
+    assert_string_equal(str(r.json, "status"), "completed");
+    assert_non_null(cq_it_get(r.json, "finishedAt"));
+    assert_true(cq_it_matches_schema(r.json, "BatchResource"));
+    cq_it_resp_free(&r);
+}
+
 static void test_it_health_answers_match_the_contract(void **state)
 {
     cq_it_resp_t r = get("/health", NULL);
@@ -365,6 +454,8 @@ int main(void)
         cmocka_unit_test(test_it_cancel_queued_job),
         cmocka_unit_test(test_it_idempotency_key),
         cmocka_unit_test(test_it_kind_without_consumer_still_202),
+        cmocka_unit_test(test_it_batch_runs_every_item),
+        cmocka_unit_test(test_it_batch_as_json_lines),
         cmocka_unit_test(test_it_health_answers_match_the_contract),
         cmocka_unit_test(test_it_result_record_on_kafka),
     };

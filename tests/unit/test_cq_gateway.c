@@ -31,6 +31,8 @@ static int setup(void **state)
         return -1;
     }
     gw.max_waiters = 10;
+    gw.batch_schema = cq_schema_new(cq_contract_document(gw.contract),
+                                    "/components/schemas/BatchRequest", err, sizeof(err));
     gw.auth = cq_auth_new(conf, err, sizeof(err));
     return gw.auth ? 0 : -1;
 }
@@ -39,6 +41,7 @@ static int teardown(void **state)
 {
     cq_contract_destroy(gw.contract);
     cq_auth_destroy(gw.auth);
+    cq_schema_destroy(gw.batch_schema);
     cq_config_destroy(conf);
     return 0;
 }
@@ -257,6 +260,48 @@ static void test_gateway_enum_lists(void **state)
     done(&c);
 }
 
+static void test_gateway_batch_rejected_whole_with_every_problem(void **state)
+{
+    call_t c;
+    call(&c, "POST", "/coaching/api/v1/jobs/batch", "application/json",
+         "[{\"customId\": \"a\", \"operation\": \"alignment-check\", \"body\": {}},"
+         " {\"customId\": \"a\", \"operation\": \"no-such-thing\", \"body\": {}},"
+         " {\"customId\": \"c\", \"operation\": \"onboarding-suggestions\","
+         "  \"body\": {\"kind\": \"niche\"}}]",
+         true);
+    assert_int_equal(c.resp.status, 422);
+    json_t *errors = json_object_get(c.body, "errors");
+    bool body = false, dup = false, op = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(errors, i, e)
+    {
+        const char *path = json_string_value(json_object_get(e, "path"));
+        body |= strcmp(path, "/0/body") == 0;
+        dup |= strcmp(path, "/1/customId") == 0;
+        op |= strcmp(path, "/1/operation") == 0;
+    }
+    assert_true(body);
+    assert_true(dup);
+    assert_true(op);
+    done(&c);
+    /* JSON Lines: a broken line is named */
+    call(&c, "POST", "/coaching/api/v1/jobs/batch", "application/x-ndjson",
+         "{\"customId\": \"a\", \"operation\": \"alignment-check\", \"body\": {}}\n{oops\n", true);
+    assert_int_equal(c.resp.status, 400);
+    assert_non_null(strstr(json_string_value(json_object_get(c.body, "detail")), "line 2"));
+    done(&c);
+    call(&c, "POST", "/coaching/api/v1/jobs/batch", "text/csv", "a,b", true);
+    assert_int_equal(c.resp.status, 415);
+    done(&c);
+    call(&c, "POST", "/coaching/api/v1/jobs/batch", "application/json", "[]", true);
+    assert_int_equal(c.resp.status, 422); /* minItems 1 */
+    done(&c);
+    call(&c, "GET", "/coaching/api/v1/jobs/batch", NULL, NULL, true);
+    assert_int_equal(c.resp.status, 405);
+    done(&c);
+}
+
 static void test_gateway_prefer_parsing(void **state)
 {
     cq_http_req_t req;
@@ -294,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_gateway_deprecated_operation_says_so),
         cmocka_unit_test(test_gateway_query_built_request_is_validated),
         cmocka_unit_test(test_gateway_enum_lists),
+        cmocka_unit_test(test_gateway_batch_rejected_whole_with_every_problem),
         cmocka_unit_test(test_gateway_prefer_parsing),
     };
     return cmocka_run_group_tests_name("gateway", tests, setup, teardown);
