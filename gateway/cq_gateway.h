@@ -58,9 +58,15 @@ void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_princ
                       const cq_http_req_t *req, cq_http_resp_t *resp);
 void cq_jobs_handle(cq_gateway_t *gw, const char *job_id, const cq_principal_t *who,
                     const cq_http_req_t *req, cq_http_resp_t *resp);
-/* Answers for a job record: 200 {success,data} when succeeded (if as_result),
- * problem when failed/cancelled (if as_result), else the job resource. */
-void cq_jobs_respond(cq_gateway_t *gw, const cq_job_record_t *job, bool as_result,
+/* How a job record is answered. */
+typedef enum {
+    CQ_JOBS_POLL,     /* GET /jobs/{id}: 200 with the job resource */
+    CQ_JOBS_ACCEPTED, /* Prefer: respond-async: 202 with the job resource, whatever its state */
+    CQ_JOBS_RESULT,   /* a POST that waited: 200 {success,data}, the job's problem, or 202 */
+} cq_jobs_answer_t;
+
+/* Fills resp for a job record as `answer` says; every answer carries X-Job-Id. */
+void cq_jobs_respond(cq_gateway_t *gw, const cq_job_record_t *job, cq_jobs_answer_t answer,
                      const cq_http_req_t *req, cq_http_resp_t *resp);
 json_t *cq_jobs_resource(const cq_job_record_t *job);
 void cq_health_handle(cq_gateway_t *gw, const char *path, const cq_http_req_t *req,

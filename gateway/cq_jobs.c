@@ -52,28 +52,29 @@ json_t *cq_jobs_resource(const cq_job_record_t *job)
     return r;
 }
 
-void cq_jobs_respond(cq_gateway_t *gw, const cq_job_record_t *job, bool as_result,
+void cq_jobs_respond(cq_gateway_t *gw, const cq_job_record_t *job, cq_jobs_answer_t answer,
                      const cq_http_req_t *req, cq_http_resp_t *resp)
 {
-    bool terminal = cq_job_status_terminal(job->status);
-    if (as_result && job->status == CQ_JOB_SUCCEEDED) {
+    bool result = answer == CQ_JOBS_RESULT;
+    if (result && job->status == CQ_JOB_SUCCEEDED) {
         json_t *data = cq_jobs_parse(job->result);
         json_t *body = json_pack("{s:b, s:o}", "success", 1, "data", data ? data : json_null());
         cq_http_resp_json(resp, 200, body);
-    } else if (as_result && job->status == CQ_JOB_FAILED) {
+    } else if (result && job->status == CQ_JOB_FAILED) {
         cq_err_t err = cq_err_from_name(job->error_code);
         cq_http_resp_problem_ex(resp, req, err, job->error_message, NULL,
                                 json_pack("{s:s}", "jobId", job->job_id));
-    } else if (as_result && job->status == CQ_JOB_CANCELLED) {
+    } else if (result && job->status == CQ_JOB_CANCELLED) {
         cq_http_resp_problem_ex(resp, req, CQ_ERR_JOB_CANCELLED, "The job was cancelled", NULL,
                                 json_pack("{s:s}", "jobId", job->job_id));
     } else {
         /* The job resource itself, as API.md shows it (not wrapped in {success, data}). */
-        cq_http_resp_json(resp, as_result ? 202 : 200, cq_jobs_resource(job));
-        if (as_result)
+        bool accepted = answer != CQ_JOBS_POLL;
+        cq_http_resp_json(resp, accepted ? 202 : 200, cq_jobs_resource(job));
+        if (accepted)
             cq_http_resp_header(resp, "Location", "%s/jobs/%s", gw->conf->gateway_base_path,
                                 job->job_id);
-        if (!terminal)
+        if (!cq_job_status_terminal(job->status))
             cq_http_resp_header(resp, "Retry-After", "%lld",
                                 (long long)gw->conf->gateway_retry_after);
     }
@@ -94,7 +95,7 @@ void cq_jobs_handle(cq_gateway_t *gw, const char *job_id, const cq_principal_t *
         rc = cq_store_cancel(gw->store, job_id, who->tenant_id, &job);
         if (rc == CQ_ERR_OK) {
             CQ_LOG(CQ_LOG_INFO, "jobs", job_id, "cancelled by %s", who->user_id);
-            cq_jobs_respond(gw, &job, false, req, resp);
+            cq_jobs_respond(gw, &job, CQ_JOBS_POLL, req, resp);
         } else if (rc == CQ_ERR_JOB_ALREADY_TERMINAL && job.tenant_id &&
                    strcmp(job.tenant_id, who->tenant_id) == 0) {
             char detail[96];
@@ -122,7 +123,7 @@ void cq_jobs_handle(cq_gateway_t *gw, const char *job_id, const cq_principal_t *
         cq_gateway_waiter_leave(gw);
     }
     if (rc == CQ_ERR_OK && mine)
-        cq_jobs_respond(gw, &job, false, req, resp);
+        cq_jobs_respond(gw, &job, CQ_JOBS_POLL, req, resp);
     else if (rc == CQ_ERR_OK || rc == CQ_ERR_NOT_FOUND)
         cq_http_resp_problem(resp, req, CQ_ERR_NOT_FOUND, "No such job", NULL);
     else

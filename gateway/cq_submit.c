@@ -92,7 +92,7 @@ static void cq_submit_answer(cq_gateway_t *gw, const char *job_id, bool async, i
         cq_http_resp_header(resp, "X-Job-Id", "%s", job_id);
         return;
     }
-    cq_jobs_respond(gw, &job, true, req, resp);
+    cq_jobs_respond(gw, &job, async ? CQ_JOBS_ACCEPTED : CQ_JOBS_RESULT, req, resp);
     cq_job_record_clear(&job);
 }
 
