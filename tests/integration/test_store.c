@@ -513,7 +513,9 @@ static void test_store_wait_many(void **state)
             worst = latency;
     }
     pthread_barrier_destroy(&waiters_ready);
-    if (worst > 300)
+    /* Under 600 ms proves the notification woke them (the re-read was ~700 ms
+     * away) while leaving room for a loaded CI machine. */
+    if (worst > 600)
         fail_msg("slowest waiter woke %lld ms after its job finished", (long long)worst);
     cq_store_destroy(store);
 }
