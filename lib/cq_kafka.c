@@ -199,91 +199,7 @@ cq_err_t cq_kafka_produce(cq_kafka_producer_t *producer, const char *topic, cons
     return CQ_ERR_OK;
 }
 
-/* A synchronous produce's meeting point. Shared by the waiting thread and the
- * delivery report, freed by whichever lets go last, so a waiter that timed
- * out leaves nothing dangling. */
-typedef struct {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int refs;
-    bool done;
-    cq_err_t err;
-    char errstr[256];
-} cq_kafka_sync_t;
-
-static void cq_kafka_sync_release(cq_kafka_sync_t *sync)
-{
-    pthread_mutex_lock(&sync->lock);
-    int refs = --sync->refs;
-    pthread_mutex_unlock(&sync->lock);
-    if (refs == 0) {
-        pthread_mutex_destroy(&sync->lock);
-        pthread_cond_destroy(&sync->cond);
-        free(sync);
-    }
-}
-
-static void cq_kafka_sync_cb(void *opaque, cq_err_t err, const char *errstr)
-{
-    cq_kafka_sync_t *sync = opaque;
-    pthread_mutex_lock(&sync->lock);
-    sync->done = true;
-    sync->err = err;
-    if (errstr)
-        cq_strlcpy(sync->errstr, errstr, sizeof(sync->errstr));
-    pthread_cond_signal(&sync->cond);
-    pthread_mutex_unlock(&sync->lock);
-    cq_kafka_sync_release(sync);
-}
-
-cq_err_t cq_kafka_produce_sync(cq_kafka_producer_t *producer, const char *topic, const void *key,
-                               size_t key_len, const void *value, size_t len,
-                               const cq_kafka_header_t *headers, size_t header_count,
-                               int timeout_ms, char *errstr, size_t errstr_size)
-{
-    cq_kafka_sync_t *sync = cq_calloc(1, sizeof(*sync));
-    pthread_mutex_init(&sync->lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&sync->cond, &attr);
-    pthread_condattr_destroy(&attr);
-    sync->refs = 2;
-    cq_err_t err = cq_kafka_produce(producer, topic, key, key_len, value, len, headers,
-                                    header_count, cq_kafka_sync_cb, sync);
-    if (err != CQ_ERR_OK) {
-        cq_errstr_set(errstr, errstr_size, "the job queue did not accept the job");
-        sync->refs = 1;
-        cq_kafka_sync_release(sync);
-        return err;
-    }
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&sync->lock);
-    while (!sync->done)
-        if (pthread_cond_timedwait(&sync->cond, &sync->lock, &deadline) != 0)
-            break;
-    if (!sync->done) {
-        err = CQ_ERR_KAFKA_UNAVAILABLE;
-        cq_errstr_set(errstr, errstr_size, "the job queue did not acknowledge the job in %d ms",
-                      timeout_ms);
-    } else {
-        err = sync->err;
-        if (err)
-            cq_errstr_set(errstr, errstr_size, "the job queue refused the job: %s", sync->errstr);
-    }
-    pthread_mutex_unlock(&sync->lock);
-    cq_kafka_sync_release(sync);
-    return err;
-}
-
-/* The meeting point of cq_kafka_produce_many: like cq_kafka_sync_t, freed by
+/* The meeting point of cq_kafka_produce_many (and so of produce_sync), freed by
  * whoever lets go last (the waiter, or the last delivery report). */
 typedef struct cq_kafka_many_s cq_kafka_many_t;
 typedef struct {
@@ -379,6 +295,22 @@ size_t cq_kafka_produce_many(cq_kafka_producer_t *producer, const cq_kafka_messa
     pthread_mutex_unlock(&many->lock);
     cq_kafka_many_release(many);
     return acked;
+}
+
+cq_err_t cq_kafka_produce_sync(cq_kafka_producer_t *producer, const char *topic, const void *key,
+                               size_t key_len, const void *value, size_t len,
+                               const cq_kafka_header_t *headers, size_t header_count,
+                               int timeout_ms, char *errstr, size_t errstr_size)
+{
+    cq_kafka_message_t msg = {topic, key, key_len, value, len, headers, header_count};
+    cq_err_t result;
+    if (cq_kafka_produce_many(producer, &msg, 1, timeout_ms, &result) == 1)
+        return CQ_ERR_OK;
+    cq_errstr_set(errstr, errstr_size,
+                  "the job queue refused the job or did not acknowledge it in %d ms (see the "
+                  "kafka log lines)",
+                  timeout_ms);
+    return result;
 }
 
 void cq_kafka_producer_poll(cq_kafka_producer_t *producer, int timeout_ms)
