@@ -105,6 +105,9 @@ static bool cq_kafka_conf_require(rd_kafka_conf_t *kconf, const cq_config_t *con
 static void cq_kafka_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 {
     cq_kafka_dr_t *dr = rkm->_private;
+    if (rkm->err)
+        CQ_LOG(CQ_LOG_WARN, "kafka", NULL, "delivery to %s failed: %s",
+               rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "?", rd_kafka_err2str(rkm->err));
     if (!dr)
         return;
     if (dr->cb) {
