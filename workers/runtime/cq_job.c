@@ -1,0 +1,578 @@
+/*
+ * cq_job.c — the life of one job inside a worker (see cq_worker_int.h).
+ *
+ * Steps: claim in Redis (a terminal job is not run again; its stored record
+ * is published again), check the request, run the builtin engine at once or
+ * hand the job to the LLM engine, check the answer against the contract,
+ * store it, publish the record to the reply topic (and to the dead-letter
+ * topic when it failed for good), and report the offset done once every
+ * record is acknowledged. A step that fails on Redis or Kafka is retried
+ * after a jittered backoff, alone: an answer already computed is kept.
+ *
+ * Runs on the worker loop thread only (LLM callbacks and delivery reports
+ * come from polls made on it).
+ */
+#include "cq_worker_int.h"
+#include "cq_log.h"
+#include "cq_prompt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cq_job_free(cq_job_t *job)
+{
+    if (job->lprev)
+        job->lprev->lnext = job->lnext;
+    else
+        job->w->live = job->lnext;
+    if (job->lnext)
+        job->lnext->lprev = job->lprev;
+    cq_job_envelope_clear(&job->env);
+    cq_job_record_clear(&job->claimed);
+    free(job->result_text);
+    free(job->engine);
+    free(job->topic);
+    free(job->raw);
+    free(job);
+}
+
+/* The job's records are all acknowledged: its offset may be committed. */
+static void cq_job_finished(cq_job_t *job)
+{
+    cq_worker_t *w = job->w;
+    int64_t next;
+    if (cq_offsets_done(w->offsets, job->topic, job->partition, job->offset, &next))
+        cq_worker_commit(w, job->topic, job->partition, next, true);
+    cq_job_free(job);
+}
+
+static void cq_job_schedule_retry(cq_job_t *job, int64_t delay_ms)
+{
+    atomic_fetch_add(&job->w->stats.job_retries, 1);
+    job->retry_at = cq_mono_ms() + delay_ms;
+    job->next = job->w->retries;
+    job->w->retries = job;
+}
+
+/* After a step of a job: nothing more in flight and no retry planned means
+ * it is finished, unless a record could not even be queued. */
+static void cq_job_settle(cq_job_t *job)
+{
+    if (job->retry_at != 0 || job->pending != 0 || job->waiting_llm)
+        return;
+    if (job->produce_failed) {
+        job->produce_failed = false;
+        cq_job_schedule_retry(job, job->w->conf->worker_retry_backoff);
+        return;
+    }
+    cq_job_finished(job);
+}
+
+static void cq_job_delivered(void *opaque, cq_err_t err, const char *errstr)
+{
+    cq_job_t *job = opaque;
+    if (err != CQ_ERR_OK) {
+        CQ_LOG(CQ_LOG_WARN, "worker", job->decoded ? job->env.job_id : NULL,
+               "record not delivered: %s", errstr ? errstr : cq_err_name(err));
+        job->produce_failed = true;
+    }
+    /* A failed record is not committed, so never lost: the job runs again
+     * (the claim turns a finished job into a republish of its record). */
+    job->pending--;
+    cq_job_settle(job);
+}
+
+static void cq_job_produce(cq_job_t *job, const char *topic, const void *buf, size_t len,
+                           const cq_kafka_header_t *headers, size_t header_count)
+{
+    const char *key = job->decoded ? job->env.tenant_id : NULL;
+    job->pending++;
+    if (cq_kafka_produce(job->w->producer, topic, key, key ? strlen(key) : 0, buf, len, headers,
+                         header_count, cq_job_delivered, job) != CQ_ERR_OK) {
+        job->pending--;
+        job->produce_failed = true;
+    }
+}
+
+/* Sends the raw message to the dead-letter topic with why it is there. */
+static void cq_job_dead_letter(cq_job_t *job, cq_err_t err, const char *message)
+{
+    atomic_fetch_add(&job->w->stats.dead_letters, 1);
+    char partition[16], offset[24];
+    snprintf(partition, sizeof(partition), "%d", job->partition);
+    snprintf(offset, sizeof(offset), "%lld", (long long)job->offset);
+    const char *code = cq_err_name(err);
+    const char *job_id = job->decoded ? job->env.job_id : "";
+    cq_kafka_header_t headers[] = {
+        {"coachq-error-code", code, strlen(code)},
+        {"coachq-error-message", message, strlen(message)},
+        {"coachq-source-topic", job->topic, strlen(job->topic)},
+        {"coachq-source-partition", partition, strlen(partition)},
+        {"coachq-source-offset", offset, strlen(offset)},
+        {"coachq-job-id", job_id, strlen(job_id)},
+    };
+    cq_job_produce(job, job->w->conf->topics_dlq, job->raw, job->raw_len, headers,
+                   CQ_ARRAY_SIZE(headers));
+}
+
+static bool cq_worker_topic_ok(const char *topic)
+{
+    size_t n = strlen(topic);
+    if (n == 0 || n > 249)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((topic[i] >= 'a' && topic[i] <= 'z') || (topic[i] >= 'A' && topic[i] <= 'Z') ||
+              (topic[i] >= '0' && topic[i] <= '9') || topic[i] == '.' || topic[i] == '_' ||
+              topic[i] == '-'))
+            return false;
+    return true;
+}
+
+/* Publishes the job's stored record to its reply topic. */
+static void cq_job_publish(cq_job_t *job, const cq_job_record_t *rec)
+{
+    cq_worker_t *w = job->w;
+    json_t *engine = rec->engine ? json_loads(rec->engine, 0, NULL) : NULL;
+    json_t *result = rec->result ? json_loads(rec->result, 0, NULL) : NULL;
+    cq_job_result_msg_t msg = {
+        .job_id = rec->job_id,
+        .tenant_id = rec->tenant_id ? rec->tenant_id : job->env.tenant_id,
+        .user_id = rec->user_id ? rec->user_id : job->env.user_id,
+        .operation = rec->operation ? rec->operation : job->env.operation,
+        .status = (char *)cq_job_status_name(rec->status),
+        .attempts = rec->attempts,
+        .created_at = rec->created_at,
+        .started_at = rec->started_at,
+        .finished_at = rec->finished_at ? rec->finished_at : cq_now_ms(),
+        .engine = engine,
+        .result = result,
+        .error_code = rec->error_code,
+        .error_message = rec->error_message,
+        .batch_id = job->env.batch_id,
+        .custom_id = job->env.custom_id,
+    };
+    void *buf = NULL;
+    size_t len = 0;
+    char err[512];
+    cq_err_t rc = cq_avro_result_encode(w->avro, &msg, &buf, &len, err, sizeof(err));
+    json_decref(engine);
+    json_decref(result);
+    if (rc != CQ_ERR_OK) {
+        CQ_LOG(CQ_LOG_ERROR, "worker", rec->job_id, "cannot encode result record: %s", err);
+        cq_job_dead_letter(job, CQ_ERR_INTERNAL_ERROR, err);
+        return;
+    }
+    const char *topic = job->env.reply_to && cq_worker_topic_ok(job->env.reply_to)
+                            ? job->env.reply_to
+                            : w->conf->topics_results;
+    const char *fp = cq_avro_fingerprint(w->avro, "JobResult");
+    cq_kafka_header_t headers[] = {
+        {"coachq-schema", "JobResult", strlen("JobResult")},
+        {"coachq-fingerprint", fp, strlen(fp)},
+        {"coachq-job-id", rec->job_id, strlen(rec->job_id)},
+    };
+    cq_job_produce(job, topic, buf, len, headers, CQ_ARRAY_SIZE(headers));
+    free(buf);
+}
+
+/* Ends a job as failed: stored, published, dead-lettered. */
+static void cq_job_fail(cq_job_t *job, cq_err_t err, const char *message)
+{
+    cq_worker_t *w = job->w;
+    CQ_LOG(CQ_LOG_WARN, "worker", job->env.job_id, "failed: %s: %s", cq_err_name(err), message);
+    atomic_fetch_add(&w->stats.jobs_failed, 1);
+    cq_job_record_t rec;
+    memset(&rec, 0, sizeof(rec));
+    cq_err_t rc = cq_store_finish(w->store, job->env.job_id, CQ_JOB_FAILED, NULL, NULL,
+                                  cq_err_name(err), message, &rec);
+    if (rc == CQ_ERR_REDIS_UNAVAILABLE) {
+        /* Not stored: the whole job runs again later; nothing is lost. */
+        job->stage = CQ_JOB_STAGE_RUN;
+        cq_job_schedule_retry(job, w->conf->worker_retry_backoff);
+        return;
+    }
+    if (rc == CQ_ERR_OK || rc == CQ_ERR_JOB_ALREADY_TERMINAL) {
+        cq_job_publish(job, &rec);
+    } else {
+        cq_job_record_t *c = &job->claimed;
+        c->status = CQ_JOB_FAILED;
+        free(c->error_code);
+        free(c->error_message);
+        c->error_code = cq_strdup(cq_err_name(err));
+        c->error_message = cq_strdup(message);
+        if (!c->job_id)
+            c->job_id = cq_strdup(job->env.job_id);
+        cq_job_publish(job, c);
+    }
+    if (rc == CQ_ERR_OK)
+        cq_job_dead_letter(job, err, message);
+    cq_job_record_clear(&rec);
+}
+
+static const cq_worker_op_t *cq_worker_find_op(const cq_worker_t *w, const char *name)
+{
+    for (size_t i = 0; i < w->kind->op_count; i++)
+        if (strcmp(w->kind->ops[i].name, name) == 0)
+            return &w->kind->ops[i];
+    return NULL;
+}
+
+static int64_t cq_worker_backoff(cq_worker_t *w, int attempt)
+{
+    int64_t delay = w->conf->worker_retry_backoff;
+    for (int i = 1; i < attempt && delay < w->conf->worker_retry_backoff_max; i++)
+        delay *= 2;
+    if (delay > w->conf->worker_retry_backoff_max)
+        delay = w->conf->worker_retry_backoff_max;
+    /* Full jitter in [delay/2, delay]: retries of many jobs spread out. */
+    return delay / 2 + (int64_t)(rand_r(&w->seed) % (unsigned int)(delay / 2 + 1));
+}
+
+static const cq_worker_prompt_t *cq_worker_prompt(const cq_worker_t *w, const cq_worker_op_t *op)
+{
+    return &w->prompts[op - w->kind->ops];
+}
+
+static void cq_worker_metrics_llm(cq_worker_t *w, const cq_llm_result_t *res)
+{
+    atomic_fetch_add(&w->stats.llm_calls, (uint64_t)res->attempts);
+    atomic_fetch_add(&w->stats.prompt_tokens, (uint64_t)res->prompt_tokens);
+    atomic_fetch_add(&w->stats.completion_tokens, (uint64_t)res->completion_tokens);
+    if (res->err != CQ_ERR_OK)
+        atomic_fetch_add(&w->stats.llm_failures, 1);
+}
+
+/* Stores the finished result and publishes the stored record. On a Redis
+ * failure the job retries this step alone: the (possibly costly) answer is
+ * kept, not computed again. */
+static void cq_job_store_result(cq_job_t *job)
+{
+    cq_worker_t *w = job->w;
+    cq_job_record_t rec;
+    memset(&rec, 0, sizeof(rec));
+    cq_err_t rc = cq_store_finish(w->store, job->env.job_id, CQ_JOB_SUCCEEDED, job->engine,
+                                  job->result_text, NULL, NULL, &rec);
+    if (rc == CQ_ERR_OK || rc == CQ_ERR_JOB_ALREADY_TERMINAL) {
+        /* Succeeded, or cancelled meanwhile: publish what the store now says. */
+        CQ_LOG(CQ_LOG_INFO, "worker", job->env.job_id, "%s %s", job->env.operation,
+               cq_job_status_name(rec.status));
+        atomic_fetch_add(rec.status == CQ_JOB_SUCCEEDED ? &w->stats.jobs_succeeded
+                                                        : &w->stats.jobs_cancelled,
+                         1);
+        cq_job_publish(job, &rec);
+    } else if (rc == CQ_ERR_NOT_FOUND) {
+        /* The record is gone (Redis lost its data): run the job afresh. */
+        CQ_LOG(CQ_LOG_WARN, "worker", job->env.job_id, "job record lost; running it again");
+        job->stage = CQ_JOB_STAGE_RUN;
+        cq_job_schedule_retry(job, cq_worker_backoff(w, 1));
+    } else {
+        /* Redis down: this step alone runs again. */
+        cq_job_schedule_retry(job, cq_worker_backoff(w, 1));
+    }
+    cq_job_record_clear(&rec);
+}
+
+/* A copy of result whose x-coachq-stamp members (listed on the result
+ * schema, e.g. lastUpdated) hold the time the service finished the job:
+ * what a model writes there is not to be trusted. */
+static json_t *cq_job_stamp(cq_job_t *job, const json_t *result)
+{
+    json_t *schema =
+        cq_json_pointer_get(cq_contract_document(job->w->contract), job->cop->result_pointer);
+    json_t *stamp = json_object_get(schema, "x-coachq-stamp");
+    json_t *copy = json_copy((json_t *)result);
+    if (!json_is_object(copy) || !json_is_array(stamp))
+        return copy;
+    char now[40];
+    cq_time_iso8601(cq_now_ms(), now, sizeof(now));
+    size_t i;
+    json_t *name;
+    json_array_foreach(stamp, i, name)
+    {
+        if (json_is_string(name))
+            json_object_set_new(copy, json_string_value(name), json_string(now));
+    }
+    return copy;
+}
+
+/* An engine answered: check the answer against the contract, then store it. */
+static void cq_job_complete(cq_job_t *job, const json_t *answer, char *engine)
+{
+    cq_schema_errors_t errors;
+    memset(&errors, 0, sizeof(errors));
+    json_t *result = cq_job_stamp(job, answer);
+    if (!cq_schema_validate(job->cop->result, result, &errors)) {
+        char err[512];
+        snprintf(err, sizeof(err), "The result does not match the schema: %s %s",
+                 errors.count ? errors.items[0].path : "",
+                 errors.count ? errors.items[0].message : "");
+        cq_job_fail(job, CQ_ERR_INVALID_AI_RESPONSE, err);
+        free(engine);
+    } else {
+        job->stage = CQ_JOB_STAGE_STORE;
+        job->result_text = json_dumps(result, JSON_COMPACT);
+        job->engine = engine;
+        cq_job_store_result(job);
+    }
+    json_decref(result);
+    cq_schema_errors_clear(&errors);
+}
+
+/* Runs the operation's builtin function now. */
+static void cq_job_run_builtin(cq_job_t *job, bool fallback)
+{
+    cq_worker_t *w = job->w;
+    json_t *result = NULL;
+    char err[1024] = "";
+    int64_t started = cq_mono_ms();
+    cq_err_t rc = job->op->builtin(job->env.payload, cq_now_ms(), &result, err, sizeof(err));
+    if (rc != CQ_ERR_OK) {
+        if (cq_err_retriable(rc) && job->claimed.attempts < w->conf->jobs_max_attempts) {
+            CQ_LOG(CQ_LOG_WARN, "worker", job->env.job_id, "attempt %d failed: %s; retrying",
+                   job->claimed.attempts, err);
+            cq_store_requeue(w->store, job->env.job_id, cq_err_name(rc), err);
+            cq_job_schedule_retry(job, cq_worker_backoff(w, job->claimed.attempts));
+        } else {
+            cq_job_fail(job, rc, err[0] ? err : cq_err_desc(rc));
+        }
+        return;
+    }
+    json_t *engine = json_pack("{s:s, s:I, s:i}", "name", "builtin", "latencyMs",
+                               (json_int_t)(cq_mono_ms() - started), "attempts", 1);
+    if (fallback)
+        json_object_set_new(engine, "fallback", json_true());
+    char *engine_text = json_dumps(engine, JSON_COMPACT);
+    json_decref(engine);
+    cq_job_complete(job, result, engine_text);
+    json_decref(result);
+}
+
+/* Decodes the request again from the message kept for the dead-letter
+ * topic (it was dropped while the LLM call ran). */
+static bool cq_job_reload_payload(cq_job_t *job)
+{
+    if (job->env.payload)
+        return true;
+    cq_job_envelope_t env;
+    memset(&env, 0, sizeof(env));
+    char err[256];
+    if (cq_avro_envelope_decode(job->w->avro, job->raw, job->raw_len, &env, err, sizeof(err)) !=
+        CQ_ERR_OK) {
+        /* It decoded when it arrived: only a bug can get here. */
+        cq_job_fail(job, CQ_ERR_INTERNAL_ERROR, err);
+        return false;
+    }
+    job->env.payload = env.payload;
+    env.payload = NULL;
+    cq_job_envelope_clear(&env);
+    return true;
+}
+
+static void cq_job_llm_done(void *opaque, const cq_llm_result_t *res)
+{
+    cq_job_t *job = opaque;
+    cq_worker_t *w = job->w;
+    job->waiting_llm = false;
+    if (res->err == CQ_ERR_OK) {
+        json_t *engine = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:i}", "name", "llm", "provider",
+                                   res->provider, "model", res->model, "promptTokens",
+                                   (json_int_t)res->prompt_tokens, "completionTokens",
+                                   (json_int_t)res->completion_tokens, "latencyMs",
+                                   (json_int_t)res->latency_ms, "attempts", res->attempts);
+        char *engine_text = json_dumps(engine, JSON_COMPACT);
+        json_decref(engine);
+        cq_worker_metrics_llm(w, res);
+        cq_job_complete(job, res->content, engine_text);
+    } else if (res->circuit_open && w->conf->llm_fallback_builtin) {
+        CQ_LOG(CQ_LOG_INFO, "worker", job->env.job_id,
+               "LLM circuit open: answering with the builtin engine");
+        atomic_fetch_add(&w->stats.llm_fallbacks, 1);
+        if (cq_job_reload_payload(job))
+            cq_job_run_builtin(job, true);
+    } else {
+        cq_worker_metrics_llm(w, res);
+        /* The engine already retried what was worth retrying. */
+        cq_job_fail(job, res->err, res->message);
+    }
+    cq_job_settle(job);
+}
+
+/* Judges an LLM answer the way cq_job_complete will: stamped, then valid. */
+static bool cq_job_llm_check(void *opaque, json_t *content, cq_schema_errors_t *errors)
+{
+    cq_job_t *job = opaque;
+    json_t *stamped = cq_job_stamp(job, content);
+    if (json_is_object(stamped) && json_is_object(content))
+        json_object_update(content, stamped);
+    json_decref(stamped);
+    return cq_schema_validate(job->cop->result, content, errors);
+}
+
+/* Hands the job to the LLM engine; it comes back through cq_job_llm_done. */
+static void cq_job_run_llm(cq_job_t *job)
+{
+    cq_worker_t *w = job->w;
+    const cq_worker_prompt_t *pr = cq_worker_prompt(w, job->op);
+    char err[256];
+    char *user = cq_prompt_render(pr->user, job->env.payload, err, sizeof(err));
+    if (!user) {
+        cq_job_fail(job, CQ_ERR_INTERNAL_ERROR, err);
+        return;
+    }
+    job->waiting_llm = true;
+    cq_llm_call(w->llm, pr->system, user, job->op->name, pr->schema, cq_job_llm_check,
+                cq_job_llm_done, job);
+    free(user);
+    /* While the (slow) call runs, the rendered prompt is all it needs; the
+     * parsed request is dropped and decoded again from the message only if
+     * the builtin engine has to answer instead. */
+    json_decref(job->env.payload);
+    job->env.payload = NULL;
+}
+
+/* Claims the job and checks it, then starts the engine. */
+static void cq_job_start(cq_job_t *job)
+{
+    cq_worker_t *w = job->w;
+    cq_job_envelope_t *env = &job->env;
+    cq_job_record_t want;
+    memset(&want, 0, sizeof(want));
+    cq_schema_errors_t errors;
+    memset(&errors, 0, sizeof(errors));
+    char err[1024] = "";
+
+    want.job_id = env->job_id;
+    want.tenant_id = env->tenant_id;
+    want.user_id = env->user_id;
+    want.operation = env->operation;
+    want.kind = (char *)w->kind->kind;
+    want.batch_id = env->batch_id;
+    want.custom_id = env->custom_id;
+    want.created_at = env->created_at;
+    want.status = CQ_JOB_QUEUED;
+    cq_job_record_clear(&job->claimed);
+    cq_err_t rc = cq_store_claim(w->store, &want, &job->claimed);
+    if (rc == CQ_ERR_JOB_ALREADY_TERMINAL) {
+        CQ_LOG(CQ_LOG_INFO, "worker", env->job_id, "already %s: publishing its record again",
+               cq_job_status_name(job->claimed.status));
+        cq_job_publish(job, &job->claimed);
+        goto out;
+    }
+    if (rc != CQ_ERR_OK) {
+        CQ_LOG(CQ_LOG_WARN, "worker", env->job_id, "cannot claim: %s; retrying", cq_err_name(rc));
+        cq_job_schedule_retry(job, cq_worker_backoff(w, 1));
+        goto out;
+    }
+    job->cop = cq_contract_find(w->contract, env->operation);
+    job->op = cq_worker_find_op(w, env->operation);
+    if (!job->cop || !job->op || strcmp(job->cop->kind, w->kind->kind) != 0) {
+        snprintf(err, sizeof(err), "The %s worker does not run operation \"%s\"", w->kind->kind,
+                 env->operation);
+        cq_job_fail(job, CQ_ERR_UNKNOWN_OPERATION, err);
+        goto out;
+    }
+    if (env->deadline > 0 && cq_now_ms() > env->deadline) {
+        cq_job_fail(job, CQ_ERR_JOB_TIMEOUT, "The job was not started before its deadline");
+        goto out;
+    }
+    /* A retry after an LLM call had dropped the parsed request. */
+    if (job->cop->request && !env->payload && !cq_job_reload_payload(job))
+        goto out;
+    /* Jobs may come straight from other services: the request is checked here too. */
+    if (job->cop->request && !env->payload) {
+        cq_job_fail(job, CQ_ERR_VALIDATION_ERROR, "The job carries no request");
+        goto out;
+    }
+    if (job->cop->request && !cq_schema_validate(job->cop->request, env->payload, &errors)) {
+        snprintf(err, sizeof(err), "The request does not match the schema: %s %s",
+                 errors.count ? errors.items[0].path : "",
+                 errors.count ? errors.items[0].message : "");
+        cq_job_fail(job, CQ_ERR_VALIDATION_ERROR, err);
+        goto out;
+    }
+    if (cq_llm_is_builtin(w->llm))
+        cq_job_run_builtin(job, false);
+    else
+        cq_job_run_llm(job);
+out:
+    cq_schema_errors_clear(&errors);
+}
+
+/* One step of a job: the first run, or a retry of the step that failed. */
+static void cq_job_step(cq_job_t *job)
+{
+    if (job->stage == CQ_JOB_STAGE_STORE)
+        cq_job_store_result(job);
+    else
+        cq_job_start(job);
+    cq_job_settle(job);
+}
+
+void cq_job_on_message(cq_worker_t *w, cq_kafka_msg_t *msg)
+{
+    cq_job_t *job = cq_calloc(1, sizeof(*job));
+    job->w = w;
+    job->lnext = w->live;
+    if (w->live)
+        w->live->lprev = job;
+    w->live = job;
+    job->topic = cq_strdup(msg->topic);
+    job->partition = msg->partition;
+    job->offset = msg->offset;
+    job->raw = cq_malloc(msg->len ? msg->len : 1);
+    memcpy(job->raw, msg->value, msg->len);
+    job->raw_len = msg->len;
+    cq_offsets_track(w->offsets, job->topic, job->partition, job->offset);
+
+    char err[512];
+    size_t fp_len = 0;
+    const char *fp = cq_kafka_msg_header(msg, "coachq-fingerprint", &fp_len);
+    const char *want = cq_avro_fingerprint(w->avro, "JobEnvelope");
+    if (fp && (fp_len != strlen(want) || memcmp(fp, want, fp_len) != 0)) {
+        CQ_LOG(CQ_LOG_WARN, "worker", NULL,
+               "%s[%d]@%lld written with another envelope schema; decoding anyway", msg->topic,
+               msg->partition, (long long)msg->offset);
+    }
+    if (!msg->value || cq_avro_envelope_decode(w->avro, msg->value, msg->len, &job->env, err,
+                                               sizeof(err)) != CQ_ERR_OK) {
+        CQ_LOG(CQ_LOG_WARN, "worker", NULL, "%s[%d]@%lld undecodable: %s; dead-lettered",
+               msg->topic, msg->partition, (long long)msg->offset, err);
+        cq_job_dead_letter(job, CQ_ERR_UNDECODABLE_MESSAGE, err);
+        cq_job_settle(job);
+        return;
+    }
+    job->decoded = true;
+    cq_job_step(job);
+}
+
+int cq_job_run_due(cq_worker_t *w)
+{
+    int64_t now = cq_mono_ms(), next = now + 100;
+    cq_job_t *due = NULL;
+    for (cq_job_t **pp = &w->retries; *pp;) {
+        cq_job_t *job = *pp;
+        if (job->retry_at <= now) {
+            *pp = job->next;
+            job->next = due;
+            due = job;
+        } else {
+            if (job->retry_at < next)
+                next = job->retry_at;
+            pp = &job->next;
+        }
+    }
+    while (due) {
+        cq_job_t *job = due;
+        due = job->next;
+        job->next = NULL;
+        job->retry_at = 0;
+        if (job->decoded) {
+            cq_job_step(job);
+        } else {
+            cq_job_dead_letter(job, CQ_ERR_UNDECODABLE_MESSAGE, "undecodable message");
+            cq_job_settle(job);
+        }
+    }
+    return (int)(next - now);
+}

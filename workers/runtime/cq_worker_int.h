@@ -1,0 +1,99 @@
+/*
+ * cq_worker_int.h — what the worker loop (cq_worker.c) and the job life cycle
+ * (cq_job.c) share. Private to workers/runtime/; both run on the one worker
+ * loop thread, except the stats, which the metrics endpoint reads.
+ */
+#ifndef CQ_WORKER_INT_H
+#define CQ_WORKER_INT_H
+
+#include <stdatomic.h>
+
+#include "cq_avro.h"
+#include "cq_config.h"
+#include "cq_contract.h"
+#include "cq_http.h"
+#include "cq_kafka.h"
+#include "cq_llm.h"
+#include "cq_offsets.h"
+#include "cq_store.h"
+#include "cq_worker.h"
+
+typedef struct cq_job_s cq_job_t;
+
+/* What an operation needs for LLM calls, prepared once at start. */
+typedef struct {
+    char *system;   /* system prompt */
+    char *user;     /* user prompt template */
+    json_t *schema; /* result schema, refs inlined, for structured output */
+} cq_worker_prompt_t;
+
+/* Counters the loop thread writes and the metrics endpoint's threads read. */
+typedef struct {
+    atomic_uint_fast64_t jobs_succeeded, jobs_failed, jobs_cancelled, job_retries, dead_letters;
+    atomic_uint_fast64_t llm_calls, llm_failures, llm_fallbacks, prompt_tokens, completion_tokens;
+    atomic_uint_fast64_t in_flight, llm_in_flight, llm_peak_in_flight;
+    atomic_int circuit; /* 0 closed, 1 half open, 2 open */
+} cq_worker_stats_t;
+
+typedef struct {
+    const cq_worker_kind_t *kind;
+    cq_config_t *conf;
+    cq_contract_t *contract;
+    cq_avro_t *avro;
+    cq_store_t *store;
+    cq_kafka_producer_t *producer;
+    cq_kafka_consumer_t *consumer;
+    cq_offsets_t *offsets;
+    cq_job_t *retries; /* jobs waiting for their backoff, unordered */
+    cq_job_t *live;    /* every job not yet freed, so shutdown frees them all */
+    cq_llm_t *llm;
+    cq_worker_prompt_t *prompts; /* one per kind->ops entry, when an LLM is configured */
+    cq_worker_stats_t stats;
+    cq_http_server_t *metrics;
+    bool paused;
+    char *topic;
+    unsigned int seed;
+    int64_t circuit_published_ms;
+    const char *circuit_published;
+} cq_worker_t;
+
+typedef enum {
+    CQ_JOB_STAGE_RUN,   /* claim, check, run the engine */
+    CQ_JOB_STAGE_STORE, /* the answer is here: store and publish it */
+} cq_job_stage_t;
+
+struct cq_job_s {
+    cq_worker_t *w;
+    char *topic;
+    int32_t partition;
+    int64_t offset;
+    void *raw; /* the message as received, for the dead-letter topic */
+    size_t raw_len;
+    bool decoded;
+    cq_job_envelope_t env;
+    cq_job_stage_t stage;
+    cq_job_record_t claimed;    /* the record as the claim left it */
+    const cq_operation_t *cop;  /* the contract's operation */
+    const cq_worker_op_t *op;   /* this kind's implementation */
+    bool waiting_llm;           /* an LLM call of this job is in flight */
+    char *result_text, *engine; /* the answer, once there (JSON text) */
+    int pending;                /* produced records not yet acknowledged */
+    bool produce_failed;
+    int64_t retry_at;        /* monotonic ms */
+    cq_job_t *next;          /* retry list */
+    cq_job_t *lprev, *lnext; /* live list */
+};
+
+/* Commits one partition's offset (async, or sync at revoke and shutdown). */
+void cq_worker_commit(cq_worker_t *w, const char *topic, int32_t partition, int64_t next,
+                      bool async);
+
+/* A message arrived: its job is tracked for commits, decoded and started
+ * (an undecodable one goes to the dead-letter topic). */
+void cq_job_on_message(cq_worker_t *w, cq_kafka_msg_t *msg);
+/* Runs the jobs whose backoff has passed; returns ms until the next one (100 at most). */
+int cq_job_run_due(cq_worker_t *w);
+/* Frees a job (any state; used at shutdown for jobs that will be redelivered). */
+void cq_job_free(cq_job_t *job);
+
+#endif
