@@ -8,6 +8,7 @@
  * cq_auth_verify; the key material is read-only after cq_auth_new.
  */
 #include "cq_auth.h"
+#include "cq_json.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <strings.h>
 
 #include <jwt.h>
+#include <openssl/evp.h>
 
 #define CQ_AUTH_MAX_TOKEN 8192
 
@@ -92,6 +94,36 @@ static bool cq_auth_copy_id(const char *value, char *out, size_t out_size)
     return true;
 }
 
+/* Whether the token's header and payload are JSON shallow enough to hand to
+ * libjwt: it parses them (before checking the signature) with jansson's
+ * recursive parser on a small thread stack. */
+static bool cq_auth_shallow(const char *token)
+{
+    const char *part = token;
+    for (int i = 0; i < 2; i++) {
+        const char *dot = strchr(part, '.');
+        if (!dot)
+            return false;
+        size_t n = (size_t)(dot - part);
+        /* base64url -> base64, padded */
+        char *b64 = cq_malloc(n + 4);
+        for (size_t k = 0; k < n; k++)
+            b64[k] = part[k] == '-' ? '+' : part[k] == '_' ? '/' : part[k];
+        size_t padded = n;
+        while (padded % 4)
+            b64[padded++] = '=';
+        unsigned char *raw = cq_malloc(padded / 4 * 3 + 1);
+        int len = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)padded);
+        bool ok = len >= 0 && cq_json_depth((const char *)raw, (size_t)len, 16) <= 16;
+        free(raw);
+        free(b64);
+        if (!ok)
+            return false;
+        part = dot + 1;
+    }
+    return true;
+}
+
 /* Tries one key; the token must name the algorithm that goes with it. */
 static jwt_t *cq_auth_decode(const char *token, const unsigned char *key, int len, jwt_alg_t want)
 {
@@ -122,6 +154,10 @@ cq_err_t cq_auth_verify(const cq_auth_t *auth, const char *authorization, int64_
         token++;
     if (!*token || strlen(token) > CQ_AUTH_MAX_TOKEN) {
         cq_errstr_set(detail, detail_size, "The bearer token is empty or too long");
+        return CQ_ERR_TOKEN_INVALID;
+    }
+    if (!cq_auth_shallow(token)) {
+        cq_errstr_set(detail, detail_size, "The bearer token is not a well-formed JWT");
         return CQ_ERR_TOKEN_INVALID;
     }
     jwt_t *jwt = cq_auth_decode(token, auth->hs_secret, auth->hs_len, JWT_ALG_HS256);

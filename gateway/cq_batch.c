@@ -16,6 +16,7 @@
  * Runs on any HTTP thread.
  */
 #include "cq_gateway.h"
+#include "cq_json.h"
 #include "cq_log.h"
 #include "cq_uuid.h"
 
@@ -39,6 +40,12 @@ static json_t *cq_batch_parse(const cq_http_req_t *req, cq_http_resp_t *resp)
     char detail[256];
     if (!req->body) {
         cq_http_resp_problem(resp, req, CQ_ERR_MALFORMED_JSON, "The batch needs a body", NULL);
+        return NULL;
+    }
+    /* One level for the array, the rest as for a single request. */
+    if (cq_json_depth(req->body, req->body_len, CQ_JSON_MAX_DEPTH + 1) > CQ_JSON_MAX_DEPTH + 1) {
+        cq_http_resp_problem(resp, req, CQ_ERR_MALFORMED_JSON,
+                             "The JSON is nested more than 64 levels deep", NULL);
         return NULL;
     }
     if (cq_batch_type_is(type, "application/json")) {

@@ -12,6 +12,7 @@
  * Runs on any HTTP thread; uses only thread-safe parts of the context.
  */
 #include "cq_gateway.h"
+#include "cq_json.h"
 #include "cq_log.h"
 #include "cq_uuid.h"
 
@@ -154,6 +155,11 @@ void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_princ
         if (!cq_submit_is_json(cq_http_header(req, "Content-Type"))) {
             cq_http_resp_problem(resp, req, CQ_ERR_UNSUPPORTED_MEDIA_TYPE,
                                  "Send the body as Content-Type: application/json", NULL);
+            goto out;
+        }
+        if (cq_json_depth(req->body, req->body_len, CQ_JSON_MAX_DEPTH) > CQ_JSON_MAX_DEPTH) {
+            cq_http_resp_problem(resp, req, CQ_ERR_MALFORMED_JSON,
+                                 "The JSON is nested more than 64 levels deep", NULL);
             goto out;
         }
         json_error_t jerr;

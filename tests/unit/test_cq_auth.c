@@ -158,6 +158,27 @@ static void test_auth_required_claims(void **state)
     free(h);
 }
 
+static void test_auth_refuses_deeply_nested_tokens(void **state)
+{
+    /* A payload of 3000 nested arrays would overflow a small thread stack in
+     * the JSON parser: it is refused before parsing. */
+    cq_principal_t who;
+    size_t n = 3000;
+    char *nested = cq_malloc(n + 1);
+    memset(nested, '[', n);
+    nested[n] = '\0';
+    unsigned char *b64 = cq_malloc(n * 2);
+    int len = EVP_EncodeBlock(b64, (const unsigned char *)nested, (int)n);
+    while (len > 0 && b64[len - 1] == '=')
+        len--;
+    b64[len] = '\0';
+    char *header = cq_asprintf("Bearer eyJhbGciOiJIUzI1NiJ9.%s.c2ln", (char *)b64);
+    assert_int_equal(verify(header, &who), CQ_ERR_TOKEN_INVALID);
+    free(header);
+    free(b64);
+    free(nested);
+}
+
 static void test_auth_refuses_forgeries(void **state)
 {
     cq_principal_t who;
@@ -198,6 +219,7 @@ int main(void)
         cmocka_unit_test(test_auth_expiry_with_leeway),
         cmocka_unit_test(test_auth_required_claims),
         cmocka_unit_test(test_auth_refuses_forgeries),
+        cmocka_unit_test(test_auth_refuses_deeply_nested_tokens),
     };
     return cmocka_run_group_tests_name("auth", tests, setup, teardown);
 }
