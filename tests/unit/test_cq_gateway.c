@@ -148,6 +148,17 @@ static void test_gateway_content_checks(void **state)
     call(&c, "POST", CHECK_PATH, "application/json", NULL, true);
     assert_int_equal(c.resp.status, 400);
     done(&c);
+    /* Deep nesting is refused before the recursive parser sees it. */
+    char *deep = calloc(1, 100001);
+    memset(deep, '[', 100000);
+    call(&c, "POST", CHECK_PATH, "application/json", deep, true);
+    assert_int_equal(c.resp.status, 400);
+    assert_non_null(strstr(json_string_value(json_object_get(c.body, "detail")), "nested"));
+    done(&c);
+    call(&c, "POST", "/coaching/api/v1/jobs/batch", "application/json", deep, true);
+    assert_int_equal(c.resp.status, 400);
+    done(&c);
+    free(deep);
 }
 
 static void test_gateway_validation_lists_every_violation(void **state)
