@@ -60,6 +60,10 @@ struct cq_llm_s {
     cq_llm_call_t *timers; /* unordered; few at a time */
     cq_llm_call_t *ready;
     size_t in_flight, peak;
+    /* Easy handles of finished transfers, reset and kept for the next calls:
+     * a steady pool instead of thousands of allocations and frees a second. */
+    CURL **idle;
+    size_t idle_count, idle_cap;
     unsigned int seed;
 };
 
@@ -106,6 +110,8 @@ cq_llm_t *cq_llm_new(const cq_config_t *conf, char *errstr, size_t errstr_size)
     }
     pthread_once(&cq_llm_curl_once, cq_llm_curl_init);
     llm->multi = curl_multi_init();
+    llm->idle_cap = (size_t)conf->worker_max_in_flight;
+    llm->idle = cq_calloc(llm->idle_cap, sizeof(CURL *));
     curl_multi_setopt(llm->multi, CURLMOPT_MAXCONNECTS, (long)conf->worker_max_in_flight);
     llm->breaker = cq_breaker_new((int)conf->llm_breaker_failures, conf->llm_breaker_cooldown);
     return llm;
@@ -129,8 +135,14 @@ static void cq_llm_call_reset_transfer(cq_llm_call_t *call)
 {
     cq_llm_active_remove(call);
     if (call->easy) {
-        curl_multi_remove_handle(call->llm->multi, call->easy);
-        curl_easy_cleanup(call->easy);
+        cq_llm_t *llm = call->llm;
+        curl_multi_remove_handle(llm->multi, call->easy);
+        if (llm->idle_count < llm->idle_cap) {
+            curl_easy_reset(call->easy);
+            llm->idle[llm->idle_count++] = call->easy;
+        } else {
+            curl_easy_cleanup(call->easy);
+        }
         call->easy = NULL;
     }
     curl_slist_free_all(call->headers);
@@ -174,6 +186,9 @@ void cq_llm_destroy(cq_llm_t *llm)
     }
     cq_llm_free_list(llm->timers);
     cq_llm_free_list(llm->ready);
+    for (size_t i = 0; i < llm->idle_count; i++)
+        curl_easy_cleanup(llm->idle[i]);
+    free(llm->idle);
     if (llm->multi)
         curl_multi_cleanup(llm->multi);
     cq_breaker_destroy(llm->breaker);
@@ -277,7 +292,7 @@ static void cq_llm_attempt(cq_llm_call_t *call)
         cq_llm_finish(call, CQ_ERR_INTERNAL_ERROR, err);
         return;
     }
-    CURL *easy = curl_easy_init();
+    CURL *easy = llm->idle_count ? llm->idle[--llm->idle_count] : curl_easy_init();
     call->easy = easy;
     for (size_t i = 0; i < call->http.header_count; i++)
         call->headers = curl_slist_append(call->headers, call->http.headers[i]);
