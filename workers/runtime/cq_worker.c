@@ -18,6 +18,7 @@
 #include "cq_log.h"
 #include "cq_prompt.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -303,6 +304,11 @@ static void cq_worker_loop(cq_worker_t *w)
 
 int cq_worker_main(const cq_worker_kind_t *kind, int argc, char **argv)
 {
+    /* One thread allocates almost everything (librdkafka's threads little):
+     * a single malloc arena with a fixed trim threshold keeps a worker with
+     * thousands of calls in flight a few MB smaller, at no measured cost. */
+    mallopt(M_ARENA_MAX, 1);
+    mallopt(M_TRIM_THRESHOLD, 128 * 1024);
     char program[64], err[1024];
     snprintf(program, sizeof(program), "coachq-%s-worker", kind->kind);
     bool exit_now = false;
