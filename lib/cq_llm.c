@@ -64,6 +64,7 @@ struct cq_llm_s {
      * a steady pool instead of thousands of allocations and frees a second. */
     CURL **idle;
     size_t idle_count, idle_cap;
+    struct curl_slist *shared_headers; /* the constant headers of non-Bedrock requests */
     unsigned int seed;
 };
 
@@ -115,6 +116,18 @@ cq_llm_t *cq_llm_new(const cq_config_t *conf, char *errstr, size_t errstr_size)
     curl_multi_setopt(llm->multi, CURLMOPT_MAXCONNECTS, (long)conf->worker_max_in_flight);
     llm->breaker = cq_breaker_new((int)conf->llm_breaker_failures, conf->llm_breaker_cooldown);
     return llm;
+}
+
+/* Frees a built request's header lines (they hold keys: wiped first). */
+static void cq_llm_http_drop_headers(cq_llm_http_t *http)
+{
+    for (size_t i = 0; i < http->header_count; i++) {
+        explicit_bzero(http->headers[i], strlen(http->headers[i]));
+        free(http->headers[i]);
+    }
+    free(http->headers);
+    http->headers = NULL;
+    http->header_count = 0;
 }
 
 static void cq_llm_active_remove(cq_llm_call_t *call)
@@ -188,6 +201,7 @@ void cq_llm_destroy(cq_llm_t *llm)
     cq_llm_free_list(llm->ready);
     for (size_t i = 0; i < llm->idle_count; i++)
         curl_easy_cleanup(llm->idle[i]);
+    curl_slist_free_all(llm->shared_headers);
     free(llm->idle);
     if (llm->multi)
         curl_multi_cleanup(llm->multi);
@@ -294,15 +308,25 @@ static void cq_llm_attempt(cq_llm_call_t *call)
     }
     CURL *easy = llm->idle_count ? llm->idle[--llm->idle_count] : curl_easy_init();
     call->easy = easy;
-    for (size_t i = 0; i < call->http.header_count; i++)
-        call->headers = curl_slist_append(call->headers, call->http.headers[i]);
-    call->headers = curl_slist_append(call->headers, "Expect:");
+    struct curl_slist *headers = llm->shared_headers;
+    if (!headers) {
+        for (size_t i = 0; i < call->http.header_count; i++)
+            headers = curl_slist_append(headers, call->http.headers[i]);
+        headers = curl_slist_append(headers, "Expect:");
+        /* OpenAI and Anthropic requests carry the same headers every time:
+         * one list serves every call. Bedrock's carry each call's signature. */
+        if (llm->provider == CQ_LLM_BEDROCK)
+            call->headers = headers;
+        else
+            llm->shared_headers = headers;
+    }
+    cq_llm_http_drop_headers(&call->http); /* curl has its copy */
     curl_easy_setopt(easy, CURLOPT_URL, call->http.url);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy, CURLOPT_POST, 1L);
     curl_easy_setopt(easy, CURLOPT_POSTFIELDS, call->http.body);
     curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->http.body_len);
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, call->headers);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)llm->conf->llm_connect_timeout);
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)llm->conf->llm_timeout);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
