@@ -160,7 +160,6 @@ static void cq_llm_call_reset_transfer(cq_llm_call_t *call)
     }
     curl_slist_free_all(call->headers);
     call->headers = NULL;
-    cq_llm_http_clear(&call->http);
     free(call->reply);
     call->reply = NULL;
     call->reply_len = 0;
@@ -171,6 +170,7 @@ static void cq_llm_call_reset_transfer(cq_llm_call_t *call)
 static void cq_llm_call_free(cq_llm_call_t *call)
 {
     cq_llm_call_reset_transfer(call);
+    cq_llm_http_clear(&call->http);
     free(call->user);
     free(call->schema_name);
     free(call->repair_note);
@@ -238,6 +238,7 @@ size_t cq_llm_peak_in_flight(const cq_llm_t *llm)
 static void cq_llm_finish(cq_llm_call_t *call, cq_err_t err, const char *message)
 {
     cq_llm_call_reset_transfer(call);
+    cq_llm_http_clear(&call->http);
     call->result.err = err;
     if (message)
         cq_strlcpy(call->result.message, message, sizeof(call->result.message));
@@ -301,10 +302,21 @@ static void cq_llm_attempt(cq_llm_call_t *call)
         .previous_answer = call->previous_answer,
     };
     char err[256];
-    if (cq_llm_build_request(llm->conf, llm->provider, &prompt, &call->http, err, sizeof(err)) !=
-        CQ_ERR_OK) {
-        cq_llm_finish(call, CQ_ERR_INTERNAL_ERROR, err);
-        return;
+    /* A retry sends the request it already has, except to Bedrock, whose
+     * signature is only valid for a few minutes. */
+    if (call->http.body && llm->provider == CQ_LLM_BEDROCK)
+        cq_llm_http_clear(&call->http);
+    if (!call->http.body) {
+        if (cq_llm_build_request(llm->conf, llm->provider, &prompt, &call->http, err,
+                                 sizeof(err)) != CQ_ERR_OK) {
+            cq_llm_finish(call, CQ_ERR_INTERNAL_ERROR, err);
+            return;
+        }
+        /* The request holds the user prompt now; only Bedrock rebuilds from it. */
+        if (llm->provider != CQ_LLM_BEDROCK) {
+            free(call->user);
+            call->user = NULL;
+        }
     }
     CURL *easy = llm->idle_count ? llm->idle[--llm->idle_count] : curl_easy_init();
     call->easy = easy;
@@ -389,6 +401,21 @@ static char *cq_llm_describe_errors(const cq_schema_errors_t *errors)
     return cq_strdup(buf);
 }
 
+/* Sends the repair request: the first request's user prompt, the rejected
+ * answer and what was wrong with it. */
+static void cq_llm_repair(cq_llm_call_t *call)
+{
+    cq_llm_call_reset_transfer(call);
+    if (!call->user)
+        call->user = cq_llm_request_user(call->http.body);
+    cq_llm_http_clear(&call->http);
+    if (!call->user) {
+        cq_llm_finish(call, CQ_ERR_INTERNAL_ERROR, "cannot rebuild the request for a repair");
+        return;
+    }
+    cq_llm_attempt(call);
+}
+
 static void cq_llm_on_done(cq_llm_call_t *call, CURLcode code)
 {
     cq_llm_t *llm = call->llm;
@@ -422,8 +449,7 @@ static void cq_llm_on_done(cq_llm_call_t *call, CURLcode code)
             call->previous_answer = cq_strdup(reply.raw_text ? reply.raw_text : "");
             CQ_LOG(CQ_LOG_INFO, "llm", id, "answer broke the schema (%s); asking for a repair",
                    call->repair_note);
-            cq_llm_call_reset_transfer(call);
-            cq_llm_attempt(call);
+            cq_llm_repair(call);
         } else {
             char *why = cq_llm_describe_errors(&errors);
             char msg[256];
@@ -444,8 +470,7 @@ static void cq_llm_on_done(cq_llm_call_t *call, CURLcode code)
             call->previous_answer = cq_strdup(reply.raw_text ? reply.raw_text : "");
             CQ_LOG(CQ_LOG_INFO, "llm", id, "unusable answer (%s); asking for a repair",
                    reply.message);
-            cq_llm_call_reset_transfer(call);
-            cq_llm_attempt(call);
+            cq_llm_repair(call);
         } else {
             cq_llm_finish(call, CQ_ERR_INVALID_AI_RESPONSE, reply.message);
         }

@@ -806,3 +806,23 @@ void cq_llm_parse_reply(cq_llm_provider_t p, long http_status, const char *retry
     }
     json_decref(doc);
 }
+
+char *cq_llm_request_user(const char *body)
+{
+    json_t *req = body ? json_loads(body, 0, NULL) : NULL;
+    json_t *msgs = json_object_get(req, "messages");
+    char *user = NULL;
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m)
+    {
+        const char *role = json_string_value(json_object_get(m, "role"));
+        const char *content = json_string_value(json_object_get(m, "content"));
+        if (role && content && strcmp(role, "user") == 0) {
+            user = cq_strdup(content);
+            break;
+        }
+    }
+    json_decref(req);
+    return user;
+}

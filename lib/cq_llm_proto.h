@@ -115,6 +115,11 @@ typedef struct {
 /* Frees what reply holds and zeroes it; safe on a zeroed or cleared struct. */
 void cq_llm_reply_clear(cq_llm_reply_t *reply);
 
+/* The user prompt of a request built by cq_llm_build_request without a
+ * repair (its first user message), so an engine need not keep its own copy;
+ * caller frees. NULL if body is not such a request. */
+char *cq_llm_request_user(const char *body);
+
 /* Interprets one finished HTTP exchange: http_status (0 when none),
  * the Retry-After header value (NULL if absent), the body as received,
  * transport_err a cq_llm_transport_t. out is overwritten (not freed first);

@@ -357,6 +357,36 @@ static void assert_build_fails(fixture_t *f, cq_llm_provider_t p, const cq_llm_p
     assert_int_equal(http.header_count, 0);
 }
 
+/* An engine keeps only the built request; the user prompt comes back out of
+ * it for a repair, exactly, for every provider. */
+static void test_llm_proto_user_prompt_recovered_from_request(void **state)
+{
+    fixture_t *f = *state;
+    set(f->conf, "llm.model", "m");
+    set(f->conf, "llm.api_key", "k");
+    setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
+    cq_llm_prompt_t prompt = prompt_for(f, "AlignmentCheckResult");
+    const cq_llm_provider_t providers[] = {CQ_LLM_OPENAI, CQ_LLM_ANTHROPIC, CQ_LLM_BEDROCK};
+    for (size_t i = 0; i < 3; i++) {
+        cq_llm_http_t http;
+        char err[256];
+        assert_int_equal(
+            cq_llm_build_request(f->conf, providers[i], &prompt, &http, err, sizeof(err)),
+            CQ_ERR_OK);
+        char *user = cq_llm_request_user(http.body);
+        assert_non_null(user);
+        assert_string_equal(user, prompt.user);
+        free(user);
+        cq_llm_http_clear(&http);
+    }
+    assert_null(cq_llm_request_user("{\"messages\": []}"));
+    assert_null(cq_llm_request_user("not json"));
+    assert_null(cq_llm_request_user(NULL));
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+}
+
 static void test_llm_proto_build_errors(void **state)
 {
     fixture_t *f = *state;
@@ -783,6 +813,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_llm_proto_anthropic_request, setup, teardown),
         cmocka_unit_test_setup_teardown(test_llm_proto_bedrock_request, setup, teardown),
         cmocka_unit_test_setup_teardown(test_llm_proto_repair_turns, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_llm_proto_user_prompt_recovered_from_request, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_llm_proto_build_errors, setup, teardown),
         cmocka_unit_test(test_llm_proto_openai_answer),
         cmocka_unit_test(test_llm_proto_openai_unusable_answers),
