@@ -18,8 +18,6 @@
 /* Threads kept free of waiting requests for submissions, polls and health. */
 #define CQ_GATEWAY_RESERVED_THREADS 16
 
-static const char *const cq_gateway_topic_kinds[] = {"alignment", "operations", "business-data"};
-
 cq_gateway_t *cq_gateway_new(const cq_config_t *conf, char *errstr, size_t errstr_size)
 {
     cq_gateway_t *gw = cq_calloc(1, sizeof(*gw));
@@ -56,15 +54,19 @@ cq_gateway_t *cq_gateway_new(const cq_config_t *conf, char *errstr, size_t errst
         goto fail;
     }
     if (conf->topics_create) {
-        char *topics[CQ_ARRAY_SIZE(cq_gateway_topic_kinds) + 1];
+        /* One job topic per worker kind the contract names, and the results. */
+        size_t kinds = cq_contract_kind_count(gw->contract);
+        char **topics = cq_calloc(kinds + 1, sizeof(char *));
         size_t n = 0;
-        for (; n < CQ_ARRAY_SIZE(cq_gateway_topic_kinds); n++)
-            topics[n] = cq_asprintf("%s%s", conf->topics_jobs_prefix, cq_gateway_topic_kinds[n]);
+        for (; n < kinds; n++)
+            topics[n] =
+                cq_asprintf("%s%s", conf->topics_jobs_prefix, cq_contract_kind_at(gw->contract, n));
         topics[n++] = cq_strdup(conf->topics_results);
         cq_err_t rc = cq_kafka_create_topics(conf, (const char *const *)topics, n,
                                              (int)conf->topics_partitions, err, sizeof(err));
         for (size_t i = 0; i < n; i++)
             free(topics[i]);
+        free(topics);
         if (rc != CQ_ERR_OK)
             CQ_LOG(CQ_LOG_WARN, "gateway", NULL, "creating topics: %s", err);
     }

@@ -70,16 +70,8 @@ static json_t *cq_health_llm(cq_gateway_t *gw, bool *degraded)
     static const char *const rank[] = {"closed", "half_open", "open"};
     int worst = -1;
     bool fallback = true;
-    const char *seen[16];
-    size_t nseen = 0;
-    for (size_t i = 0; i < cq_contract_count(gw->contract) && nseen < 16; i++) {
-        const char *kind = cq_contract_at(gw->contract, i)->kind;
-        bool dup = false;
-        for (size_t j = 0; j < nseen; j++)
-            dup |= strcmp(seen[j], kind) == 0;
-        if (dup)
-            continue;
-        seen[nseen++] = kind;
+    for (size_t i = 0; i < cq_contract_kind_count(gw->contract); i++) {
+        const char *kind = cq_contract_kind_at(gw->contract, i);
         char key[96];
         snprintf(key, sizeof(key), "llm-circuit:%s", kind);
         char *value = NULL;
@@ -89,9 +81,11 @@ static json_t *cq_health_llm(cq_gateway_t *gw, bool *degraded)
         free(value);
         const char *circuit = json_string_value(json_object_get(state, "circuit"));
         for (int r = 0; circuit && r < 3; r++) {
-            if (strcmp(circuit, rank[r]) == 0 && r > worst)
+            if (strcmp(circuit, rank[r]) != 0)
+                continue;
+            if (r > worst)
                 worst = r;
-            if (circuit && strcmp(circuit, rank[r]) == 0 && r == 2)
+            if (r == 2) /* open: serving only if that kind falls back to builtin */
                 fallback &= json_is_true(json_object_get(state, "fallback"));
         }
         json_decref(state);

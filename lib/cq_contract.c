@@ -18,6 +18,8 @@ struct cq_contract_s {
     cq_operation_t *ops;
     size_t count;
     json_t *enum_routes; /* "METHOD path" -> enum values */
+    const char **kinds;  /* distinct x-coachq-kind values, borrowed from doc */
+    size_t kind_count;
 };
 
 static const char *cq_contract_methods[] = {"get", "post", "put", "patch", "delete"};
@@ -160,6 +162,16 @@ cq_contract_t *cq_contract_new(const cq_config_t *conf, char *errstr, size_t err
                 goto fail;
         }
     }
+    for (size_t i = 0; i < contract->count; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < contract->kind_count && !seen; k++)
+            seen = strcmp(contract->kinds[k], contract->ops[i].kind) == 0;
+        if (seen)
+            continue;
+        contract->kinds =
+            cq_realloc(contract->kinds, (contract->kind_count + 1) * sizeof(*contract->kinds));
+        contract->kinds[contract->kind_count++] = contract->ops[i].kind;
+    }
     contract->text = json_dumps(doc, JSON_COMPACT);
     contract->text_len = strlen(contract->text);
     return contract;
@@ -179,6 +191,7 @@ void cq_contract_destroy(cq_contract_t *contract)
         free((char *)contract->ops[i].successors);
     }
     free(contract->ops);
+    free(contract->kinds);
     free(contract->text);
     json_decref(contract->enum_routes);
     json_decref(contract->doc);
@@ -195,6 +208,16 @@ const char *cq_contract_text(const cq_contract_t *contract, size_t *len)
     if (len)
         *len = contract->text_len;
     return contract->text;
+}
+
+size_t cq_contract_kind_count(const cq_contract_t *contract)
+{
+    return contract->kind_count;
+}
+
+const char *cq_contract_kind_at(const cq_contract_t *contract, size_t i)
+{
+    return i < contract->kind_count ? contract->kinds[i] : NULL;
 }
 
 size_t cq_contract_count(const cq_contract_t *contract)

@@ -48,6 +48,10 @@ void cq_contract_destroy(cq_contract_t *contract);
 json_t *cq_contract_document(const cq_contract_t *contract);
 const char *cq_contract_text(const cq_contract_t *contract, size_t *len);
 
+/* The distinct worker kinds the operations name, in document order. */
+size_t cq_contract_kind_count(const cq_contract_t *contract);
+const char *cq_contract_kind_at(const cq_contract_t *contract, size_t i);
+
 size_t cq_contract_count(const cq_contract_t *contract);
 const cq_operation_t *cq_contract_at(const cq_contract_t *contract, size_t i);
 /* The values of an enum the document publishes as a list at method and path

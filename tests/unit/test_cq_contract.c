@@ -213,6 +213,12 @@ static void test_contract_every_operation_compiles(void **state)
     assert_string_equal(cq_contract_find(contract, "action-suggestions")->kind, "operations");
     assert_string_equal(cq_contract_find(contract, "business-data")->kind, "business-data");
     assert_true(cq_contract_find(contract, "operations-analysis")->deprecated);
+    /* Worker kinds (one job topic each) come from the operations, in order. */
+    assert_int_equal(cq_contract_kind_count(contract), 3);
+    assert_string_equal(cq_contract_kind_at(contract, 0), "alignment");
+    assert_string_equal(cq_contract_kind_at(contract, 1), "operations");
+    assert_string_equal(cq_contract_kind_at(contract, 2), "business-data");
+    assert_null(cq_contract_kind_at(contract, 3));
     bool known = false;
     assert_ptr_equal(cq_contract_match(contract, "POST", "/coaching/alignment-check", &known),
                      cq_contract_find(contract, "alignment-check"));
