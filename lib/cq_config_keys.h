@@ -81,6 +81,9 @@
       "Jobs a worker process runs at once; at the cap it pauses its partitions.")                  \
     X("worker.metrics_listen", worker_metrics_listen, STR, "", 0, 0, W,                            \
       "Address of the worker's /metrics (Prometheus) and /health endpoint; empty: none.")          \
+    X("worker.drain_timeout", worker_drain_timeout, MS, "30s", 0, 600000, W,                       \
+      "On SIGTERM, how long a worker stops taking jobs and lets those in flight (LLM calls "       \
+      "included) finish before it exits; the rest are redelivered to another worker.")             \
     X("worker.retry_backoff", worker_retry_backoff, MS, "500ms", 1, 600000, W,                     \
       "First retry delay of a job; doubled each attempt, with jitter.")                            \
     X("worker.retry_backoff_max", worker_retry_backoff_max, MS, "30s", 1, 3600000, W,              \

@@ -257,6 +257,41 @@ static void test_it_llm_breaker_opens_and_falls_back(void **state)
     cq_it_resp_free(&r);
 }
 
+static void test_it_llm_sigterm_drains_calls_in_flight(void **state)
+{
+    worker("openai", NULL);
+    assert_true(
+        cq_it_fake_script(fake_port, "{\"steps\": [{\"kind\": \"ok\", \"latency_ms\": 3000}]}"));
+    char url[256];
+    snprintf(url, sizeof(url), "%s/coaching/alignment-check", stack.base);
+    const char *const async_h[] = {"Content-Type: application/json", "X-Tenant-Id: tenant-l",
+                                   "Prefer: respond-async", NULL};
+    cq_it_resp_t r = cq_it_http("POST", url, async_h, BODY, strlen(BODY));
+    assert_int_equal(r.status, 202);
+    char path[160];
+    snprintf(path, sizeof(path), "%s/jobs/%s", stack.base, str(r.json, "jobId"));
+    cq_it_resp_free(&r);
+    /* Wait until the call is at the fake, then stop the worker politely. */
+    json_t *calls = NULL;
+    for (int i = 0; i < 100 && json_array_size(calls) == 0; i++) {
+        json_decref(calls);
+        usleep(100 * 1000);
+        calls = cq_it_fake_requests(fake_port);
+    }
+    assert_int_equal(json_array_size(calls), 1);
+    json_decref(calls);
+    cq_it_stop(&stack.worker, SIGTERM);
+    /* The worker finished the call before exiting: the job is done, once. */
+    const char *const h[] = {"X-Tenant-Id: tenant-l", NULL};
+    r = cq_it_http("GET", path, h, NULL, 0);
+    assert_string_equal(str(r.json, "status"), "succeeded");
+    assert_int_equal(num(r.json, "engine.attempts"), 1);
+    cq_it_resp_free(&r);
+    calls = cq_it_fake_requests(fake_port);
+    assert_int_equal(json_array_size(calls), 1);
+    json_decref(calls);
+}
+
 static void test_it_llm_bedrock_sigv4_verifies(void **state)
 {
     setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 1);
@@ -323,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_it_llm_malformed_then_repaired),
         cmocka_unit_test(test_it_llm_always_invalid_fails_to_dlq),
         cmocka_unit_test(test_it_llm_breaker_opens_and_falls_back),
+        cmocka_unit_test(test_it_llm_sigterm_drains_calls_in_flight),
         cmocka_unit_test(test_it_llm_bedrock_sigv4_verifies),
     };
     return cmocka_run_group_tests_name("integration.llm", tests, setup, teardown);

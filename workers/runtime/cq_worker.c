@@ -293,12 +293,30 @@ static void cq_worker_loop(cq_worker_t *w)
         if (llm_busy || cq_llm_in_flight(w->llm) > 0)
             cq_llm_poll(w->llm, consumed > 0 ? 0 : (wait < 10 ? (wait > 0 ? wait : 0) : 10));
     }
-    /* Drain: let acknowledged jobs commit; unfinished ones will be redelivered. */
-    CQ_LOG(CQ_LOG_INFO, "worker", NULL, "stopping with %zu jobs in flight",
-           cq_offsets_in_flight(w->offsets));
-    int64_t until = cq_mono_ms() + 10000;
-    while (cq_kafka_producer_outq_len(w->producer) > 0 && cq_mono_ms() < until)
+    /* Drain: take no new jobs, let those in flight finish (a deploy should
+     * not throw away LLM calls already paid for), then commit what is done.
+     * Whatever is still unfinished at the deadline is redelivered. */
+    CQ_LOG(CQ_LOG_INFO, "worker", NULL, "stopping: draining %zu jobs in flight (up to %lld ms)",
+           cq_offsets_in_flight(w->offsets), (long long)w->conf->worker_drain_timeout);
+    cq_kafka_consumer_pause(w->consumer, true);
+    int64_t until = cq_mono_ms() + w->conf->worker_drain_timeout;
+    while (cq_offsets_in_flight(w->offsets) > 0 && cq_mono_ms() < until) {
+        int wait = cq_job_run_due(w);
+        cq_kafka_producer_poll(w->producer, 0);
+        cq_kafka_msg_t *msg = NULL;
+        cq_kafka_consumer_poll(w->consumer, 0, &msg); /* keeps the group session alive */
+        if (msg) /* fetched before the pause took effect: left for redelivery */
+            cq_kafka_msg_destroy(msg);
+        if (cq_llm_in_flight(w->llm) > 0)
+            cq_llm_poll(w->llm, wait < 10 ? (wait > 0 ? wait : 0) : 10);
+        else
+            cq_kafka_producer_poll(w->producer, wait < 10 ? (wait > 0 ? wait : 0) : 10);
+    }
+    int64_t flush_until = cq_mono_ms() + 10000;
+    while (cq_kafka_producer_outq_len(w->producer) > 0 && cq_mono_ms() < flush_until)
         cq_kafka_producer_poll(w->producer, 100);
+    CQ_LOG(CQ_LOG_INFO, "worker", NULL, "stopped with %zu jobs left for redelivery",
+           cq_offsets_in_flight(w->offsets));
     cq_offsets_each(w->offsets, cq_worker_commit_each, w);
 }
 
