@@ -31,6 +31,7 @@
     X(DEPENDENCY_CYCLE, 422, false, "The actions' dependencies form a cycle")                      \
     X(RATE_LIMIT_EXCEEDED, 429, true, "Too many requests")                                         \
     X(INTERNAL_ERROR, 500, false, "An unexpected error occurred")                                  \
+    X(NOT_IMPLEMENTED, 501, false, "No engine of this service can answer the operation yet")       \
     X(INVALID_AI_RESPONSE, 502, false, "The AI service answered with an invalid result")           \
     X(AI_SERVICE_UNAVAILABLE, 503, true, "The AI service is unavailable")                          \
     X(AI_SERVICE_REJECTED, 502, false,                                                             \

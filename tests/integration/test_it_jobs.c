@@ -408,6 +408,21 @@ static void test_it_batch_as_json_lines(void **state)
     cq_it_resp_free(&r);
 }
 
+static void test_it_llm_only_operation_without_llm_says_so(void **state)
+{
+    /* The alignment worker runs alignment-explanation only through an LLM;
+     * without one the job fails at once with a code and a reason. */
+    const char *body = "{\"goal\": {\"intent\": \"Grow repeat business\", \"strategies\":"
+                       " [{\"description\": \"Loyalty card\"}], \"kpis\": [{\"name\":"
+                       " \"Repeat rate\"}]}, \"businessFoundation\": {\"vision\": \"v\","
+                       " \"purpose\": \"p\", \"coreValues\": [\"Care\"]}}";
+    cq_it_resp_t r = post("/coaching/alignment-explanation", json_a, body);
+    assert_int_equal(r.status, 501);
+    assert_string_equal(str(r.json, "code"), "NOT_IMPLEMENTED");
+    assert_non_null(strstr(str(r.json, "detail"), "llm.provider"));
+    cq_it_resp_free(&r);
+}
+
 static void test_it_health_answers_match_the_contract(void **state)
 {
     cq_it_resp_t r = get("/health", NULL);
@@ -456,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_it_kind_without_consumer_still_202),
         cmocka_unit_test(test_it_batch_runs_every_item),
         cmocka_unit_test(test_it_batch_as_json_lines),
+        cmocka_unit_test(test_it_llm_only_operation_without_llm_says_so),
         cmocka_unit_test(test_it_health_answers_match_the_contract),
         cmocka_unit_test(test_it_result_record_on_kafka),
     };

@@ -125,6 +125,30 @@ static void test_it_llm_openai_success(void **state)
     cq_it_resp_free(&r);
 }
 
+static void test_it_llm_answers_llm_only_operations(void **state)
+{
+    /* Operations with prompts but no built-in engine are answered by the LLM. */
+    worker("openai", NULL);
+    char url[256];
+    snprintf(url, sizeof(url), "%s/coaching/alignment-explanation", stack.base);
+    const char *body = "{\"goal\": {\"intent\": \"Grow repeat business\", \"strategies\":"
+                       " [{\"description\": \"Loyalty card\"}], \"kpis\": [{\"name\":"
+                       " \"Repeat rate\"}]}, \"businessFoundation\": {\"vision\": \"v\","
+                       " \"purpose\": \"p\", \"coreValues\": [\"Care\"]}}";
+    cq_it_resp_t r = cq_it_http("POST", url, json_h, body, strlen(body));
+    assert_int_equal(r.status, 200);
+    assert_true(strlen(str(r.json, "data.explanation")) > 0);
+    assert_true(json_is_array(cq_it_get(r.json, "data.keyFactors")));
+    cq_it_resp_free(&r);
+    json_t *calls = cq_it_fake_requests(fake_port);
+    json_t *last = json_array_get(calls, json_array_size(calls) - 1);
+    /* The request carried that operation's prompt and result schema. */
+    assert_string_equal(str(last, "body.response_format.json_schema.name"),
+                        "alignment-explanation");
+    assert_non_null(strstr(str(last, "body.messages.0.content"), "You explain"));
+    json_decref(calls);
+}
+
 static void test_it_llm_anthropic_success(void **state)
 {
     worker("anthropic", NULL);
@@ -351,6 +375,7 @@ int main(void)
         return cq_it_missing_status();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_it_llm_openai_success),
+        cmocka_unit_test(test_it_llm_answers_llm_only_operations),
         cmocka_unit_test(test_it_llm_anthropic_success),
         cmocka_unit_test(test_it_llm_429_retry_after_honoured),
         cmocka_unit_test(test_it_llm_5xx_retried_then_success),

@@ -7,6 +7,14 @@
 
 static const cq_worker_op_t cq_alignment_ops[] = {
     {"alignment-check", cq_align_check_compute},
+    /* Answered by the LLM only, for now: without a provider they fail with
+     * NOT_IMPLEMENTED, saying so. */
+    {"alignment-explanation", NULL},
+    {"alignment-suggestions", NULL},
+    {"strategy-suggestions", NULL},
+    {"kpi-recommendations", NULL},
+    {"onboarding-suggestions", NULL},
+    {"onboarding-coaching", NULL},
 };
 
 static const cq_worker_kind_t cq_alignment_kind = {

@@ -325,6 +325,16 @@ static void cq_job_run_builtin(cq_job_t *job, bool fallback)
     cq_worker_t *w = job->w;
     json_t *result = NULL;
     char err[1024] = "";
+    if (!job->op->builtin) {
+        snprintf(err, sizeof(err),
+                 fallback ? "The AI provider is unavailable and operation %s has no built-in "
+                            "engine to fall back on"
+                          : "Operation %s has no built-in engine: it needs an LLM provider "
+                            "(llm.provider)",
+                 job->op->name);
+        cq_job_fail(job, fallback ? CQ_ERR_AI_SERVICE_UNAVAILABLE : CQ_ERR_NOT_IMPLEMENTED, err);
+        return;
+    }
     int64_t started = cq_mono_ms();
     cq_err_t rc = job->op->builtin(job->env.payload, cq_now_ms(), &result, err, sizeof(err));
     if (rc != CQ_ERR_OK) {
