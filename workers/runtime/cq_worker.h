@@ -23,7 +23,7 @@ typedef cq_err_t(cq_builtin_fn)(const json_t *request, int64_t now_ms, json_t **
                                 char *errstr, size_t errstr_size);
 
 typedef struct {
-    const char *name; /* x-coachq-operation of the contract */
+    const char *name;       /* x-coachq-operation of the contract */
     cq_builtin_fn *builtin; /* NULL: only an LLM answers it (prompt files required) */
 } cq_worker_op_t;
 
