@@ -120,6 +120,9 @@ static cq_err_t cq_contract_add(cq_contract_t *contract, const char *path, const
     o->result = result;
     o->request_pointer = req ? cq_contract_pointer(req) : NULL;
     o->result_pointer = cq_contract_pointer(res);
+    json_t *stamp =
+        json_object_get(cq_json_pointer_get(contract->doc, o->result_pointer), "x-coachq-stamp");
+    o->stamp = json_is_array(stamp) ? stamp : NULL;
     return CQ_ERR_OK;
 }
 

@@ -37,6 +37,7 @@ typedef struct {
     const cq_schema_t *result;
     const char *request_pointer; /* "/components/schemas/AlignmentCheckRequest" or NULL */
     const char *result_pointer;
+    const json_t *stamp; /* the result schema's x-coachq-stamp member names, or NULL */
 } cq_operation_t;
 
 /* Loads and checks the document, compiles every operation's schemas.

@@ -219,6 +219,11 @@ static void test_contract_every_operation_compiles(void **state)
     assert_string_equal(cq_contract_kind_at(contract, 1), "operations");
     assert_string_equal(cq_contract_kind_at(contract, 2), "business-data");
     assert_null(cq_contract_kind_at(contract, 3));
+    /* Result members the service stamps itself. */
+    const json_t *stamp = cq_contract_find(contract, "alignment-check")->stamp;
+    assert_int_equal(json_array_size(stamp), 1);
+    assert_string_equal(json_string_value(json_array_get(stamp, 0)), "lastUpdated");
+    assert_null(cq_contract_find(contract, "website-scan")->stamp);
     bool known = false;
     assert_ptr_equal(cq_contract_match(contract, "POST", "/coaching/alignment-check", &known),
                      cq_contract_find(contract, "alignment-check"));

@@ -278,11 +278,9 @@ static void cq_job_store_result(cq_job_t *job)
  * what a model writes there is not to be trusted. */
 static json_t *cq_job_stamp(cq_job_t *job, const json_t *result)
 {
-    json_t *schema =
-        cq_json_pointer_get(cq_contract_document(job->w->contract), job->cop->result_pointer);
-    json_t *stamp = json_object_get(schema, "x-coachq-stamp");
+    const json_t *stamp = job->cop->stamp;
     json_t *copy = json_copy((json_t *)result);
-    if (!json_is_object(copy) || !json_is_array(stamp))
+    if (!json_is_object(copy) || !stamp)
         return copy;
     char now[40];
     cq_time_iso8601(cq_now_ms(), now, sizeof(now));
