@@ -326,6 +326,22 @@ int cq_kafka_producer_outq_len(cq_kafka_producer_t *producer)
     return rd_kafka_outq_len(producer->rk);
 }
 
+bool cq_kafka_topic_exists(cq_kafka_producer_t *producer, const char *topic, int timeout_ms)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(producer->rk, topic, NULL);
+    if (!rkt)
+        return false;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(producer->rk, 0, rkt, &md, timeout_ms);
+    bool exists = err == RD_KAFKA_RESP_ERR_NO_ERROR && md && md->topic_cnt == 1 &&
+                  md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                  md->topics[0].partition_cnt > 0;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    return exists;
+}
+
 bool cq_kafka_producer_ready(cq_kafka_producer_t *producer, int timeout_ms)
 {
     pthread_mutex_lock(&producer->ready_lock);

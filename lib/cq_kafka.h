@@ -75,6 +75,10 @@ void cq_kafka_producer_poll(cq_kafka_producer_t *producer, int timeout_ms);
 /* Messages queued or in flight, not yet reported. */
 int cq_kafka_producer_outq_len(cq_kafka_producer_t *producer);
 
+/* Whether the cluster has the topic (with partitions), asking the broker for
+ * its metadata (waits up to timeout_ms). Any thread. */
+bool cq_kafka_topic_exists(cq_kafka_producer_t *producer, const char *topic, int timeout_ms);
+
 /* Whether a broker answered a metadata request within timeout_ms (cached for 1 s). */
 bool cq_kafka_producer_ready(cq_kafka_producer_t *producer, int timeout_ms);
 

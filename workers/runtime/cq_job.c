@@ -163,16 +163,28 @@ static void cq_job_publish(cq_job_t *job, const cq_job_record_t *rec)
         cq_job_dead_letter(job, CQ_ERR_INTERNAL_ERROR, err);
         return;
     }
-    const char *topic = job->env.reply_to && cq_worker_topic_ok(job->env.reply_to)
-                            ? job->env.reply_to
-                            : w->conf->topics_results;
+    /* A reply_to that is not a topic of the cluster would make the record
+     * undeliverable forever: the result goes to the results topic instead,
+     * saying where it was meant to go. */
+    const char *reply_to = job->env.reply_to;
+    bool to_reply =
+        reply_to && cq_worker_topic_ok(reply_to) && cq_worker_reply_topic_ok(w, reply_to);
+    if (reply_to && !to_reply)
+        CQ_LOG(CQ_LOG_WARN, "worker", rec->job_id,
+               "reply_to \"%.64s\" is not a topic here: result sent to %s", reply_to,
+               w->conf->topics_results);
+    const char *topic = to_reply ? reply_to : w->conf->topics_results;
     const char *fp = cq_avro_fingerprint(w->avro, "JobResult");
-    cq_kafka_header_t headers[] = {
+    cq_kafka_header_t headers[4] = {
         {"coachq-schema", "JobResult", strlen("JobResult")},
         {"coachq-fingerprint", fp, strlen(fp)},
         {"coachq-job-id", rec->job_id, strlen(rec->job_id)},
     };
-    cq_job_produce(job, topic, buf, len, headers, CQ_ARRAY_SIZE(headers));
+    size_t header_count = 3;
+    if (reply_to && !to_reply)
+        headers[header_count++] =
+            (cq_kafka_header_t){"coachq-reply-to-unavailable", reply_to, strlen(reply_to)};
+    cq_job_produce(job, topic, buf, len, headers, header_count);
     free(buf);
 }
 

@@ -33,6 +33,21 @@ static void cq_worker_on_signal(int sig)
     cq_worker_stop = sig;
 }
 
+bool cq_worker_reply_topic_ok(cq_worker_t *w, const char *topic)
+{
+    int64_t now = cq_mono_ms();
+    json_t *known = json_object_get(w->reply_topics, topic);
+    if (known && now - json_integer_value(json_object_get(known, "at")) < 60000)
+        return json_is_true(json_object_get(known, "ok"));
+    /* Blocks the loop once a minute per name at most; such names are few. */
+    bool ok = cq_kafka_topic_exists(w->producer, topic, 5000);
+    if (json_object_size(w->reply_topics) > 1000)
+        json_object_clear(w->reply_topics); /* a bound against names made up per job */
+    json_object_set_new(w->reply_topics, topic,
+                        json_pack("{s:b, s:I}", "ok", ok, "at", (json_int_t)now));
+    return ok;
+}
+
 void cq_worker_commit(cq_worker_t *w, const char *topic, int32_t partition, int64_t next,
                       bool async)
 {
@@ -136,6 +151,7 @@ static void cq_worker_destroy(cq_worker_t *w)
     }
     free(w->prompts);
     cq_offsets_destroy(w->offsets);
+    json_decref(w->reply_topics);
     cq_store_destroy(w->store);
     cq_avro_destroy(w->avro);
     cq_contract_destroy(w->contract);
@@ -213,6 +229,7 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
         return false;
     }
     w->offsets = cq_offsets_new();
+    w->reply_topics = json_object();
     if (*w->conf->worker_metrics_listen) {
         cq_http_options_t http = {
             .listen = w->conf->worker_metrics_listen, .threads = 2, .queue = 16, .max_body = 1024};

@@ -53,6 +53,7 @@ typedef struct {
     bool paused;
     char *topic;
     unsigned int seed;
+    json_t *reply_topics; /* reply_to name -> {"ok": bool, "at": mono ms}: known answers */
     int64_t circuit_published_ms;
     const char *circuit_published;
 } cq_worker_t;
@@ -83,6 +84,10 @@ struct cq_job_s {
     cq_job_t *next;          /* retry list */
     cq_job_t *lprev, *lnext; /* live list */
 };
+
+/* Whether a job's reply_to topic can take its result (asked of the broker
+ * once a minute per name); false sends the result to topics.results. */
+bool cq_worker_reply_topic_ok(cq_worker_t *w, const char *topic);
 
 /* Commits one partition's offset (async, or sync at revoke and shutdown). */
 void cq_worker_commit(cq_worker_t *w, const char *topic, int32_t partition, int64_t next,
