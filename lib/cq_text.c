@@ -74,10 +74,12 @@ static const struct {
     const char *label;
     const char *words;
 } cq_text_concepts[] = {
-    {"customers", "customer client buyer consumer patron shopper guest user"},
+    {"customers", "customer client buyer consumer patron shopper guest user homeowner household "
+                  "resident patient subscriber"},
     {"revenue", "revenue sales sale sell selling income turnover earnings bookings monetize"},
     {"growth", "growth grow expand expansion scale scaling extend"},
-    {"retention", "retention retain churn loyalty loyal repeat renewal"},
+    {"retention", "retention retain churn loyalty loyal repeat renewal renew recurring "
+                  "subscription lasting"},
     {"quality", "quality excellence excellent craftsmanship craft premium artisan handmade"},
     {"innovation", "innovation innovate innovative new novel invent invention creativity creative "
                    "pioneer"},
@@ -91,7 +93,8 @@ static const struct {
     {"trust", "trust integrity honesty honest transparency transparent ethics ethical "
               "accountability reliable reliability"},
     {"health", "health wellness wellbeing healthy fitness"},
-    {"service", "service serve support care hospitality"},
+    {"service", "service serve support care hospitality maintenance maintain upkeep repair "
+                "warranty aftercare"},
     {"brand", "brand awareness reputation recognition visibility visible"},
     {"technology", "technology digital software online platform tech app website internet "
                    "ecommerce"},
@@ -104,6 +107,7 @@ static const struct {
     {"global reach", "global international worldwide"},
     {"satisfaction", "satisfaction satisfied satisfy delight happy happiness love favorite "
                      "favourite nps promoter"},
+    {"energy", "energy solar power electricity electric renewable battery"},
 };
 #define CQ_TEXT_CONCEPTS  CQ_ARRAY_SIZE(cq_text_concepts)
 #define CQ_TEXT_TABLE_MAX 512
