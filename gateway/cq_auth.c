@@ -216,3 +216,17 @@ out:
         memset(who, 0, sizeof(*who));
     return rc;
 }
+
+cq_err_t cq_auth_dev_headers(const char *tenant, const char *user, cq_principal_t *who,
+                             char *detail, size_t detail_size)
+{
+    memset(who, 0, sizeof(*who));
+    if (!cq_auth_copy_id(tenant, who->tenant_id, sizeof(who->tenant_id)) ||
+        !cq_auth_copy_id(user ? user : "anonymous", who->user_id, sizeof(who->user_id))) {
+        memset(who, 0, sizeof(*who));
+        cq_errstr_set(detail, detail_size,
+                      "X-Tenant-Id and X-User-Id take up to 127 letters, digits and -_.@:");
+        return CQ_ERR_TOKEN_INVALID;
+    }
+    return CQ_ERR_OK;
+}

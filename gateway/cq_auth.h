@@ -29,4 +29,10 @@ void cq_auth_destroy(cq_auth_t *auth);
 cq_err_t cq_auth_verify(const cq_auth_t *auth, const char *authorization, int64_t now_ms,
                         cq_principal_t *who, char *detail, size_t detail_size);
 
+/* Development mode only: the identity from X-Tenant-Id / X-User-Id header
+ * values (user may be NULL: "anonymous"), checked like token claims.
+ * TOKEN_INVALID with a detail when a value is not an acceptable id. */
+cq_err_t cq_auth_dev_headers(const char *tenant, const char *user, cq_principal_t *who,
+                             char *detail, size_t detail_size);
+
 #endif

@@ -150,39 +150,19 @@ void cq_gateway_parse_prefer(const cq_gateway_t *gw, const cq_http_req_t *req, b
     }
 }
 
-static bool cq_gateway_valid_id_text(const char *s)
-{
-    if (!*s || strlen(s) > 120)
-        return false;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '-' || *s == '_' || *s == '.' || *s == '@'))
-            return false;
-    return true;
-}
-
 /* The caller's identity, or a problem answer. */
 static bool cq_gateway_authenticate(cq_gateway_t *gw, const cq_http_req_t *req, cq_principal_t *who,
                                     cq_http_resp_t *resp)
 {
-    memset(who, 0, sizeof(*who));
-    if (gw->conf->gateway_dev_auth) {
-        const char *tenant = cq_http_header(req, "X-Tenant-Id");
-        const char *user = cq_http_header(req, "X-User-Id");
-        if (tenant) {
-            if (!cq_gateway_valid_id_text(tenant) || (user && !cq_gateway_valid_id_text(user))) {
-                cq_http_resp_problem(resp, req, CQ_ERR_TOKEN_INVALID,
-                                     "X-Tenant-Id and X-User-Id take 1-120 characters of "
-                                     "letters, digits and -_.@",
-                                     NULL);
-                return false;
-            }
-            cq_strlcpy(who->tenant_id, tenant, sizeof(who->tenant_id));
-            cq_strlcpy(who->user_id, user ? user : "anonymous", sizeof(who->user_id));
-            return true;
-        }
-    }
     char detail[160];
+    const char *tenant = cq_http_header(req, "X-Tenant-Id");
+    if (gw->conf->gateway_dev_auth && tenant) {
+        cq_err_t rc = cq_auth_dev_headers(tenant, cq_http_header(req, "X-User-Id"), who, detail,
+                                          sizeof(detail));
+        if (rc != CQ_ERR_OK)
+            cq_http_resp_problem(resp, req, rc, detail, NULL);
+        return rc == CQ_ERR_OK;
+    }
     cq_err_t rc = cq_auth_verify(gw->auth, cq_http_header(req, "Authorization"), cq_now_ms(), who,
                                  detail, sizeof(detail));
     if (rc == CQ_ERR_OK)

@@ -211,6 +211,25 @@ static void test_auth_refuses_forgeries(void **state)
     free(other);
 }
 
+static void test_auth_dev_headers_checked_like_claims(void **state)
+{
+    cq_principal_t who;
+    char detail[160];
+    assert_int_equal(cq_auth_dev_headers("acme", NULL, &who, detail, sizeof(detail)), CQ_ERR_OK);
+    assert_string_equal(who.tenant_id, "acme");
+    assert_string_equal(who.user_id, "anonymous");
+    assert_int_equal(cq_auth_dev_headers("acme", "bob@acme", &who, detail, sizeof(detail)),
+                     CQ_ERR_OK);
+    assert_string_equal(who.user_id, "bob@acme");
+    assert_int_equal(cq_auth_dev_headers("../..", NULL, &who, detail, sizeof(detail)),
+                     CQ_ERR_TOKEN_INVALID);
+    assert_string_equal(who.tenant_id, "");
+    assert_int_equal(cq_auth_dev_headers("", NULL, &who, detail, sizeof(detail)),
+                     CQ_ERR_TOKEN_INVALID);
+    assert_int_equal(cq_auth_dev_headers("acme", "a b", &who, detail, sizeof(detail)),
+                     CQ_ERR_TOKEN_INVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -220,6 +239,7 @@ int main(void)
         cmocka_unit_test(test_auth_required_claims),
         cmocka_unit_test(test_auth_refuses_forgeries),
         cmocka_unit_test(test_auth_refuses_deeply_nested_tokens),
+        cmocka_unit_test(test_auth_dev_headers_checked_like_claims),
     };
     return cmocka_run_group_tests_name("auth", tests, setup, teardown);
 }
