@@ -22,20 +22,11 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-static bool cq_batch_type_is(const char *content_type, const char *want)
-{
-    size_t n = strlen(want);
-    return content_type && strncasecmp(content_type, want, n) == 0 &&
-           (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
-}
 
 /* The request body as a JSON array: a JSON array, or JSON Lines. NULL with
  * an answer set when it is neither. */
 static json_t *cq_batch_parse(const cq_http_req_t *req, cq_http_resp_t *resp)
 {
-    const char *type = cq_http_header(req, "Content-Type");
     json_error_t jerr;
     char detail[256];
     if (!req->body) {
@@ -48,7 +39,7 @@ static json_t *cq_batch_parse(const cq_http_req_t *req, cq_http_resp_t *resp)
                              "The JSON is nested more than 64 levels deep", NULL);
         return NULL;
     }
-    if (cq_batch_type_is(type, "application/json")) {
+    if (cq_http_content_type_is(req, "application/json")) {
         json_t *items = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
         if (!items) {
             snprintf(detail, sizeof(detail), "Invalid JSON at line %d, column %d: %s", jerr.line,
@@ -57,8 +48,8 @@ static json_t *cq_batch_parse(const cq_http_req_t *req, cq_http_resp_t *resp)
         }
         return items;
     }
-    if (!cq_batch_type_is(type, "application/x-ndjson") &&
-        !cq_batch_type_is(type, "application/jsonl")) {
+    if (!cq_http_content_type_is(req, "application/x-ndjson") &&
+        !cq_http_content_type_is(req, "application/jsonl")) {
         cq_http_resp_problem(resp, req, CQ_ERR_UNSUPPORTED_MEDIA_TYPE,
                              "Send a JSON array (application/json) or JSON Lines "
                              "(application/x-ndjson)",

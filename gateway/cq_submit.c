@@ -18,18 +18,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/evp.h>
-
-static bool cq_submit_is_json(const char *content_type)
-{
-    if (!content_type)
-        return false;
-    size_t n = strlen("application/json");
-    return strncasecmp(content_type, "application/json", n) == 0 &&
-           (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
-}
 
 /* SHA-256 of the operation and the canonical body, in hex. */
 static void cq_submit_body_hash(const char *operation, const json_t *body, char out[65])
@@ -152,7 +142,7 @@ void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_princ
                                  NULL);
             goto out;
         }
-        if (!cq_submit_is_json(cq_http_header(req, "Content-Type"))) {
+        if (!cq_http_content_type_is(req, "application/json")) {
             cq_http_resp_problem(resp, req, CQ_ERR_UNSUPPORTED_MEDIA_TYPE,
                                  "Send the body as Content-Type: application/json", NULL);
             goto out;

@@ -35,6 +35,14 @@ const char *cq_http_header(const cq_http_req_t *req, const char *name)
     return NULL;
 }
 
+bool cq_http_content_type_is(const cq_http_req_t *req, const char *want)
+{
+    const char *type = cq_http_header(req, "Content-Type");
+    size_t n = strlen(want);
+    return type && strncasecmp(type, want, n) == 0 &&
+           (type[n] == '\0' || type[n] == ';' || type[n] == ' ');
+}
+
 bool cq_http_query(const cq_http_req_t *req, const char *name, char *out, size_t out_size)
 {
     if (!req->query)

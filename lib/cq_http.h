@@ -39,6 +39,9 @@ typedef struct {
 
 /* Case-insensitive header lookup; NULL if absent. */
 const char *cq_http_header(const cq_http_req_t *req, const char *name);
+/* Whether the request's Content-Type is the media type want (parameters
+ * such as "; charset=utf-8" allowed), case-insensitively. */
+bool cq_http_content_type_is(const cq_http_req_t *req, const char *want);
 /* Value of a query parameter, URL-decoded into out; false if absent. */
 bool cq_http_query(const cq_http_req_t *req, const char *name, char *out, size_t out_size);
 
