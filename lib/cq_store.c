@@ -609,6 +609,24 @@ cq_err_t cq_store_requeue(cq_store_t *store, const char *job_id, const char *err
     return err;
 }
 
+/* Runs a terminal transition script ({-1} absent, {0, record} already
+ * terminal, {1, record} done) and maps its answer; out gets the record. */
+static cq_err_t cq_store_transition(cq_store_t *store, int script, cq_store_args_t *args,
+                                    const char *job_id, cq_job_record_t *out)
+{
+    cq_redis_reply_t *reply;
+    long long state = -1;
+    cq_err_t err = cq_store_exec(store, script, 1, args, &reply);
+    if (err == CQ_ERR_OK)
+        err = cq_store_state_record(reply, job_id, &state, out);
+    if (err == CQ_ERR_OK && state < 0)
+        err = CQ_ERR_NOT_FOUND;
+    else if (err == CQ_ERR_OK && state == 0)
+        err = CQ_ERR_JOB_ALREADY_TERMINAL;
+    cq_redis_reply_free(reply);
+    return err;
+}
+
 /* Appends the pairs every terminal transition sets ("" deletes in the scripts). */
 static void cq_store_args_terminal(cq_store_args_t *a, cq_job_status_t status,
                                    const char *engine_json, const char *result_json,
@@ -639,22 +657,13 @@ cq_err_t cq_store_finish(cq_store_t *store, const char *job_id, cq_job_status_t 
         return CQ_ERR_NOT_FOUND;
     char *key = cq_store_job_key(store, job_id);
     cq_store_args_t args;
-    cq_redis_reply_t *reply;
     cq_store_args_init(&args);
     cq_store_args_add(&args, key);
     cq_store_args_add(&args, store->events);
     cq_store_args_add(&args, job_id);
     cq_store_args_add_int(&args, store->result_ttl_ms);
     cq_store_args_terminal(&args, status, engine_json, result_json, error_code, error_message);
-    cq_err_t err = cq_store_exec(store, CQ_SCRIPT_FINISH, 1, &args, &reply);
-    long long state = -1;
-    if (err == CQ_ERR_OK)
-        err = cq_store_state_record(reply, job_id, &state, out);
-    if (err == CQ_ERR_OK && state < 0)
-        err = CQ_ERR_NOT_FOUND;
-    else if (err == CQ_ERR_OK && state == 0)
-        err = CQ_ERR_JOB_ALREADY_TERMINAL;
-    cq_redis_reply_free(reply);
+    cq_err_t err = cq_store_transition(store, CQ_SCRIPT_FINISH, &args, job_id, out);
     free(key);
     return err;
 }
@@ -669,8 +678,6 @@ cq_err_t cq_store_cancel(cq_store_t *store, const char *job_id, const char *tena
         return CQ_ERR_NOT_FOUND;
     char *key = cq_store_job_key(store, job_id);
     cq_store_args_t args;
-    cq_redis_reply_t *reply;
-    long long state = -1;
     cq_store_args_init(&args);
     cq_store_args_add(&args, key);
     cq_store_args_add(&args, store->events);
@@ -679,14 +686,7 @@ cq_err_t cq_store_cancel(cq_store_t *store, const char *job_id, const char *tena
     cq_store_args_add(&args, tenant_id);
     cq_store_args_terminal(&args, CQ_JOB_CANCELLED, NULL, NULL, cq_err_name(CQ_ERR_JOB_CANCELLED),
                            cq_err_desc(CQ_ERR_JOB_CANCELLED));
-    cq_err_t err = cq_store_exec(store, CQ_SCRIPT_CANCEL, 1, &args, &reply);
-    if (err == CQ_ERR_OK)
-        err = cq_store_state_record(reply, job_id, &state, out);
-    if (err == CQ_ERR_OK && state < 0)
-        err = CQ_ERR_NOT_FOUND;
-    else if (err == CQ_ERR_OK && state == 0)
-        err = CQ_ERR_JOB_ALREADY_TERMINAL;
-    cq_redis_reply_free(reply);
+    cq_err_t err = cq_store_transition(store, CQ_SCRIPT_CANCEL, &args, job_id, out);
     free(key);
     return err;
 }
