@@ -42,6 +42,8 @@ SCRIPT_VARS=(COACHQ_STACK_DIR COACHQ_STACK_KAFKA_PORT COACHQ_STACK_CONTROLLER_PO
     COACHQ_BIN_DIR COACHQ_SOURCE_DIR COACHQ_AVRO_TOOLS)
 
 say() { printf 'local: %s\n' "$*"; }
+# shellcheck source=deploy/lib.sh
+. "$DEPLOY_DIR/lib.sh"
 die() {
     printf 'local: error: %s\n' "$*" >&2
     exit 1
@@ -68,7 +70,7 @@ alive() {
 }
 
 stop_programs() {
-    local f pids=() names=() pid left deadline
+    local f pids=() names=()
     shopt -s nullglob
     for f in "$RUN_DIR"/coachq-*.pid; do
         if our_program "$f"; then
@@ -79,21 +81,7 @@ stop_programs() {
     done
     shopt -u nullglob
     ((${#pids[@]} == 0)) && return 0
-    kill -TERM "${pids[@]}" 2>/dev/null || true
-    deadline=$((SECONDS + STOP_TIMEOUT))
-    while :; do
-        left=()
-        for pid in "${pids[@]}"; do
-            kill -0 "$pid" 2>/dev/null && left+=("$pid")
-        done
-        ((${#left[@]} == 0)) && break
-        if ((SECONDS >= deadline)); then
-            say "still running after $STOP_TIMEOUT s, killing: ${left[*]}"
-            kill -KILL "${left[@]}" 2>/dev/null || true
-            break
-        fi
-        sleep 0.2
-    done
+    terminate_pids "$STOP_TIMEOUT" "${pids[@]}"
     say "stopped ${names[*]}"
 }
 

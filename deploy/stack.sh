@@ -43,6 +43,8 @@ KAFKA_LOG=$STACK_DIR/kafka.log
 REDIS_LOG=$STACK_DIR/redis.log
 
 say() { printf 'stack: %s\n' "$*"; }
+# shellcheck source=deploy/lib.sh
+. "$DEPLOY_DIR/lib.sh"
 die() {
     printf 'stack: error: %s\n' "$*" >&2
     exit 1
@@ -283,7 +285,7 @@ list_topics() {
 
 # stop_all: SIGTERM to what runs, wait, SIGKILL what is left after STOP_TIMEOUT.
 stop_all() {
-    local pids=() names=() i pid
+    local pids=() names=() i
     if running "$KAFKA_PID" kafka.Kafka; then
         pids+=("$(<"$KAFKA_PID")")
         names+=(kafka)
@@ -297,22 +299,8 @@ stop_all() {
         say "not running (${STACK_DIR})"
         return
     fi
-    kill -TERM "${pids[@]}" 2>/dev/null || true
-    local deadline=$((SECONDS + STOP_TIMEOUT)) t0=$SECONDS left
-    while :; do
-        left=()
-        for pid in "${pids[@]}"; do
-            kill -0 "$pid" 2>/dev/null && left+=("$pid")
-        done
-        ((${#left[@]} == 0)) && break
-        if ((SECONDS >= deadline)); then
-            say "still running after $STOP_TIMEOUT s, killing: ${left[*]}"
-            kill -KILL "${left[@]}" 2>/dev/null || true
-            sleep 0.2
-            break
-        fi
-        sleep 0.2
-    done
+    local t0=$SECONDS
+    terminate_pids "$STOP_TIMEOUT" "${pids[@]}"
     rm -f "$KAFKA_PID" "$REDIS_PID"
     for i in "${!names[@]}"; do
         say "${names[$i]}: stopped (pid ${pids[$i]})"
