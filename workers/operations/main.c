@@ -1,0 +1,27 @@
+/*
+ * coachq-operations-worker — operations AI (strategic alignment of actions,
+ * prioritisation, scheduling, root causes, actions for an issue) and the
+ * deprecated operations analysis. The kind is its table of engines; the
+ * runtime does everything else.
+ */
+#include "cq_worker.h"
+
+static const cq_worker_op_t cq_operations_ops[] = {
+    {.name = "strategic-alignment"},
+    {.name = "prioritization-suggestions"},
+    {.name = "scheduling-suggestions"},
+    {.name = "root-cause-suggestions"},
+    {.name = "action-suggestions"},
+    {.name = "operations-analysis"},
+};
+
+static const cq_worker_kind_t cq_operations_kind = {
+    .kind = "operations",
+    .ops = cq_operations_ops,
+    .op_count = CQ_ARRAY_SIZE(cq_operations_ops),
+};
+
+int main(int argc, char **argv)
+{
+    return cq_worker_main(&cq_operations_kind, argc, argv);
+}
