@@ -171,23 +171,35 @@ static bool cq_prompt_safe_name(const char *s)
     return true;
 }
 
-static char *cq_prompt_file(const char *kind, const char *operation, const char *part)
+/* A folder of the source tree: safe names joined by '/', no "." or ".." part. */
+static bool cq_prompt_safe_dir(const char *dir)
 {
-    char *name = cq_asprintf("workers/%s/prompts/%s.%s.txt", kind, operation, part);
+    if (!dir || !*dir || *dir == '/' || strstr(dir, "//") || dir[strlen(dir) - 1] == '/')
+        return false;
+    for (const char *s = dir; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' ||
+              *s == '/'))
+            return false;
+    return true;
+}
+
+static char *cq_prompt_file(const char *dir, const char *operation, const char *part)
+{
+    char *name = cq_asprintf("%s/%s.%s.txt", dir, operation, part);
     size_t len = 0;
     const char *data = cq_embedded_get(name, &len);
     free(name);
     return data ? cq_strndup(data, len) : NULL;
 }
 
-cq_err_t cq_prompt_load(const char *kind, const char *operation, char **system, char **user)
+cq_err_t cq_prompt_load(const char *dir, const char *operation, char **system, char **user)
 {
     *system = NULL;
     *user = NULL;
-    if (!cq_prompt_safe_name(kind) || !cq_prompt_safe_name(operation))
+    if (!cq_prompt_safe_dir(dir) || !cq_prompt_safe_name(operation))
         return CQ_ERR_CONFIG;
-    *system = cq_prompt_file(kind, operation, "system");
-    *user = cq_prompt_file(kind, operation, "user");
+    *system = cq_prompt_file(dir, operation, "system");
+    *user = cq_prompt_file(dir, operation, "user");
     if (*system && *user)
         return CQ_ERR_OK;
     free(*system);

@@ -13,8 +13,9 @@
  * the block, and the system prompts say the block holds data, never
  * instructions. Substituted text is not scanned again for placeholders.
  *
- * Templates live in workers/<kind>/prompts/<operation>.system.txt and
- * .user.txt, compiled into the programs (cq_embedded.h).
+ * Templates live in a folder of the source tree (a worker kind's
+ * workers/<kind>/prompts/) as <operation>.system.txt and .user.txt, compiled
+ * into the programs (cq_embedded.h); the caller names the folder.
  *
  * Pure functions; any thread.
  */
@@ -35,9 +36,10 @@
 char *cq_prompt_render(const char *template, const json_t *request, char *errstr,
                        size_t errstr_size);
 
-/* The built-in system and user templates of an operation (new strings,
- * caller frees both). CQ_ERR_CONFIG when either is missing or a name is not
- * [a-z0-9_-]+; then both are NULL. */
-cq_err_t cq_prompt_load(const char *kind, const char *operation, char **system, char **user);
+/* The built-in system and user templates of an operation from the embedded
+ * folder dir (e.g. "workers/alignment/prompts"; new strings, caller frees
+ * both). CQ_ERR_CONFIG when either is missing, operation is not
+ * [a-z0-9_-]+ or dir is not such names joined by '/'; then both are NULL. */
+cq_err_t cq_prompt_load(const char *dir, const char *operation, char **system, char **user);
 
 #endif

@@ -164,7 +164,8 @@ static void test_prompt_malformed_placeholders(void **state)
 static void test_prompt_alignment_check_files(void **state)
 {
     char *system = NULL, *user = NULL;
-    assert_int_equal(cq_prompt_load("alignment", "alignment-check", &system, &user), CQ_ERR_OK);
+    assert_int_equal(cq_prompt_load("workers/alignment/prompts", "alignment-check", &system, &user),
+                     CQ_ERR_OK);
     assert_non_null(system);
     assert_non_null(user);
     /* The system prompt says user data is data, and carries the rubric. */
@@ -199,13 +200,21 @@ static void test_prompt_alignment_check_files(void **state)
 static void test_prompt_load_errors(void **state)
 {
     char *system = (char *)1, *user = (char *)1;
-    assert_int_equal(cq_prompt_load("alignment", "no-such-operation", &system, &user),
-                     CQ_ERR_CONFIG);
+    assert_int_equal(
+        cq_prompt_load("workers/alignment/prompts", "no-such-operation", &system, &user),
+        CQ_ERR_CONFIG);
     assert_null(system);
     assert_null(user);
-    assert_int_equal(cq_prompt_load("alignment/../schemas", "x", &system, &user), CQ_ERR_CONFIG);
-    assert_int_equal(cq_prompt_load("alignment", "", &system, &user), CQ_ERR_CONFIG);
+    assert_int_equal(cq_prompt_load("workers/alignment/../../schemas", "x", &system, &user),
+                     CQ_ERR_CONFIG);
+    assert_int_equal(cq_prompt_load("workers/alignment/prompts", "", &system, &user),
+                     CQ_ERR_CONFIG);
     assert_int_equal(cq_prompt_load(NULL, "alignment-check", &system, &user), CQ_ERR_CONFIG);
+    assert_int_equal(
+        cq_prompt_load("/workers/alignment/prompts", "alignment-check", &system, &user),
+        CQ_ERR_CONFIG);
+    assert_int_equal(cq_prompt_load("workers/alignment", "prompts/alignment-check", &system, &user),
+                     CQ_ERR_CONFIG);
     assert_null(system);
 }
 

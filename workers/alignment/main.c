@@ -1,20 +1,14 @@
 /*
  * coachq-alignment-worker — strategic planning and onboarding operations.
- * The kind is its table of operations; the runtime does everything else.
+ * The kind is its registry of engines (the contract gives its operations;
+ * those without an engine here are answered by an LLM through their
+ * prompts); the runtime does everything else.
  */
 #include "cq_align_check.h"
 #include "cq_worker.h"
 
 static const cq_worker_op_t cq_alignment_ops[] = {
-    {"alignment-check", cq_align_check_compute},
-    /* Answered by the LLM only, for now: without a provider they fail with
-     * NOT_IMPLEMENTED, saying so. */
-    {"alignment-explanation", NULL},
-    {"alignment-suggestions", NULL},
-    {"strategy-suggestions", NULL},
-    {"kpi-recommendations", NULL},
-    {"onboarding-suggestions", NULL},
-    {"onboarding-coaching", NULL},
+    {.name = "alignment-check", .builtin = cq_align_check_compute},
 };
 
 static const cq_worker_kind_t cq_alignment_kind = {

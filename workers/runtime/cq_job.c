@@ -2,8 +2,10 @@
  * cq_job.c — the life of one job inside a worker (see cq_worker_int.h).
  *
  * Steps: claim in Redis (a terminal job is not run again; its stored record
- * is published again), check the request, run the builtin engine at once or
- * hand the job to the LLM engine, check the answer against the contract,
+ * is published again), check the request, start the operation's engine
+ * (the LLM engine when a provider is configured and the operation has
+ * prompts, else the registered one; see cq_engine.h), which ends the job
+ * through cq_job_done, now or later; check the answer against the contract,
  * store it, publish the record to the reply topic (and to the dead-letter
  * topic when it failed for good), and report the offset done once every
  * record is acknowledged. A step that fails on Redis or Kafka is retried
@@ -16,6 +18,7 @@
 #include "cq_log.h"
 #include "cq_prompt.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +31,10 @@ void cq_job_free(cq_job_t *job)
         job->w->live = job->lnext;
     if (job->lnext)
         job->lnext->lprev = job->lprev;
+    cq_engine_ctx_clear(&job->ctx);
     cq_job_envelope_clear(&job->env);
     cq_job_record_clear(&job->claimed);
+    free(job->llm_engine);
     free(job->result_text);
     free(job->engine);
     free(job->topic);
@@ -59,7 +64,7 @@ static void cq_job_schedule_retry(cq_job_t *job, int64_t delay_ms)
  * it is finished, unless a record could not even be queued. */
 static void cq_job_settle(cq_job_t *job)
 {
-    if (job->retry_at != 0 || job->pending != 0 || job->waiting_llm)
+    if (job->retry_at != 0 || job->pending != 0 || job->in_engine)
         return;
     if (job->produce_failed) {
         job->produce_failed = false;
@@ -222,11 +227,11 @@ static void cq_job_fail(cq_job_t *job, cq_err_t err, const char *message)
     cq_job_record_clear(&rec);
 }
 
-static const cq_worker_op_t *cq_worker_find_op(const cq_worker_t *w, const char *name)
+static const cq_worker_opdef_t *cq_worker_find_op(const cq_worker_t *w, const char *name)
 {
-    for (size_t i = 0; i < w->kind->op_count; i++)
-        if (strcmp(w->kind->ops[i].name, name) == 0)
-            return &w->kind->ops[i];
+    for (size_t i = 0; i < w->op_count; i++)
+        if (strcmp(w->ops[i].cop->name, name) == 0)
+            return &w->ops[i];
     return NULL;
 }
 
@@ -239,11 +244,6 @@ static int64_t cq_worker_backoff(cq_worker_t *w, int attempt)
         delay = w->conf->worker_retry_backoff_max;
     /* Full jitter in [delay/2, delay]: retries of many jobs spread out. */
     return delay / 2 + (int64_t)(rand_r(&w->seed) % (unsigned int)(delay / 2 + 1));
-}
-
-static const cq_worker_prompt_t *cq_worker_prompt(const cq_worker_t *w, const cq_worker_op_t *op)
-{
-    return &w->prompts[op - w->kind->ops];
 }
 
 static void cq_worker_metrics_llm(cq_worker_t *w, const cq_llm_result_t *res)
@@ -329,43 +329,88 @@ static void cq_job_complete(cq_job_t *job, const json_t *answer, char *engine)
     cq_schema_errors_clear(&errors);
 }
 
-/* Runs the operation's builtin function now. */
-static void cq_job_run_builtin(cq_job_t *job, bool fallback)
+/* The engine's answer (cq_job_done): check, store and publish it, or fail
+ * or retry the job. */
+static void cq_job_engine_done(cq_engine_ctx_t *ctx, cq_err_t err, json_t *result,
+                               const char *message)
 {
+    cq_job_t *job = (cq_job_t *)((char *)ctx - offsetof(cq_job_t, ctx));
     cq_worker_t *w = job->w;
-    json_t *result = NULL;
-    char err[1024] = "";
-    if (!job->op->builtin) {
+    job->in_engine = false;
+    if (err == CQ_ERR_OK) {
+        char *engine_text = job->llm_engine;
+        job->llm_engine = NULL;
+        if (!engine_text) {
+            json_t *engine =
+                json_pack("{s:s, s:I, s:i}", "name", "builtin", "latencyMs",
+                          (json_int_t)(cq_mono_ms() - job->engine_started), "attempts", 1);
+            if (job->fallback)
+                json_object_set_new(engine, "fallback", json_true());
+            engine_text = json_dumps(engine, JSON_COMPACT);
+            json_decref(engine);
+        }
+        cq_job_complete(job, result, engine_text);
+        json_decref(result);
+    } else if (cq_err_retriable(err) && !job->llm_engine &&
+               job->claimed.attempts < w->conf->jobs_max_attempts) {
+        CQ_LOG(CQ_LOG_WARN, "worker", job->env.job_id, "attempt %d failed: %s; retrying",
+               job->claimed.attempts, message);
+        cq_store_requeue(w->store, job->env.job_id, cq_err_name(err), message);
+        cq_job_schedule_retry(job, cq_worker_backoff(w, job->claimed.attempts));
+    } else {
+        /* The LLM engine already retried what was worth retrying. */
+        free(job->llm_engine);
+        job->llm_engine = NULL;
+        cq_job_fail(job, err, message && *message ? message : cq_err_desc(err));
+    }
+    /* An engine that answered inside its start is settled by the step that
+     * started it. */
+    if (!job->in_start)
+        cq_job_settle(job);
+}
+
+/* Readies the job's engine context for one start. */
+static void cq_job_arm(cq_job_t *job)
+{
+    cq_engine_ctx_t *ctx = &job->ctx;
+    ctx->job_id = job->env.job_id;
+    ctx->tenant = job->env.tenant_id ? job->env.tenant_id : "";
+    ctx->user = job->env.user_id;
+    ctx->operation = job->env.operation;
+    ctx->credentials = NULL; /* the envelope carries none yet */
+    ctx->attempt = job->claimed.attempts;
+    ctx->env = &job->w->env;
+    ctx->done = cq_job_engine_done;
+    cq_engine_ctx_clear(ctx); /* what an earlier attempt left */
+    cq_engine_ctx_arm(ctx);
+    job->in_engine = true;
+    job->engine_started = cq_mono_ms();
+}
+
+/* Starts the operation's registered engine (fallback: in place of the LLM
+ * while its circuit is open). */
+static void cq_job_run_engine(cq_job_t *job, bool fallback)
+{
+    const cq_worker_op_t *reg = job->op->reg;
+    if (!reg) {
+        char err[256];
         snprintf(err, sizeof(err),
                  fallback ? "The AI provider is unavailable and operation %s has no built-in "
                             "engine to fall back on"
                           : "Operation %s has no built-in engine: it needs an LLM provider "
                             "(llm.provider)",
-                 job->op->name);
+                 job->cop->name);
         cq_job_fail(job, fallback ? CQ_ERR_AI_SERVICE_UNAVAILABLE : CQ_ERR_NOT_IMPLEMENTED, err);
         return;
     }
-    int64_t started = cq_mono_ms();
-    cq_err_t rc = job->op->builtin(job->env.payload, cq_now_ms(), &result, err, sizeof(err));
-    if (rc != CQ_ERR_OK) {
-        if (cq_err_retriable(rc) && job->claimed.attempts < w->conf->jobs_max_attempts) {
-            CQ_LOG(CQ_LOG_WARN, "worker", job->env.job_id, "attempt %d failed: %s; retrying",
-                   job->claimed.attempts, err);
-            cq_store_requeue(w->store, job->env.job_id, cq_err_name(rc), err);
-            cq_job_schedule_retry(job, cq_worker_backoff(w, job->claimed.attempts));
-        } else {
-            cq_job_fail(job, rc, err[0] ? err : cq_err_desc(rc));
-        }
-        return;
-    }
-    json_t *engine = json_pack("{s:s, s:I, s:i}", "name", "builtin", "latencyMs",
-                               (json_int_t)(cq_mono_ms() - started), "attempts", 1);
-    if (fallback)
-        json_object_set_new(engine, "fallback", json_true());
-    char *engine_text = json_dumps(engine, JSON_COMPACT);
-    json_decref(engine);
-    cq_job_complete(job, result, engine_text);
-    json_decref(result);
+    job->fallback = fallback;
+    cq_job_arm(job);
+    job->in_start = true;
+    if (reg->builtin)
+        cq_engine_run_builtin(&job->ctx, reg->builtin, job->env.payload);
+    else
+        reg->start(&job->ctx, job->env.payload);
+    job->in_start = false;
 }
 
 /* Decodes the request again from the message kept for the dead-letter
@@ -389,33 +434,33 @@ static bool cq_job_reload_payload(cq_job_t *job)
     return true;
 }
 
+/* The LLM engine's answer. */
 static void cq_job_llm_done(void *opaque, const cq_llm_result_t *res)
 {
     cq_job_t *job = opaque;
     cq_worker_t *w = job->w;
-    job->waiting_llm = false;
-    if (res->err == CQ_ERR_OK) {
-        json_t *engine = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:i}", "name", "llm", "provider",
-                                   res->provider, "model", res->model, "promptTokens",
-                                   (json_int_t)res->prompt_tokens, "completionTokens",
-                                   (json_int_t)res->completion_tokens, "latencyMs",
-                                   (json_int_t)res->latency_ms, "attempts", res->attempts);
-        char *engine_text = json_dumps(engine, JSON_COMPACT);
-        json_decref(engine);
-        cq_worker_metrics_llm(w, res);
-        cq_job_complete(job, res->content, engine_text);
-    } else if (res->circuit_open && w->conf->llm_fallback_builtin) {
+    if (res->circuit_open && w->conf->llm_fallback_builtin) {
         CQ_LOG(CQ_LOG_INFO, "worker", job->env.job_id,
                "LLM circuit open: answering with the builtin engine");
         atomic_fetch_add(&w->stats.llm_fallbacks, 1);
+        job->in_engine = false;
         if (cq_job_reload_payload(job))
-            cq_job_run_builtin(job, true);
-    } else {
-        cq_worker_metrics_llm(w, res);
-        /* The engine already retried what was worth retrying. */
-        cq_job_fail(job, res->err, res->message);
+            cq_job_run_engine(job, true);
+        cq_job_settle(job);
+        return;
     }
-    cq_job_settle(job);
+    cq_worker_metrics_llm(w, res);
+    json_t *engine =
+        json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:i}", "name", "llm", "provider", res->provider,
+                  "model", res->model, "promptTokens", (json_int_t)res->prompt_tokens,
+                  "completionTokens", (json_int_t)res->completion_tokens, "latencyMs",
+                  (json_int_t)res->latency_ms, "attempts", res->attempts);
+    job->llm_engine = json_dumps(engine, JSON_COMPACT);
+    json_decref(engine);
+    if (res->err == CQ_ERR_OK)
+        cq_job_done(&job->ctx, CQ_ERR_OK, json_incref(res->content), NULL);
+    else
+        cq_job_done(&job->ctx, res->err, NULL, res->message);
 }
 
 /* Judges an LLM answer the way cq_job_complete will: stamped, then valid. */
@@ -429,19 +474,21 @@ static bool cq_job_llm_check(void *opaque, json_t *content, cq_schema_errors_t *
     return cq_schema_validate(job->cop->result, content, errors);
 }
 
-/* Hands the job to the LLM engine; it comes back through cq_job_llm_done. */
+/* The LLM engine: the operation's prompts and result schema sent to the
+ * provider; it comes back through cq_job_llm_done. */
 static void cq_job_run_llm(cq_job_t *job)
 {
     cq_worker_t *w = job->w;
-    const cq_worker_prompt_t *pr = cq_worker_prompt(w, job->op);
+    const cq_worker_opdef_t *op = job->op;
     char err[256];
-    char *user = cq_prompt_render(pr->user, job->env.payload, err, sizeof(err));
+    char *user = cq_prompt_render(op->user, job->env.payload, err, sizeof(err));
     if (!user) {
         cq_job_fail(job, CQ_ERR_INTERNAL_ERROR, err);
         return;
     }
-    job->waiting_llm = true;
-    cq_llm_call(w->llm, pr->system, user, job->op->name, pr->schema, cq_job_llm_check,
+    job->fallback = false;
+    cq_job_arm(job);
+    cq_llm_call(w->llm, op->system, user, op->cop->name, op->schema, cq_job_llm_check,
                 cq_job_llm_done, job);
     free(user);
     /* While the (slow) call runs, the rendered prompt is all it needs; the
@@ -511,10 +558,10 @@ static void cq_job_start(cq_job_t *job)
         cq_job_fail(job, CQ_ERR_VALIDATION_ERROR, err);
         goto out;
     }
-    if (cq_llm_is_builtin(w->llm))
-        cq_job_run_builtin(job, false);
-    else
+    if (job->op->system && !cq_llm_is_builtin(w->llm))
         cq_job_run_llm(job);
+    else
+        cq_job_run_engine(job, false);
 out:
     cq_schema_errors_clear(&errors);
 }

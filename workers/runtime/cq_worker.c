@@ -144,12 +144,7 @@ static void cq_worker_destroy(cq_worker_t *w)
     while (w->live)
         cq_job_free(w->live);
     w->retries = NULL;
-    for (size_t i = 0; w->prompts && i < w->kind->op_count; i++) {
-        free(w->prompts[i].system);
-        free(w->prompts[i].user);
-        json_decref(w->prompts[i].schema);
-    }
-    free(w->prompts);
+    cq_worker_plan_free(w->ops, w->op_count);
     cq_offsets_destroy(w->offsets);
     json_decref(w->reply_topics);
     cq_store_destroy(w->store);
@@ -165,14 +160,8 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
         cq_errstr_set(err, err_size, "contract: %s", e);
         return false;
     }
-    for (size_t i = 0; i < w->kind->op_count; i++) {
-        const cq_operation_t *cop = cq_contract_find(w->contract, w->kind->ops[i].name);
-        if (!cop || strcmp(cop->kind, w->kind->kind) != 0) {
-            cq_errstr_set(err, err_size, "operation %s is not a %s operation of the contract",
-                          w->kind->ops[i].name, w->kind->kind);
-            return false;
-        }
-    }
+    if (!cq_worker_plan(w->kind, w->contract, &w->ops, &w->op_count, err, err_size))
+        return false;
     if (!(w->avro = cq_avro_new(cq_contract_document(w->contract), e, sizeof(e)))) {
         cq_errstr_set(err, err_size, "avro: %s", e);
         return false;
@@ -185,19 +174,14 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
         CQ_LOG(CQ_LOG_INFO, "worker", NULL,
                "no LLM provider configured: every job uses the builtin engine");
     } else {
-        w->prompts = cq_calloc(w->kind->op_count, sizeof(*w->prompts));
-        for (size_t i = 0; i < w->kind->op_count; i++) {
-            const cq_worker_op_t *op = &w->kind->ops[i];
-            const cq_operation_t *cop = cq_contract_find(w->contract, op->name);
-            cq_worker_prompt_t *pr = &w->prompts[i];
-            if (cq_prompt_load(w->kind->kind, op->name, &pr->system, &pr->user) != CQ_ERR_OK) {
-                cq_errstr_set(err, err_size, "no prompt files for %s/%s", w->kind->kind, op->name);
-                return false;
-            }
-            pr->schema = cq_schema_strict_copy(cq_contract_document(w->contract),
-                                               cop->result_pointer, e, sizeof(e));
-            if (!pr->schema) {
-                cq_errstr_set(err, err_size, "%s result schema: %s", op->name, e);
+        for (size_t i = 0; i < w->op_count; i++) {
+            cq_worker_opdef_t *op = &w->ops[i];
+            if (!op->system)
+                continue; /* answered by its engine alone */
+            op->schema = cq_schema_strict_copy(cq_contract_document(w->contract),
+                                               op->cop->result_pointer, e, sizeof(e));
+            if (!op->schema) {
+                cq_errstr_set(err, err_size, "%s result schema: %s", op->cop->name, e);
                 return false;
             }
         }
@@ -238,6 +222,8 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
             return false;
         }
     }
+    w->env.conf = w->conf;
+    w->env.store = w->store;
     w->seed = (unsigned int)cq_now_ms() ^ (unsigned int)getpid();
     return true;
 }

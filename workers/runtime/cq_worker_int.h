@@ -11,6 +11,7 @@
 #include "cq_avro.h"
 #include "cq_config.h"
 #include "cq_contract.h"
+#include "cq_engine_int.h"
 #include "cq_http.h"
 #include "cq_kafka.h"
 #include "cq_llm.h"
@@ -20,12 +21,29 @@
 
 typedef struct cq_job_s cq_job_t;
 
-/* What an operation needs for LLM calls, prepared once at start. */
+/* One operation of the kind as the contract gives it, with what answers it;
+ * prepared once at start. */
 typedef struct {
-    char *system;   /* system prompt */
-    char *user;     /* user prompt template */
-    json_t *schema; /* result schema, refs inlined, for structured output */
-} cq_worker_prompt_t;
+    const cq_operation_t *cop; /* the contract's operation */
+    const cq_worker_op_t *reg; /* the registered engine, or NULL */
+    char *system, *user;       /* prompt templates, or NULL when it has none */
+    json_t *schema;            /* result schema for structured output, with an LLM */
+} cq_worker_opdef_t;
+
+/*
+ * The kind's operations: every operation the contract gives kind->kind,
+ * matched with the registry and the prompt folder. Fails (false, errstr)
+ * when an operation has neither an engine nor prompt files, when the
+ * registry names an operation the contract does not give the kind, or when
+ * a registry entry sets neither or both of builtin and start. On success
+ * *ops (count *count) is the caller's, freed with cq_worker_plan_free.
+ */
+bool cq_worker_plan(const cq_worker_kind_t *kind, const cq_contract_t *contract,
+                    cq_worker_opdef_t **ops, size_t *count, char *errstr, size_t errstr_size);
+void cq_worker_plan_free(cq_worker_opdef_t *ops, size_t count);
+/* The folder of a kind's prompt files: "workers/<kind>/prompts" with the
+ * kind's dashes written as underscores (new string). */
+char *cq_worker_prompt_dir(const char *kind);
 
 /* Counters the loop thread writes and the metrics endpoint's threads read. */
 typedef struct {
@@ -47,7 +65,9 @@ typedef struct {
     cq_job_t *retries; /* jobs waiting for their backoff, unordered */
     cq_job_t *live;    /* every job not yet freed, so shutdown frees them all */
     cq_llm_t *llm;
-    cq_worker_prompt_t *prompts; /* one per kind->ops entry, when an LLM is configured */
+    cq_worker_opdef_t *ops; /* the kind's operations (cq_worker_plan) */
+    size_t op_count;
+    cq_engine_env_t env; /* what every job's engine context shares */
     cq_worker_stats_t stats;
     cq_http_server_t *metrics;
     bool paused;
@@ -73,12 +93,17 @@ struct cq_job_s {
     bool decoded;
     cq_job_envelope_t env;
     cq_job_stage_t stage;
-    cq_job_record_t claimed;    /* the record as the claim left it */
-    const cq_operation_t *cop;  /* the contract's operation */
-    const cq_worker_op_t *op;   /* this kind's implementation */
-    bool waiting_llm;           /* an LLM call of this job is in flight */
-    char *result_text, *engine; /* the answer, once there (JSON text) */
-    int pending;                /* produced records not yet acknowledged */
+    cq_job_record_t claimed;     /* the record as the claim left it */
+    const cq_operation_t *cop;   /* the contract's operation */
+    const cq_worker_opdef_t *op; /* this kind's operation */
+    cq_engine_ctx_t ctx;         /* what the engine sees of the job */
+    bool in_engine;              /* started, cq_job_done not yet called */
+    bool in_start;               /* inside the engine's start function */
+    bool fallback;               /* the registered engine answers for an open LLM circuit */
+    int64_t engine_started;      /* monotonic ms */
+    char *llm_engine;            /* the LLM engine's description of its answer (JSON) */
+    char *result_text, *engine;  /* the answer, once there (JSON text) */
+    int pending;                 /* produced records not yet acknowledged */
     bool produce_failed;
     int64_t retry_at;        /* monotonic ms */
     cq_job_t *next;          /* retry list */
