@@ -1,0 +1,28 @@
+/*
+ * cq_align_scan.h — the built-in engine of website-scan
+ * (POST /website/scan): fetch the page through the worker's fetch layer,
+ * with the address policy on, and read what it says about the business.
+ */
+#ifndef CQ_ALIGN_SCAN_H
+#define CQ_ALIGN_SCAN_H
+
+#include <jansson.h>
+
+#include "cq_common.h"
+#include "cq_err.h"
+
+/*
+ * What a fetched page says, as a new WebsiteScanResult object (caller
+ * decrefs): html is the body (len bytes), url the address it came from
+ * (the last name of resort). Fields the page does not support are empty
+ * strings. CQ_ERR_BAD_REQUEST when the bytes are no HTML document at all.
+ * Deterministic, reentrant.
+ */
+cq_err_t cq_align_scan_page(const char *html, size_t len, const char *url, json_t **result,
+                            char *errstr, size_t errstr_size);
+
+/* The engine's knowledge (workers/alignment/data/website_scan.json),
+ * parsed once; NULL if it is not built in. */
+const json_t *cq_align_scan_data(void);
+
+#endif
