@@ -31,6 +31,7 @@ struct cq_kafka_producer_s {
 
 struct cq_kafka_consumer_s {
     rd_kafka_t *rk;
+    rd_kafka_queue_t *queue; /* the consumer queue cq_kafka_consumer_poll waits on */
     cq_kafka_rebalance_cb_t *rebalance_cb;
     void *opaque;
 };
@@ -465,6 +466,7 @@ cq_kafka_consumer_t *cq_kafka_consumer_new(const cq_config_t *conf, const char *
     }
     consumer->rk = rk;
     rd_kafka_poll_set_consumer(rk);
+    consumer->queue = rd_kafka_queue_get_consumer(rk);
     rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new((int)topic_count);
     for (size_t i = 0; i < topic_count; i++)
         rd_kafka_topic_partition_list_add(subs, topics[i], RD_KAFKA_PARTITION_UA);
@@ -483,9 +485,17 @@ void cq_kafka_consumer_destroy(cq_kafka_consumer_t *consumer)
 {
     if (!consumer)
         return;
+    if (consumer->queue)
+        rd_kafka_queue_destroy(consumer->queue);
     rd_kafka_consumer_close(consumer->rk);
     rd_kafka_destroy(consumer->rk);
     free(consumer);
+}
+
+void cq_kafka_consumer_wake(cq_kafka_consumer_t *consumer)
+{
+    if (consumer && consumer->queue)
+        rd_kafka_queue_yield(consumer->queue);
 }
 
 cq_err_t cq_kafka_consumer_poll(cq_kafka_consumer_t *consumer, int timeout_ms, cq_kafka_msg_t **msg)

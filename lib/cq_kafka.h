@@ -118,6 +118,10 @@ void cq_kafka_consumer_destroy(cq_kafka_consumer_t *consumer);
 cq_err_t cq_kafka_consumer_poll(cq_kafka_consumer_t *consumer, int timeout_ms,
                                 cq_kafka_msg_t **msg);
 
+/* Makes a cq_kafka_consumer_poll waiting now (or the next one) return at
+ * once without a message. Any thread. */
+void cq_kafka_consumer_wake(cq_kafka_consumer_t *consumer);
+
 /* Commits `next_offset` (the offset of the next message to read) of one partition. */
 cq_err_t cq_kafka_consumer_commit(cq_kafka_consumer_t *consumer, const char *topic,
                                   int32_t partition, int64_t next_offset, bool async);

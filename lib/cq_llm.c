@@ -532,6 +532,12 @@ static void cq_llm_deliver(cq_llm_t *llm)
     }
 }
 
+void cq_llm_wake(cq_llm_t *llm)
+{
+    if (llm && llm->multi)
+        curl_multi_wakeup(llm->multi);
+}
+
 void cq_llm_poll(cq_llm_t *llm, int timeout_ms)
 {
     if (!llm->multi) {

@@ -68,6 +68,10 @@ void cq_llm_call(cq_llm_t *llm, const char *system, const char *user, const char
  * finished calls. Returns at once when work is ready. */
 void cq_llm_poll(cq_llm_t *llm, int timeout_ms);
 
+/* Makes a cq_llm_poll waiting now (or the next one) return at once. The
+ * one function of the engine any thread may call. */
+void cq_llm_wake(cq_llm_t *llm);
+
 /* Calls started and not finished. */
 size_t cq_llm_in_flight(const cq_llm_t *llm);
 /* Peak of cq_llm_in_flight since start (for metrics and benchmarks). */

@@ -18,6 +18,7 @@
 #include "cq_log.h"
 #include "cq_prompt.h"
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,8 @@ void cq_job_free(cq_job_t *job)
     cq_engine_ctx_clear(&job->ctx);
     cq_job_envelope_clear(&job->env);
     cq_job_record_clear(&job->claimed);
+    cq_job_record_clear(&job->stored);
+    free(job->fail_message);
     free(job->llm_engine);
     free(job->result_text);
     free(job->engine);
@@ -64,7 +67,7 @@ static void cq_job_schedule_retry(cq_job_t *job, int64_t delay_ms)
  * it is finished, unless a record could not even be queued. */
 static void cq_job_settle(cq_job_t *job)
 {
-    if (job->retry_at != 0 || job->pending != 0 || job->in_engine)
+    if (job->retry_at != 0 || job->pending != 0 || job->in_engine || job->io_busy)
         return;
     if (job->produce_failed) {
         job->produce_failed = false;
@@ -72,6 +75,25 @@ static void cq_job_settle(cq_job_t *job)
         return;
     }
     cq_job_finished(job);
+}
+
+/* Runs work (a blocking store or broker call) off the loop; done follows
+ * on the loop thread, and the job is settled after it. */
+static void cq_job_offload(cq_job_t *job, cq_offload_fn work, cq_offload_fn done)
+{
+    assert(!job->io_busy); /* one call at a time: every path waits for the last */
+    job->io.work = work;
+    job->io.done = done;
+    job->io.arg = job;
+    job->io_busy = true;
+    cq_offload_submit(job->w->offload, &job->io);
+}
+
+static cq_job_t *cq_job_of(cq_offload_item_t *item)
+{
+    cq_job_t *job = item->arg;
+    job->io_busy = false;
+    return job;
 }
 
 static void cq_job_delivered(void *opaque, cq_err_t err, const char *errstr)
@@ -134,8 +156,9 @@ static bool cq_worker_topic_ok(const char *topic)
     return true;
 }
 
-/* Publishes the job's stored record to its reply topic. */
-static void cq_job_publish(cq_job_t *job, const cq_job_record_t *rec)
+/* Encodes the record and produces it to the reply topic (to_reply: the
+ * job's reply_to is a topic of the cluster). */
+static void cq_job_publish_to(cq_job_t *job, const cq_job_record_t *rec, bool to_reply)
 {
     cq_worker_t *w = job->w;
     json_t *engine = rec->engine ? json_loads(rec->engine, 0, NULL) : NULL;
@@ -172,8 +195,6 @@ static void cq_job_publish(cq_job_t *job, const cq_job_record_t *rec)
      * undeliverable forever: the result goes to the results topic instead,
      * saying where it was meant to go. */
     const char *reply_to = job->env.reply_to;
-    bool to_reply =
-        reply_to && cq_worker_topic_ok(reply_to) && cq_worker_reply_topic_ok(w, reply_to);
     if (reply_to && !to_reply)
         CQ_LOG(CQ_LOG_WARN, "worker", rec->job_id,
                "reply_to \"%.64s\" is not a topic here: result sent to %s", reply_to,
@@ -193,38 +214,87 @@ static void cq_job_publish(cq_job_t *job, const cq_job_record_t *rec)
     free(buf);
 }
 
-/* Ends a job as failed: stored, published, dead-lettered. */
-static void cq_job_fail(cq_job_t *job, cq_err_t err, const char *message)
+static void cq_job_topic_work(cq_offload_item_t *item)
 {
+    cq_job_t *job = item->arg;
+    job->io_flag = cq_kafka_topic_exists(job->w->producer, job->env.reply_to, 5000);
+}
+
+static void cq_job_topic_done(cq_offload_item_t *item)
+{
+    cq_job_t *job = cq_job_of(item);
+    cq_worker_reply_topic_learn(job->w, job->env.reply_to, job->io_flag);
+    const cq_job_record_t *rec = job->publishing;
+    job->publishing = NULL;
+    cq_job_publish_to(job, rec, job->io_flag);
+    cq_job_settle(job);
+}
+
+/* Publishes a record of the job (job->claimed or job->stored) to its reply
+ * topic, once it is known whether the job's reply_to exists. */
+static void cq_job_publish(cq_job_t *job, const cq_job_record_t *rec)
+{
+    const char *reply_to = job->env.reply_to;
+    if (!reply_to || !cq_worker_topic_ok(reply_to)) {
+        cq_job_publish_to(job, rec, false);
+        return;
+    }
+    int known = cq_worker_reply_topic_known(job->w, reply_to);
+    if (known >= 0) {
+        cq_job_publish_to(job, rec, known == 1);
+        return;
+    }
+    job->publishing = rec;
+    cq_job_offload(job, cq_job_topic_work, cq_job_topic_done);
+}
+
+static void cq_job_fail_work(cq_offload_item_t *item)
+{
+    cq_job_t *job = item->arg;
+    cq_job_record_clear(&job->stored);
+    job->io_rc = cq_store_finish(job->w->store, job->env.job_id, CQ_JOB_FAILED, NULL, NULL,
+                                 cq_err_name(job->fail_err), job->fail_message, &job->stored);
+}
+
+static void cq_job_fail_done(cq_offload_item_t *item)
+{
+    cq_job_t *job = cq_job_of(item);
     cq_worker_t *w = job->w;
-    CQ_LOG(CQ_LOG_WARN, "worker", job->env.job_id, "failed: %s: %s", cq_err_name(err), message);
-    atomic_fetch_add(&w->stats.jobs_failed, 1);
-    cq_job_record_t rec;
-    memset(&rec, 0, sizeof(rec));
-    cq_err_t rc = cq_store_finish(w->store, job->env.job_id, CQ_JOB_FAILED, NULL, NULL,
-                                  cq_err_name(err), message, &rec);
+    cq_err_t rc = job->io_rc;
     if (rc == CQ_ERR_REDIS_UNAVAILABLE) {
         /* Not stored: the whole job runs again later; nothing is lost. */
         job->stage = CQ_JOB_STAGE_RUN;
         cq_job_schedule_retry(job, w->conf->worker_retry_backoff);
+        cq_job_settle(job);
         return;
     }
     if (rc == CQ_ERR_OK || rc == CQ_ERR_JOB_ALREADY_TERMINAL) {
-        cq_job_publish(job, &rec);
+        cq_job_publish(job, &job->stored);
     } else {
         cq_job_record_t *c = &job->claimed;
         c->status = CQ_JOB_FAILED;
         free(c->error_code);
         free(c->error_message);
-        c->error_code = cq_strdup(cq_err_name(err));
-        c->error_message = cq_strdup(message);
+        c->error_code = cq_strdup(cq_err_name(job->fail_err));
+        c->error_message = cq_strdup(job->fail_message);
         if (!c->job_id)
             c->job_id = cq_strdup(job->env.job_id);
         cq_job_publish(job, c);
     }
     if (rc == CQ_ERR_OK)
-        cq_job_dead_letter(job, err, message);
-    cq_job_record_clear(&rec);
+        cq_job_dead_letter(job, job->fail_err, job->fail_message);
+    cq_job_settle(job);
+}
+
+/* Ends a job as failed: stored, published, dead-lettered. */
+static void cq_job_fail(cq_job_t *job, cq_err_t err, const char *message)
+{
+    CQ_LOG(CQ_LOG_WARN, "worker", job->env.job_id, "failed: %s: %s", cq_err_name(err), message);
+    atomic_fetch_add(&job->w->stats.jobs_failed, 1);
+    job->fail_err = err;
+    free(job->fail_message);
+    job->fail_message = cq_strdup(message);
+    cq_job_offload(job, cq_job_fail_work, cq_job_fail_done);
 }
 
 static const cq_worker_opdef_t *cq_worker_find_op(const cq_worker_t *w, const char *name)
@@ -255,24 +325,28 @@ static void cq_worker_metrics_llm(cq_worker_t *w, const cq_llm_result_t *res)
         atomic_fetch_add(&w->stats.llm_failures, 1);
 }
 
-/* Stores the finished result and publishes the stored record. On a Redis
- * failure the job retries this step alone: the (possibly costly) answer is
- * kept, not computed again. */
-static void cq_job_store_result(cq_job_t *job)
+static void cq_job_store_work(cq_offload_item_t *item)
 {
+    cq_job_t *job = item->arg;
+    cq_job_record_clear(&job->stored);
+    job->io_rc = cq_store_finish(job->w->store, job->env.job_id, CQ_JOB_SUCCEEDED, job->engine,
+                                 job->result_text, NULL, NULL, &job->stored);
+}
+
+static void cq_job_store_done(cq_offload_item_t *item)
+{
+    cq_job_t *job = cq_job_of(item);
     cq_worker_t *w = job->w;
-    cq_job_record_t rec;
-    memset(&rec, 0, sizeof(rec));
-    cq_err_t rc = cq_store_finish(w->store, job->env.job_id, CQ_JOB_SUCCEEDED, job->engine,
-                                  job->result_text, NULL, NULL, &rec);
+    cq_err_t rc = job->io_rc;
+    const cq_job_record_t *rec = &job->stored;
     if (rc == CQ_ERR_OK || rc == CQ_ERR_JOB_ALREADY_TERMINAL) {
         /* Succeeded, or cancelled meanwhile: publish what the store now says. */
         CQ_LOG(CQ_LOG_INFO, "worker", job->env.job_id, "%s %s", job->env.operation,
-               cq_job_status_name(rec.status));
-        atomic_fetch_add(rec.status == CQ_JOB_SUCCEEDED ? &w->stats.jobs_succeeded
-                                                        : &w->stats.jobs_cancelled,
+               cq_job_status_name(rec->status));
+        atomic_fetch_add(rec->status == CQ_JOB_SUCCEEDED ? &w->stats.jobs_succeeded
+                                                         : &w->stats.jobs_cancelled,
                          1);
-        cq_job_publish(job, &rec);
+        cq_job_publish(job, rec);
     } else if (rc == CQ_ERR_NOT_FOUND) {
         /* The record is gone (Redis lost its data): run the job afresh. */
         CQ_LOG(CQ_LOG_WARN, "worker", job->env.job_id, "job record lost; running it again");
@@ -282,7 +356,15 @@ static void cq_job_store_result(cq_job_t *job)
         /* Redis down: this step alone runs again. */
         cq_job_schedule_retry(job, cq_worker_backoff(w, 1));
     }
-    cq_job_record_clear(&rec);
+    cq_job_settle(job);
+}
+
+/* Stores the finished result and publishes the stored record. On a Redis
+ * failure the job retries this step alone: the (possibly costly) answer is
+ * kept, not computed again. */
+static void cq_job_store_result(cq_job_t *job)
+{
+    cq_job_offload(job, cq_job_store_work, cq_job_store_done);
 }
 
 /* A copy of result whose x-coachq-stamp members (listed on the result
@@ -329,6 +411,20 @@ static void cq_job_complete(cq_job_t *job, const json_t *answer, char *engine)
     cq_schema_errors_clear(&errors);
 }
 
+static void cq_job_requeue_work(cq_offload_item_t *item)
+{
+    cq_job_t *job = item->arg;
+    /* Best effort: the record says queued again until the retry claims it. */
+    cq_store_requeue(job->w->store, job->env.job_id, cq_err_name(job->fail_err), job->fail_message);
+}
+
+static void cq_job_requeue_done(cq_offload_item_t *item)
+{
+    cq_job_t *job = cq_job_of(item);
+    cq_job_schedule_retry(job, cq_worker_backoff(job->w, job->claimed.attempts));
+    cq_job_settle(job);
+}
+
 /* The engine's answer (cq_job_done): check, store and publish it, or fail
  * or retry the job. */
 static void cq_job_engine_done(cq_engine_ctx_t *ctx, cq_err_t err, json_t *result,
@@ -355,8 +451,10 @@ static void cq_job_engine_done(cq_engine_ctx_t *ctx, cq_err_t err, json_t *resul
                job->claimed.attempts < w->conf->jobs_max_attempts) {
         CQ_LOG(CQ_LOG_WARN, "worker", job->env.job_id, "attempt %d failed: %s; retrying",
                job->claimed.attempts, message);
-        cq_store_requeue(w->store, job->env.job_id, cq_err_name(err), message);
-        cq_job_schedule_retry(job, cq_worker_backoff(w, job->claimed.attempts));
+        job->fail_err = err;
+        free(job->fail_message);
+        job->fail_message = cq_strdup(message ? message : cq_err_desc(err));
+        cq_job_offload(job, cq_job_requeue_work, cq_job_requeue_done);
     } else {
         /* The LLM engine already retried what was worth retrying. */
         free(job->llm_engine);
@@ -498,28 +596,35 @@ static void cq_job_run_llm(cq_job_t *job)
     job->env.payload = NULL;
 }
 
-/* Claims the job and checks it, then starts the engine. */
-static void cq_job_start(cq_job_t *job)
+static void cq_job_claim_work(cq_offload_item_t *item)
 {
-    cq_worker_t *w = job->w;
+    cq_job_t *job = item->arg;
     cq_job_envelope_t *env = &job->env;
     cq_job_record_t want;
     memset(&want, 0, sizeof(want));
-    cq_schema_errors_t errors;
-    memset(&errors, 0, sizeof(errors));
-    char err[1024] = "";
-
     want.job_id = env->job_id;
     want.tenant_id = env->tenant_id;
     want.user_id = env->user_id;
     want.operation = env->operation;
-    want.kind = (char *)w->kind->kind;
+    want.kind = (char *)job->w->kind->kind;
     want.batch_id = env->batch_id;
     want.custom_id = env->custom_id;
     want.created_at = env->created_at;
     want.status = CQ_JOB_QUEUED;
     cq_job_record_clear(&job->claimed);
-    cq_err_t rc = cq_store_claim(w->store, &want, &job->claimed);
+    job->io_rc = cq_store_claim(job->w->store, &want, &job->claimed);
+}
+
+/* The claim answered: check the job, then start its engine. */
+static void cq_job_claimed(cq_job_t *job)
+{
+    cq_worker_t *w = job->w;
+    cq_job_envelope_t *env = &job->env;
+    cq_schema_errors_t errors;
+    memset(&errors, 0, sizeof(errors));
+    char err[1024] = "";
+
+    cq_err_t rc = job->io_rc;
     if (rc == CQ_ERR_JOB_ALREADY_TERMINAL) {
         CQ_LOG(CQ_LOG_INFO, "worker", env->job_id, "already %s: publishing its record again",
                cq_job_status_name(job->claimed.status));
@@ -564,6 +669,19 @@ static void cq_job_start(cq_job_t *job)
         cq_job_run_engine(job, false);
 out:
     cq_schema_errors_clear(&errors);
+}
+
+static void cq_job_claim_done(cq_offload_item_t *item)
+{
+    cq_job_t *job = cq_job_of(item);
+    cq_job_claimed(job);
+    cq_job_settle(job);
+}
+
+/* Claims the job in the store; cq_job_claimed follows. */
+static void cq_job_start(cq_job_t *job)
+{
+    cq_job_offload(job, cq_job_claim_work, cq_job_claim_done);
 }
 
 /* One step of a job: the first run, or a retry of the step that failed. */

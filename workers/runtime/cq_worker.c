@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t cq_worker_stop;
@@ -33,19 +34,50 @@ static void cq_worker_on_signal(int sig)
     cq_worker_stop = sig;
 }
 
-bool cq_worker_reply_topic_ok(cq_worker_t *w, const char *topic)
+int cq_worker_reply_topic_known(cq_worker_t *w, const char *topic)
 {
-    int64_t now = cq_mono_ms();
     json_t *known = json_object_get(w->reply_topics, topic);
-    if (known && now - json_integer_value(json_object_get(known, "at")) < 60000)
-        return json_is_true(json_object_get(known, "ok"));
-    /* Blocks the loop once a minute per name at most; such names are few. */
-    bool ok = cq_kafka_topic_exists(w->producer, topic, 5000);
+    if (known && cq_mono_ms() - json_integer_value(json_object_get(known, "at")) < 60000)
+        return json_is_true(json_object_get(known, "ok")) ? 1 : 0;
+    return -1;
+}
+
+void cq_worker_reply_topic_learn(cq_worker_t *w, const char *topic, bool ok)
+{
     if (json_object_size(w->reply_topics) > 1000)
         json_object_clear(w->reply_topics); /* a bound against names made up per job */
     json_object_set_new(w->reply_topics, topic,
-                        json_pack("{s:b, s:I}", "ok", ok, "at", (json_int_t)now));
-    return ok;
+                        json_pack("{s:b, s:I}", "ok", ok, "at", (json_int_t)cq_mono_ms()));
+}
+
+/* An offload thread finished a call: the loop's wait ends early. */
+static void cq_worker_wake(void *opaque)
+{
+    cq_worker_t *w = opaque;
+    cq_kafka_consumer_wake(w->consumer);
+    cq_llm_wake(w->llm);
+}
+
+static int64_t cq_worker_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* One loop iteration took `us` outside its waits. */
+static void cq_worker_stall(cq_worker_t *w, int64_t us)
+{
+    static const int64_t bounds_ms[] = CQ_WORKER_STALL_BUCKETS;
+    size_t i = 0;
+    while (i < CQ_ARRAY_SIZE(bounds_ms) && us > bounds_ms[i] * 1000)
+        i++;
+    atomic_fetch_add(&w->stats.stall_count[i], 1);
+    atomic_fetch_add(&w->stats.stall_sum_us, (uint64_t)us);
+    uint64_t max = atomic_load(&w->stats.stall_max_us);
+    while ((uint64_t)us > max &&
+           !atomic_compare_exchange_weak(&w->stats.stall_max_us, &max, (uint64_t)us))
+        ;
 }
 
 void cq_worker_commit(cq_worker_t *w, const char *topic, int32_t partition, int64_t next,
@@ -119,7 +151,7 @@ static void cq_worker_http(void *opaque, const cq_http_req_t *req, cq_http_resp_
         {"llm_circuit_state", "gauge", "LLM circuit: 0 closed, 1 half open, 2 open.",
          (uint64_t)atomic_load(&st->circuit)},
     };
-    char text[4096];
+    char text[8192];
     size_t n = 0;
     for (size_t i = 0; i < CQ_ARRAY_SIZE(rows) && n < sizeof(text); i++)
         n += (size_t)snprintf(text + n, sizeof(text) - n,
@@ -127,6 +159,36 @@ static void cq_worker_http(void *opaque, const cq_http_req_t *req, cq_http_resp_
                               "coachq_worker_%s{kind=\"%s\"} %llu\n",
                               rows[i].name, rows[i].help, rows[i].name, rows[i].type, rows[i].name,
                               w->kind->kind, (unsigned long long)rows[i].value);
+    static const int64_t bounds_ms[] = CQ_WORKER_STALL_BUCKETS;
+    uint64_t cumulative = 0;
+    if (n < sizeof(text))
+        n += (size_t)snprintf(text + n, sizeof(text) - n,
+                              "# HELP coachq_worker_loop_stall_seconds Time of one worker loop "
+                              "iteration outside its waits: how long an event can wait to be "
+                              "served.\n# TYPE coachq_worker_loop_stall_seconds histogram\n");
+    for (size_t i = 0; i <= CQ_ARRAY_SIZE(bounds_ms) && n < sizeof(text); i++) {
+        cumulative += atomic_load(&st->stall_count[i]);
+        char le[32];
+        if (i < CQ_ARRAY_SIZE(bounds_ms))
+            snprintf(le, sizeof(le), "%g", (double)bounds_ms[i] / 1000.0);
+        else
+            snprintf(le, sizeof(le), "+Inf");
+        n += (size_t)snprintf(text + n, sizeof(text) - n,
+                              "coachq_worker_loop_stall_seconds_bucket{kind=\"%s\",le=\"%s\"} "
+                              "%llu\n",
+                              w->kind->kind, le, (unsigned long long)cumulative);
+    }
+    if (n < sizeof(text))
+        n += (size_t)snprintf(
+            text + n, sizeof(text) - n,
+            "coachq_worker_loop_stall_seconds_sum{kind=\"%s\"} %.6f\n"
+            "coachq_worker_loop_stall_seconds_count{kind=\"%s\"} %llu\n"
+            "# HELP coachq_worker_loop_stall_max_seconds Longest loop stall since start.\n"
+            "# TYPE coachq_worker_loop_stall_max_seconds gauge\n"
+            "coachq_worker_loop_stall_max_seconds{kind=\"%s\"} %.6f\n",
+            w->kind->kind, (double)atomic_load(&st->stall_sum_us) / 1e6, w->kind->kind,
+            (unsigned long long)cumulative, w->kind->kind,
+            (double)atomic_load(&st->stall_max_us) / 1e6);
     cq_http_resp_body(resp, 200, "text/plain; version=0.0.4", text,
                       n < sizeof(text) ? n : sizeof(text) - 1);
 }
@@ -134,6 +196,10 @@ static void cq_worker_http(void *opaque, const cq_http_req_t *req, cq_http_resp_
 static void cq_worker_destroy(cq_worker_t *w)
 {
     cq_http_server_destroy(w->metrics);
+    /* Calls still queued never run; their jobs were not committed and will
+     * be redelivered. Before the jobs are freed: they own the items. */
+    cq_offload_destroy(w->offload);
+    w->offload = NULL;
     /* The producer first: flushing it delivers reports that commit through
      * the consumer, which must still be there. */
     cq_kafka_producer_destroy(w->producer, 10000);
@@ -213,6 +279,9 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
         return false;
     }
     w->offsets = cq_offsets_new();
+    /* Two threads: a slow call (a broker metadata request, a Redis that
+     * hangs up to its timeout) does not hold up every other job's. */
+    w->offload = cq_offload_new(2, cq_worker_wake, w);
     w->reply_topics = json_object();
     if (*w->conf->worker_metrics_listen) {
         cq_http_options_t http = {
@@ -233,35 +302,53 @@ static void cq_worker_commit_each(void *opaque, const char *topic, int32_t parti
     cq_worker_commit(opaque, topic, partition, next, false);
 }
 
+static void cq_worker_circuit_work(cq_offload_item_t *item)
+{
+    cq_worker_t *w = item->arg;
+    char key[96], value[96];
+    snprintf(key, sizeof(key), "llm-circuit:%s", w->kind->kind);
+    snprintf(value, sizeof(value), "{\"circuit\":\"%s\",\"fallback\":%s}", w->circuit_sending,
+             w->conf->llm_fallback_builtin ? "true" : "false");
+    w->circuit_stored = cq_store_cache_set(w->store, key, value, 30000) == CQ_ERR_OK;
+}
+
+static void cq_worker_circuit_done(cq_offload_item_t *item)
+{
+    cq_worker_t *w = item->arg;
+    w->circuit_io_busy = false;
+    if (!w->circuit_stored)
+        return; /* tried again on the next loop */
+    if (w->circuit_sending != w->circuit_published && w->circuit_published)
+        CQ_LOG(CQ_LOG_WARN, "worker", NULL, "LLM circuit %s", w->circuit_sending);
+    w->circuit_published = w->circuit_sending;
+    w->circuit_published_ms = cq_mono_ms();
+}
+
 /* Tells the gateways' readiness checks how this kind's LLM circuit is: on
  * every change and every 5 s (the entry expires after 30 s of silence). */
 static void cq_worker_publish_circuit(cq_worker_t *w)
 {
-    if (cq_llm_is_builtin(w->llm))
+    if (cq_llm_is_builtin(w->llm) || w->circuit_io_busy)
         return;
     const char *state = cq_llm_circuit_state(w->llm);
-    int64_t now = cq_mono_ms();
     atomic_store(&w->stats.circuit, strcmp(state, "open") == 0        ? 2
                                     : strcmp(state, "half_open") == 0 ? 1
                                                                       : 0);
-    if (state == w->circuit_published && now - w->circuit_published_ms < 5000)
+    if (state == w->circuit_published && cq_mono_ms() - w->circuit_published_ms < 5000)
         return;
-    char key[96], value[96];
-    snprintf(key, sizeof(key), "llm-circuit:%s", w->kind->kind);
-    snprintf(value, sizeof(value), "{\"circuit\":\"%s\",\"fallback\":%s}", state,
-             w->conf->llm_fallback_builtin ? "true" : "false");
-    if (cq_store_cache_set(w->store, key, value, 30000) == CQ_ERR_OK) {
-        if (state != w->circuit_published && w->circuit_published)
-            CQ_LOG(CQ_LOG_WARN, "worker", NULL, "LLM circuit %s", state);
-        w->circuit_published = state;
-        w->circuit_published_ms = now;
-    }
+    w->circuit_sending = state;
+    w->circuit_io_busy = true;
+    w->circuit_io = (cq_offload_item_t){
+        .work = cq_worker_circuit_work, .done = cq_worker_circuit_done, .arg = w};
+    cq_offload_submit(w->offload, &w->circuit_io);
 }
 
 static void cq_worker_loop(cq_worker_t *w)
 {
     size_t cap = (size_t)w->conf->worker_max_in_flight;
     while (!cq_worker_stop) {
+        int64_t began = cq_worker_now_us(), waited = 0;
+        cq_offload_drain(w->offload);
         int wait = cq_job_run_due(w);
         cq_kafka_producer_poll(w->producer, 0);
         cq_worker_publish_circuit(w);
@@ -278,7 +365,8 @@ static void cq_worker_loop(cq_worker_t *w)
             w->paused = false;
         }
         /* Take what the consumer has ready without waiting, so a burst of
-         * jobs reaches the LLM together; then wait on the LLM's sockets. */
+         * jobs reaches the LLM together; then wait on the LLM's sockets.
+         * Either wait ends early when an offloaded store call finishes. */
         bool llm_busy = cq_llm_in_flight(w->llm) > 0;
         int consumed = 0;
         for (; consumed < 1000; consumed++) {
@@ -287,14 +375,23 @@ static void cq_worker_loop(cq_worker_t *w)
             cq_kafka_msg_t *msg = NULL;
             int timeout =
                 consumed == 0 && !llm_busy ? (wait < 100 ? (wait > 0 ? wait : 0) : 100) : 0;
+            int64_t t = timeout > 0 ? cq_worker_now_us() : 0;
             cq_kafka_consumer_poll(w->consumer, timeout, &msg);
+            if (timeout > 0)
+                waited += cq_worker_now_us() - t;
             if (!msg)
                 break;
             cq_job_on_message(w, msg);
             cq_kafka_msg_destroy(msg);
         }
-        if (llm_busy || cq_llm_in_flight(w->llm) > 0)
-            cq_llm_poll(w->llm, consumed > 0 ? 0 : (wait < 10 ? (wait > 0 ? wait : 0) : 10));
+        if (llm_busy || cq_llm_in_flight(w->llm) > 0) {
+            int timeout = consumed > 0 ? 0 : (wait < 10 ? (wait > 0 ? wait : 0) : 10);
+            int64_t t = timeout > 0 ? cq_worker_now_us() : 0;
+            cq_llm_poll(w->llm, timeout);
+            if (timeout > 0)
+                waited += cq_worker_now_us() - t;
+        }
+        cq_worker_stall(w, cq_worker_now_us() - began - waited);
     }
     /* Drain: take no new jobs, let those in flight finish (a deploy should
      * not throw away LLM calls already paid for), then commit what is done.
@@ -304,7 +401,10 @@ static void cq_worker_loop(cq_worker_t *w)
     cq_kafka_consumer_pause(w->consumer, true);
     int64_t until = cq_mono_ms() + w->conf->worker_drain_timeout;
     while (cq_offsets_in_flight(w->offsets) > 0 && cq_mono_ms() < until) {
+        cq_offload_drain(w->offload);
         int wait = cq_job_run_due(w);
+        if (cq_offload_pending(w->offload) > 0 && wait > 2)
+            wait = 2; /* the producer's wait below is not woken by completions */
         cq_kafka_producer_poll(w->producer, 0);
         cq_kafka_msg_t *msg = NULL;
         cq_kafka_consumer_poll(w->consumer, 0, &msg); /* keeps the group session alive */

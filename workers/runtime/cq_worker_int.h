@@ -15,11 +15,19 @@
 #include "cq_http.h"
 #include "cq_kafka.h"
 #include "cq_llm.h"
+#include "cq_offload.h"
 #include "cq_offsets.h"
 #include "cq_store.h"
 #include "cq_worker.h"
 
 typedef struct cq_job_s cq_job_t;
+
+/* Upper bounds (ms) of the loop-stall histogram's buckets. */
+#define CQ_WORKER_STALL_BUCKETS                                                                    \
+    {                                                                                              \
+        1, 2, 5, 10, 25, 50, 100, 250, 500, 1000                                                   \
+    }
+#define CQ_WORKER_STALL_NBUCKETS 10
 
 /* One operation of the kind as the contract gives it, with what answers it;
  * prepared once at start. */
@@ -51,6 +59,12 @@ typedef struct {
     atomic_uint_fast64_t llm_calls, llm_failures, llm_fallbacks, prompt_tokens, completion_tokens;
     atomic_uint_fast64_t in_flight, llm_in_flight, llm_peak_in_flight;
     atomic_int circuit; /* 0 closed, 1 half open, 2 open */
+    /* Loop stalls: the time of one loop iteration outside its waits, i.e.
+     * the longest any event (message, reply, completion) waited to be
+     * served. Counts per bucket of CQ_WORKER_STALL_BUCKETS (ms), the last
+     * one +Inf; sum in microseconds. */
+    atomic_uint_fast64_t stall_count[CQ_WORKER_STALL_NBUCKETS + 1];
+    atomic_uint_fast64_t stall_sum_us, stall_max_us;
 } cq_worker_stats_t;
 
 typedef struct {
@@ -67,7 +81,12 @@ typedef struct {
     cq_llm_t *llm;
     cq_worker_opdef_t *ops; /* the kind's operations (cq_worker_plan) */
     size_t op_count;
-    cq_engine_env_t env; /* what every job's engine context shares */
+    cq_engine_env_t env;   /* what every job's engine context shares */
+    cq_offload_t *offload; /* Redis and broker metadata calls, off the loop */
+    cq_offload_item_t circuit_io;
+    bool circuit_io_busy;        /* loop thread only */
+    bool circuit_stored;         /* written by circuit_io's work, read by its done */
+    const char *circuit_sending; /* the state circuit_io is storing */
     cq_worker_stats_t stats;
     cq_http_server_t *metrics;
     bool paused;
@@ -93,26 +112,36 @@ struct cq_job_s {
     bool decoded;
     cq_job_envelope_t env;
     cq_job_stage_t stage;
-    cq_job_record_t claimed;     /* the record as the claim left it */
-    const cq_operation_t *cop;   /* the contract's operation */
-    const cq_worker_opdef_t *op; /* this kind's operation */
-    cq_engine_ctx_t ctx;         /* what the engine sees of the job */
-    bool in_engine;              /* started, cq_job_done not yet called */
-    bool in_start;               /* inside the engine's start function */
-    bool fallback;               /* the registered engine answers for an open LLM circuit */
-    int64_t engine_started;      /* monotonic ms */
-    char *llm_engine;            /* the LLM engine's description of its answer (JSON) */
-    char *result_text, *engine;  /* the answer, once there (JSON text) */
-    int pending;                 /* produced records not yet acknowledged */
+    cq_job_record_t claimed;           /* the record as the claim left it */
+    const cq_operation_t *cop;         /* the contract's operation */
+    const cq_worker_opdef_t *op;       /* this kind's operation */
+    cq_engine_ctx_t ctx;               /* what the engine sees of the job */
+    bool in_engine;                    /* started, cq_job_done not yet called */
+    bool in_start;                     /* inside the engine's start function */
+    bool fallback;                     /* the registered engine answers for an open LLM circuit */
+    int64_t engine_started;            /* monotonic ms */
+    char *llm_engine;                  /* the LLM engine's description of its answer (JSON) */
+    char *result_text, *engine;        /* the answer, once there (JSON text) */
+    int pending;                       /* produced records not yet acknowledged */
+    cq_offload_item_t io;              /* the job's one store or metadata call */
+    bool io_busy;                      /* io submitted, its done not yet run */
+    cq_err_t io_rc;                    /* what the call answered */
+    bool io_flag;                      /* a yes/no answer (reply topic exists) */
+    cq_job_record_t stored;            /* the record a finish left */
+    const cq_job_record_t *publishing; /* the record waiting for a topic check */
+    cq_err_t fail_err;                 /* why the job fails, or its retried attempt failed */
+    char *fail_message;
     bool produce_failed;
     int64_t retry_at;        /* monotonic ms */
     cq_job_t *next;          /* retry list */
     cq_job_t *lprev, *lnext; /* live list */
 };
 
-/* Whether a job's reply_to topic can take its result (asked of the broker
- * once a minute per name); false sends the result to topics.results. */
-bool cq_worker_reply_topic_ok(cq_worker_t *w, const char *topic);
+/* Whether a job's reply_to topic can take its result, as last asked of the
+ * broker (answers are kept a minute): 1 yes, 0 no (the result goes to
+ * topics.results), -1 not known (ask on an offload thread, then learn). */
+int cq_worker_reply_topic_known(cq_worker_t *w, const char *topic);
+void cq_worker_reply_topic_learn(cq_worker_t *w, const char *topic, bool ok);
 
 /* Commits one partition's offset (async, or sync at revoke and shutdown). */
 void cq_worker_commit(cq_worker_t *w, const char *topic, int32_t partition, int64_t next,

@@ -1,0 +1,45 @@
+/*
+ * cq_offload.h — calls that may block (Redis round trips, broker metadata
+ * requests) run on a few helper threads, so the worker loop never waits on
+ * them; their completions come back to the loop thread.
+ *
+ * The caller owns each item (jobs embed theirs: no allocation per call) and
+ * must not touch it between submit and its done callback. After a call has
+ * run, the wake function is called from the helper thread so that the
+ * loop's wait returns early and drains the completion at once.
+ *
+ * Threads: submit, drain and pending on the loop thread only; work runs
+ * on a helper thread, done on the loop thread inside cq_offload_drain.
+ */
+#ifndef CQ_OFFLOAD_H
+#define CQ_OFFLOAD_H
+
+#include "cq_common.h"
+
+typedef struct cq_offload_s cq_offload_t;
+typedef struct cq_offload_item_s cq_offload_item_t;
+
+typedef void (*cq_offload_fn)(cq_offload_item_t *item);
+
+struct cq_offload_item_s {
+    cq_offload_fn work;      /* on a helper thread: the blocking call */
+    cq_offload_fn done;      /* on the loop thread: what follows it */
+    void *arg;               /* the caller's */
+    cq_offload_item_t *next; /* the queue's */
+};
+
+/* threads helper threads (1..16). wake (may be NULL) is called from a
+ * helper thread after each call. Never NULL. */
+cq_offload_t *cq_offload_new(int threads, void (*wake)(void *), void *wake_opaque);
+/* Stops the threads after the call each is running; calls still queued
+ * are not run and no done callback runs. NULL is a no-op. */
+void cq_offload_destroy(cq_offload_t *q);
+
+/* Queues item->work; item->done runs later in cq_offload_drain. */
+void cq_offload_submit(cq_offload_t *q, cq_offload_item_t *item);
+/* Runs the done callbacks of the calls that finished; returns how many. */
+size_t cq_offload_drain(cq_offload_t *q);
+/* Calls submitted whose done callback has not run yet. */
+size_t cq_offload_pending(const cq_offload_t *q);
+
+#endif
