@@ -12,6 +12,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <unistd.h>
 
 #include "cq_worker_int.h"
 
@@ -122,6 +124,35 @@ static void io_call_done(cq_engine_ctx_t *ctx)
                 NULL);
 }
 
+/* An engine whose one blocking call (a Redis read, say) runs offloaded. */
+typedef struct {
+    cq_offload_item_t io;
+    cq_engine_ctx_t *ctx;
+    int value;
+} slow_state_t;
+
+static void slow_work(cq_offload_item_t *item)
+{
+    slow_state_t *st = item->arg;
+    usleep(50 * 1000); /* blocks a helper thread, not the loop */
+    st->value = 7;
+}
+
+static void slow_done(cq_offload_item_t *item)
+{
+    slow_state_t *st = item->arg;
+    cq_job_done(st->ctx, CQ_ERR_OK, json_pack("{s:i}", "value", st->value), NULL);
+}
+
+static void slow_start(cq_engine_ctx_t *ctx, const json_t *request)
+{
+    slow_state_t *st = calloc(1, sizeof(*st));
+    st->ctx = ctx;
+    st->io = (cq_offload_item_t){.work = slow_work, .done = slow_done, .arg = st};
+    cq_engine_state_set(ctx, st, free);
+    cq_engine_offload(ctx, &st->io);
+}
+
 /* ---- tests */
 
 static void test_engine_pure_ends_at_once_with_the_worker_clock(void **state)
@@ -185,6 +216,76 @@ static void test_engine_state_of_an_unfinished_job_is_freed_too(void **state)
     rig_clear(&r); /* the worker stops before the calls came back */
     assert_int_equal(io_freed, 1);
     assert_int_equal(r.fake.done_calls, 0);
+}
+
+static void test_engine_offloaded_call_ends_the_job_on_the_loop_thread(void **state)
+{
+    rig_t r;
+    rig_init(&r, 0);
+    r.env.offload = cq_offload_new(1, NULL, NULL);
+    slow_start(&r.ctx, NULL);
+    assert_int_equal(r.fake.done_calls, 0); /* start returned at once */
+    assert_int_equal(cq_offload_pending(r.env.offload), 1);
+    for (int i = 0; i < 400 && r.fake.done_calls == 0; i++) {
+        cq_offload_drain(r.env.offload);
+        if (r.fake.done_calls == 0)
+            usleep(5 * 1000);
+    }
+    assert_int_equal(r.fake.done_calls, 1);
+    assert_int_equal(json_integer_value(json_object_get(r.fake.result, "value")), 7);
+    assert_int_equal(cq_offload_pending(r.env.offload), 0);
+    cq_offload_destroy(r.env.offload);
+    rig_clear(&r);
+}
+
+static int counted;
+static void count_work(cq_offload_item_t *item)
+{
+    (void)item;
+}
+static void count_done(cq_offload_item_t *item)
+{
+    counted += *(int *)item->arg;
+}
+
+static atomic_int late_runs;
+static void late_work(cq_offload_item_t *item)
+{
+    (void)item;
+    atomic_fetch_add(&late_runs, 1);
+}
+
+static void test_offload_runs_every_call_and_drops_queued_ones_at_destroy(void **state)
+{
+    cq_offload_t *q = cq_offload_new(3, NULL, NULL);
+    cq_offload_item_t items[100];
+    int one = 1;
+    counted = 0;
+    for (int i = 0; i < 100; i++) {
+        items[i] = (cq_offload_item_t){.work = count_work, .done = count_done, .arg = &one};
+        cq_offload_submit(q, &items[i]);
+    }
+    for (int i = 0; i < 1000 && counted < 100; i++) {
+        cq_offload_drain(q);
+        usleep(1000);
+    }
+    assert_int_equal(counted, 100);
+    assert_int_equal(cq_offload_pending(q), 0);
+    cq_offload_destroy(q);
+
+    /* Calls still queued at destroy never run (their jobs are redelivered). */
+    q = cq_offload_new(1, NULL, NULL);
+    slow_state_t st = {0};
+    cq_offload_item_t slow = {.work = slow_work, .done = count_done, .arg = &st};
+    cq_offload_item_t late[10];
+    late_runs = 0;
+    cq_offload_submit(q, &slow);
+    for (int i = 0; i < 10; i++) {
+        late[i] = (cq_offload_item_t){.work = late_work, .done = count_done, .arg = &one};
+        cq_offload_submit(q, &late[i]);
+    }
+    cq_offload_destroy(q);
+    assert_int_equal(late_runs, 0);
 }
 
 static void test_engine_ok_without_result_is_an_internal_error(void **state)
@@ -322,6 +423,8 @@ int main(void)
         cmocka_unit_test(test_engine_pure_error_reaches_the_runtime_without_result),
         cmocka_unit_test(test_engine_async_ends_later_and_its_state_is_freed),
         cmocka_unit_test(test_engine_state_of_an_unfinished_job_is_freed_too),
+        cmocka_unit_test(test_engine_offloaded_call_ends_the_job_on_the_loop_thread),
+        cmocka_unit_test(test_offload_runs_every_call_and_drops_queued_ones_at_destroy),
         cmocka_unit_test(test_engine_ok_without_result_is_an_internal_error),
         cmocka_unit_test(test_engine_identity_accessors),
     };

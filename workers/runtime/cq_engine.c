@@ -90,6 +90,13 @@ cq_store_t *cq_engine_store(const cq_engine_ctx_t *ctx)
     return ctx->env ? ctx->env->store : NULL;
 }
 
+void cq_engine_offload(cq_engine_ctx_t *ctx, cq_offload_item_t *item)
+{
+    cq_engine_check(ctx);
+    assert(ctx->env && ctx->env->offload);
+    cq_offload_submit(ctx->env->offload, item);
+}
+
 void cq_engine_state_set(cq_engine_ctx_t *ctx, void *state, void (*state_free)(void *))
 {
     cq_engine_check(ctx);

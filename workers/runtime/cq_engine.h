@@ -28,6 +28,7 @@
 
 typedef struct cq_engine_ctx_s cq_engine_ctx_t;
 typedef struct cq_store_s cq_store_t;
+typedef struct cq_offload_item_s cq_offload_item_t;
 
 /* Starts answering one job. request (borrowed) has passed the operation's
  * request schema and stays valid until cq_job_done. */
@@ -61,8 +62,14 @@ const char *cq_engine_credentials(const cq_engine_ctx_t *ctx);
 /* Now, by the worker's clock (the wall clock unless a test injected one). */
 int64_t cq_engine_now_ms(const cq_engine_ctx_t *ctx);
 const cq_config_t *cq_engine_config(const cq_engine_ctx_t *ctx);
-/* The worker's job store (cache, single-flight keys), loop thread only. */
+/* The worker's job store (cache, single-flight keys). Its calls block:
+ * make them inside an offloaded call (cq_engine_offload), never directly. */
 cq_store_t *cq_engine_store(const cq_engine_ctx_t *ctx);
+/* Runs item->work (a blocking call: Redis, a file) on one of the worker's
+ * offload threads; item->done follows on the loop thread. The item
+ * (cq_offload.h) belongs to the engine and must live until done runs,
+ * e.g. inside the engine's per-job state. */
+void cq_engine_offload(cq_engine_ctx_t *ctx, cq_offload_item_t *item);
 
 /* Hands the engine's per-job state to the context: the runtime calls
  * free_fn(state) when the job is freed. One state per job; a second call

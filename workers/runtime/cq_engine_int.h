@@ -7,6 +7,7 @@
 #ifndef CQ_ENGINE_INT_H
 #define CQ_ENGINE_INT_H
 
+#include "cq_offload.h"
 #include "cq_worker.h"
 
 #define CQ_ENGINE_CTX_MAGIC 0x6a6f6263u /* "jobc" */
@@ -17,6 +18,7 @@ typedef struct {
     void *clock_opaque;
     const cq_config_t *conf;
     cq_store_t *store;
+    cq_offload_t *offload;
 } cq_engine_env_t;
 
 /* Receives the answer of cq_job_done (result: a reference it takes). */

@@ -293,6 +293,7 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
     }
     w->env.conf = w->conf;
     w->env.store = w->store;
+    w->env.offload = w->offload;
     w->seed = (unsigned int)cq_now_ms() ^ (unsigned int)getpid();
     return true;
 }
