@@ -360,6 +360,41 @@ static void test_bd_aggregate_prompt_context_copies_only_read_fields(void **stat
     json_decref(ctx);
 }
 
+/* Every prefix of every good reply, and replies with bytes changed at
+ * random (fixed seed): never a crash, a prefix is never usable, and
+ * whatever validates still aggregates into a result the contract accepts. */
+static void test_bd_aggregate_mangled_replies_never_break_the_result(void **state)
+{
+    uint32_t seed = 12345;
+    static const char noise[] = "{}[]\",:-.0123456789eE truenullfalse\\\x01\xff";
+    for (int id = 0; id < CQ_BD_SRC_COUNT; id++) {
+        size_t len = strlen(good[id]);
+        for (size_t cut = 0; cut < len; cut++) {
+            cq_bd_reply_t replies[CQ_BD_SRC_COUNT];
+            load_all(replies);
+            assert_false(cq_bd_upstream_validate(upstream, id, good[id], cut, &replies[id]));
+            json_decref(aggregate(replies, NULL));
+            clear_all(replies);
+        }
+        char *text = cq_malloc(len + 1);
+        for (int round = 0; round < 300; round++) {
+            memcpy(text, good[id], len + 1);
+            for (int k = 0; k < 1 + round % 3; k++) {
+                seed = seed * 1103515245u + 12345u;
+                size_t at = (seed >> 8) % len;
+                seed = seed * 1103515245u + 12345u;
+                text[at] = noise[(seed >> 8) % (sizeof(noise) - 1)];
+            }
+            cq_bd_reply_t replies[CQ_BD_SRC_COUNT];
+            load_all(replies);
+            cq_bd_upstream_validate(upstream, id, text, len, &replies[id]);
+            json_decref(aggregate(replies, NULL));
+            clear_all(replies);
+        }
+        free(text);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_bd_aggregate_satisfaction_scales),
         cmocka_unit_test(test_bd_aggregate_profile_of_other_tenant_drops_account),
         cmocka_unit_test(test_bd_aggregate_prompt_context_copies_only_read_fields),
+        cmocka_unit_test(test_bd_aggregate_mangled_replies_never_break_the_result),
     };
     return cmocka_run_group_tests_name("cq_bd_aggregate", tests, setup, teardown);
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cq_bd_aggregate.h"
 #include "cq_bd_insights.h"
 #include "cq_embedded.h"
 #include "cq_schema.h"
@@ -414,6 +415,51 @@ static void test_bd_insights_bad_rules_refused(void **state)
     json_decref(doc);
 }
 
+/* Replies -> aggregate (Traction down) -> insights -> page: the whole pure
+ * path of insights-generate, valid against the contract at the end. */
+static void test_bd_insights_from_partial_aggregate(void **state)
+{
+    char err[256];
+    cq_bd_upstream_t *upstream = cq_bd_upstream_new(err, sizeof(err));
+    assert_non_null(upstream);
+    static const struct {
+        cq_bd_source_id_t id;
+        const char *body;
+    } bodies[] = {
+        {CQ_BD_SRC_REVENUE, "{\"current\": 70000, \"previous\": 100000}"},
+        {CQ_BD_SRC_CUSTOMERS, "{\"total\": 200, \"new\": 4, \"churned\": 30}"},
+        {CQ_BD_SRC_TEAM, "{\"size\": 9, \"utilization\": 97,"
+                         " \"satisfaction\": {\"score\": 2, \"min\": 1, \"max\": 5}}"},
+    };
+    cq_bd_reply_t replies[CQ_BD_SRC_COUNT] = {0};
+    for (size_t i = 0; i < CQ_ARRAY_SIZE(bodies); i++)
+        assert_true(cq_bd_upstream_validate(upstream, bodies[i].id, bodies[i].body,
+                                            strlen(bodies[i].body), &replies[bodies[i].id]));
+    cq_bd_reply_unavailable(&replies[CQ_BD_SRC_GOALS], "status 503");
+    json_t *data = cq_bd_aggregate("acme", replies, NOW_MS, NULL);
+    json_t *items = generate("acme", data, NOW_MS);
+    /* revenue -30 % critical; churn 30/226 = 13.27 % high; net -26 high;
+     * retention 86.73 medium; utilization 97 high; satisfaction 25 critical;
+     * nothing from the operations rules, whose figures are unavailable */
+    assert_int_equal(json_array_size(items), 6);
+    assert_null(find(items, "acme", "open-issues-many", NOW_MS));
+    assert_null(find(items, "acme", "goals-without-progress", NOW_MS));
+    assert_string_equal(
+        json_string_value(json_object_get(find(items, "acme", "churn-high", NOW_MS), "title")),
+        "13.27% of customers were lost this period");
+    json_t *req = json_pack("{s:s}", "priority", "critical");
+    json_t *page = cq_bd_insights_page(items, req);
+    assert_valid(page_schema, page);
+    assert_int_equal(json_array_size(json_object_get(page, "items")), 2);
+    json_decref(page);
+    json_decref(req);
+    json_decref(items);
+    json_decref(data);
+    for (int id = 0; id < CQ_BD_SRC_COUNT; id++)
+        cq_bd_reply_clear(&replies[id]);
+    cq_bd_upstream_destroy(upstream);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_bd_insights_ids_stable_per_tenant_and_period),
         cmocka_unit_test(test_bd_insights_page_and_filters),
         cmocka_unit_test(test_bd_insights_bad_rules_refused),
+        cmocka_unit_test(test_bd_insights_from_partial_aggregate),
     };
     return cmocka_run_group_tests_name("cq_bd_insights", tests, setup, teardown);
 }
