@@ -435,6 +435,25 @@ class LLMTest(unittest.TestCase):
         self.assertEqual(self.srv.json("GET", "/_control/stats")[1]["peak_in_flight"], 200)
 
 
+SCHEMA_OF = {  # the C table's source -> its reply schema (cq_bd_upstream.c)
+    "account.profile": "account-profile.json", "account.foundation": "account-foundation.json",
+    "account.revenue": "account-revenue.json", "account.customers": "account-customers.json",
+    "account.team": "account-team.json", "traction.goals": "traction-goals-stats.json",
+    "traction.actions": "traction-actions.json", "traction.issues": "traction-issues-open.json",
+    "traction.people": "traction-people.json", "traction.measures": "traction-measures-summary.json",
+}
+DEFAULT_PATH = {"traction.issues": "/api/issues?status=open"}
+
+
+def upstream_schema(source):
+    with open(os.path.join(ROOT, "schemas", "upstream", SCHEMA_OF[source])) as f:
+        return json.load(f)
+
+
+def path_of(source):
+    return DEFAULT_PATH.get(source) or next(p for p, s in fake_upstream.PATHS.items() if s == source)
+
+
 class UpstreamTest(unittest.TestCase):
     H = {"Authorization": "Bearer user-token", "X-Tenant-Id": "acme"}
 
@@ -449,51 +468,137 @@ class UpstreamTest(unittest.TestCase):
     def setUp(self):
         self.srv.json("POST", "/_control/reset")
 
-    def get(self, what, headers=H, tenant="acme"):
-        return self.srv.request("GET", f"/tenants/{tenant}/{what}-summary", None, headers)
+    def get(self, source, tenant="acme", headers=None, path=None, timeout=5):
+        h = dict(self.H, **{"X-Tenant-Id": tenant}) if headers is None else headers
+        return self.srv.request("GET", path or path_of(source), None, h, timeout=timeout)
 
-    def test_ok_shapes_and_records(self):
-        status, _, raw = self.get("account")
-        doc = json.loads(raw)
-        self.assertEqual((status, doc), (200, fake_upstream.summary("account", "acme")))
-        self.assertEqual(set(doc), {"revenue", "customers", "team"})
-        self.assertEqual(set(doc["revenue"]), {"current", "previous"})
-        self.assertEqual(set(doc["customers"]), {"total", "new", "churned"})
-        self.assertTrue(0 <= doc["team"]["utilization"] <= 100)
-        status, _, raw = self.get("traction")
-        self.assertEqual(set(json.loads(raw)), {"activeGoals", "completedActions", "openIssues"})
-        self.assertNotEqual(fake_upstream.summary("account", "other"), doc)
+    def assertValid(self, source, doc):
+        errs = schema_errors(upstream_schema(source), doc)
+        self.assertEqual(errs, [], f"{source}: {doc}")
+
+    def test_table_matches_the_worker(self):
+        with open(os.path.join(ROOT, "workers", "business_data", "cq_bd_upstream.c")) as f:
+            c = f.read()
+        for source, schema in SCHEMA_OF.items():
+            self.assertIn(f'"{source}"', c)
+            self.assertIn(f'"schemas/upstream/{schema}"', c)
+            self.assertIn(f'"{path_of(source)}"', c)
+
+    def test_every_path_answers_demo_data_per_tenant(self):
+        for source in SCHEMA_OF:
+            for tenant in ("acme", "globex", "initech-42"):
+                status, headers, raw = self.get(source, tenant)
+                doc = json.loads(raw)
+                self.assertEqual(status, 200, source)
+                self.assertEqual(headers["content-type"], "application/json")
+                q = path_of(source).partition("?")[2]
+                self.assertEqual(doc, fake_upstream.reply(source, tenant, q))
+                self.assertValid(source, doc)
+            if source not in ("account.foundation",):
+                self.assertNotEqual(fake_upstream.reply(source, "acme", "status=open"),
+                                    fake_upstream.reply(source, "globex", "status=open"), source)
+        self.assertEqual(self.get(None, path="/goals")[0], 200)
+
+    def test_demo_data_is_consistent(self):
+        for i in range(200):
+            tenant = f"tenant-{i}"
+            cust = fake_upstream.reply("account.customers", tenant)
+            self.assertLessEqual(cust["new"], cust["total"])
+            sat = fake_upstream.reply("account.team", tenant)["satisfaction"]
+            self.assertTrue(sat["min"] <= sat["score"] <= sat["max"])
+            acts = fake_upstream.reply("traction.actions", tenant)
+            self.assertEqual(len(acts["items"]), acts["total"])
+            issues = fake_upstream.reply("traction.issues", tenant, "status=open")
+            self.assertTrue(all(x["status"] == "open" for x in issues["items"]))
+            self.assertLessEqual(len(issues["items"]), min(issues["total"], fake_upstream.ISSUES_PAGE))
+            self.assertEqual(fake_upstream.reply("account.profile", tenant)["tenantId"], tenant)
+            bd = fake_upstream.business_data(tenant)
+            self.assertTrue(-20.5 <= bd["revenue"]["changePercent"] <= 30.5)
+            self.assertTrue(0 <= bd["customers"]["retentionRate"] <= 100)
+            self.assertTrue(0 <= bd["team"]["satisfaction"] <= 100)
+        self.assertNotEqual(fake_upstream.business_data("acme"), fake_upstream.business_data("globex"))
+
+    def test_issues_filter(self):
+        tenant = next(t for t in (f"t{i}" for i in range(100))
+                      if fake_upstream.reply("traction.issues", t, "status=open")["total"] > 10
+                      and fake_upstream.reply("traction.issues", t)["total"] >
+                      fake_upstream.reply("traction.issues", t, "status=open")["total"])
+        doc = json.loads(self.get("traction.issues", tenant)[2])
+        self.assertEqual(len(doc["items"]), 10)  # a first page
+        self.assertGreater(doc["total"], 10)
+        unfiltered = json.loads(self.get(None, tenant, path="/api/issues")[2])
+        self.assertGreater(unfiltered["total"], doc["total"])
+        self.assertIn("closed", {x["status"] for x in unfiltered["items"]})
+
+    def test_tenant_is_a_header_not_a_path(self):
+        self.assertEqual(self.get("account.revenue", headers={"X-Tenant-Id": "acme"})[0], 401)
+        self.assertEqual(self.get("account.revenue", headers={"Authorization": "Bearer t"})[0], 400)
+        self.assertEqual(self.srv.request("GET", "/tenants/acme/account-summary", None, self.H)[0], 404)
+        self.assertEqual(self.srv.request("POST", "/metrics/revenue", {}, self.H)[0], 405)
+        self.get("account.revenue")
+        self.get("traction.goals", "globex")
         recs = self.srv.json("GET", "/_control/requests")[1]
-        self.assertEqual([(r["route"], r["headers"]["authorization"], r["headers"]["x-tenant-id"])
-                          for r in recs], [("account", "Bearer user-token", "acme"),
-                                           ("traction", "Bearer user-token", "acme")])
+        self.assertEqual([(r["route"], r["headers"].get("authorization"), r["headers"].get("x-tenant-id"))
+                          for r in recs if r["kind"] != "rejected"],
+                         [("account.revenue", "Bearer user-token", "acme"),
+                          ("traction.goals", "Bearer user-token", "globex")])
 
-    def test_auth_and_tenant(self):
-        self.assertEqual(self.get("account", {})[0], 401)
-        self.assertEqual(self.get("account", self.H, tenant="other")[0], 403)
-        self.assertEqual(self.get("account", {"Authorization": "Bearer t"}, tenant="other")[0], 200)
-        self.assertEqual(self.srv.request("GET", "/tenants/acme/other", None, self.H)[0], 404)
+    def test_counts_per_tenant_and_path(self):
+        for _ in range(3):
+            self.get("account.revenue")
+        self.get("traction.issues")
+        self.get("account.revenue", "globex")
+        self.get("account.revenue", headers={})  # rejected: not counted
+        self.srv.script([{"kind": "status", "code": 503}], route="account.team")
+        self.get("account.team")  # a faulted call still reached the service
+        self.assertEqual(self.srv.json("GET", "/_control/counts")[1],
+                         {"acme": {"/metrics/revenue": 3, "/api/issues": 1, "/metrics/team": 1},
+                          "globex": {"/metrics/revenue": 1}})
+        self.srv.json("POST", "/_control/reset")
+        self.assertEqual(self.srv.json("GET", "/_control/counts")[1], {})
 
-    def test_faults_per_route(self):
-        self.srv.script([{"kind": "status", "code": 503, "retry_after": 2}, {"kind": "malformed"},
-                         {"kind": "invalid"}, {"kind": "content", "value": {"a": 1}}, {"kind": "reset"},
-                         {"kind": "hang"}], route="account")
-        self.srv.script([], then={"kind": "ok", "latency_ms": 200}, route="traction")
+    def test_faults_per_path(self):
+        self.srv.script([{"kind": "status", "code": 429, "retry_after": 7},
+                         {"kind": "status", "code": 503}, {"kind": "malformed"}, {"kind": "invalid"},
+                         {"kind": "content", "value": [1, 2]}, {"kind": "oversize"},
+                         {"kind": "ok", "latency_ms": 300}, {"kind": "reset"}, {"kind": "hang"}],
+                        route="account.revenue")
+        status, headers, _ = self.get("account.revenue")
+        self.assertEqual((status, headers["retry-after"]), (429, "7"))
+        self.assertEqual(self.get("account.revenue")[0], 503)
+        self.assertRaises(ValueError, json.loads, self.get("account.revenue")[2])
+        doc = json.loads(self.get("account.revenue")[2])
+        self.assertNotEqual(schema_errors(upstream_schema("account.revenue"), doc), [])
+        self.assertEqual(json.loads(self.get("account.revenue")[2]), [1, 2])
+        status, _, raw = self.get("account.revenue")
+        self.assertGreater(len(raw), 1 << 20)
+        self.assertEqual(json.loads(raw)["current"], fake_upstream.reply("account.revenue", "acme")["current"])
         t0 = time.monotonic()
-        self.assertEqual(self.get("traction")[0], 200)
-        self.assertGreaterEqual(time.monotonic() - t0, 0.2)
-        status, headers, _ = self.get("account")
-        self.assertEqual((status, headers["retry-after"]), (503, "2"))
-        self.assertRaises(ValueError, json.loads, self.get("account")[2])
-        doc = json.loads(self.get("account")[2])
-        self.assertNotIn("revenue", doc)
-        self.assertIsInstance(doc["customers"]["total"], str)
-        self.assertEqual(json.loads(self.get("account")[2]), {"a": 1})
+        self.assertEqual(self.get("account.revenue")[0], 200)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.3)
         with self.assertRaises(ConnectionResetError):
-            self.get("account")
+            self.get("account.revenue")
         with self.assertRaises(TimeoutError):
-            self.srv.request("GET", "/tenants/acme/account-summary", None, self.H, timeout=0.3)
+            self.get("account.revenue", timeout=0.3)
+        # other paths of the same service were never affected
+        self.assertEqual(self.get("account.customers")[0], 200)
         self.assertEqual(self.srv.json("POST", "/_control/script", {"steps": [{"kind": "quota"}]})[0], 400)
+        self.assertEqual(self.srv.json("POST", "/_control/script", {"steps": [], "route": "billing"})[0], 400)
+
+    def test_wrong_shape_of_every_source_breaks_its_schema(self):
+        self.srv.script([], then={"kind": "invalid"})
+        for source in SCHEMA_OF:
+            status, _, raw = self.get(source)
+            self.assertEqual(status, 200)
+            self.assertNotEqual(schema_errors(upstream_schema(source), json.loads(raw)), [], source)
+
+    def test_script_precedence_path_then_service_then_default(self):
+        self.srv.script([], then={"kind": "status", "code": 500})
+        self.srv.script([], then={"kind": "status", "code": 502}, route="traction")
+        self.srv.script([], then={"kind": "ok"}, route="traction.people")
+        self.assertEqual(self.get("account.profile")[0], 500)
+        self.assertEqual(self.get("traction.goals")[0], 502)
+        self.assertEqual(self.get("traction.people")[0], 200)
 
 
 class CommandLineTest(unittest.TestCase):
