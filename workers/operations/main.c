@@ -7,12 +7,9 @@
 #include "cq_worker.h"
 
 static const cq_worker_op_t cq_operations_ops[] = {
-    {.name = "strategic-alignment"},
-    {.name = "prioritization-suggestions"},
-    {.name = "scheduling-suggestions"},
-    {.name = "root-cause-suggestions"},
-    {.name = "action-suggestions"},
-    {.name = "operations-analysis"},
+    {.name = "strategic-alignment"},    {.name = "prioritization-suggestions"},
+    {.name = "scheduling-suggestions"}, {.name = "root-cause-suggestions"},
+    {.name = "action-suggestions"},     {.name = "operations-analysis"},
 };
 
 static const cq_worker_kind_t cq_operations_kind = {
