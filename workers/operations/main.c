@@ -4,12 +4,14 @@
  * deprecated operations analysis. The kind is its table of engines; the
  * runtime does everything else.
  */
+#include "cq_ops_priority.h"
+#include "cq_ops_schedule.h"
 #include "cq_worker.h"
 
 static const cq_worker_op_t cq_operations_ops[] = {
     {.name = "strategic-alignment"},
-    {.name = "prioritization-suggestions"},
-    {.name = "scheduling-suggestions"},
+    {.name = "prioritization-suggestions", .builtin = cq_ops_priority_compute},
+    {.name = "scheduling-suggestions", .builtin = cq_ops_schedule_compute},
     {.name = "root-cause-suggestions"},
     {.name = "action-suggestions"},
     {.name = "operations-analysis"},
