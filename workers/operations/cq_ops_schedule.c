@@ -712,10 +712,8 @@ static void cq_sched_reasoning(const cq_sched_t *s, const cq_sched_action_t *a, 
         cq_ops_date_format(s->a[last].due, dl);
         cq_sched_text_add(t, "It waits for ");
         cq_sched_text_ids(t, s, a->dep, a->ndep);
-        cq_sched_text_add(t,
-                          "; the last of them is due %s, so it can start on %s at the "
-                          "earliest. ",
-                          dl, date);
+        cq_sched_text_add(t, "; %s due %s, so it can start on %s at the earliest. ",
+                          a->ndep == 1 ? "it is" : "the last of them is", dl, date);
     } else {
         cq_sched_text_add(t, "It depends on no other action, so it can start on %s. ", date);
     }
@@ -747,6 +745,8 @@ static void cq_sched_reasoning(const cq_sched_t *s, const cq_sched_action_t *a, 
         cq_ops_date_format(a->deadline, dl);
         cq_sched_text_add(t, "It meets the critical deadline %s (\"%s\").", dl, q);
     }
+    while (t->len > 0 && t->buf[t->len - 1] == ' ')
+        t->buf[--t->len] = '\0';
 }
 
 static void cq_sched_resources(const cq_sched_t *s, const cq_sched_action_t *a, json_t *list)
@@ -881,11 +881,16 @@ static void cq_sched_alternatives(const cq_sched_t *s, const cq_sched_action_t *
     char who[CQ_SCHED_QUOTE + 8];
     cq_sched_who(s, a, who, sizeof(who));
     cq_sched_text_init(&t, 990);
-    cq_sched_text_add(&t,
-                      "Earliest possible, ignoring capacity: as soon as the dependencies' "
-                      "earliest dates and %s's availability allow, as if no other work "
-                      "needed %s or the team's hours",
-                      who, who);
+    if (a->person >= 0)
+        cq_sched_text_add(&t,
+                          "Earliest possible, ignoring capacity: as soon as the "
+                          "dependencies' earliest dates and %s's availability allow, as if "
+                          "no other work needed %s or the team's hours",
+                          who, who);
+    else
+        cq_sched_text_add(&t, "Earliest possible, ignoring capacity: as soon as the "
+                              "dependencies' earliest dates allow, as if no other work needed "
+                              "the team's hours");
     if (a->asap_start == a->start && a->asap_due == a->due)
         cq_sched_text_add(&t, "; the same as the suggestion, capacity does not delay it");
     else
