@@ -10,7 +10,7 @@
  * the worker hands the engine a parsed request). Prints the mean and the
  * per-run minimum. A benchmark, not a test: not run by ctest.
  *
- * Bench programs link libcoachq only, so the engine's two sources are
+ * Bench programs link libcoachq only, so the engine's sources are
  * compiled into this program directly.
  */
 #include <stdio.h>
@@ -20,6 +20,7 @@
 
 #include "../../workers/operations/cq_ops_input.c"
 #include "../../workers/operations/cq_ops_schedule.c"
+#include "../../workers/operations/cq_ops_schedule_answer.c"
 
 #define BENCH_NOW_MS 1767225600000LL /* 2026-01-01 */
 

@@ -183,6 +183,18 @@ static void test_ops_input_reads_status_words(void **state)
     }
 }
 
+static void test_ops_input_text_fit_keeps_whole_characters(void **state)
+{
+    const char *s = "a\xc3\xa9\xe6\x97\xa5z"; /* a, e-acute (2 bytes), U+65E5 (3 bytes), z */
+    assert_int_equal(cq_ops_text_fit(s, 0), 0);
+    assert_int_equal(cq_ops_text_fit(s, 1), 1);
+    assert_int_equal(cq_ops_text_fit(s, 2), 1);
+    assert_int_equal(cq_ops_text_fit(s, 3), 3);
+    assert_int_equal(cq_ops_text_fit(s, 5), 3);
+    assert_int_equal(cq_ops_text_fit(s, 6), 6);
+    assert_int_equal(cq_ops_text_fit(s, 100), 7);
+}
+
 static void test_ops_input_dates_round_trip(void **state)
 {
     int64_t day;
@@ -472,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_ops_input_reads_impact_words_and_numbers),
         cmocka_unit_test(test_ops_input_reads_effort_sizes_and_durations),
         cmocka_unit_test(test_ops_input_reads_status_words),
+        cmocka_unit_test(test_ops_input_text_fit_keeps_whole_characters),
         cmocka_unit_test(test_ops_input_dates_round_trip),
         cmocka_unit_test(test_ops_priority_overdue_linked_high_impact_escalates),
         cmocka_unit_test(test_ops_priority_urgent_deadline_text_raises_urgency),

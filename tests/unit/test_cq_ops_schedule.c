@@ -19,6 +19,7 @@
 #include "cq_contract.h"
 #include "cq_ops_input.h"
 #include "cq_ops_schedule.h"
+#include "cq_ops_schedule_int.h"
 
 #define NOW_MS    1767225600000LL /* 2026-01-01T00:00:00Z, a Thursday */
 #define DAY_MS    86400000LL
@@ -236,6 +237,57 @@ static void test_ops_schedule_deadline_met_is_said(void **state)
     assert_non_null(strstr(field(r, "m1", "reasoning"), "meets the critical deadline"));
     assert_int_equal(json_array_size(json_object_get(item(r, "m1"), "risks")), 0);
     json_decref(r);
+}
+
+static void test_ops_schedule_long_multibyte_texts_stay_valid(void **state)
+{
+    /* 100 actions with 100-character ids and 200-character titles of
+     * multi-byte letters, each waiting for every earlier one: every text is
+     * cut to the contract's lengths on a character boundary. */
+    char ids[100][512], title[1024] = "", desc[2048] = "";
+    for (int k = 0; k < 200; k++)
+        strcat(title, "\xe6\x97\xa5"); /* U+65E5 */
+    for (int k = 0; k < 500; k++)
+        strcat(desc, "\xc3\xbc"); /* U+00FC */
+    json_t *actions = json_array();
+    for (int i = 0; i < 100; i++) {
+        int len = snprintf(ids[i], sizeof(ids[i]), "%03d", i);
+        for (int k = 3; k < 100; k++)
+            len += snprintf(ids[i] + len, sizeof(ids[i]) - (size_t)len, "\xc3\xa9"); /* é */
+        json_t *deps = json_array();
+        for (int j = 0; j < i; j++)
+            json_array_append_new(deps, json_string(ids[j]));
+        json_t *a = json_pack("{s:s, s:s, s:f, s:o, s:s, s:s}", "id", ids[i], "title", title,
+                              "estimatedDuration", 3.0, "dependencies", deps, "priority", "high",
+                              "assignedTo", ids[i]);
+        json_array_append_new(actions, a);
+    }
+    json_t *req = json_pack("{s:o, s:{s:f, s:[{s:s, s:s}], s:[]}}", "actions", actions,
+                            "constraints", "teamCapacity", 40.0, "criticalDeadlines", "date",
+                            "2026-01-02", "description", desc, "teamAvailability");
+    json_t *result = NULL;
+    char err[512];
+    assert_int_equal(cq_ops_schedule_compute(req, NOW_MS, &result, err, sizeof(err)), CQ_ERR_OK);
+    assert_int_equal(json_array_size(result), 100);
+    assert_contract(result);
+    json_decref(result);
+    json_decref(req);
+}
+
+static void test_ops_schedule_text_cut_on_character_boundary(void **state)
+{
+    cq_sched_text_t t;
+    for (size_t max = 1; max < 12; max++) {
+        cq_sched_text_init(&t, max);
+        cq_sched_text_add(&t, "a");
+        cq_sched_text_add(&t, "%s", "\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5");
+        assert_true(t.len <= max);
+        assert_int_equal(strlen(t.buf), t.len);
+        assert_int_equal((t.len - 1) % 3, 0); /* "a" plus whole 3-byte characters */
+        json_t *v = json_string(t.buf);       /* NULL for invalid UTF-8 */
+        assert_non_null(v);
+        json_decref(v);
+    }
 }
 
 /* ---- refusals ------------------------------------------------------------------------ */
@@ -659,6 +711,8 @@ int main(void)
         cmocka_unit_test(test_ops_schedule_critical_path_first),
         cmocka_unit_test(test_ops_schedule_flags_missed_deadline),
         cmocka_unit_test(test_ops_schedule_deadline_met_is_said),
+        cmocka_unit_test(test_ops_schedule_long_multibyte_texts_stay_valid),
+        cmocka_unit_test(test_ops_schedule_text_cut_on_character_boundary),
         cmocka_unit_test(test_ops_schedule_cycle_names_its_ids),
         cmocka_unit_test(test_ops_schedule_unknown_and_duplicate_ids_refused),
         cmocka_unit_test(test_ops_schedule_beyond_horizon_refused),

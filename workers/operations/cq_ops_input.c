@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "cq_embedded.h"
+#include "cq_utf8.h"
 
 #define CQ_OPS_VOCAB_FILE "workers/operations/data/ops_input_vocab.json"
 #define CQ_OPS_WORD_MAX   64
@@ -124,6 +125,20 @@ int64_t cq_ops_date_week_start(int64_t day)
 }
 
 /* ---- words ---------------------------------------------------------------- */
+
+size_t cq_ops_text_fit(const char *text, size_t max)
+{
+    size_t len = 0;
+    while (text[len] && len < max) {
+        size_t n = cq_utf8_seq_len((unsigned char)text[len]);
+        if (n == 0)
+            n = 1;
+        if (len + n > max)
+            break;
+        len += n;
+    }
+    return len;
+}
 
 void cq_ops_input_normalise(const char *text, char *out, size_t out_size)
 {

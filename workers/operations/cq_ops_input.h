@@ -68,6 +68,10 @@ bool cq_ops_input_effort(const json_t *value, double *out, double *hours);
 /* Hours of a duration text ("3h", "2 days", "1 week"); false if not one. */
 bool cq_ops_input_duration_hours(const char *text, double *hours);
 
+/* The longest prefix of text, at most max bytes, that ends on a UTF-8
+ * character boundary (text is valid UTF-8 and NUL-terminated). */
+size_t cq_ops_text_fit(const char *text, size_t max);
+
 /* Lower-cases text into out, turns '-' and '_' into spaces, collapses
  * whitespace runs and trims: the form vocabulary keys are written in. */
 void cq_ops_input_normalise(const char *text, char *out, size_t out_size);

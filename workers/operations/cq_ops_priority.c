@@ -99,10 +99,8 @@ static void CQ_PRINTF(2, 3) cq_prio_note(json_t *list, const char *fmt, ...)
         return;
     size_t len = (size_t)n;
     if (len > CQ_PRIO_NOTE_MAX) {
-        /* Cut on a character boundary: buf[len] is the first byte dropped. */
-        len = CQ_PRIO_NOTE_MAX;
-        while (len > 0 && ((unsigned char)buf[len] & 0xC0) == 0x80)
-            len--;
+        /* vsnprintf cut at a byte; go back to the last whole character. */
+        len = cq_ops_text_fit(buf, CQ_PRIO_NOTE_MAX);
         buf[len] = '\0';
     }
     if (len > 0)
