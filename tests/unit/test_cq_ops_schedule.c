@@ -228,14 +228,14 @@ static void test_ops_schedule_flags_missed_deadline(void **state)
 static void test_ops_schedule_deadline_met_is_said(void **state)
 {
     json_t *r =
-        schedule("{\"actions\": [{\"id\": \"m1\", \"title\": \"Print the brochures\","
+        schedule("{\"actions\": [{\"id\": \"job-7\", \"title\": \"Print the brochures\","
                  " \"estimatedDuration\": 8, \"dependencies\": [], \"priority\": \"high\"}],"
                  " \"constraints\": {\"teamCapacity\": 40, \"criticalDeadlines\": [{\"date\":"
-                 " \"2026-01-09\", \"description\": \"m1 must be done before the fair\"}],"
+                 " \"2026-01-09\", \"description\": \"job-7 must be done before the fair\"}],"
                  " \"teamAvailability\": []}}",
                  NOW_MS);
-    assert_non_null(strstr(field(r, "m1", "reasoning"), "meets the critical deadline"));
-    assert_int_equal(json_array_size(json_object_get(item(r, "m1"), "risks")), 0);
+    assert_non_null(strstr(field(r, "job-7", "reasoning"), "meets the critical deadline"));
+    assert_int_equal(json_array_size(json_object_get(item(r, "job-7"), "risks")), 0);
     json_decref(r);
 }
 

@@ -10,7 +10,8 @@
  *   time   TC  the due date against today (UTC day of now_ms): overdue 10,
  *              today 9, within a week 8, two weeks 6, a month 4, a quarter 2,
  *              later 1, no date 2. An urgentDeadlines text that names the
- *              action's id or covers its title (term coverage >= 0.5) raises
+ *              action's id (3 bytes or more) or covers its title (term
+ *              coverage >= 0.5) raises
  *              TC to at least 8, or to what the date written in it gives.
  *   goals  GF  10 when a linkedGoals entry matches a currentGoals entry
  *              (same words, one naming the other, or title coverage >= 0.6),
@@ -194,8 +195,9 @@ static void cq_prio_urgency(const cq_prio_ctx_t *ctx, cq_prio_item_t *it, cq_ter
     cq_ops_input_normalise(it->id, idn, sizeof(idn));
     for (size_t i = 0; i < ctx->ndeadline; i++) {
         const cq_prio_doc_t *d = &ctx->deadline[i];
+        /* Ids under 3 bytes would match ordinary words and numbers. */
         bool hit =
-            cq_prio_names_word(d->norm, idn) ||
+            (strlen(idn) >= 3 && cq_prio_names_word(d->norm, idn)) ||
             (cq_termvec_total(tv) > 0 && cq_termvec_coverage(tv, d->vec) >= CQ_PRIO_DEADLINE_COV);
         if (!hit)
             continue;

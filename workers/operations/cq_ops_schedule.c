@@ -30,8 +30,9 @@
  *      moves the next try past it. Earlier free days stay usable by later
  *      actions (gap filling), so an action can start before one placed
  *      before it.
- *   5. Deadlines. A critical deadline belongs to the actions whose id it
- *      names or whose title it covers (term coverage >= 0.6); an action
+ *   5. Deadlines. A critical deadline belongs to the actions whose id (3
+ *      bytes or more) it names or whose title it covers (term coverage
+ *      >= 0.6); an action
  *      due after a deadline of its own, or after its currentDueDate, gets a
  *      risk with the gap in working days. A deadline that names no action
  *      is a milestone for the plan: every action due after it is flagged.
@@ -504,9 +505,13 @@ static cq_err_t cq_sched_run(cq_sched_t *s, char *errstr, size_t errstr_size)
 
 /* ---- deadlines ------------------------------------------------------------------- */
 
+/* Whether text names id as a whole word; ids under 3 bytes ("a", "1")
+ * would match ordinary words and numbers, so they never do. */
 static bool cq_sched_mentions(const char *text, const char *id)
 {
     size_t n = strlen(id);
+    if (n < 3)
+        return false;
     for (const char *p = strstr(text, id); p; p = strstr(p + 1, id)) {
         bool left = p == text || !(isalnum((unsigned char)p[-1]) || p[-1] == '-' || p[-1] == '_');
         bool right = !(isalnum((unsigned char)p[n]) || p[n] == '-' || p[n] == '_');
@@ -518,38 +523,40 @@ static bool cq_sched_mentions(const char *text, const char *id)
 
 static void cq_sched_read_deadlines(cq_sched_t *s, const json_t *list)
 {
+    cq_termvec_t *dv[CQ_OPS_SCHEDULE_DEADLINES_MAX];
     for (size_t i = 0; i < json_array_size(list) && s->ndl < CQ_OPS_SCHEDULE_DEADLINES_MAX; i++) {
         const json_t *o = json_array_get(list, i);
         int64_t day = cq_sched_date_or_none(json_object_get(o, "date"));
         const char *text = json_string_value(json_object_get(o, "description"));
         if (day == INT64_MIN || !text)
             continue;
-        cq_sched_deadline_t *dl = &s->dl[s->ndl];
-        dl->day = day;
-        dl->text = text;
-        cq_termvec_t *dv = cq_termvec_new();
-        cq_termvec_add_text(dv, text, 1.0);
-        for (size_t j = 0; j < s->n; j++) {
-            cq_sched_action_t *a = &s->a[j];
-            bool bound = cq_sched_mentions(text, a->id);
-            if (!bound) {
-                cq_termvec_t *tv = cq_termvec_new();
-                cq_termvec_add_text(tv, a->title, 1.0);
-                bound = cq_termvec_total(tv) > 0 &&
-                        cq_termvec_coverage(tv, dv) >= CQ_SCHED_DEADLINE_COV;
-                cq_termvec_destroy(tv);
-            }
-            if (bound) {
-                dl->bound = true;
-                if (a->deadline == INT64_MIN || day < a->deadline) {
-                    a->deadline = day;
-                    a->deadline_idx = (int)s->ndl;
-                }
-            }
-        }
-        cq_termvec_destroy(dv);
+        s->dl[s->ndl].day = day;
+        s->dl[s->ndl].text = text;
+        dv[s->ndl] = cq_termvec_new();
+        cq_termvec_add_text(dv[s->ndl], text, 1.0);
         s->ndl++;
     }
+    for (size_t j = 0; s->ndl > 0 && j < s->n; j++) {
+        cq_sched_action_t *a = &s->a[j];
+        cq_termvec_t *tv = cq_termvec_new();
+        cq_termvec_add_text(tv, a->title, 1.0);
+        for (size_t i = 0; i < s->ndl; i++) {
+            cq_sched_deadline_t *dl = &s->dl[i];
+            bool bound = cq_sched_mentions(dl->text, a->id) ||
+                         (cq_termvec_total(tv) > 0 &&
+                          cq_termvec_coverage(tv, dv[i]) >= CQ_SCHED_DEADLINE_COV);
+            if (!bound)
+                continue;
+            dl->bound = true;
+            if (a->deadline == INT64_MIN || dl->day < a->deadline) {
+                a->deadline = dl->day;
+                a->deadline_idx = (int)i;
+            }
+        }
+        cq_termvec_destroy(tv);
+    }
+    for (size_t i = 0; i < s->ndl; i++)
+        cq_termvec_destroy(dv[i]);
 }
 
 /* ---- entry ------------------------------------------------------------------------ */
