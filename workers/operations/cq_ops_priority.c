@@ -11,8 +11,8 @@
  *              today 9, within a week 8, two weeks 6, a month 4, a quarter 2,
  *              later 1, no date 2. An urgentDeadlines text that names the
  *              action's id (3 bytes or more) or covers its title (term
- *              coverage >= 0.5) raises
- *              TC to at least 8, or to what the date written in it gives.
+ *              coverage >= 0.5) raises TC to at least 8, or to what the
+ *              date written in it gives.
  *   goals  GF  10 when a linkedGoals entry matches a currentGoals entry
  *              (same words, one naming the other, or title coverage >= 0.6),
  *              3 when the action is linked to goals that are not current,
