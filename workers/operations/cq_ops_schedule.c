@@ -33,8 +33,9 @@
  *   5. Deadlines. A critical deadline belongs to the actions whose id (3
  *      bytes or more) it names or whose title it covers (term coverage
  *      >= 0.6); an action due after a deadline of its own, or after its
- *      currentDueDate, gets a risk with the gap in working days. A deadline that names no action
- *      is a milestone for the plan: every action due after it is flagged.
+ *      currentDueDate, gets a risk with the gap in working days. A
+ *      deadline that names no action is a milestone for the plan: every
+ *      action due after it is flagged.
  *   6. Alternatives: the earliest dates ignoring capacity (dependencies and
  *      availability only, computed in a separate pass), the suggested
  *      start with a 25% buffer of work days, and the action's current dates
