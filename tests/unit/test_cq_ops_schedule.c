@@ -276,11 +276,11 @@ static void test_ops_schedule_long_multibyte_texts_stay_valid(void **state)
 
 static void test_ops_schedule_text_cut_on_character_boundary(void **state)
 {
-    cq_sched_text_t t;
+    cq_ops_sched_text_t t;
     for (size_t max = 1; max < 12; max++) {
-        cq_sched_text_init(&t, max);
-        cq_sched_text_add(&t, "a");
-        cq_sched_text_add(&t, "%s", "\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5");
+        cq_ops_sched_text_init(&t, max);
+        cq_ops_sched_text_add(&t, "a");
+        cq_ops_sched_text_add(&t, "%s", "\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5");
         assert_true(t.len <= max);
         assert_int_equal(strlen(t.buf), t.len);
         assert_int_equal((t.len - 1) % 3, 0); /* "a" plus whole 3-byte characters */

@@ -48,21 +48,21 @@
 #include "cq_termvec.h"
 #include "cq_text.h"
 
-#define CQ_PRIO_NOTE_MAX     480 /* bytes of a factor (contract: 500) */
-#define CQ_PRIO_REASON_MAX   1900
-#define CQ_PRIO_QUOTE        60
-#define CQ_PRIO_DEADLINE_COV 0.5
-#define CQ_PRIO_GOAL_COV     0.6
-#define CQ_PRIO_DEADLINES    20
+#define CQ_OPS_PRIO_NOTE_MAX     480 /* bytes of a factor (contract: 500) */
+#define CQ_OPS_PRIO_REASON_MAX   1900
+#define CQ_OPS_PRIO_QUOTE        60
+#define CQ_OPS_PRIO_DEADLINE_COV 0.5
+#define CQ_OPS_PRIO_GOAL_COV     0.6
+#define CQ_OPS_PRIO_DEADLINES    20
 
-static const char *const cq_prio_names[] = {"low", "medium", "high", "critical"};
+static const char *const cq_ops_prio_names[] = {"low", "medium", "high", "critical"};
 
 typedef struct {
     const char *text;
     cq_termvec_t *vec;
     char norm[512];
     int64_t day; /* a date written in it, INT64_MIN if none */
-} cq_prio_doc_t;
+} cq_ops_prio_doc_t;
 
 typedef struct {
     const json_t *in;
@@ -71,27 +71,27 @@ typedef struct {
     double bv, tc, gf, js, status_factor, score, confidence;
     bool impact_known;
     json_t *urgency, *impact;
-} cq_prio_item_t;
+} cq_ops_prio_item_t;
 
 typedef struct {
-    cq_prio_doc_t goal[CQ_OPS_PRIORITY_GOALS_MAX];
+    cq_ops_prio_doc_t goal[CQ_OPS_PRIORITY_GOALS_MAX];
     size_t ngoal;
-    cq_prio_doc_t deadline[CQ_PRIO_DEADLINES];
+    cq_ops_prio_doc_t deadline[CQ_OPS_PRIO_DEADLINES];
     size_t ndeadline;
     int64_t today;
-} cq_prio_ctx_t;
+} cq_ops_prio_ctx_t;
 
-static int cq_prio_rank(const char *name)
+static int cq_ops_prio_rank(const char *name)
 {
     for (int i = 0; name && i < 4; i++)
-        if (strcmp(name, cq_prio_names[i]) == 0)
+        if (strcmp(name, cq_ops_prio_names[i]) == 0)
             return i;
     return -1;
 }
 
-static void CQ_PRINTF(2, 3) cq_prio_note(json_t *list, const char *fmt, ...)
+static void CQ_PRINTF(2, 3) cq_ops_prio_note(json_t *list, const char *fmt, ...)
 {
-    char buf[CQ_PRIO_NOTE_MAX + 1];
+    char buf[CQ_OPS_PRIO_NOTE_MAX + 1];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(buf, sizeof(buf), fmt, ap);
@@ -99,22 +99,22 @@ static void CQ_PRINTF(2, 3) cq_prio_note(json_t *list, const char *fmt, ...)
     if (n < 0 || json_array_size(list) >= 10)
         return;
     size_t len = (size_t)n;
-    if (len > CQ_PRIO_NOTE_MAX) {
+    if (len > CQ_OPS_PRIO_NOTE_MAX) {
         /* vsnprintf cut at a byte; go back to the last whole character. */
-        len = cq_ops_text_fit(buf, CQ_PRIO_NOTE_MAX);
+        len = cq_ops_text_fit(buf, CQ_OPS_PRIO_NOTE_MAX);
         buf[len] = '\0';
     }
     if (len > 0)
         json_array_append_new(list, json_string(buf));
 }
 
-static void cq_prio_quote(const char *text, char *out, size_t out_size)
+static void cq_ops_prio_quote(const char *text, char *out, size_t out_size)
 {
-    cq_text_excerpt(text ? text : "", CQ_PRIO_QUOTE, out, out_size);
+    cq_text_excerpt(text ? text : "", CQ_OPS_PRIO_QUOTE, out, out_size);
 }
 
 /* Whether word (normalised) appears in text (normalised) as whole words. */
-static bool cq_prio_names_word(const char *text, const char *word)
+static bool cq_ops_prio_names_word(const char *text, const char *word)
 {
     size_t n = strlen(word);
     if (n == 0)
@@ -129,7 +129,7 @@ static bool cq_prio_names_word(const char *text, const char *word)
 }
 
 /* First "yyyy-mm-dd" in text. */
-static int64_t cq_prio_find_date(const char *text)
+static int64_t cq_ops_prio_find_date(const char *text)
 {
     for (const char *p = text; *p; p++) {
         char buf[CQ_OPS_DATE_SIZE];
@@ -144,17 +144,17 @@ static int64_t cq_prio_find_date(const char *text)
     return INT64_MIN;
 }
 
-static void cq_prio_doc_init(cq_prio_doc_t *d, const char *text)
+static void cq_ops_prio_doc_init(cq_ops_prio_doc_t *d, const char *text)
 {
     d->text = text;
     d->vec = cq_termvec_new();
     cq_termvec_add_text(d->vec, text, 1.0);
     cq_ops_input_normalise(text, d->norm, sizeof(d->norm));
-    d->day = cq_prio_find_date(text);
+    d->day = cq_ops_prio_find_date(text);
 }
 
 /* Time criticality of a number of days until due (negative: overdue). */
-static double cq_prio_tc(int64_t days)
+static double cq_ops_prio_tc(int64_t days)
 {
     if (days < 0)
         return 10;
@@ -171,81 +171,83 @@ static double cq_prio_tc(int64_t days)
     return 1;
 }
 
-static void cq_prio_urgency(const cq_prio_ctx_t *ctx, cq_prio_item_t *it, cq_termvec_t *tv)
+static void cq_ops_prio_urgency(const cq_ops_prio_ctx_t *ctx, cq_ops_prio_item_t *it,
+                                cq_termvec_t *tv)
 {
-    char date[CQ_OPS_DATE_SIZE], q[CQ_PRIO_QUOTE + 8], idn[128];
+    char date[CQ_OPS_DATE_SIZE], q[CQ_OPS_PRIO_QUOTE + 8], idn[128];
     int64_t due;
     const char *due_text = json_string_value(json_object_get(it->in, "dueDate"));
     if (cq_ops_date_parse(due_text, &due)) {
         int64_t days = due - ctx->today;
-        it->tc = cq_prio_tc(days);
+        it->tc = cq_ops_prio_tc(days);
         if (days < 0)
-            cq_prio_note(it->urgency, "Overdue by %lld day(s) (due %s)", (long long)-days,
-                         due_text);
+            cq_ops_prio_note(it->urgency, "Overdue by %lld day(s) (due %s)", (long long)-days,
+                             due_text);
         else if (days == 0)
-            cq_prio_note(it->urgency, "Due today (%s)", due_text);
+            cq_ops_prio_note(it->urgency, "Due today (%s)", due_text);
         else
-            cq_prio_note(it->urgency, "Due in %lld day(s) (%s)%s", (long long)days, due_text,
-                         days <= 7 ? ", within a week" : "");
+            cq_ops_prio_note(it->urgency, "Due in %lld day(s) (%s)%s", (long long)days, due_text,
+                             days <= 7 ? ", within a week" : "");
     } else {
         it->tc = 2;
         it->confidence -= 0.15;
-        cq_prio_note(it->urgency, "No due date: time criticality taken as low (2/10)");
+        cq_ops_prio_note(it->urgency, "No due date: time criticality taken as low (2/10)");
     }
     cq_ops_input_normalise(it->id, idn, sizeof(idn));
     for (size_t i = 0; i < ctx->ndeadline; i++) {
-        const cq_prio_doc_t *d = &ctx->deadline[i];
+        const cq_ops_prio_doc_t *d = &ctx->deadline[i];
         /* Ids under 3 bytes would match ordinary words and numbers. */
-        bool hit =
-            (strlen(idn) >= 3 && cq_prio_names_word(d->norm, idn)) ||
-            (cq_termvec_total(tv) > 0 && cq_termvec_coverage(tv, d->vec) >= CQ_PRIO_DEADLINE_COV);
+        bool hit = (strlen(idn) >= 3 && cq_ops_prio_names_word(d->norm, idn)) ||
+                   (cq_termvec_total(tv) > 0 &&
+                    cq_termvec_coverage(tv, d->vec) >= CQ_OPS_PRIO_DEADLINE_COV);
         if (!hit)
             continue;
-        double tc = d->day != INT64_MIN ? cq_prio_tc(d->day - ctx->today) : 8;
+        double tc = d->day != INT64_MIN ? cq_ops_prio_tc(d->day - ctx->today) : 8;
         if (tc < 8)
             tc = 8;
-        cq_prio_quote(d->text, q, sizeof(q));
+        cq_ops_prio_quote(d->text, q, sizeof(q));
         if (d->day != INT64_MIN) {
             cq_ops_date_format(d->day, date);
-            cq_prio_note(it->urgency, "Matches the urgent deadline \"%s\" (%s)", q, date);
+            cq_ops_prio_note(it->urgency, "Matches the urgent deadline \"%s\" (%s)", q, date);
         } else {
-            cq_prio_note(it->urgency, "Matches the urgent deadline \"%s\"", q);
+            cq_ops_prio_note(it->urgency, "Matches the urgent deadline \"%s\"", q);
         }
         if (tc > it->tc)
             it->tc = tc;
     }
 }
 
-static bool cq_prio_goal_match(const cq_prio_doc_t *goal, const char *linked)
+static bool cq_ops_prio_goal_match(const cq_ops_prio_doc_t *goal, const char *linked)
 {
     char norm[512];
     cq_ops_input_normalise(linked, norm, sizeof(norm));
-    if (strcmp(norm, goal->norm) == 0 || cq_prio_names_word(goal->norm, norm) ||
-        cq_prio_names_word(norm, goal->norm))
+    if (strcmp(norm, goal->norm) == 0 || cq_ops_prio_names_word(goal->norm, norm) ||
+        cq_ops_prio_names_word(norm, goal->norm))
         return true;
     cq_termvec_t *lv = cq_termvec_new();
     cq_termvec_add_text(lv, linked, 1.0);
-    bool hit = cq_termvec_total(lv) > 0 && cq_termvec_coverage(lv, goal->vec) >= CQ_PRIO_GOAL_COV;
+    bool hit =
+        cq_termvec_total(lv) > 0 && cq_termvec_coverage(lv, goal->vec) >= CQ_OPS_PRIO_GOAL_COV;
     cq_termvec_destroy(lv);
     return hit;
 }
 
-static void cq_prio_value(const cq_prio_ctx_t *ctx, cq_prio_item_t *it)
+static void cq_ops_prio_value(const cq_ops_prio_ctx_t *ctx, cq_ops_prio_item_t *it)
 {
-    char q[CQ_PRIO_QUOTE + 8], q2[CQ_PRIO_QUOTE + 8];
+    char q[CQ_OPS_PRIO_QUOTE + 8], q2[CQ_OPS_PRIO_QUOTE + 8];
     const json_t *impact = json_object_get(it->in, "impact");
     double hours;
     it->impact_known = cq_ops_input_impact(impact, &it->bv);
     if (it->impact_known) {
         char *raw = json_dumps(impact, JSON_ENCODE_ANY);
-        cq_prio_quote(raw, q, sizeof(q));
+        cq_ops_prio_quote(raw, q, sizeof(q));
         free(raw);
-        cq_prio_note(it->impact, "Impact %s read as %.1f/10", q, it->bv);
+        cq_ops_prio_note(it->impact, "Impact %s read as %.1f/10", q, it->bv);
     } else {
         it->bv = 5;
         it->confidence -= 0.2;
-        cq_prio_note(it->impact, impact ? "Impact not understood: taken as medium (5/10)"
-                                        : "No impact given: taken as medium (5/10)");
+        cq_ops_prio_note(it->impact, impact ? "Impact not understood: taken as medium (5/10)"
+                                            : "No impact given: taken as medium (5/10)");
     }
 
     const json_t *linked = json_object_get(it->in, "linkedGoals");
@@ -254,63 +256,64 @@ static void cq_prio_value(const cq_prio_ctx_t *ctx, cq_prio_item_t *it)
     for (size_t i = 0; i < json_array_size(linked) && !matched; i++) {
         const char *g = json_string_value(json_array_get(linked, i));
         for (size_t j = 0; g && j < ctx->ngoal && !matched; j++)
-            if (cq_prio_goal_match(&ctx->goal[j], g)) {
+            if (cq_ops_prio_goal_match(&ctx->goal[j], g)) {
                 matched = true;
                 it->gf = 10;
-                cq_prio_quote(g, q, sizeof(q));
-                cq_prio_quote(ctx->goal[j].text, q2, sizeof(q2));
-                cq_prio_note(it->impact, "Serves the current goal \"%s\" (linked as \"%s\")", q2,
-                             q);
+                cq_ops_prio_quote(g, q, sizeof(q));
+                cq_ops_prio_quote(ctx->goal[j].text, q2, sizeof(q2));
+                cq_ops_prio_note(it->impact, "Serves the current goal \"%s\" (linked as \"%s\")",
+                                 q2, q);
             }
     }
     if (!matched && json_array_size(linked) > 0)
-        cq_prio_note(it->impact, "Linked to %zu goal(s), none of them a current goal",
-                     json_array_size(linked));
+        cq_ops_prio_note(it->impact, "Linked to %zu goal(s), none of them a current goal",
+                         json_array_size(linked));
     else if (!matched)
-        cq_prio_note(it->impact, "Linked to no goal");
+        cq_ops_prio_note(it->impact, "Linked to no goal");
     if (ctx->ngoal == 0)
         it->confidence -= 0.1;
 
     const json_t *effort = json_object_get(it->in, "effort");
     if (cq_ops_input_effort(effort, &it->js, &hours)) {
         char *raw = json_dumps(effort, JSON_ENCODE_ANY);
-        cq_prio_quote(raw, q, sizeof(q));
+        cq_ops_prio_quote(raw, q, sizeof(q));
         free(raw);
         if (hours >= 0)
-            cq_prio_note(it->impact, "Effort %s read as %.1f h, size %.0f/10", q, hours, it->js);
+            cq_ops_prio_note(it->impact, "Effort %s read as %.1f h, size %.0f/10", q, hours,
+                             it->js);
         else
-            cq_prio_note(it->impact, "Effort %s read as size %.1f/10", q, it->js);
+            cq_ops_prio_note(it->impact, "Effort %s read as size %.1f/10", q, it->js);
     } else {
         it->js = 4;
         it->confidence -= 0.15;
-        cq_prio_note(it->impact, effort ? "Effort not understood: taken as medium (4/10)"
-                                        : "No effort given: taken as medium (4/10)");
+        cq_ops_prio_note(it->impact, effort ? "Effort not understood: taken as medium (4/10)"
+                                            : "No effort given: taken as medium (4/10)");
     }
 }
 
-static void cq_prio_status(cq_prio_item_t *it)
+static void cq_ops_prio_status(cq_ops_prio_item_t *it)
 {
     cq_ops_status_t st = cq_ops_input_status(json_object_get(it->in, "status"));
     switch (st) {
     case CQ_OPS_STATUS_ACTIVE:
         it->status_factor = 1.15;
-        cq_prio_note(it->urgency, "In progress: finishing started work delivers its value "
-                                  "soonest (x1.15)");
+        cq_ops_prio_note(it->urgency, "In progress: finishing started work delivers its value "
+                                      "soonest (x1.15)");
         break;
     case CQ_OPS_STATUS_BLOCKED:
         it->status_factor = 0.5;
-        cq_prio_note(it->urgency, "Blocked: it cannot move until unblocked (x0.5); remove the "
-                                  "blocker first");
+        cq_ops_prio_note(it->urgency, "Blocked: it cannot move until unblocked (x0.5); remove the "
+                                      "blocker first");
         break;
     case CQ_OPS_STATUS_ON_HOLD:
         it->status_factor = 0.6;
-        cq_prio_note(it->urgency, "On hold (x0.6)");
+        cq_ops_prio_note(it->urgency, "On hold (x0.6)");
         break;
     case CQ_OPS_STATUS_DONE:
     case CQ_OPS_STATUS_CANCELLED:
         it->status_factor = 0.04;
-        cq_prio_note(it->urgency, "Status %s: nothing is left to prioritise (x0.04)",
-                     cq_ops_status_name(st));
+        cq_ops_prio_note(it->urgency, "Status %s: nothing is left to prioritise (x0.04)",
+                         cq_ops_status_name(st));
         break;
     case CQ_OPS_STATUS_OPEN:
         it->status_factor = 1;
@@ -318,12 +321,12 @@ static void cq_prio_status(cq_prio_item_t *it)
     case CQ_OPS_STATUS_UNKNOWN:
         it->status_factor = 1;
         it->confidence -= 0.1;
-        cq_prio_note(it->urgency, "Status not understood: treated as open");
+        cq_ops_prio_note(it->urgency, "Status not understood: treated as open");
         break;
     }
 }
 
-static int cq_prio_from_score(double score)
+static int cq_ops_prio_from_score(double score)
 {
     if (score >= CQ_OPS_PRIORITY_CRITICAL)
         return 3;
@@ -334,7 +337,7 @@ static int cq_prio_from_score(double score)
     return 0;
 }
 
-static void cq_prio_score(const cq_prio_ctx_t *ctx, cq_prio_item_t *it)
+static void cq_ops_prio_score(const cq_ops_prio_ctx_t *ctx, cq_ops_prio_item_t *it)
 {
     const char *title = json_string_value(json_object_get(it->in, "title"));
     cq_termvec_t *tv = cq_termvec_new();
@@ -342,12 +345,12 @@ static void cq_prio_score(const cq_prio_ctx_t *ctx, cq_prio_item_t *it)
     it->confidence = 0.95;
     it->urgency = json_array();
     it->impact = json_array();
-    cq_prio_urgency(ctx, it, tv);
-    cq_prio_value(ctx, it);
-    cq_prio_status(it);
+    cq_ops_prio_urgency(ctx, it, tv);
+    cq_ops_prio_value(ctx, it);
+    cq_ops_prio_status(it);
     cq_termvec_destroy(tv);
     it->score = (it->bv + it->tc + it->gf) / ((it->js + 2) / 3) * it->status_factor;
-    it->suggested = cq_prio_from_score(it->score);
+    it->suggested = cq_ops_prio_from_score(it->score);
     static const double bounds[] = {CQ_OPS_PRIORITY_MEDIUM, CQ_OPS_PRIORITY_HIGH,
                                     CQ_OPS_PRIORITY_CRITICAL};
     for (size_t i = 0; i < CQ_ARRAY_SIZE(bounds); i++)
@@ -359,11 +362,11 @@ static void cq_prio_score(const cq_prio_ctx_t *ctx, cq_prio_item_t *it)
         it->confidence = 0.2;
 }
 
-static json_t *cq_prio_result(const cq_prio_item_t *it)
+static json_t *cq_ops_prio_result(const cq_ops_prio_item_t *it)
 {
     static const char *const actions[] = {"de-prioritize", "maintain", "escalate"};
     int cmp = (it->suggested > it->current) - (it->suggested < it->current);
-    char reason[CQ_PRIO_REASON_MAX];
+    char reason[CQ_OPS_PRIO_REASON_MAX];
     int n = snprintf(reason, sizeof(reason),
                      "WSJF-like score %.2f = (value %.1f + time criticality %.1f + goal fit "
                      "%.0f) / size %.2f (effort %.1f/10)",
@@ -376,15 +379,15 @@ static json_t *cq_prio_result(const cq_prio_item_t *it)
                  ". Thresholds: critical >= %.0f, high >= %.0f, medium >= %.0f. Suggested %s "
                  "against current %s: %s.",
                  CQ_OPS_PRIORITY_CRITICAL, CQ_OPS_PRIORITY_HIGH, CQ_OPS_PRIORITY_MEDIUM,
-                 cq_prio_names[it->suggested], cq_prio_names[it->current],
+                 cq_ops_prio_names[it->suggested], cq_ops_prio_names[it->current],
                  cmp > 0   ? "raise it"
                  : cmp < 0 ? "lower it"
                            : "keep it");
-    json_t *out = json_pack("{s:s, s:s, s:s, s:s, s:f, s:O, s:O, s:s}", "actionId", it->id,
-                            "suggestedPriority", cq_prio_names[it->suggested], "currentPriority",
-                            cq_prio_names[it->current], "reasoning", reason, "confidence",
-                            round(it->confidence * 100) / 100, "urgencyFactors", it->urgency,
-                            "impactFactors", it->impact, "recommendedAction", actions[cmp + 1]);
+    json_t *out = json_pack(
+        "{s:s, s:s, s:s, s:s, s:f, s:O, s:O, s:s}", "actionId", it->id, "suggestedPriority",
+        cq_ops_prio_names[it->suggested], "currentPriority", cq_ops_prio_names[it->current],
+        "reasoning", reason, "confidence", round(it->confidence * 100) / 100, "urgencyFactors",
+        it->urgency, "impactFactors", it->impact, "recommendedAction", actions[cmp + 1]);
     if (it->impact_known) {
         long v = lround(7 * it->bv + 3 * it->gf);
         json_object_set_new(out, "estimatedBusinessValue", json_integer(v > 100 ? 100 : v));
@@ -392,9 +395,9 @@ static json_t *cq_prio_result(const cq_prio_item_t *it)
     return out;
 }
 
-static int cq_prio_cmp(const void *x, const void *y)
+static int cq_ops_prio_cmp(const void *x, const void *y)
 {
-    const cq_prio_item_t *a = x, *b = y;
+    const cq_ops_prio_item_t *a = x, *b = y;
     if (a->score != b->score)
         return a->score > b->score ? -1 : 1;
     return strcmp(a->id, b->id);
@@ -403,8 +406,8 @@ static int cq_prio_cmp(const void *x, const void *y)
 cq_err_t cq_ops_priority_compute(const json_t *request, int64_t now_ms, json_t **result,
                                  char *errstr, size_t errstr_size)
 {
-    cq_prio_ctx_t *ctx = NULL;
-    cq_prio_item_t *items = NULL;
+    cq_ops_prio_ctx_t *ctx = NULL;
+    cq_ops_prio_item_t *items = NULL;
     cq_err_t rc = CQ_ERR_OK;
     size_t n = 0;
     *result = NULL;
@@ -426,18 +429,21 @@ cq_err_t cq_ops_priority_compute(const json_t *request, int64_t now_ms, json_t *
     const json_t *deadlines = json_object_get(bc, "urgentDeadlines");
     for (size_t i = 0; i < json_array_size(goals) && ctx->ngoal < CQ_OPS_PRIORITY_GOALS_MAX; i++)
         if (json_string_value(json_array_get(goals, i)))
-            cq_prio_doc_init(&ctx->goal[ctx->ngoal++], json_string_value(json_array_get(goals, i)));
-    for (size_t i = 0; i < json_array_size(deadlines) && ctx->ndeadline < CQ_PRIO_DEADLINES; i++)
+            cq_ops_prio_doc_init(&ctx->goal[ctx->ngoal++],
+                                 json_string_value(json_array_get(goals, i)));
+    for (size_t i = 0; i < json_array_size(deadlines) && ctx->ndeadline < CQ_OPS_PRIO_DEADLINES;
+         i++)
         if (json_string_value(json_array_get(deadlines, i)))
-            cq_prio_doc_init(&ctx->deadline[ctx->ndeadline++],
-                             json_string_value(json_array_get(deadlines, i)));
+            cq_ops_prio_doc_init(&ctx->deadline[ctx->ndeadline++],
+                                 json_string_value(json_array_get(deadlines, i)));
 
     items = cq_calloc(n, sizeof(*items));
     for (size_t i = 0; i < n; i++) {
-        cq_prio_item_t *it = &items[i];
+        cq_ops_prio_item_t *it = &items[i];
         it->in = json_array_get(actions, i);
         it->id = json_string_value(json_object_get(it->in, "id"));
-        it->current = cq_prio_rank(json_string_value(json_object_get(it->in, "currentPriority")));
+        it->current =
+            cq_ops_prio_rank(json_string_value(json_object_get(it->in, "currentPriority")));
         if (!it->id || it->current < 0) {
             cq_errstr_set(errstr, errstr_size,
                           "actions[%zu] needs an id and a currentPriority (low, medium, high, "
@@ -446,12 +452,12 @@ cq_err_t cq_ops_priority_compute(const json_t *request, int64_t now_ms, json_t *
             rc = CQ_ERR_VALIDATION_ERROR;
             goto out_free_items;
         }
-        cq_prio_score(ctx, it);
+        cq_ops_prio_score(ctx, it);
     }
-    qsort(items, n, sizeof(*items), cq_prio_cmp);
+    qsort(items, n, sizeof(*items), cq_ops_prio_cmp);
     *result = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(*result, cq_prio_result(&items[i]));
+        json_array_append_new(*result, cq_ops_prio_result(&items[i]));
 
 out_free_items:
     for (size_t i = 0; i < n; i++) {

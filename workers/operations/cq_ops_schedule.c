@@ -45,7 +45,7 @@
  *
  * The result items and their prose are built in cq_ops_schedule_answer.c.
  *
- * Reentrant: all state is in one cq_sched_t on the caller's stack and heap.
+ * Reentrant: all state is in one cq_ops_sched_t on the caller's stack and heap.
  * Bounded by the CQ_OPS_SCHEDULE_* limits: O(n^2 + n * deps) for the graph
  * and at most the horizon's days per placement try.
  */
@@ -63,7 +63,7 @@
 
 /* ---- calendar and horizon ---------------------------------------------------- */
 
-static bool cq_sched_grow(cq_sched_t *s, int64_t off)
+static bool cq_ops_sched_grow(cq_ops_sched_t *s, int64_t off)
 {
     if (off < 0 || off >= CQ_OPS_SCHEDULE_HORIZON_DAYS)
         return false;
@@ -84,7 +84,7 @@ static bool cq_sched_grow(cq_sched_t *s, int64_t off)
     return true;
 }
 
-static int cq_sched_cmp_day(const void *x, const void *y)
+static int cq_ops_sched_cmp_day(const void *x, const void *y)
 {
     int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
     return (a > b) - (a < b);
@@ -92,21 +92,21 @@ static int cq_sched_cmp_day(const void *x, const void *y)
 
 /* Whether the action's worker can work on day (a working day it is not
  * marked unavailable). */
-bool cq_sched_can_work(const cq_sched_t *s, int person, int64_t day)
+bool cq_ops_sched_can_work(const cq_ops_sched_t *s, int person, int64_t day)
 {
     if (!cq_ops_date_is_workday(day))
         return false;
     if (person < 0)
         return true;
-    const cq_sched_person_t *p = &s->p[person];
-    return !p->noff || !bsearch(&day, p->off, p->noff, sizeof(*p->off), cq_sched_cmp_day);
+    const cq_ops_sched_person_t *p = &s->p[person];
+    return !p->noff || !bsearch(&day, p->off, p->noff, sizeof(*p->off), cq_ops_sched_cmp_day);
 }
 
 /* First day >= day the action's worker can work; false past the horizon. */
-bool cq_sched_next_day(const cq_sched_t *s, int person, int64_t *day)
+bool cq_ops_sched_next_day(const cq_ops_sched_t *s, int person, int64_t *day)
 {
     for (int64_t d = *day; d - s->day0 < CQ_OPS_SCHEDULE_HORIZON_DAYS; d++)
-        if (cq_sched_can_work(s, person, d)) {
+        if (cq_ops_sched_can_work(s, person, d)) {
             *day = d;
             return true;
         }
@@ -115,7 +115,7 @@ bool cq_sched_next_day(const cq_sched_t *s, int person, int64_t *day)
 
 /* ---- reading the request ------------------------------------------------------ */
 
-static long cq_sched_find(const cq_sched_t *s, const char *id)
+static long cq_ops_sched_find(const cq_ops_sched_t *s, const char *id)
 {
     size_t lo = 0, hi = s->n;
     while (lo < hi) {
@@ -131,13 +131,13 @@ static long cq_sched_find(const cq_sched_t *s, const char *id)
     return -1;
 }
 
-static int64_t cq_sched_date_or_none(const json_t *v)
+static int64_t cq_ops_sched_date_or_none(const json_t *v)
 {
     int64_t day;
     return cq_ops_date_parse(json_string_value(v), &day) ? day : INT64_MIN;
 }
 
-static int cq_sched_prio(const char *p)
+static int cq_ops_sched_prio(const char *p)
 {
     static const char *const names[] = {"low", "medium", "high", "critical"};
     for (int i = 0; p && i < 4; i++)
@@ -146,8 +146,8 @@ static int cq_sched_prio(const char *p)
     return 1;
 }
 
-static cq_err_t cq_sched_read_people(cq_sched_t *s, const json_t *list, char *errstr,
-                                     size_t errstr_size)
+static cq_err_t cq_ops_sched_read_people(cq_ops_sched_t *s, const json_t *list, char *errstr,
+                                         size_t errstr_size)
 {
     size_t n = json_array_size(list);
     if (n > CQ_OPS_SCHEDULE_PEOPLE_MAX) {
@@ -170,23 +170,23 @@ static cq_err_t cq_sched_read_people(cq_sched_t *s, const json_t *list, char *er
             dup = strcmp(s->p[j].id, id) == 0;
         if (dup)
             continue; /* the first entry of a person counts */
-        cq_sched_person_t *p = &s->p[s->np++];
+        cq_ops_sched_person_t *p = &s->p[s->np++];
         p->id = id;
         p->hours_week = h;
         p->rate = fmin(h / 5, s->team_day);
         const json_t *off = json_object_get(o, "unavailableDates");
         p->off = cq_calloc(json_array_size(off) + 1, sizeof(*p->off));
         for (size_t j = 0; j < json_array_size(off) && j < 366; j++) {
-            int64_t day = cq_sched_date_or_none(json_array_get(off, j));
+            int64_t day = cq_ops_sched_date_or_none(json_array_get(off, j));
             if (day != INT64_MIN)
                 p->off[p->noff++] = day;
         }
-        qsort(p->off, p->noff, sizeof(*p->off), cq_sched_cmp_day);
+        qsort(p->off, p->noff, sizeof(*p->off), cq_ops_sched_cmp_day);
     }
     return CQ_ERR_OK;
 }
 
-static void cq_sched_add_succ(cq_sched_action_t *a, size_t succ)
+static void cq_ops_sched_add_succ(cq_ops_sched_action_t *a, size_t succ)
 {
     if (a->nsucc == a->nsucc_cap) {
         a->nsucc_cap = a->nsucc_cap ? a->nsucc_cap * 2 : 4;
@@ -195,8 +195,8 @@ static void cq_sched_add_succ(cq_sched_action_t *a, size_t succ)
     a->succ[a->nsucc++] = succ;
 }
 
-static cq_err_t cq_sched_read_actions(cq_sched_t *s, const json_t *list, char *errstr,
-                                      size_t errstr_size)
+static cq_err_t cq_ops_sched_read_actions(cq_ops_sched_t *s, const json_t *list, char *errstr,
+                                          size_t errstr_size)
 {
     s->n = json_array_size(list);
     if (s->n == 0 || s->n > CQ_OPS_SCHEDULE_ACTIONS_MAX) {
@@ -208,7 +208,7 @@ static cq_err_t cq_sched_read_actions(cq_sched_t *s, const json_t *list, char *e
     s->by_id = cq_calloc(s->n, sizeof(*s->by_id));
     for (size_t i = 0; i < s->n; i++) {
         const json_t *o = json_array_get(list, i);
-        cq_sched_action_t *a = &s->a[i];
+        cq_ops_sched_action_t *a = &s->a[i];
         a->id = json_string_value(json_object_get(o, "id"));
         a->title = json_string_value(json_object_get(o, "title"));
         a->hours = json_number_value(json_object_get(o, "estimatedDuration"));
@@ -218,7 +218,7 @@ static cq_err_t cq_sched_read_actions(cq_sched_t *s, const json_t *list, char *e
                           i);
             return CQ_ERR_VALIDATION_ERROR;
         }
-        a->prio = cq_sched_prio(json_string_value(json_object_get(o, "priority")));
+        a->prio = cq_ops_sched_prio(json_string_value(json_object_get(o, "priority")));
         a->assigned = json_string_value(json_object_get(o, "assignedTo"));
         a->person = -1;
         for (size_t j = 0; a->assigned && j < s->np; j++)
@@ -226,11 +226,11 @@ static cq_err_t cq_sched_read_actions(cq_sched_t *s, const json_t *list, char *e
                 a->person = (int)j;
         a->rate = a->person >= 0 ? s->p[a->person].rate
                                  : fmin(CQ_OPS_SCHEDULE_UNASSIGNED_DAY_HOURS, s->team_day);
-        a->k = (int64_t)ceil(a->hours / a->rate - CQ_SCHED_EPS);
+        a->k = (int64_t)ceil(a->hours / a->rate - CQ_OPS_SCHED_EPS);
         if (a->k < 1)
             a->k = 1;
-        a->cur_start = cq_sched_date_or_none(json_object_get(o, "currentStartDate"));
-        a->cur_due = cq_sched_date_or_none(json_object_get(o, "currentDueDate"));
+        a->cur_start = cq_ops_sched_date_or_none(json_object_get(o, "currentStartDate"));
+        a->cur_due = cq_ops_sched_date_or_none(json_object_get(o, "currentDueDate"));
         a->deadline = INT64_MIN;
         a->deadline_idx = -1;
         s->by_id[i] = i;
@@ -251,7 +251,7 @@ static cq_err_t cq_sched_read_actions(cq_sched_t *s, const json_t *list, char *e
         }
     for (size_t i = 0; i < s->n; i++) {
         const json_t *deps = json_object_get(json_array_get(list, i), "dependencies");
-        cq_sched_action_t *a = &s->a[i];
+        cq_ops_sched_action_t *a = &s->a[i];
         size_t nd = json_array_size(deps);
         if (nd > CQ_OPS_SCHEDULE_DEPS_MAX) {
             cq_errstr_set(errstr, errstr_size, "action \"%.100s\": at most %d dependencies", a->id,
@@ -261,7 +261,7 @@ static cq_err_t cq_sched_read_actions(cq_sched_t *s, const json_t *list, char *e
         a->dep = cq_calloc(nd ? nd : 1, sizeof(*a->dep));
         for (size_t j = 0; j < nd; j++) {
             const char *id = json_string_value(json_array_get(deps, j));
-            long d = id ? cq_sched_find(s, id) : -1;
+            long d = id ? cq_ops_sched_find(s, id) : -1;
             if (d < 0) {
                 cq_errstr_set(errstr, errstr_size,
                               "action \"%.100s\" depends on unknown action id \"%.100s\"", a->id,
@@ -274,7 +274,7 @@ static cq_err_t cq_sched_read_actions(cq_sched_t *s, const json_t *list, char *e
             if (dup)
                 continue;
             a->dep[a->ndep++] = (size_t)d;
-            cq_sched_add_succ(&s->a[d], i);
+            cq_ops_sched_add_succ(&s->a[d], i);
         }
     }
     return CQ_ERR_OK;
@@ -283,8 +283,8 @@ static cq_err_t cq_sched_read_actions(cq_sched_t *s, const json_t *list, char *e
 /* ---- graph ------------------------------------------------------------------- */
 
 /* Names one cycle among the actions Kahn's algorithm could not order. */
-static void cq_sched_name_cycle(const cq_sched_t *s, const bool *done, char *errstr,
-                                size_t errstr_size)
+static void cq_ops_sched_name_cycle(const cq_ops_sched_t *s, const bool *done, char *errstr,
+                                    size_t errstr_size)
 {
     size_t start = 0;
     while (done[start])
@@ -297,12 +297,12 @@ static void cq_sched_name_cycle(const cq_sched_t *s, const bool *done, char *err
                 cur = s->a[cur].dep[j];
                 break;
             }
-    cq_sched_text_t t;
-    cq_sched_text_init(&t, errstr_size > 1 ? errstr_size - 1 : 0);
-    cq_sched_text_add(&t, "dependency cycle (each waits for the next): ");
+    cq_ops_sched_text_t t;
+    cq_ops_sched_text_init(&t, errstr_size > 1 ? errstr_size - 1 : 0);
+    cq_ops_sched_text_add(&t, "dependency cycle (each waits for the next): ");
     size_t node = cur;
     for (size_t step = 0; step <= s->n; step++) {
-        cq_sched_text_add(&t, "%s\"%.100s\"", step ? " -> " : "", s->a[node].id);
+        cq_ops_sched_text_add(&t, "%s\"%.100s\"", step ? " -> " : "", s->a[node].id);
         if (step > 0 && node == cur)
             break;
         for (size_t j = 0; j < s->a[node].ndep; j++)
@@ -315,7 +315,8 @@ static void cq_sched_name_cycle(const cq_sched_t *s, const bool *done, char *err
 }
 
 /* Topological sort (for the cycle check and remaining paths). */
-static cq_err_t cq_sched_order(cq_sched_t *s, size_t *topo, char *errstr, size_t errstr_size)
+static cq_err_t cq_ops_sched_order(cq_ops_sched_t *s, size_t *topo, char *errstr,
+                                   size_t errstr_size)
 {
     size_t *indeg = cq_calloc(s->n, sizeof(*indeg));
     bool *done = cq_calloc(s->n, sizeof(*done));
@@ -334,20 +335,20 @@ static cq_err_t cq_sched_order(cq_sched_t *s, size_t *topo, char *errstr, size_t
                 topo[tail++] = s->a[i].succ[j];
     }
     if (tail < s->n) {
-        cq_sched_name_cycle(s, done, errstr, errstr_size);
+        cq_ops_sched_name_cycle(s, done, errstr, errstr_size);
         rc = CQ_ERR_DEPENDENCY_CYCLE;
         goto out_free_indeg;
     }
     for (size_t r = 0; r < s->n; r++) {
-        cq_sched_action_t *a = &s->a[topo[r]];
+        cq_ops_sched_action_t *a = &s->a[topo[r]];
         for (size_t j = 0; j < a->ndep; j++) {
-            const cq_sched_action_t *d = &s->a[a->dep[j]];
+            const cq_ops_sched_action_t *d = &s->a[a->dep[j]];
             if (d->head + d->k > a->head)
                 a->head = d->head + d->k;
         }
     }
     for (size_t r = s->n; r-- > 0;) {
-        cq_sched_action_t *a = &s->a[topo[r]];
+        cq_ops_sched_action_t *a = &s->a[topo[r]];
         int64_t best = 0;
         for (size_t j = 0; j < a->nsucc; j++)
             if (s->a[a->succ[j]].tail > best)
@@ -365,7 +366,7 @@ out_free_indeg:
 /* ---- placement ----------------------------------------------------------------- */
 
 /* Whether a beats b as the next action to place. */
-static bool cq_sched_before(const cq_sched_action_t *a, const cq_sched_action_t *b)
+static bool cq_ops_sched_before(const cq_ops_sched_action_t *a, const cq_ops_sched_action_t *b)
 {
     if (a->tail != b->tail)
         return a->tail > b->tail;
@@ -375,17 +376,18 @@ static bool cq_sched_before(const cq_sched_action_t *a, const cq_sched_action_t 
 }
 
 /* Hours the action takes on its i-th work day (0-based). */
-static double cq_sched_day_hours(const cq_sched_action_t *a, int64_t i)
+static double cq_ops_sched_day_hours(const cq_ops_sched_action_t *a, int64_t i)
 {
     return i + 1 < a->k ? a->rate : a->hours - (double)(a->k - 1) * a->rate;
 }
 
 /* First day the dependencies allow, by their due dates in the given plan. */
-static int64_t cq_sched_ready(const cq_sched_t *s, const cq_sched_action_t *a, bool asap)
+static int64_t cq_ops_sched_ready(const cq_ops_sched_t *s, const cq_ops_sched_action_t *a,
+                                  bool asap)
 {
     int64_t day = s->day0;
     for (size_t j = 0; j < a->ndep; j++) {
-        const cq_sched_action_t *d = &s->a[a->dep[j]];
+        const cq_ops_sched_action_t *d = &s->a[a->dep[j]];
         int64_t due = asap ? d->asap_due : d->due;
         if (due + 1 > day)
             day = due + 1;
@@ -394,43 +396,44 @@ static int64_t cq_sched_ready(const cq_sched_t *s, const cq_sched_action_t *a, b
 }
 
 /* The k-th work day of person from start (start itself a work day). */
-bool cq_sched_span(const cq_sched_t *s, int person, int64_t start, int64_t k, int64_t *due)
+bool cq_ops_sched_span(const cq_ops_sched_t *s, int person, int64_t start, int64_t k, int64_t *due)
 {
     int64_t day = start;
     for (int64_t i = 1; i < k; i++) {
         day++;
-        if (!cq_sched_next_day(s, person, &day))
+        if (!cq_ops_sched_next_day(s, person, &day))
             return false;
     }
     *due = day;
     return true;
 }
 
-static cq_err_t cq_sched_place(cq_sched_t *s, cq_sched_action_t *a, char *errstr,
-                               size_t errstr_size)
+static cq_err_t cq_ops_sched_place(cq_ops_sched_t *s, cq_ops_sched_action_t *a, char *errstr,
+                                   size_t errstr_size)
 {
-    int64_t start = a->ready = cq_sched_ready(s, a, false);
-    a->wait = CQ_SCHED_WAIT_NONE;
+    int64_t start = a->ready = cq_ops_sched_ready(s, a, false);
+    a->wait = CQ_OPS_SCHED_WAIT_NONE;
     for (;;) {
-        if (!cq_sched_next_day(s, a->person, &start))
+        if (!cq_ops_sched_next_day(s, a->person, &start))
             goto err_horizon;
         int64_t day = start, conflict = INT64_MIN;
         for (int64_t i = 0; i < a->k && conflict == INT64_MIN; i++) {
             if (i > 0) {
                 day++;
-                if (!cq_sched_next_day(s, a->person, &day))
+                if (!cq_ops_sched_next_day(s, a->person, &day))
                     goto err_horizon;
             }
             int64_t off = day - s->day0;
-            if (!cq_sched_grow(s, off))
+            if (!cq_ops_sched_grow(s, off))
                 goto err_horizon;
             if (a->person >= 0 && s->p[a->person].busy[off]) {
                 conflict = day;
-                a->wait = CQ_SCHED_WAIT_PERSON;
-            } else if (s->used[off] + cq_sched_day_hours(a, i) > s->team_day + CQ_SCHED_EPS) {
+                a->wait = CQ_OPS_SCHED_WAIT_PERSON;
+            } else if (s->used[off] + cq_ops_sched_day_hours(a, i) >
+                       s->team_day + CQ_OPS_SCHED_EPS) {
                 conflict = day;
-                if (a->wait == CQ_SCHED_WAIT_NONE)
-                    a->wait = CQ_SCHED_WAIT_TEAM;
+                if (a->wait == CQ_OPS_SCHED_WAIT_NONE)
+                    a->wait = CQ_OPS_SCHED_WAIT_TEAM;
             }
         }
         if (conflict == INT64_MIN)
@@ -442,10 +445,10 @@ static cq_err_t cq_sched_place(cq_sched_t *s, cq_sched_action_t *a, char *errstr
     for (int64_t i = 0; i < a->k; i++) {
         if (i > 0) {
             day++;
-            cq_sched_next_day(s, a->person, &day);
+            cq_ops_sched_next_day(s, a->person, &day);
         }
         int64_t off = day - s->day0;
-        s->used[off] += cq_sched_day_hours(a, i);
+        s->used[off] += cq_ops_sched_day_hours(a, i);
         if (a->person >= 0)
             s->p[a->person].busy[off] = 1;
     }
@@ -462,13 +465,14 @@ err_horizon:
 }
 
 /* The earliest plan: dependencies and availability only. */
-static cq_err_t cq_sched_asap(cq_sched_t *s, const size_t *topo, char *errstr, size_t errstr_size)
+static cq_err_t cq_ops_sched_asap(cq_ops_sched_t *s, const size_t *topo, char *errstr,
+                                  size_t errstr_size)
 {
     for (size_t r = 0; r < s->n; r++) {
-        cq_sched_action_t *a = &s->a[topo[r]];
-        a->asap_start = cq_sched_ready(s, a, true);
-        if (!cq_sched_next_day(s, a->person, &a->asap_start) ||
-            !cq_sched_span(s, a->person, a->asap_start, a->k, &a->asap_due) ||
+        cq_ops_sched_action_t *a = &s->a[topo[r]];
+        a->asap_start = cq_ops_sched_ready(s, a, true);
+        if (!cq_ops_sched_next_day(s, a->person, &a->asap_start) ||
+            !cq_ops_sched_span(s, a->person, a->asap_start, a->k, &a->asap_due) ||
             a->asap_due - s->day0 >= CQ_OPS_SCHEDULE_HORIZON_DAYS) {
             cq_errstr_set(errstr, errstr_size,
                           "action \"%.100s\" cannot finish within %d days of the planning start",
@@ -479,22 +483,22 @@ static cq_err_t cq_sched_asap(cq_sched_t *s, const size_t *topo, char *errstr, s
     return CQ_ERR_OK;
 }
 
-static cq_err_t cq_sched_run(cq_sched_t *s, char *errstr, size_t errstr_size)
+static cq_err_t cq_ops_sched_run(cq_ops_sched_t *s, char *errstr, size_t errstr_size)
 {
     for (size_t r = 0; r < s->n; r++) {
-        cq_sched_action_t *best = NULL;
+        cq_ops_sched_action_t *best = NULL;
         for (size_t i = 0; i < s->n; i++) {
-            cq_sched_action_t *a = &s->a[i];
+            cq_ops_sched_action_t *a = &s->a[i];
             if (a->placed)
                 continue;
             bool ready = true;
             for (size_t j = 0; j < a->ndep && ready; j++)
                 ready = s->a[a->dep[j]].placed;
-            if (ready && (!best || cq_sched_before(a, best)))
+            if (ready && (!best || cq_ops_sched_before(a, best)))
                 best = a;
         }
         /* The graph is acyclic, so some action is always ready. */
-        cq_err_t rc = cq_sched_place(s, best, errstr, errstr_size);
+        cq_err_t rc = cq_ops_sched_place(s, best, errstr, errstr_size);
         if (rc != CQ_ERR_OK)
             return rc;
         best->order = r;
@@ -507,7 +511,7 @@ static cq_err_t cq_sched_run(cq_sched_t *s, char *errstr, size_t errstr_size)
 
 /* Whether text names id as a whole word; ids under 3 bytes ("a", "1")
  * would match ordinary words and numbers, so they never do. */
-static bool cq_sched_mentions(const char *text, const char *id)
+static bool cq_ops_sched_mentions(const char *text, const char *id)
 {
     size_t n = strlen(id);
     if (n < 3)
@@ -521,12 +525,12 @@ static bool cq_sched_mentions(const char *text, const char *id)
     return false;
 }
 
-static void cq_sched_read_deadlines(cq_sched_t *s, const json_t *list)
+static void cq_ops_sched_read_deadlines(cq_ops_sched_t *s, const json_t *list)
 {
     cq_termvec_t *dv[CQ_OPS_SCHEDULE_DEADLINES_MAX];
     for (size_t i = 0; i < json_array_size(list) && s->ndl < CQ_OPS_SCHEDULE_DEADLINES_MAX; i++) {
         const json_t *o = json_array_get(list, i);
-        int64_t day = cq_sched_date_or_none(json_object_get(o, "date"));
+        int64_t day = cq_ops_sched_date_or_none(json_object_get(o, "date"));
         const char *text = json_string_value(json_object_get(o, "description"));
         if (day == INT64_MIN || !text)
             continue;
@@ -537,14 +541,14 @@ static void cq_sched_read_deadlines(cq_sched_t *s, const json_t *list)
         s->ndl++;
     }
     for (size_t j = 0; s->ndl > 0 && j < s->n; j++) {
-        cq_sched_action_t *a = &s->a[j];
+        cq_ops_sched_action_t *a = &s->a[j];
         cq_termvec_t *tv = cq_termvec_new();
         cq_termvec_add_text(tv, a->title, 1.0);
         for (size_t i = 0; i < s->ndl; i++) {
-            cq_sched_deadline_t *dl = &s->dl[i];
-            bool bound = cq_sched_mentions(dl->text, a->id) ||
+            cq_ops_sched_deadline_t *dl = &s->dl[i];
+            bool bound = cq_ops_sched_mentions(dl->text, a->id) ||
                          (cq_termvec_total(tv) > 0 &&
-                          cq_termvec_coverage(tv, dv[i]) >= CQ_SCHED_DEADLINE_COV);
+                          cq_termvec_coverage(tv, dv[i]) >= CQ_OPS_SCHED_DEADLINE_COV);
             if (!bound)
                 continue;
             dl->bound = true;
@@ -561,7 +565,7 @@ static void cq_sched_read_deadlines(cq_sched_t *s, const json_t *list)
 
 /* ---- entry ------------------------------------------------------------------------ */
 
-static void cq_sched_free(cq_sched_t *s)
+static void cq_ops_sched_free(cq_ops_sched_t *s)
 {
     for (size_t i = 0; s->a && i < s->n; i++) {
         free(s->a[i].dep);
@@ -581,7 +585,7 @@ static void cq_sched_free(cq_sched_t *s)
 cq_err_t cq_ops_schedule_compute(const json_t *request, int64_t now_ms, json_t **result,
                                  char *errstr, size_t errstr_size)
 {
-    cq_sched_t s;
+    cq_ops_sched_t s;
     memset(&s, 0, sizeof(s));
     size_t *topo = NULL;
     cq_err_t rc;
@@ -601,34 +605,34 @@ cq_err_t cq_ops_schedule_compute(const json_t *request, int64_t now_ms, json_t *
     while (!cq_ops_date_is_workday(s.day0))
         s.day0++;
 
-    rc = cq_sched_read_people(&s, json_object_get(constraints, "teamAvailability"), errstr,
-                              errstr_size);
+    rc = cq_ops_sched_read_people(&s, json_object_get(constraints, "teamAvailability"), errstr,
+                                  errstr_size);
     if (rc != CQ_ERR_OK)
         goto out_free_state;
-    rc = cq_sched_read_actions(&s, json_object_get(request, "actions"), errstr, errstr_size);
+    rc = cq_ops_sched_read_actions(&s, json_object_get(request, "actions"), errstr, errstr_size);
     if (rc != CQ_ERR_OK)
         goto out_free_state;
     topo = cq_calloc(s.n, sizeof(*topo));
-    rc = cq_sched_order(&s, topo, errstr, errstr_size);
+    rc = cq_ops_sched_order(&s, topo, errstr, errstr_size);
     if (rc != CQ_ERR_OK)
         goto out_free_topo;
     for (size_t i = 0; i < s.n; i++)
         s.a[i].critical_path = s.a[i].head + s.a[i].tail == s.max_tail;
-    cq_sched_read_deadlines(&s, json_object_get(constraints, "criticalDeadlines"));
-    rc = cq_sched_asap(&s, topo, errstr, errstr_size);
+    cq_ops_sched_read_deadlines(&s, json_object_get(constraints, "criticalDeadlines"));
+    rc = cq_ops_sched_asap(&s, topo, errstr, errstr_size);
     if (rc != CQ_ERR_OK)
         goto out_free_topo;
     s.order = cq_calloc(s.n, sizeof(*s.order));
-    rc = cq_sched_run(&s, errstr, errstr_size);
+    rc = cq_ops_sched_run(&s, errstr, errstr_size);
     if (rc != CQ_ERR_OK)
         goto out_free_topo;
 
     *result = json_array();
     for (size_t r = 0; r < s.n; r++)
-        json_array_append_new(*result, cq_sched_item(&s, &s.a[s.order[r]]));
+        json_array_append_new(*result, cq_ops_sched_item(&s, &s.a[s.order[r]]));
 out_free_topo:
     free(topo);
 out_free_state:
-    cq_sched_free(&s);
+    cq_ops_sched_free(&s);
     return rc;
 }
