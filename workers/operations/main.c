@@ -1,15 +1,16 @@
 /*
  * coachq-operations-worker — operations AI (strategic alignment of actions,
  * prioritisation, scheduling, root causes, actions for an issue) and the
- * deprecated operations analysis. The kind is its table of engines; the
- * runtime does everything else.
+ * deprecated operations analysis. The kind is its registry of engines (the
+ * contract gives its operations); the runtime does everything else.
  */
+#include "cq_ops_priority.h"
+#include "cq_ops_schedule.h"
 #include "cq_worker.h"
 
 static const cq_worker_op_t cq_operations_ops[] = {
-    {.name = "strategic-alignment"},    {.name = "prioritization-suggestions"},
-    {.name = "scheduling-suggestions"}, {.name = "root-cause-suggestions"},
-    {.name = "action-suggestions"},     {.name = "operations-analysis"},
+    {.name = "prioritization-suggestions", .builtin = cq_ops_priority_compute},
+    {.name = "scheduling-suggestions", .builtin = cq_ops_schedule_compute},
 };
 
 static const cq_worker_kind_t cq_operations_kind = {
