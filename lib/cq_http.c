@@ -80,7 +80,9 @@ void cq_http_resp_body(cq_http_resp_t *resp, int status, const char *content_typ
 
 void cq_http_resp_json(cq_http_resp_t *resp, int status, json_t *body)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    /* 15 significant digits: 0.95 reads back as 0.95, not 0.94999999999999996. */
+    char *text =
+        body ? json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(body);
     if (!text)
         text = cq_strdup("null");

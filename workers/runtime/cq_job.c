@@ -403,7 +403,7 @@ static void cq_job_complete(cq_job_t *job, const json_t *answer, char *engine)
         free(engine);
     } else {
         job->stage = CQ_JOB_STAGE_STORE;
-        job->result_text = json_dumps(result, JSON_COMPACT);
+        job->result_text = json_dumps(result, JSON_COMPACT | JSON_REAL_PRECISION(15));
         job->engine = engine;
         cq_job_store_result(job);
     }
