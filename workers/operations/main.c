@@ -4,15 +4,19 @@
  * deprecated operations analysis. The kind is its table of engines; the
  * runtime does everything else.
  */
+#include "cq_ops_actions.h"
+#include "cq_ops_align.h"
+#include "cq_ops_analysis.h"
+#include "cq_ops_rootcause.h"
 #include "cq_worker.h"
 
 static const cq_worker_op_t cq_operations_ops[] = {
-    {.name = "strategic-alignment"},
+    {.name = "strategic-alignment", .builtin = cq_ops_align_compute},
     {.name = "prioritization-suggestions"},
     {.name = "scheduling-suggestions"},
-    {.name = "root-cause-suggestions"},
-    {.name = "action-suggestions"},
-    {.name = "operations-analysis"},
+    {.name = "root-cause-suggestions", .builtin = cq_ops_rootcause_compute},
+    {.name = "action-suggestions", .builtin = cq_ops_actions_compute},
+    {.name = "operations-analysis", .builtin = cq_ops_analysis_compute},
 };
 
 static const cq_worker_kind_t cq_operations_kind = {
