@@ -183,7 +183,41 @@ static bool cq_rc_skip_number(const json_t *skip, const char *after)
     return false;
 }
 
-/* Quantified causes: the first number of each clause (split on , ; :). */
+/* Adds one quantified cause: text [start, end) with trailing "and"/"or" cut. */
+static void cq_rc_add_factor(cq_rc_t *rc, const char *start, const char *end, double v,
+                             bool percent)
+{
+    while (end > start && (end[-1] == ' ' || end[-1] == ','))
+        end--;
+    for (int again = 1; again;) {
+        again = 0;
+        static const char *const tails[] = {" and", " or", " while", " but"};
+        for (size_t t = 0; t < CQ_ARRAY_SIZE(tails); t++) {
+            size_t tl = strlen(tails[t]);
+            if ((size_t)(end - start) > tl && strncasecmp(end - tl, tails[t], tl) == 0) {
+                end -= tl;
+                again = 1;
+            }
+        }
+    }
+    char *raw = cq_strndup(start, (size_t)(end - start));
+    rc->factor[rc->nfactor] = (cq_rc_factor_t){
+        .cause = cq_ops_text_excerpt(raw, CQ_RC_QUOTE),
+        .value = v,
+        .percent = percent,
+        .order = rc->nfactor,
+    };
+    free(raw);
+    rc->nfactor++;
+}
+
+/*
+ * Quantified causes of a sentence. In each clause (split on , ; :) the
+ * numbers that count things (not years, durations or parts of dates and
+ * codes) are found; one number makes the whole clause its cause, several
+ * split the clause from each number to the next ("25% are damaged parcels
+ * and 15% are late deliveries" gives two causes).
+ */
 static void cq_rc_factors(cq_rc_t *rc, const char *sentence)
 {
     const json_t *skip = json_object_get(rc->data, "paretoSkipWords");
@@ -191,7 +225,11 @@ static void cq_rc_factors(cq_rc_t *rc, const char *sentence)
     for (const char *p = sentence;; p++) {
         if (*p != '\0' && *p != ',' && *p != ';' && *p != ':')
             continue;
-        for (const char *q = clause; q < p && rc->nfactor < CQ_RC_FACTORS_MAX; q++) {
+        const char *pos[CQ_RC_FACTORS_MAX];
+        double val[CQ_RC_FACTORS_MAX];
+        bool pct[CQ_RC_FACTORS_MAX];
+        size_t n = 0;
+        for (const char *q = clause; q < p && n < CQ_RC_FACTORS_MAX; q++) {
             if (!isdigit((unsigned char)*q) ||
                 (q > clause && (isalnum((unsigned char)q[-1]) || q[-1] == '.' || q[-1] == '/')))
                 continue;
@@ -202,18 +240,15 @@ static void cq_rc_factors(cq_rc_t *rc, const char *sentence)
             if (v > 0 && !year && (percent || !cq_rc_skip_number(skip, end)) &&
                 !isalpha((unsigned char)*end) && *end != '/' && *end != '-' &&
                 !(end[0] == '.' && isdigit((unsigned char)end[1]))) {
-                char *raw = cq_strndup(clause, (size_t)(p - clause));
-                rc->factor[rc->nfactor] = (cq_rc_factor_t){
-                    .cause = cq_ops_text_excerpt(raw, CQ_RC_QUOTE),
-                    .value = v,
-                    .percent = percent,
-                    .order = rc->nfactor,
-                };
-                free(raw);
-                rc->nfactor++;
+                pos[n] = q;
+                val[n] = v;
+                pct[n++] = percent;
             }
-            break; /* one number per clause */
+            q = end > q ? end - 1 : q;
         }
+        for (size_t i = 0; i < n && rc->nfactor < CQ_RC_FACTORS_MAX; i++)
+            cq_rc_add_factor(rc, n == 1 ? clause : pos[i], i + 1 < n ? pos[i + 1] : p, val[i],
+                             pct[i]);
         if (*p == '\0')
             break;
         clause = p + 1;
