@@ -17,6 +17,7 @@
 
 #include "cq_contract.h"
 #include "cq_ops_rootcause.h"
+#include "cq_ops_swot.h"
 
 static cq_config_t *conf;
 static cq_contract_t *contract;
@@ -248,9 +249,9 @@ static void test_ops_rootcause_deterministic(void **state)
 static void test_ops_rootcause_swot_negated_strength_is_weakness(void **state)
 {
     size_t placed = 0;
-    json_t *sw = cq_ops_rootcause_swot("Our staff is not experienced. Our staff is experienced. "
-                                       "The weather was nice.",
-                                       &placed);
+    json_t *sw = cq_ops_swot_build("Our staff is not experienced. Our staff is experienced. "
+                                   "The weather was nice.",
+                                   &placed);
     assert_non_null(sw);
     assert_int_equal(placed, 2);
     assert_true(contains(json_object_get(sw, "weaknesses"), "not experienced"));

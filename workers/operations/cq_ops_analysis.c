@@ -2,7 +2,7 @@
  * cq_ops_analysis.c — built-in engine of the deprecated operations-analysis.
  *
  * swot: every sentence of the description is placed in the quadrant whose
- * cue words it carries most (cq_ops_rootcause_swot, data/swot.json; a
+ * cue words it carries most (cq_ops_swot_build, data/swot.json; a
  * negated strength is a weakness, ties go to weaknesses and threats).
  * Recommendations pair the first item of each quadrant the usual way
  * (strength x opportunity, weakness x opportunity, strength x threat,
@@ -31,6 +31,7 @@
 
 #include "cq_ops_actions.h"
 #include "cq_ops_rootcause.h"
+#include "cq_ops_swot.h"
 #include "cq_ops_text.h"
 
 #define CQ_OA_QUOTE       100
@@ -67,7 +68,7 @@ static cq_err_t cq_an_swot(const json_t *request, json_t **result, char *errstr,
     const json_t *recs_t = json_object_get(data, "recommendations");
     const json_t *acts_t = json_object_get(data, "priorityActions");
     json_t *swot =
-        cq_ops_rootcause_swot(json_string_value(json_object_get(request, "description")), NULL);
+        cq_ops_swot_build(json_string_value(json_object_get(request, "description")), NULL);
     if (!swot || !recs_t || !acts_t) {
         json_decref(swot);
         cq_errstr_set(errstr, errstr_size, "SWOT data file is missing or invalid");

@@ -12,7 +12,7 @@
 
 /*
  * analysisType "swot": a sentence-level SWOT of the description
- * (cq_ops_rootcause_swot) with recommendations and priority actions that
+ * (cq_ops_swot_build) with recommendations and priority actions that
  * pair its quadrants. "root_cause" and "action_plan": the request is mapped
  * onto a root-cause-suggestions or action-suggestions request (see
  * cq_ops_analysis_successor_request) and that engine's result is wrapped

@@ -22,7 +22,7 @@
  *    stated percentages when all are percentages), largest first, the
  *    vital few up to 80 % cumulative.
  *  - SWOT (two distinct strategic words or more, e.g. market, competitor,
- *    growth): cq_ops_rootcause_swot over the issue text.
+ *    growth): cq_ops_swot_build over the issue text.
  * At most three are returned. Same request, same answer.
  *
  * Reentrant: the data file is parsed once (cq_ops_text_data), the lexicons
@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cq_ops_swot.h"
 #include "cq_ops_text.h"
 #include "cq_termvec.h"
 
@@ -611,72 +612,6 @@ static json_t *cq_rc_pareto(cq_rc_t *rc, double *confidence)
     return json_pack("{s:o, s:o}", "factors", factors, "vitalFew", vital);
 }
 
-/* ---- SWOT -------------------------------------------------------------------- */
-
-typedef struct {
-    const json_t *stems;
-    int hits[4];
-    bool negated;
-} cq_rc_swot_ctx_t;
-
-static void cq_rc_swot_token(const char *token, size_t len, void *ctx_)
-{
-    cq_rc_swot_ctx_t *ctx = ctx_;
-    CQ_UNUSED(len);
-    if (strcmp(token, "not") == 0 || strcmp(token, "no") == 0 || strcmp(token, "never") == 0 ||
-        strcmp(token, "dont") == 0 || strcmp(token, "cannot") == 0)
-        ctx->negated = true;
-    int c = cq_ops_text_lexicon_class(ctx->stems, token);
-    if (c >= 0 && c < 4)
-        ctx->hits[c]++;
-}
-
-json_t *cq_ops_rootcause_swot(const char *text, size_t *placed)
-{
-    static const char *const names[] = {"strengths", "weaknesses", "opportunities", "threats"};
-    /* Ties go to the problem side first: an issue text is read for risks. */
-    static const int tie_order[] = {1, 3, 0, 2};
-    const json_t *data = cq_ops_text_data("swot.json");
-    const json_t *quadrants = json_object_get(data, "quadrants");
-    if (!quadrants)
-        return NULL;
-    json_t *lex = json_object();
-    for (size_t q = 0; q < 4; q++)
-        json_object_set(lex, names[q], json_object_get(quadrants, names[q]));
-    json_t *stems = cq_ops_text_lexicon_new(lex);
-    json_decref(lex);
-
-    json_t *out = json_object();
-    for (size_t q = 0; q < 4; q++)
-        json_object_set_new(out, names[q], json_array());
-    cq_ops_sentence_t s[CQ_OPS_ROOTCAUSE_SENTENCES_MAX];
-    size_t n = cq_ops_text_sentences(text, s, CQ_OPS_ROOTCAUSE_SENTENCES_MAX), count = 0;
-    for (size_t i = 0; i < n; i++) {
-        char *sentence = cq_ops_text_sentence_dup(&s[i], 400);
-        cq_rc_swot_ctx_t ctx = {.stems = stems};
-        cq_text_tokenize(sentence, cq_rc_swot_token, &ctx);
-        int best = -1;
-        for (size_t k = 0; k < 4; k++) {
-            int q = tie_order[k];
-            if (ctx.hits[q] > 0 && (best < 0 || ctx.hits[q] > ctx.hits[best]))
-                best = q;
-        }
-        /* "Our staff is not experienced": a negated strength is a weakness. */
-        if (best == 0 && ctx.negated)
-            best = 1;
-        json_t *arr = best >= 0 ? json_object_get(out, names[best]) : NULL;
-        if (arr && json_array_size(arr) < 10) {
-            json_array_append_new(arr, json_string(sentence));
-            count++;
-        }
-        free(sentence);
-    }
-    json_decref(stems);
-    if (placed)
-        *placed = count;
-    return out;
-}
-
 /* ---- entry point --------------------------------------------------------------- */
 
 typedef struct {
@@ -769,7 +704,7 @@ cq_err_t cq_ops_rootcause_compute(const json_t *request, int64_t now_ms, json_t 
         for (size_t i = 0; i < rc->nsent; i++)
             cq_ops_buf_printf(&text, "%s. ", rc->sent[i].text);
         size_t placed = 0;
-        json_t *sw = cq_ops_rootcause_swot(text.buf, &placed);
+        json_t *sw = cq_ops_swot_build(text.buf, &placed);
         if (sw && placed > 0) {
             conf = fmin(0.7, 0.3 + 0.05 * (double)placed);
             cq_ops_buf_t b = {.len = 0};

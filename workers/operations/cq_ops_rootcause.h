@@ -1,7 +1,6 @@
 /*
  * cq_ops_rootcause.h — built-in engine of root-cause-suggestions
- * (POST /operations/root-cause-suggestions), and the sentence-level SWOT it
- * shares with the deprecated operations-analysis.
+ * (POST /operations/root-cause-suggestions), whose SWOT method is cq_ops_swot.
  */
 #ifndef CQ_OPS_ROOTCAUSE_H
 #define CQ_OPS_ROOTCAUSE_H
@@ -26,14 +25,5 @@
  */
 cq_err_t cq_ops_rootcause_compute(const json_t *request, int64_t now_ms, json_t **result,
                                   char *errstr, size_t errstr_size);
-
-/*
- * A Swot object ({strengths, weaknesses, opportunities, threats}) built
- * from text: each sentence goes to the quadrant whose cue words it carries
- * most (workers/operations/data/swot.json), a sentence without cues to
- * none. *placed (when not NULL) receives how many sentences were placed.
- * New object, caller decrefs; NULL only when the data file is missing.
- */
-json_t *cq_ops_rootcause_swot(const char *text, size_t *placed);
 
 #endif
