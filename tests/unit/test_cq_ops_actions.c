@@ -230,6 +230,35 @@ static void test_ops_actions_refuses_missing_issue(void **state)
     json_decref(req);
 }
 
+/* The longest texts and most resources the contract allows still give a
+ * plan within the result schema's limits. */
+static void test_ops_actions_longest_request_fits_schema(void **state)
+{
+    char desc[5001], impact[2001], cause[2001], res[201];
+    memset(desc, 0, sizeof(desc));
+    for (size_t len = 0; len + 40 < sizeof(desc) - 1;)
+        len +=
+            (size_t)snprintf(desc + len, sizeof(desc) - len, "the supplier ships damaged parts ");
+    snprintf(impact, sizeof(impact), "%.1990s", desc);
+    snprintf(cause, sizeof(cause), "%.1990s", desc);
+    memset(res, 'r', 200);
+    res[200] = '\0';
+    json_t *resources = json_array();
+    for (int i = 0; i < 20; i++)
+        json_array_append_new(resources, json_string(res));
+    json_t *req = json_pack("{s:{s:s, s:s, s:s, s:s}, s:{s:s, s:f, s:o}}", "issue", "title",
+                            "Damaged parts from the supplier", "description", desc, "impact",
+                            impact, "rootCause", cause, "constraints", "timeline", "6 months",
+                            "budget", 1e12, "availableResources", resources);
+    char *text = json_dumps(req, 0);
+    json_t *plan = run(text);
+    assert_int_equal(json_array_size(plan), 5);
+    assert_dependencies_point_back(plan);
+    free(text);
+    json_decref(plan);
+    json_decref(req);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_ops_actions_different_issues_differ),
         cmocka_unit_test(test_ops_actions_timeline_hours),
         cmocka_unit_test(test_ops_actions_refuses_missing_issue),
+        cmocka_unit_test(test_ops_actions_longest_request_fits_schema),
     };
     return cmocka_run_group_tests_name("ops_actions", tests, setup, teardown);
 }

@@ -278,6 +278,50 @@ static void test_ops_align_refuses_wordless_goals(void **state)
     json_decref(req);
 }
 
+/* The largest request the contract allows: 100 long actions, 50 goals of
+ * 20 strategies. The answer stays within the result schema's limits. */
+static void test_ops_align_largest_request_fits_schema(void **state)
+{
+    static const char *const words[] = {"bread",   "delivery", "community", "energy", "ovens",
+                                        "pricing", "staff",    "training",  "online", "catering",
+                                        "events",  "families", "quality",   "costs",  "coffee"};
+    json_t *req = parse(bakery_request);
+    json_t *actions = json_array(), *goals = json_array();
+    char text[2001];
+    for (size_t i = 0; i < 100; i++) {
+        size_t len = 0;
+        for (size_t w = 0; len + 12 < sizeof(text) - 1; w++)
+            len += (size_t)snprintf(text + len, sizeof(text) - len, "%s ",
+                                    words[(i * 7 + w * 3) % CQ_ARRAY_SIZE(words)]);
+        char id[16], title[64];
+        snprintf(id, sizeof(id), "act-%zu", i);
+        snprintf(title, sizeof(title), "Improve %s and %s", words[i % 15], words[(i + 4) % 15]);
+        json_array_append_new(actions, json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", id, "title",
+                                                 title, "description", text, "priority", "high",
+                                                 "status", i % 3 ? "open" : "blocked"));
+    }
+    for (size_t g = 0; g < 50; g++) {
+        json_t *st = json_array();
+        for (size_t k = 0; k < 20; k++)
+            json_array_append_new(
+                st, json_sprintf("Use %s for %s", words[(g + k) % 15], words[(g * 2 + k) % 15]));
+        char id[16];
+        snprintf(id, sizeof(id), "goal-%zu", g);
+        json_array_append_new(
+            goals, json_pack("{s:s, s:o, s:o}", "id", id, "intent",
+                             json_sprintf("Grow %s through %s", words[g % 15], words[(g + 5) % 15]),
+                             "strategies", st));
+    }
+    json_object_set_new(req, "actions", actions);
+    json_object_set_new(req, "goals", goals);
+    char *text_req = json_dumps(req, 0);
+    json_t *result = run(text_req); /* validates the request and the result */
+    assert_int_equal(json_array_size(json_object_get(result, "alignmentAnalysis")), 100);
+    free(text_req);
+    json_decref(result);
+    json_decref(req);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_ops_align_status_mapping),
         cmocka_unit_test(test_ops_align_contract_accepts_real_client_values),
         cmocka_unit_test(test_ops_align_refuses_wordless_goals),
+        cmocka_unit_test(test_ops_align_largest_request_fits_schema),
     };
     return cmocka_run_group_tests_name("ops_align", tests, setup, teardown);
 }

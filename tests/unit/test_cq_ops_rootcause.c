@@ -269,6 +269,33 @@ static void test_ops_rootcause_refuses_non_object(void **state)
     json_decref(req);
 }
 
+/* A description at the 5000-character limit, full of counts and causes:
+ * every list stays within the result schema's limits. */
+static void test_ops_rootcause_longest_issue_fits_schema(void **state)
+{
+    char desc[5001];
+    size_t len = 0;
+    for (int i = 1; len + 120 < sizeof(desc); i++)
+        len += (size_t)snprintf(desc + len, sizeof(desc) - len,
+                                "%d orders from the market failed because staff skipped the "
+                                "checklist, %d complaints. ",
+                                i * 3, i);
+    json_t *req =
+        json_pack("{s:s, s:s, s:s, s:{s:[s,s,s,s,s,s], s:[s]}}", "issueTitle",
+                  "Orders fail and competitors grow", "issueDescription", desc, "businessImpact",
+                  "Growth of market share stalls", "context", "relatedActions", "a", "b", "c", "d",
+                  "e", "f", "affectedAreas", "Sales");
+    char *text = json_dumps(req, 0);
+    json_t *result = run(text);
+    assert_in_range(json_array_size(result), 1, 3);
+    const json_t *pa = method(result, "pareto");
+    assert_non_null(pa);
+    assert_int_equal(json_array_size(json_object_get(pa, "factors")), 20);
+    free(text);
+    json_decref(result);
+    json_decref(req);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_ops_rootcause_deterministic),
         cmocka_unit_test(test_ops_rootcause_swot_negated_strength_is_weakness),
         cmocka_unit_test(test_ops_rootcause_refuses_non_object),
+        cmocka_unit_test(test_ops_rootcause_longest_issue_fits_schema),
     };
     return cmocka_run_group_tests_name("ops_rootcause", tests, setup, teardown);
 }
