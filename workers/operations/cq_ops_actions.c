@@ -29,8 +29,8 @@
  * role. Confidence rises with a stated root cause, constraints and a
  * recognised category, and is lower for the later steps.
  *
- * Reentrant: data files are parsed once (cq_ops_text_data); everything else
- * is per call and bounded by the request schema.
+ * Reentrant: data files are parsed and lexicons built once (cq_ops_text);
+ * everything else is per call and bounded by the request schema.
  */
 #include "cq_ops_actions.h"
 
@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cq_ops_rootcause.h"
 #include "cq_ops_text.h"
 #include "cq_termvec.h"
 #include "cq_text.h"
@@ -132,17 +133,21 @@ static void cq_act_sev_token(const char *token, size_t len, void *ctx_)
         ctx->hits[c]++;
 }
 
+static json_t *cq_act_severity_classes(void)
+{
+    const json_t *sev = json_object_get(cq_ops_text_data("actions.json"), "severity");
+    if (!sev)
+        return NULL;
+    return json_pack("{s:O, s:O, s:O}", "critical", json_object_get(sev, "critical"), "high",
+                     json_object_get(sev, "high"), "low", json_object_get(sev, "low"));
+}
+
 static int cq_act_severity(const cq_act_t *act)
 {
-    const json_t *sev = json_object_get(act->data, "severity");
-    json_t *lex = json_pack("{s:O, s:O, s:O}", "critical", json_object_get(sev, "critical"), "high",
-                            json_object_get(sev, "high"), "low", json_object_get(sev, "low"));
-    json_t *stems = cq_ops_text_lexicon_new(lex);
-    json_decref(lex);
+    const json_t *stems = cq_ops_text_lexicon("actions.severity", cq_act_severity_classes);
     cq_act_sev_ctx_t ctx = {.stems = stems};
     cq_text_tokenize(cq_act_str(act->issue, "impact"), cq_act_sev_token, &ctx);
     cq_text_tokenize(cq_act_str(act->issue, "description"), cq_act_sev_token, &ctx);
-    json_decref(stems);
     if (ctx.hits[0] > 0)
         return 3;
     if (ctx.hits[1] > 0)
@@ -151,7 +156,7 @@ static int cq_act_severity(const cq_act_t *act)
 }
 
 typedef struct {
-    json_t *stems;
+    const json_t *stems;
     int ncat;
     double weight[CQ_ACT_CATS_MAX];
     char *terms[CQ_ACT_CATS_MAX][CQ_ACT_TERMS];
@@ -179,16 +184,9 @@ static void cq_act_cat_token(const char *token, size_t len, void *ctx_)
 static void cq_act_classify(cq_act_t *act)
 {
     const json_t *fish = json_object_get(cq_ops_text_data("rootcause.json"), "fishbone");
-    json_t *lex = json_object();
-    cq_act_cat_ctx_t ctx = {.ncat = 0};
-    for (size_t i = 0; i < json_array_size(fish) && i < CQ_ACT_CATS_MAX; i++) {
-        char key[8];
-        snprintf(key, sizeof(key), "%02zu", i);
-        json_object_set(lex, key, json_object_get(json_array_get(fish, i), "words"));
-        ctx.ncat++;
-    }
-    ctx.stems = cq_ops_text_lexicon_new(lex);
-    json_decref(lex);
+    cq_act_cat_ctx_t ctx = {.stems = cq_ops_rootcause_fishbone_stems()};
+    ctx.ncat =
+        (int)(json_array_size(fish) < CQ_ACT_CATS_MAX ? json_array_size(fish) : CQ_ACT_CATS_MAX);
     if (act->has_cause) {
         cq_text_tokenize(cq_act_str(act->issue, "rootCause"), cq_act_cat_token, &ctx);
         /* The title's words only break ties and fill in when the cause has none. */
@@ -212,7 +210,6 @@ static void cq_act_classify(cq_act_t *act)
     for (int c = 0; c < ctx.ncat; c++)
         for (size_t i = 0; i < ctx.nterms[c]; i++)
             free(ctx.terms[c][i]);
-    json_decref(ctx.stems);
 }
 
 /* ---- building ------------------------------------------------------------------ */

@@ -25,8 +25,8 @@
  *    growth): cq_ops_swot_build over the issue text.
  * At most three are returned. Same request, same answer.
  *
- * Reentrant: the data file is parsed once (cq_ops_text_data), the lexicons
- * are built per call; texts are bounded by the request schema.
+ * Reentrant: the data file is parsed and the lexicons built once
+ * (cq_ops_text); texts are bounded by the request schema.
  */
 #include "cq_ops_rootcause.h"
 
@@ -256,6 +256,32 @@ static void cq_rc_factors(cq_rc_t *rc, const char *sentence)
     }
 }
 
+/* The fishbone categories as lexicon classes, in data order. */
+static json_t *cq_rc_fishbone_classes(void)
+{
+    const json_t *fish = json_object_get(cq_ops_text_data("rootcause.json"), "fishbone");
+    if (!fish)
+        return NULL;
+    json_t *lex = json_object();
+    for (size_t i = 0; i < json_array_size(fish) && i < CQ_RC_CATS_MAX; i++) {
+        char key[8];
+        snprintf(key, sizeof(key), "%02zu", i);
+        json_object_set(lex, key, json_object_get(json_array_get(fish, i), "words"));
+    }
+    return lex;
+}
+
+static json_t *cq_rc_strategic(void)
+{
+    const json_t *words = json_object_get(cq_ops_text_data("rootcause.json"), "strategicWords");
+    return words ? json_pack("{s:O}", "strategic", words) : NULL;
+}
+
+const json_t *cq_ops_rootcause_fishbone_stems(void)
+{
+    return cq_ops_text_lexicon("rootcause.fishbone", cq_rc_fishbone_classes);
+}
+
 static cq_err_t cq_rc_read(cq_rc_t *rc, const json_t *request, char *errstr, size_t errstr_size)
 {
     rc->data = cq_ops_text_data("rootcause.json");
@@ -292,22 +318,18 @@ static cq_err_t cq_rc_read(cq_rc_t *rc, const json_t *request, char *errstr, siz
         cq_rc_factors(rc, rc->sent[i].text);
     }
 
-    /* Lexicons: the fishbone categories in data order, then the strategic words. */
-    json_t *lex = json_object();
     for (size_t i = 0; i < json_array_size(fish) && rc->ncat < CQ_RC_CATS_MAX; i++) {
         const json_t *c = json_array_get(fish, i);
         rc->cat[rc->ncat].name = json_string_value(json_object_get(c, "name"));
         rc->cat[rc->ncat].countermeasure = json_string_value(json_object_get(c, "countermeasure"));
-        char key[8];
-        snprintf(key, sizeof(key), "%02zu", rc->ncat);
-        json_object_set(lex, key, json_object_get(c, "words"));
         rc->ncat++;
     }
-    json_t *fish_stems = cq_ops_text_lexicon_new(lex);
-    json_decref(lex);
-    lex = json_pack("{s:O}", "s", json_object_get(rc->data, "strategicWords"));
-    json_t *strategic_stems = cq_ops_text_lexicon_new(lex);
-    json_decref(lex);
+    const json_t *fish_stems = cq_ops_rootcause_fishbone_stems();
+    const json_t *strategic_stems = cq_ops_text_lexicon("rootcause.strategic", cq_rc_strategic);
+    if (!fish_stems || !strategic_stems) {
+        cq_errstr_set(errstr, errstr_size, "root-cause lexicons could not be built");
+        return CQ_ERR_INTERNAL_ERROR;
+    }
     cq_rc_tok_ctx_t ctx = {.rc = rc,
                            .fish = fish_stems,
                            .strategic = strategic_stems,
@@ -318,8 +340,6 @@ static cq_err_t cq_rc_read(cq_rc_t *rc, const json_t *request, char *errstr, siz
     }
     rc->strategic = json_object_size(ctx.seen_strategic);
     json_decref(ctx.seen_strategic);
-    json_decref(fish_stems);
-    json_decref(strategic_stems);
     return CQ_ERR_OK;
 }
 

@@ -26,4 +26,9 @@
 cq_err_t cq_ops_rootcause_compute(const json_t *request, int64_t now_ms, json_t **result,
                                   char *errstr, size_t errstr_size);
 
+/* The fishbone lexicon of data/rootcause.json: {stem: category index}, the
+ * index being the category's position in the file's "fishbone" list.
+ * Built once; borrowed, read-only; NULL when the data file is missing. */
+const json_t *cq_ops_rootcause_fishbone_stems(void);
+
 #endif

@@ -10,8 +10,8 @@
  * weakness; a sentence without cue words is not placed. At most ten
  * sentences per quadrant, in text order.
  *
- * Reentrant: the data file is parsed once (cq_ops_text_data), the lexicon
- * is built per call.
+ * Reentrant: the data file is parsed and the lexicon built once
+ * (cq_ops_text_data, cq_ops_text_lexicon).
  */
 #include "cq_ops_swot.h"
 
@@ -39,20 +39,28 @@ static void cq_swot_token(const char *token, size_t len, void *ctx_)
         ctx->hits[c]++;
 }
 
-json_t *cq_ops_swot_build(const char *text, size_t *placed)
+static const char *const cq_swot_names[] = {"strengths", "weaknesses", "opportunities", "threats"};
+
+/* The quadrants as lexicon classes, in cq_swot_names order. */
+static json_t *cq_swot_classes(void)
 {
-    static const char *const names[] = {"strengths", "weaknesses", "opportunities", "threats"};
-    /* Ties go to the problem side first: an issue text is read for risks. */
-    static const int tie_order[] = {1, 3, 0, 2};
-    const json_t *data = cq_ops_text_data("swot.json");
-    const json_t *quadrants = json_object_get(data, "quadrants");
+    const json_t *quadrants = json_object_get(cq_ops_text_data("swot.json"), "quadrants");
     if (!quadrants)
         return NULL;
     json_t *lex = json_object();
     for (size_t q = 0; q < 4; q++)
-        json_object_set(lex, names[q], json_object_get(quadrants, names[q]));
-    json_t *stems = cq_ops_text_lexicon_new(lex);
-    json_decref(lex);
+        json_object_set(lex, cq_swot_names[q], json_object_get(quadrants, cq_swot_names[q]));
+    return lex;
+}
+
+json_t *cq_ops_swot_build(const char *text, size_t *placed)
+{
+    const char *const *names = cq_swot_names;
+    /* Ties go to the problem side first: an issue text is read for risks. */
+    static const int tie_order[] = {1, 3, 0, 2};
+    const json_t *stems = cq_ops_text_lexicon("swot.quadrants", cq_swot_classes);
+    if (!stems)
+        return NULL;
 
     json_t *out = json_object();
     for (size_t q = 0; q < 4; q++)
@@ -79,7 +87,6 @@ json_t *cq_ops_swot_build(const char *text, size_t *placed)
         }
         free(sentence);
     }
-    json_decref(stems);
     if (placed)
         *placed = count;
     return out;

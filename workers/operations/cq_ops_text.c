@@ -1,14 +1,19 @@
 /*
  * cq_ops_text.c — helpers of the operations text engines (see the header).
  *
- * Data files: the first call for a name parses the embedded file and keeps
- * it in a small table under a mutex; the parsed JSON is never changed or
- * freed afterwards, so callers read it without a lock. The table is sized
- * for the handful of files the engines use; a name beyond it is refused
- * (NULL) rather than parsed again on every call.
+ * Data files and lexicons: the first call for a name parses the embedded
+ * file (or builds the lexicon) and keeps it in a small table under a mutex;
+ * the JSON is never changed or freed afterwards, so callers read it without
+ * a lock (jansson's reference counts are atomic, so taking a reference to a
+ * shared value is safe too). The tables are sized for the handful of files
+ * and lexicons the engines use; a name beyond them is refused (NULL) rather
+ * than built again on every call. Files and lexicons have a lock each: a
+ * lexicon's maker reads a data file while the lexicon lock is held (lock
+ * order lexicons -> files, never the reverse), and must not ask for
+ * another lexicon.
  *
- * Threads: any thread; the mutex is held only while a file is looked up or
- * parsed for the first time.
+ * Threads: any thread; a lock is held only while a file or lexicon is
+ * looked up, or made the first time.
  */
 #include "cq_ops_text.h"
 
@@ -24,39 +29,69 @@
 
 #define CQ_OPS_TEXT_FILES_MAX 8
 
-static pthread_mutex_t cq_ops_text_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
+typedef struct {
     char name[64];
     json_t *json;
-} cq_ops_text_files[CQ_OPS_TEXT_FILES_MAX];
+} cq_ops_text_entry_t;
+
+static pthread_mutex_t cq_ops_text_files_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t cq_ops_text_lexicons_lock = PTHREAD_MUTEX_INITIALIZER;
+static cq_ops_text_entry_t cq_ops_text_files[CQ_OPS_TEXT_FILES_MAX];
+static cq_ops_text_entry_t cq_ops_text_lexicons[CQ_OPS_TEXT_FILES_MAX];
+
+/* Looks name up in table, or makes it with make(arg) and keeps it there.
+ * Called with the table's lock held. */
+static json_t *cq_ops_text_cache(cq_ops_text_entry_t *table, const char *name,
+                                 json_t *(*make)(const void *), const void *arg)
+{
+    size_t i = 0;
+    for (; i < CQ_OPS_TEXT_FILES_MAX && table[i].name[0]; i++)
+        if (strcmp(table[i].name, name) == 0)
+            return table[i].json;
+    if (i == CQ_OPS_TEXT_FILES_MAX || strlen(name) >= sizeof(table[i].name))
+        return NULL;
+    json_t *made = make(arg);
+    if (made) {
+        cq_strlcpy(table[i].name, name, sizeof(table[i].name));
+        table[i].json = made;
+    }
+    return made;
+}
+
+static json_t *cq_ops_text_parse(const void *name)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "workers/operations/data/%s", (const char *)name);
+    size_t len = 0;
+    const char *text = cq_embedded_get(path, &len);
+    json_error_t error;
+    return text ? json_loadb(text, len, 0, &error) : NULL;
+}
 
 const json_t *cq_ops_text_data(const char *name)
 {
-    json_t *found = NULL;
-    pthread_mutex_lock(&cq_ops_text_lock);
-    size_t i = 0;
-    for (; i < CQ_OPS_TEXT_FILES_MAX && cq_ops_text_files[i].name[0]; i++) {
-        if (strcmp(cq_ops_text_files[i].name, name) == 0) {
-            found = cq_ops_text_files[i].json;
-            goto unlock;
-        }
-    }
-    if (i == CQ_OPS_TEXT_FILES_MAX || strlen(name) >= sizeof(cq_ops_text_files[i].name))
-        goto unlock;
-    char path[128];
-    snprintf(path, sizeof(path), "workers/operations/data/%s", name);
-    size_t len = 0;
-    const char *text = cq_embedded_get(path, &len);
-    if (text) {
-        json_error_t error;
-        found = json_loadb(text, len, 0, &error);
-    }
-    if (found) {
-        cq_strlcpy(cq_ops_text_files[i].name, name, sizeof(cq_ops_text_files[i].name));
-        cq_ops_text_files[i].json = found;
-    }
-unlock:
-    pthread_mutex_unlock(&cq_ops_text_lock);
+    pthread_mutex_lock(&cq_ops_text_files_lock);
+    json_t *found = cq_ops_text_cache(cq_ops_text_files, name, cq_ops_text_parse, name);
+    pthread_mutex_unlock(&cq_ops_text_files_lock);
+    return found;
+}
+
+static json_t *cq_ops_text_make_lexicon(const void *make_)
+{
+    json_t *(*const *make)(void) = make_;
+    json_t *classes = (*make)();
+    if (!classes)
+        return NULL;
+    json_t *stems = cq_ops_text_lexicon_new(classes);
+    json_decref(classes);
+    return stems;
+}
+
+const json_t *cq_ops_text_lexicon(const char *key, json_t *(*make)(void))
+{
+    pthread_mutex_lock(&cq_ops_text_lexicons_lock);
+    json_t *found = cq_ops_text_cache(cq_ops_text_lexicons, key, cq_ops_text_make_lexicon, &make);
+    pthread_mutex_unlock(&cq_ops_text_lexicons_lock);
     return found;
 }
 

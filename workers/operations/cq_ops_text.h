@@ -4,7 +4,7 @@
  * deprecated analysis): their embedded data files, a lexicon of stems,
  * "{key}" templates, sentences and bounded string building.
  *
- * Data files are parsed once (pthread_once) and read-only afterwards; every
+ * Data files and lexicons are built once and read-only afterwards; every
  * function here is reentrant and may be called from any thread.
  */
 #ifndef CQ_OPS_TEXT_H
@@ -26,6 +26,15 @@ const json_t *cq_ops_text_data(const char *name);
  * {stem: index} (caller decrefs; later classes do not override earlier).
  */
 json_t *cq_ops_text_lexicon_new(const json_t *lexicon);
+/*
+ * The lexicon named key, made once: the first call for a key builds it
+ * from the classes make returns (a new {class: [word, ...]} object, see
+ * cq_ops_text_lexicon_new) and keeps it for the life of the process; later
+ * calls return the same object. Borrowed, read-only; NULL when make does.
+ * Every caller of one key must pass an equivalent make.
+ */
+const json_t *cq_ops_text_lexicon(const char *key, json_t *(*make)(void));
+
 /* Class index of a lower-cased token in a lexicon made above, or -1. */
 int cq_ops_text_lexicon_class(const json_t *stems, const char *token);
 
