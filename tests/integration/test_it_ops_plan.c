@@ -199,28 +199,6 @@ static void test_it_ops_plan_priority_builtin(void **state)
     cq_it_resp_free(&r);
 }
 
-/* The operations worker loads every operation's prompts when an LLM is
- * configured; the engines of the kind's other operations bring theirs. */
-static bool all_prompts_present(void)
-{
-    static const char *const ops[] = {"strategic-alignment",    "prioritization-suggestions",
-                                      "scheduling-suggestions", "root-cause-suggestions",
-                                      "action-suggestions",     "operations-analysis"};
-    bool ok = true;
-    for (size_t i = 0; i < CQ_ARRAY_SIZE(ops); i++) {
-        char path[160];
-        snprintf(path, sizeof(path), "workers/operations/prompts/%s.system.txt", ops[i]);
-        if (!cq_embedded_get(path, NULL)) {
-            fprintf(stderr,
-                    "SKIPPED: %s is not in this tree, so the operations worker cannot "
-                    "start with an LLM yet\n",
-                    path);
-            ok = false;
-        }
-    }
-    return ok;
-}
-
 /* Restarts the operations worker against the fake LLM with a provider. */
 static void llm_worker(const char *provider)
 {
@@ -243,10 +221,6 @@ static void builtin_worker(void)
 
 static void test_it_ops_plan_priority_through_fake_llm(void **state)
 {
-    if (!all_prompts_present()) {
-        skip();
-        return;
-    }
     llm_worker("anthropic");
     const char *body = "{\"actions\": [{\"id\": \"a1\", \"title\": \"Fix the checkout bug\","
                        " \"currentPriority\": \"medium\", \"status\": \"in_progress\","
@@ -278,10 +252,6 @@ static void test_it_ops_plan_priority_through_fake_llm(void **state)
 
 static void test_it_ops_plan_schedule_through_fake_llm(void **state)
 {
-    if (!all_prompts_present()) {
-        skip();
-        return;
-    }
     llm_worker("openai");
     /* The structured-output schema cannot carry "format" (it becomes a hint
      * in the description), so the fake is given the model's answer. */

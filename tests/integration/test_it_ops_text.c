@@ -105,31 +105,6 @@ static void builtin_worker(void)
     assert_true(cq_it_start_worker(&stack, "operations", NULL));
 }
 
-/*
- * With a provider configured the worker refuses to start unless every
- * operation of its kind has prompt files. This branch adds the prompts of
- * its four operations only; prioritization-suggestions and
- * scheduling-suggestions get theirs from the branch that builds their
- * engines. Until both are in, the LLM tests say so and are skipped.
- */
-static bool llm_prompts_ready(void)
-{
-    bool ready = true;
-    for (size_t i = 0; i < cq_contract_count(contract); i++) {
-        const cq_operation_t *op = cq_contract_at(contract, i);
-        if (strcmp(op->kind, "operations") != 0)
-            continue;
-        char sys[160], user[160];
-        snprintf(sys, sizeof(sys), "workers/operations/prompts/%s.system.txt", op->name);
-        snprintf(user, sizeof(user), "workers/operations/prompts/%s.user.txt", op->name);
-        if (!cq_embedded_get(sys, NULL) || !cq_embedded_get(user, NULL)) {
-            fprintf(stderr, "SKIPPED: no prompt files for operations/%s yet\n", op->name);
-            ready = false;
-        }
-    }
-    return ready;
-}
-
 static void llm_worker(void)
 {
     cq_it_stop(&stack.worker, SIGTERM);
@@ -225,8 +200,6 @@ static void test_it_ops_text_operations_analysis_builtin_and_headers(void **stat
 
 static void test_it_ops_text_llm_success(void **state)
 {
-    if (!llm_prompts_ready())
-        skip();
     llm_worker();
     cq_it_resp_t r = post("/operations/strategic-alignment", ALIGN_BODY);
     assert_int_equal(r.status, 200);
@@ -249,8 +222,6 @@ static void test_it_ops_text_llm_success(void **state)
 
 static void test_it_ops_text_llm_invalid_then_repaired(void **state)
 {
-    if (!llm_prompts_ready())
-        skip();
     llm_worker();
     assert_true(cq_it_fake_script(fake_port, "{\"steps\": [{\"kind\": \"invalid\"}]}"));
     cq_it_resp_t r = post("/operations/strategic-alignment", ALIGN_BODY);
