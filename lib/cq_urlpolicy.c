@@ -348,7 +348,13 @@ static bool cq_urlpolicy_host_literal(const char *host, uint8_t a[16], bool *is_
         *is_v6 = true;
         return true;
     }
-    if (inet_pton(AF_INET, host, &v4) == 1 || inet_aton(host, &v4) == 1) {
+    /* "127.0.0.1." is the same address to resolvers that drop the root dot. */
+    char bare[64];
+    cq_strlcpy(bare, host, sizeof(bare));
+    size_t len = strlen(bare);
+    if (len > 1 && bare[len - 1] == '.')
+        bare[len - 1] = '\0';
+    if (inet_pton(AF_INET, bare, &v4) == 1 || inet_aton(bare, &v4) == 1) {
         cq_urlpolicy_map_v4(&v4, a);
         *is_v6 = false;
         return true;

@@ -84,6 +84,8 @@ static const hostile_t hostile[] = {
     {"http://0x7f.0.0.1/", "loopback"},
     {"http://0x7f000001/", "loopback"},
     {"http://0X7F000001/", "loopback"},
+    {"http://127.0.0.1./", "loopback"},
+    {"http://0x7f.1./", "loopback"},
     {"http://[::1]/", "loopback"},
     {"http://[::1]:8080/", "loopback"},
     {"http://[0:0:0:0:0:0:0:1]/", "loopback"},
