@@ -24,9 +24,9 @@
  */
 #include "cq_fetch.h"
 #include "cq_breaker.h"
+#include "cq_fetch_retry.h"
 #include "cq_log.h"
 
-#include <ctype.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,7 +34,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <curl/curl.h>
 
@@ -487,44 +486,6 @@ static void cq_fetch_schedule(cq_fetch_call_t *call, int64_t delay_ms)
     cq_fetch_link(call, CQ_FETCH_IN_TIMER);
 }
 
-/* A Retry-After value (delay-seconds or an HTTP-date) in ms, capped at
- * max_ms; -1 when absent or unreadable. */
-static int64_t cq_fetch_retry_after_ms(const char *value, int64_t max_ms)
-{
-    if (!value || !*value)
-        return -1;
-    int64_t ms;
-    if (isdigit((unsigned char)value[0])) {
-        char *end;
-        long long s = strtoll(value, &end, 10);
-        while (*end == ' ' || *end == '\t')
-            end++;
-        if (*end)
-            return -1;
-        ms = s > max_ms / 1000 + 1 ? max_ms : (int64_t)s * 1000;
-    } else {
-        time_t at = curl_getdate(value, NULL);
-        if (at == (time_t)-1)
-            return -1;
-        ms = ((int64_t)at - (int64_t)time(NULL)) * 1000;
-    }
-    if (ms < 0)
-        ms = 0;
-    return ms > max_ms ? max_ms : ms;
-}
-
-static int64_t cq_fetch_backoff(cq_fetch_call_t *call)
-{
-    int64_t cap = call->retry_after_max_ms, delay = call->retry_backoff_ms;
-    for (int i = 1; i < call->tries && delay < cap; i++)
-        delay *= 2;
-    if (delay > cap)
-        delay = cap;
-    if (delay <= 0)
-        return 0;
-    return delay / 2 + (int64_t)(rand_r(&call->fetch->seed) % (unsigned int)(delay / 2 + 1));
-}
-
 static bool cq_fetch_status_retries(const cq_fetch_call_t *call, long status)
 {
     if (!call->retry_statuses)
@@ -533,37 +494,6 @@ static bool cq_fetch_status_retries(const cq_fetch_call_t *call, long status)
         if (*s == status)
             return true;
     return false;
-}
-
-static cq_fetch_fail_t cq_fetch_fail_from_curl(CURLcode code)
-{
-    switch (code) {
-    case CURLE_OK:
-        return CQ_FETCH_OK;
-    case CURLE_OPERATION_TIMEDOUT:
-        return CQ_FETCH_TIMEOUT;
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_SSL_CONNECT_ERROR:
-        return CQ_FETCH_CONNECT;
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-        return CQ_FETCH_RESET;
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_CRL_BADFILE:
-        return CQ_FETCH_TLS;
-    default:
-        return CQ_FETCH_OTHER;
-    }
 }
 
 static char *cq_fetch_header(CURL *easy, const char *name)
@@ -667,10 +597,11 @@ static void cq_fetch_on_done(cq_fetch_call_t *call, CURLcode code)
         return;
     }
     if (code != CURLE_OK) {
-        cq_fetch_fail_t fail = cq_fetch_fail_from_curl(code);
+        cq_fetch_fail_t fail = cq_fetch_fail_from_curl((int)code);
         cq_breaker_record(breaker, false, now);
         if (call->retry_transport && fail != CQ_FETCH_TLS && call->tries < call->max_attempts) {
-            int64_t delay = cq_fetch_backoff(call);
+            int64_t delay = cq_fetch_backoff_ms(call->retry_backoff_ms, call->retry_after_max_ms,
+                                                call->tries, &call->fetch->seed);
             CQ_LOG(CQ_LOG_INFO, "fetch", call->log_id, "%s %s try %d: %s; retrying in %lld ms",
                    method, call->url.dest, call->tries, curl_easy_strerror(code), (long long)delay);
             cq_fetch_clear_response(call);
@@ -685,9 +616,11 @@ static void cq_fetch_on_done(cq_fetch_call_t *call, CURLcode code)
     long status = call->status;
     cq_breaker_record(breaker, !(status == 429 || status >= 500), now);
     if (cq_fetch_status_retries(call, status) && call->tries < call->max_attempts) {
-        int64_t delay = cq_fetch_retry_after_ms(call->retry_after, call->retry_after_max_ms);
+        int64_t delay =
+            cq_fetch_retry_after_ms(call->retry_after, cq_now_ms(), call->retry_after_max_ms);
         if (delay < 0)
-            delay = cq_fetch_backoff(call);
+            delay = cq_fetch_backoff_ms(call->retry_backoff_ms, call->retry_after_max_ms,
+                                        call->tries, &call->fetch->seed);
         CQ_LOG(CQ_LOG_INFO, "fetch", call->log_id, "%s %s try %d: HTTP %ld; retrying in %lld ms",
                method, call->url.dest, call->tries, status, (long long)delay);
         cq_fetch_clear_response(call);
@@ -813,6 +746,11 @@ static int cq_fetch_deliver(cq_fetch_t *fetch)
 
 int cq_fetch_poll(cq_fetch_t *fetch, int timeout_ms)
 {
+    return cq_fetch_poll_fds(fetch, timeout_ms, NULL, 0);
+}
+
+int cq_fetch_poll_fds(cq_fetch_t *fetch, int timeout_ms, const int *fds, size_t fd_count)
+{
     int64_t now = cq_mono_ms();
     int64_t wait = timeout_ms < 0 ? 0 : timeout_ms;
     for (cq_fetch_call_t *call = fetch->lists[CQ_FETCH_IN_TIMER], *next; call; call = next) {
@@ -828,7 +766,11 @@ int cq_fetch_poll(cq_fetch_t *fetch, int timeout_ms)
     curl_multi_perform(fetch->multi, &running);
     cq_fetch_read_done(fetch);
     if (!fetch->lists[CQ_FETCH_IN_READY] && wait > 0) {
-        curl_multi_poll(fetch->multi, NULL, 0, (int)wait, NULL);
+        struct curl_waitfd extra[CQ_FETCH_MAX_EXTRA_FDS];
+        size_t n = fd_count < CQ_FETCH_MAX_EXTRA_FDS ? fd_count : CQ_FETCH_MAX_EXTRA_FDS;
+        for (size_t i = 0; i < n; i++)
+            extra[i] = (struct curl_waitfd){.fd = fds[i], .events = CURL_WAIT_POLLIN};
+        curl_multi_poll(fetch->multi, n ? extra : NULL, (unsigned int)n, (int)wait, NULL);
         curl_multi_perform(fetch->multi, &running);
         cq_fetch_read_done(fetch);
     }

@@ -137,6 +137,16 @@ void cq_fetch_cancel(cq_fetch_t *fetch, cq_fetch_call_t *call);
  * the number of callbacks run. */
 int cq_fetch_poll(cq_fetch_t *fetch, int timeout_ms);
 
+/* At most this many descriptors are watched by cq_fetch_poll_fds. */
+#define CQ_FETCH_MAX_EXTRA_FDS 8
+
+/* As cq_fetch_poll, and the wait also ends when one of the fd_count
+ * descriptors in fds (at most CQ_FETCH_MAX_EXTRA_FDS; more are ignored)
+ * becomes readable — e.g. a completion queue's eventfd or librdkafka's
+ * queue event fd — so a loop can wait on all its sources in one place.
+ * The descriptors are only watched, never read. */
+int cq_fetch_poll_fds(cq_fetch_t *fetch, int timeout_ms, const int *fds, size_t fd_count);
+
 /* Makes a cq_fetch_poll that is waiting (or the next one) return early.
  * Any thread; for loops that also wait on other sources (a completion
  * queue, Kafka). */
