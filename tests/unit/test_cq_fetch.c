@@ -718,6 +718,29 @@ static void on_done_count(void *opaque, cq_fetch_result_t *r)
     (*(int *)opaque)++;
 }
 
+/* More calls than one poll hands to curl (they start in batches): every
+ * one ends, each callback runs once. */
+static void test_fetch_many_calls_all_complete(void **state)
+{
+    fixture_t *f = *state;
+    char *url = url_of(&f->v4, "/ok");
+    cq_fetch_request_t req = user_get(f, url);
+    enum { N = 300 };
+    static int calls[N];
+    memset(calls, 0, sizeof(calls));
+    for (int i = 0; i < N; i++)
+        cq_fetch_start(f->fetch, &req, on_done_count, &calls[i]);
+    assert_int_equal(cq_fetch_in_flight(f->fetch), N);
+    int64_t deadline = cq_mono_ms() + 30000;
+    while (cq_fetch_in_flight(f->fetch) > 0 && cq_mono_ms() < deadline)
+        cq_fetch_poll(f->fetch, 50);
+    assert_int_equal(cq_fetch_in_flight(f->fetch), 0);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(calls[i], 1);
+    assert_int_equal(atomic_load(&f->v4.requests), N);
+    free(url);
+}
+
 static void test_fetch_cancel_and_destroy_in_flight(void **state)
 {
     fixture_t *f = *state;
@@ -728,6 +751,8 @@ static void test_fetch_cancel_and_destroy_in_flight(void **state)
     cq_fetch_start(f->fetch, &req, on_done_count, &calls);
     cq_fetch_request_t bad = user_get(f, "gopher://x/");
     cq_fetch_call_t *refused = cq_fetch_start(f->fetch, &bad, on_done_count, &calls);
+    /* Cancelled before curl ever saw it. */
+    cq_fetch_cancel(f->fetch, cq_fetch_start(f->fetch, &req, on_done_count, &calls));
     assert_int_equal(cq_fetch_in_flight(f->fetch), 3);
     cq_fetch_poll(f->fetch, 20);
     cq_fetch_cancel(f->fetch, call); /* a running transfer */
@@ -787,6 +812,7 @@ int main(void)
         cmocka_unit_test(test_fetch_default_policy_refuses_loopback_spellings),
         cmocka_unit_test(test_fetch_trusted_url_skips_address_policy),
         T(test_fetch_breaker_opens_after_failures),
+        T(test_fetch_many_calls_all_complete),
         T(test_fetch_cancel_and_destroy_in_flight),
         cmocka_unit_test(test_fetch_poll_fds_wakes_on_a_descriptor),
         cmocka_unit_test(test_fetch_new_refuses_bad_allow_list),
