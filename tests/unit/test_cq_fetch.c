@@ -1,10 +1,11 @@
 /*
  * Unit tests of the fetch layer against in-process loopback listeners
- * (a small HTTP server on a thread of the test, one thread per
- * connection): success, the size cap, timeouts, retries of 5xx and of 429
- * with Retry-After, redirects (followed, bounded, refused), the default
- * policy refusing every spelling of loopback with no connection reaching
- * the listener, the circuit breaker, POST bodies, cancel and wakeup.
+ * (cq_test_server.h: a small HTTP server on a thread of the test):
+ * success, the size cap, timeouts, retries of 5xx and of 429 with
+ * Retry-After, redirects (followed, bounded, refused), the default policy
+ * refusing every spelling of loopback with no connection reaching the
+ * listener, no connection reuse for user URLs, the circuit breaker, POST
+ * bodies, many calls at once, cancel, wakeup and extra descriptors.
  */
 #define _GNU_SOURCE /* strcasestr */
 #include <setjmp.h>
@@ -28,198 +29,7 @@
 
 #include "cq_config.h"
 #include "cq_fetch.h"
-
-/* ---- the fake server ---- */
-
-typedef struct {
-    int fd, port, family;
-    pthread_t thread;
-    atomic_bool stop;
-    atomic_int accepts, requests, active;
-    atomic_int flaky_left;     /* /flaky answers 503 while this is > 0 */
-    atomic_int ra_count;       /* /ra: the first answer is 429 Retry-After: 1 */
-    int64_t ra_at[4];          /* when /ra requests arrived (monotonic ms) */
-    char redirect_target[256]; /* where /away points */
-} server_t;
-
-typedef struct {
-    server_t *server;
-    int fd;
-} conn_t;
-
-static void send_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w <= 0)
-            return;
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
-static void respond(int fd, int status, const char *extra, const char *body, size_t len)
-{
-    char head[1024];
-    int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %d X\r\nContent-Type: text/html; charset=utf-8\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n%s\r\n",
-                     status, len, extra ? extra : "");
-    send_all(fd, head, (size_t)n);
-    send_all(fd, body, len);
-}
-
-static void *conn_main(void *arg)
-{
-    conn_t *c = arg;
-    server_t *s = c->server;
-    char buf[16384];
-    size_t n = 0;
-    char *end = NULL;
-    while (n < sizeof(buf) - 1 && !end) {
-        ssize_t r = recv(c->fd, buf + n, sizeof(buf) - 1 - n, 0);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-        buf[n] = '\0';
-        end = strstr(buf, "\r\n\r\n");
-    }
-    if (!end)
-        goto done_close;
-    atomic_fetch_add(&s->requests, 1);
-    char method[16] = "", path[512] = "";
-    sscanf(buf, "%15s %511s", method, path);
-    const char *cl = strcasestr(buf, "\r\nContent-Length:");
-    size_t want = cl ? (size_t)strtoul(cl + 17, NULL, 10) : 0;
-    size_t have = n - (size_t)(end + 4 - buf);
-    while (have < want && n < sizeof(buf) - 1) {
-        ssize_t r = recv(c->fd, buf + n, sizeof(buf) - 1 - n, 0);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-        have += (size_t)r;
-        buf[n] = '\0';
-    }
-    const char *body = end + 4;
-    if (strcmp(path, "/ok") == 0) {
-        respond(c->fd, 200, NULL, "hello", 5);
-    } else if (strcmp(path, "/big") == 0) {
-        static char big[65536];
-        memset(big, 'x', sizeof(big));
-        respond(c->fd, 200, NULL, big, sizeof(big));
-    } else if (strcmp(path, "/slow") == 0) {
-        usleep(800 * 1000);
-        respond(c->fd, 200, NULL, "late", 4);
-    } else if (strcmp(path, "/flaky") == 0) {
-        if (atomic_fetch_sub(&s->flaky_left, 1) > 0)
-            respond(c->fd, 503, NULL, "busy", 4);
-        else
-            respond(c->fd, 200, NULL, "recovered", 9);
-    } else if (strcmp(path, "/ra") == 0) {
-        int i = atomic_fetch_add(&s->ra_count, 1);
-        if (i < 4)
-            s->ra_at[i] = cq_mono_ms();
-        if (i == 0)
-            respond(c->fd, 429, "Retry-After: 1\r\n", "slow down", 9);
-        else
-            respond(c->fd, 200, NULL, "thanks", 6);
-    } else if (strcmp(path, "/fail") == 0) {
-        respond(c->fd, 500, NULL, "oops", 4);
-    } else if (strncmp(path, "/redirect/", 10) == 0) {
-        int left = atoi(path + 10);
-        char loc[128];
-        snprintf(loc, sizeof(loc), "Location: /redirect/%d\r\n", left - 1);
-        if (left > 0)
-            respond(c->fd, 302, loc, "", 0);
-        else
-            respond(c->fd, 200, NULL, "end", 3);
-    } else if (strcmp(path, "/away") == 0) {
-        char loc[300];
-        snprintf(loc, sizeof(loc), "Location: %s\r\n", s->redirect_target);
-        respond(c->fd, 302, loc, "", 0);
-    } else if (strcmp(path, "/see-other") == 0) {
-        respond(c->fd, 303, "Location: /echo\r\n", "", 0);
-    } else if (strcmp(path, "/echo") == 0) {
-        char out[512];
-        int len = snprintf(out, sizeof(out), "%s %.*s", method, (int)want, body);
-        respond(c->fd, 200, NULL, out, (size_t)len);
-    } else {
-        respond(c->fd, 404, NULL, "no", 2);
-    }
-done_close:
-    close(c->fd);
-    atomic_fetch_sub(&s->active, 1);
-    free(c);
-    return NULL;
-}
-
-static void *server_main(void *arg)
-{
-    server_t *s = arg;
-    while (!atomic_load(&s->stop)) {
-        struct pollfd p = {.fd = s->fd, .events = POLLIN};
-        if (poll(&p, 1, 20) <= 0)
-            continue;
-        int fd = accept(s->fd, NULL, NULL);
-        if (fd < 0)
-            continue;
-        atomic_fetch_add(&s->accepts, 1);
-        atomic_fetch_add(&s->active, 1);
-        conn_t *c = calloc(1, sizeof(*c));
-        c->server = s;
-        c->fd = fd;
-        pthread_t t;
-        pthread_create(&t, NULL, conn_main, c);
-        pthread_detach(t);
-    }
-    return NULL;
-}
-
-/* Listens on addr (a numeric address) and port (0: any); false if it cannot. */
-static bool server_start(server_t *s, const char *addr, int port)
-{
-    memset(s, 0, sizeof(*s));
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof(ss));
-    socklen_t len;
-    if (strchr(addr, ':')) {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        inet_pton(AF_INET6, addr, &in6->sin6_addr);
-        len = sizeof(*in6);
-    } else {
-        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-        in->sin_family = AF_INET;
-        in->sin_port = htons((uint16_t)port);
-        inet_pton(AF_INET, addr, &in->sin_addr);
-        len = sizeof(*in);
-    }
-    s->family = ss.ss_family;
-    s->fd = socket(ss.ss_family, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (ss.ss_family == AF_INET6)
-        setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    if (bind(s->fd, (struct sockaddr *)&ss, len) != 0 || listen(s->fd, 64) != 0) {
-        close(s->fd);
-        return false;
-    }
-    getsockname(s->fd, (struct sockaddr *)&ss, &len);
-    s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                             : ((struct sockaddr_in *)&ss)->sin_port);
-    pthread_create(&s->thread, NULL, server_main, s);
-    return true;
-}
-
-static void server_stop(server_t *s)
-{
-    atomic_store(&s->stop, true);
-    pthread_join(s->thread, NULL);
-    for (int i = 0; i < 500 && atomic_load(&s->active) > 0; i++)
-        usleep(10 * 1000);
-    close(s->fd);
-}
+#include "cq_test_server.h"
 
 /* ---- driving the fetch ---- */
 
@@ -682,6 +492,37 @@ static void test_fetch_trusted_url_skips_address_policy(void **state)
     server_stop(&s);
 }
 
+/* A user URL never rides on a connection another call opened: here a
+ * trusted call leaves a keep-alive connection to localhost in curl's
+ * cache, and the same URL as a user URL must still be refused (reusing
+ * that connection would skip the connect-time check). */
+static void test_fetch_user_url_never_reuses_a_connection(void **state)
+{
+    server_t s;
+    assert_true(server_start(&s, "127.0.0.1", 0));
+    cq_config_t *conf = make_conf("");
+    char err[256];
+    cq_fetch_t *fetch = cq_fetch_new(conf, err, sizeof(err));
+    char url[128];
+    snprintf(url, sizeof(url), "http://localhost:%d/keep", s.port);
+    cq_fetch_request_t req = cq_fetch_request_defaults(fetch);
+    req.url = url;
+    outcome_t o;
+    run(fetch, &req, &o); /* trusted */
+    assert_int_equal(o.status, 200);
+    run(fetch, &req, &o); /* trusted again: the kept connection is reused */
+    assert_int_equal(o.status, 200);
+    assert_int_equal(atomic_load(&s.accepts), 1);
+    assert_int_equal(atomic_load(&s.requests), 2);
+    req.user_url = true;
+    run(fetch, &req, &o);
+    assert_int_equal(o.err, CQ_ERR_URL_NOT_ALLOWED);
+    assert_int_equal(atomic_load(&s.requests), 2);
+    cq_fetch_destroy(fetch);
+    cq_config_destroy(conf);
+    server_stop(&s);
+}
+
 static void test_fetch_breaker_opens_after_failures(void **state)
 {
     fixture_t *f = *state;
@@ -811,6 +652,7 @@ int main(void)
         cmocka_unit_test(test_fetch_refuses_redirect_to_refused_address),
         cmocka_unit_test(test_fetch_default_policy_refuses_loopback_spellings),
         cmocka_unit_test(test_fetch_trusted_url_skips_address_policy),
+        cmocka_unit_test(test_fetch_user_url_never_reuses_a_connection),
         T(test_fetch_breaker_opens_after_failures),
         T(test_fetch_many_calls_all_complete),
         T(test_fetch_cancel_and_destroy_in_flight),
