@@ -174,6 +174,10 @@ static const char *const allowed[] = {
     /* Names are checked when connecting, not here (cq_fetch's tests). */
     "http://localhost/",
     "http://127.0.0.1.nip.io/",
+    /* '@' and '%' outside the authority are ordinary path and query text. */
+    "http://example.com/user@host",
+    "http://example.com/a%20b?q=%41&r=@",
+    "http://example.com#frag@127.0.0.1",
 };
 
 static void test_urlpolicy_refuses_hostile_urls(void **state)
