@@ -2,21 +2,25 @@
  * cq_fetch.c — asynchronous HTTP calls over one curl multi handle (see
  * cq_fetch.h).
  *
- * Threads: only the loop thread that owns the fetch, except
- * cq_fetch_wakeup (curl_multi_wakeup is thread-safe). A call is always in
- * exactly one list: starting (its transfer is set up and waits to be handed
- * to curl, at most CQ_FETCH_START_BATCH per poll), active (a transfer is in
- * the multi handle), timer (waiting for a retry), ready (ended, callback
- * due) or deliver (its callback is being run by the current
- * cq_fetch_poll). The lists are doubly linked FIFOs, so cancel is O(1) from
- * anywhere and callbacks run in the order calls ended.
+ * Events: curl's socket callback puts its sockets in an epoll set
+ * (cq_fetch_events), its timer callback sets curl_timer_at; a poll waits on
+ * the set, the wakeup and the caller's descriptors, then runs
+ * curl_multi_socket_action for what is ready only: a poll costs what is
+ * ready, not what is in flight (curl_multi_perform walks every transfer).
+ *
+ * Threads: the loop thread that owns the fetch; cq_fetch_wakeup from any.
+ * A call is in exactly one list: starting (set up, waiting to be handed to
+ * curl, at most CQ_FETCH_START_BATCH per poll), active (in the multi
+ * handle), timer (waiting for a retry), ready (ended, callback due) or
+ * deliver (its callback runs in the current poll). The lists are doubly
+ * linked FIFOs: cancel is O(1) and callbacks run in the order calls ended.
  *
  * Guarantees: a callback runs once, from cq_fetch_poll only; a call with
  * user_url never connects to an address the policy refuses (curl asks
- * cq_fetch_open_socket for every socket it connects, after DNS; a
- * refused address gets CURL_SOCKET_BAD and no socket exists), never
- * goes through a proxy and never reuses a connection opened by another
- * call (that connection was checked for another URL, or not at all).
+ * cq_fetch_open_socket for every socket it connects, after DNS; a refused
+ * address gets CURL_SOCKET_BAD and no socket exists), never goes through a
+ * proxy and never reuses a connection opened by another call (that
+ * connection was checked for another URL, or not at all).
  *
  * Breakers: one per destination "host:port" (cq_fetch_dest, at most about
  * CQ_FETCH_MAX_DESTS kept); a call holds the one of its current hop.
@@ -24,6 +28,7 @@
 #include "cq_fetch.h"
 #include "cq_breaker.h"
 #include "cq_fetch_dest.h"
+#include "cq_fetch_events.h"
 #include "cq_fetch_retry.h"
 #include "cq_log.h"
 
@@ -39,6 +44,7 @@
 
 #define CQ_FETCH_MAX_DESTS   4096
 #define CQ_FETCH_START_BATCH 64
+#define CQ_FETCH_POLL_BATCH  256 /* sockets served and callbacks run per poll */
 
 typedef enum {
     CQ_FETCH_IN_NONE = -1,
@@ -93,6 +99,8 @@ struct cq_fetch_call_s {
 
 struct cq_fetch_s {
     CURLM *multi;
+    cq_fetch_events_t *events; /* curl's sockets, the wakeup, the caller's fds */
+    int64_t curl_timer_at;     /* when curl wants CURL_SOCKET_TIMEOUT; -1: never */
     cq_urlpolicy_t *policy;
     cq_fetch_request_t defaults;
     cq_fetch_call_t *lists[CQ_FETCH_IN__COUNT], *tails[CQ_FETCH_IN__COUNT]; /* FIFO */
@@ -108,13 +116,6 @@ static pthread_once_t cq_fetch_curl_once = PTHREAD_ONCE_INIT;
 static void cq_fetch_curl_init(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-const char *cq_fetch_fail_name(cq_fetch_fail_t fail)
-{
-    static const char *const names[] = {"ok",    "refused", "circuit_open", "timeout",   "connect",
-                                        "reset", "tls",     "too_large",    "redirects", "other"};
-    return (int)fail >= 0 && (size_t)fail < CQ_ARRAY_SIZE(names) ? names[fail] : "other";
 }
 
 /* ---- lists ---- */
@@ -154,6 +155,27 @@ static void cq_fetch_dest_release(cq_fetch_call_t *call)
     call->dest = NULL;
 }
 
+/* ---- curl's event hooks: sockets to epoll, one timer ---- */
+
+static int cq_fetch_on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    cq_fetch_t *fetch = userp;
+    if (what == CURL_POLL_REMOVE)
+        cq_fetch_events_unwatch(fetch->events, s);
+    else
+        cq_fetch_events_watch(fetch->events, s,
+                              ((what & CURL_POLL_IN) ? CQ_FETCH_EV_IN : 0) |
+                                  ((what & CURL_POLL_OUT) ? CQ_FETCH_EV_OUT : 0));
+    return 0;
+}
+
+static int cq_fetch_on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    cq_fetch_t *fetch = userp;
+    fetch->curl_timer_at = timeout_ms < 0 ? -1 : cq_mono_ms() + timeout_ms;
+    return 0;
+}
+
 /* ---- lifecycle ---- */
 
 cq_fetch_t *cq_fetch_new(const cq_config_t *conf, char *errstr, size_t errstr_size)
@@ -165,6 +187,16 @@ cq_fetch_t *cq_fetch_new(const cq_config_t *conf, char *errstr, size_t errstr_si
     cq_fetch_t *fetch = cq_calloc(1, sizeof(*fetch));
     fetch->policy = policy;
     fetch->multi = curl_multi_init();
+    fetch->events = cq_fetch_events_new(errstr, errstr_size);
+    fetch->curl_timer_at = -1;
+    if (!fetch->events) {
+        cq_fetch_destroy(fetch);
+        return NULL;
+    }
+    curl_multi_setopt(fetch->multi, CURLMOPT_SOCKETFUNCTION, cq_fetch_on_socket);
+    curl_multi_setopt(fetch->multi, CURLMOPT_SOCKETDATA, fetch);
+    curl_multi_setopt(fetch->multi, CURLMOPT_TIMERFUNCTION, cq_fetch_on_timer);
+    curl_multi_setopt(fetch->multi, CURLMOPT_TIMERDATA, fetch);
     fetch->idle_cap = (size_t)conf->worker_max_in_flight;
     fetch->idle = cq_calloc(fetch->idle_cap, sizeof(CURL *));
     curl_multi_setopt(fetch->multi, CURLMOPT_MAXCONNECTS, (long)conf->worker_max_in_flight);
@@ -207,7 +239,7 @@ const char *cq_fetch_circuit_state(cq_fetch_t *fetch, const char *dest)
 
 void cq_fetch_wakeup(cq_fetch_t *fetch)
 {
-    curl_multi_wakeup(fetch->multi);
+    cq_fetch_events_wakeup(fetch->events);
 }
 
 /* Takes the call's transfer out of the multi handle; the easy handle goes
@@ -283,6 +315,7 @@ void cq_fetch_destroy(cq_fetch_t *fetch)
     free(fetch->idle);
     cq_fetch_dests_destroy(fetch->dests);
     curl_multi_cleanup(fetch->multi);
+    cq_fetch_events_destroy(fetch->events);
     cq_urlpolicy_destroy(fetch->policy);
     free(fetch);
 }
@@ -413,11 +446,10 @@ static void cq_fetch_attempt(cq_fetch_call_t *call)
 }
 
 /* Hands at most CQ_FETCH_START_BATCH waiting transfers to curl, oldest
- * first. curl sets up every new transfer inside the next perform (connect,
- * connection-cache search, request): a burst of thousands in one perform
- * stalled the loop for hundreds of milliseconds (2,000 calls: 170-520 ms);
- * in batches each perform stays short and the rest follow on the next
- * polls. */
+ * first. curl sets up every new transfer at its next timeout (connect,
+ * connection-cache search, request): a burst of 2,000 at once stalled one
+ * poll for 170-520 ms; in batches each poll stays short and the rest
+ * follow on the next polls. */
 static void cq_fetch_start_batch(cq_fetch_t *fetch)
 {
     for (int i = 0; i < CQ_FETCH_START_BATCH && fetch->lists[CQ_FETCH_IN_STARTING]; i++) {
@@ -524,11 +556,6 @@ static void cq_fetch_redirect(cq_fetch_call_t *call)
     cq_fetch_attempt(call);
 }
 
-static bool cq_fetch_is_redirect(long status)
-{
-    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
-}
-
 static void cq_fetch_on_done(cq_fetch_call_t *call, CURLcode code)
 {
     cq_breaker_t *breaker = cq_fetch_dest_breaker(call->dest);
@@ -582,7 +609,9 @@ static void cq_fetch_on_done(cq_fetch_call_t *call, CURLcode code)
         cq_fetch_schedule(call, delay);
         return;
     }
-    if (cq_fetch_is_redirect(status) && call->max_redirects > 0 && call->location) {
+    bool redirect =
+        status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+    if (redirect && call->max_redirects > 0 && call->location) {
         cq_fetch_redirect(call);
         return;
     }
@@ -661,12 +690,13 @@ static void cq_fetch_read_done(cq_fetch_t *fetch)
     }
 }
 
-/* Runs the callbacks of the calls that were ready when it started; a call
- * that a callback starts and that ends at once waits for the next poll. */
+/* Runs the callbacks of up to CQ_FETCH_POLL_BATCH calls that were ready
+ * when it started, oldest first; the rest (and calls that a callback
+ * starts and that end at once) wait for the next poll. */
 static int cq_fetch_deliver(cq_fetch_t *fetch)
 {
     int delivered = 0;
-    while (fetch->lists[CQ_FETCH_IN_READY]) {
+    for (int i = 0; i < CQ_FETCH_POLL_BATCH && fetch->lists[CQ_FETCH_IN_READY]; i++) {
         cq_fetch_call_t *call = fetch->lists[CQ_FETCH_IN_READY];
         cq_fetch_unlink(call);
         cq_fetch_link(call, CQ_FETCH_IN_DELIVER);
@@ -704,6 +734,47 @@ int cq_fetch_poll(cq_fetch_t *fetch, int timeout_ms)
     return cq_fetch_poll_fds(fetch, timeout_ms, NULL, 0);
 }
 
+int cq_fetch_fd(const cq_fetch_t *fetch)
+{
+    return cq_fetch_events_fd(fetch->events);
+}
+
+int cq_fetch_timeout_ms(const cq_fetch_t *fetch)
+{
+    if (fetch->lists[CQ_FETCH_IN_READY] || fetch->lists[CQ_FETCH_IN_STARTING])
+        return 0;
+    int64_t now = cq_mono_ms(), due = -1;
+    if (fetch->curl_timer_at >= 0)
+        due = fetch->curl_timer_at - now;
+    for (const cq_fetch_call_t *c = fetch->lists[CQ_FETCH_IN_TIMER]; c; c = c->next)
+        if (due < 0 || c->retry_at - now < due)
+            due = c->retry_at - now;
+    if (due < 0 && (fetch->curl_timer_at >= 0 || fetch->lists[CQ_FETCH_IN_TIMER]))
+        return 0; /* overdue */
+    return due > INT32_MAX ? INT32_MAX : (int)due;
+}
+
+/* Lets curl act on every socket epoll reports ready and on its timer
+ * when due: work proportional to what is ready, not to what is in flight. */
+static void cq_fetch_drive(cq_fetch_t *fetch)
+{
+    /* At most CQ_FETCH_POLL_BATCH sockets: epoll is level-triggered, the
+     * rest stay ready for the next poll, and one poll stays short. */
+    int fds[CQ_FETCH_POLL_BATCH], events[CQ_FETCH_POLL_BATCH], running;
+    int n = cq_fetch_events_ready(fetch->events, fds, events, CQ_FETCH_POLL_BATCH);
+    for (int i = 0; i < n; i++) {
+        int mask = ((events[i] & CQ_FETCH_EV_IN) ? CURL_CSELECT_IN : 0) |
+                   ((events[i] & CQ_FETCH_EV_OUT) ? CURL_CSELECT_OUT : 0) |
+                   ((events[i] & CQ_FETCH_EV_ERR) ? CURL_CSELECT_ERR : 0);
+        curl_multi_socket_action(fetch->multi, fds[i], mask, &running);
+    }
+    if (fetch->curl_timer_at >= 0 && fetch->curl_timer_at <= cq_mono_ms()) {
+        fetch->curl_timer_at = -1; /* the call below may set the next one */
+        curl_multi_socket_action(fetch->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+    cq_fetch_read_done(fetch);
+}
+
 int cq_fetch_poll_fds(cq_fetch_t *fetch, int timeout_ms, const int *fds, size_t fd_count)
 {
     int64_t now = cq_mono_ms();
@@ -720,17 +791,15 @@ int cq_fetch_poll_fds(cq_fetch_t *fetch, int timeout_ms, const int *fds, size_t 
     cq_fetch_start_batch(fetch);
     if (fetch->lists[CQ_FETCH_IN_STARTING])
         wait = 0; /* more to hand over: come back at once */
-    int running = 0;
-    curl_multi_perform(fetch->multi, &running);
-    cq_fetch_read_done(fetch);
+    cq_fetch_drive(fetch);
+    if (fetch->curl_timer_at >= 0) {
+        int64_t due = fetch->curl_timer_at - cq_mono_ms();
+        if (due < wait)
+            wait = due < 0 ? 0 : due;
+    }
     if (!fetch->lists[CQ_FETCH_IN_READY] && wait > 0) {
-        struct curl_waitfd extra[CQ_FETCH_MAX_EXTRA_FDS];
-        size_t n = fd_count < CQ_FETCH_MAX_EXTRA_FDS ? fd_count : CQ_FETCH_MAX_EXTRA_FDS;
-        for (size_t i = 0; i < n; i++)
-            extra[i] = (struct curl_waitfd){.fd = fds[i], .events = CURL_WAIT_POLLIN};
-        curl_multi_poll(fetch->multi, n ? extra : NULL, (unsigned int)n, (int)wait, NULL);
-        curl_multi_perform(fetch->multi, &running);
-        cq_fetch_read_done(fetch);
+        cq_fetch_events_wait(fetch->events, (int)wait, fds, fd_count);
+        cq_fetch_drive(fetch);
     }
     return cq_fetch_deliver(fetch);
 }

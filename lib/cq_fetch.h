@@ -20,7 +20,8 @@
  * Never blocks: DNS runs on curl's resolver threads, waits are timers.
  *
  * Threads: not thread-safe. One loop thread owns the fetch: it calls
- * cq_fetch_start, cq_fetch_cancel and cq_fetch_poll, and completion
+ * cq_fetch_start, cq_fetch_cancel and cq_fetch_poll (and the other
+ * functions below), and completion
  * callbacks run on it, inside cq_fetch_poll only (never inside
  * cq_fetch_start, so a caller is never re-entered). The one exception is
  * cq_fetch_wakeup, which any thread may call.
@@ -133,8 +134,11 @@ void cq_fetch_cancel(cq_fetch_t *fetch, cq_fetch_call_t *call);
 
 /* Drives transfers and retry timers, waiting up to timeout_ms for
  * activity (0: do what is ready and return), and calls the callbacks of
- * the calls that ended. Returns at once when a callback is due. Returns
- * the number of callbacks run. */
+ * the calls that ended, oldest first. Returns at once when a callback is
+ * due. One poll does a bounded amount of work (at most 256 ready sockets
+ * and 256 callbacks, 64 new transfers): what is left makes the next poll
+ * return at once, so a loop stays responsive at thousands in flight.
+ * Returns the number of callbacks run. */
 int cq_fetch_poll(cq_fetch_t *fetch, int timeout_ms);
 
 /* At most this many descriptors are watched by cq_fetch_poll_fds. */
@@ -146,6 +150,15 @@ int cq_fetch_poll(cq_fetch_t *fetch, int timeout_ms);
  * queue event fd — so a loop can wait on all its sources in one place.
  * The descriptors are only watched, never read. */
 int cq_fetch_poll_fds(cq_fetch_t *fetch, int timeout_ms, const int *fds, size_t fd_count);
+
+/* For a loop that waits in its own poll instead: a descriptor that becomes
+ * readable when curl has socket work (valid until destroy; only wait on
+ * it, never read it), and how long that wait may last before the next
+ * cq_fetch_poll(fetch, 0) is due: 0 when work is ready (callbacks due,
+ * transfers to hand to curl, a timer overdue), else the time to the next
+ * retry or curl timer in ms, -1 when nothing waits on time. */
+int cq_fetch_fd(const cq_fetch_t *fetch);
+int cq_fetch_timeout_ms(const cq_fetch_t *fetch);
 
 /* Makes a cq_fetch_poll that is waiting (or the next one) return early.
  * Any thread; for loops that also wait on other sources (a completion

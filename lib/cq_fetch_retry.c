@@ -75,3 +75,10 @@ cq_fetch_fail_t cq_fetch_fail_from_curl(int curl_code)
         return CQ_FETCH_OTHER;
     }
 }
+
+const char *cq_fetch_fail_name(cq_fetch_fail_t fail)
+{
+    static const char *const names[] = {"ok",    "refused", "circuit_open", "timeout",   "connect",
+                                        "reset", "tls",     "too_large",    "redirects", "other"};
+    return (int)fail >= 0 && (size_t)fail < CQ_ARRAY_SIZE(names) ? names[fail] : "other";
+}

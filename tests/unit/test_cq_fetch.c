@@ -627,6 +627,32 @@ static void test_fetch_poll_fds_wakes_on_a_descriptor(void **state)
     cq_config_destroy(conf);
 }
 
+/* A loop that waits in its own poll: on cq_fetch_fd, for at most
+ * cq_fetch_timeout_ms, then cq_fetch_poll(fetch, 0). */
+static void test_fetch_external_loop_drives_calls(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(cq_fetch_timeout_ms(f->fetch), -1); /* nothing pending */
+    char *url = url_of(&f->v4, "/redirect/2");
+    cq_fetch_request_t req = user_get(f, url);
+    outcome_t o;
+    memset(&o, 0, sizeof(o));
+    cq_fetch_start(f->fetch, &req, on_done, &o);
+    assert_int_equal(cq_fetch_timeout_ms(f->fetch), 0); /* a transfer to hand to curl */
+    int64_t deadline = cq_mono_ms() + 10000;
+    while (!o.done && cq_mono_ms() < deadline) {
+        int t = cq_fetch_timeout_ms(f->fetch);
+        struct pollfd p = {.fd = cq_fetch_fd(f->fetch), .events = POLLIN};
+        poll(&p, 1, t < 0 || t > 1000 ? 1000 : t);
+        cq_fetch_poll(f->fetch, 0);
+    }
+    assert_true(o.done);
+    assert_int_equal(o.status, 200);
+    assert_int_equal(o.redirects, 2);
+    assert_int_equal(cq_fetch_timeout_ms(f->fetch), -1);
+    free(url);
+}
+
 static void test_fetch_new_refuses_bad_allow_list(void **state)
 {
     cq_config_t *conf = make_conf("10.0.0.0/99");
@@ -657,6 +683,7 @@ int main(void)
         T(test_fetch_many_calls_all_complete),
         T(test_fetch_cancel_and_destroy_in_flight),
         cmocka_unit_test(test_fetch_poll_fds_wakes_on_a_descriptor),
+        T(test_fetch_external_loop_drives_calls),
         cmocka_unit_test(test_fetch_new_refuses_bad_allow_list),
     };
 #undef T
