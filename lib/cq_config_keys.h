@@ -118,6 +118,27 @@
     X("llm.breaker_cooldown", llm_breaker_cooldown, MS, "30s", 100, 3600000, W,                    \
       "How long an open circuit refuses calls before one trial call.")                             \
     X("llm.fallback_builtin", llm_fallback_builtin, BOOL, "false", 0, 0, W,                        \
-      "When the circuit is open, answer with the builtin engine (the job says so).")
+      "When the circuit is open, answer with the builtin engine (the job says so).")               \
+    X("fetch.allow", fetch_allow, STR, "", 0, 0, W,                                                \
+      "Comma-separated CIDRs that user-supplied URLs may reach although they are not public "      \
+      "(e.g. 127.0.0.0/8 for test fakes); empty: only public addresses.")                          \
+    X("fetch.connect_timeout", fetch_connect_timeout, MS, "5s", 100, 600000, W,                    \
+      "Connect timeout of one outgoing HTTP call (upstreams, fetched pages).")                     \
+    X("fetch.timeout", fetch_timeout, MS, "30s", 100, 3600000, W,                                  \
+      "Total timeout of one outgoing HTTP call, each retry and redirect hop on its own.")          \
+    X("fetch.max_bytes", fetch_max_bytes, INT, "2097152", 1024, 1073741824, W,                     \
+      "Largest response body an outgoing call reads; a longer one is cut and the call fails.")     \
+    X("fetch.max_redirects", fetch_max_redirects, INT, "5", 0, 20, W,                              \
+      "Redirects an outgoing call follows, each hop checked against the address policy.")          \
+    X("fetch.max_attempts", fetch_max_attempts, INT, "3", 1, 20, W,                                \
+      "Tries of an outgoing call for timeouts, resets, 429 and 5xx before it fails.")              \
+    X("fetch.retry_backoff", fetch_retry_backoff, MS, "200ms", 1, 600000, W,                       \
+      "First retry delay of an outgoing call; doubled each try, with jitter.")                     \
+    X("fetch.retry_after_max", fetch_retry_after_max, MS, "30s", 0, 3600000, W,                    \
+      "Longest Retry-After (and backoff) an outgoing call waits; longer ones are capped.")         \
+    X("fetch.breaker_failures", fetch_breaker_failures, INT, "5", 1, 1000, W,                      \
+      "Consecutive failed calls to one host:port that open its circuit.")                          \
+    X("fetch.breaker_cooldown", fetch_breaker_cooldown, MS, "30s", 100, 3600000, W,                \
+      "How long an open circuit refuses calls to its host:port before one trial call.")
 
 #endif

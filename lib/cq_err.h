@@ -40,6 +40,10 @@
     X(KAFKA_UNAVAILABLE, 503, true, "The job queue is unavailable")                                \
     X(REDIS_UNAVAILABLE, 503, true, "The job store is unavailable")                                \
     X(UPSTREAM_UNAVAILABLE, 503, true, "An upstream service is unavailable")                       \
+    X(URL_NOT_ALLOWED, 422, false,                                                                 \
+      "The URL may not be fetched (scheme, credentials, or an address that is not public)")        \
+    X(FETCH_FAILED, 502, false, "The URL could not be fetched")                                    \
+    X(NOT_HTML, 422, false, "The fetched page is not HTML")                                        \
     X(JOB_TIMEOUT, 504, true, "The job did not finish in time")                                    \
     X(UNKNOWN_OPERATION, 422, false, "The job names an operation this worker does not run")        \
     X(UNDECODABLE_MESSAGE, 422, false, "A queue message could not be decoded")                     \

@@ -1,0 +1,805 @@
+/*
+ * cq_fetch.c — asynchronous HTTP calls over one curl multi handle (see
+ * cq_fetch.h).
+ *
+ * Events: curl's socket callback puts its sockets in an epoll set
+ * (cq_fetch_events), its timer callback sets curl_timer_at; a poll waits on
+ * the set, the wakeup and the caller's descriptors, then runs
+ * curl_multi_socket_action for what is ready only: a poll costs what is
+ * ready, not what is in flight (curl_multi_perform walks every transfer).
+ *
+ * Threads: the loop thread that owns the fetch; cq_fetch_wakeup from any.
+ * A call is in exactly one list: starting (set up, waiting to be handed to
+ * curl, at most CQ_FETCH_START_BATCH per poll), active (in the multi
+ * handle), timer (waiting for a retry), ready (ended, callback due) or
+ * deliver (its callback runs in the current poll). The lists are doubly
+ * linked FIFOs: cancel is O(1) and callbacks run in the order calls ended.
+ *
+ * Guarantees: a callback runs once, from cq_fetch_poll only; a call with
+ * user_url never connects to an address the policy refuses (curl asks
+ * cq_fetch_open_socket for every socket it connects, after DNS; a refused
+ * address gets CURL_SOCKET_BAD and no socket exists), never goes through a
+ * proxy and never reuses a connection opened by another call (that
+ * connection was checked for another URL, or not at all).
+ *
+ * Breakers: one per destination "host:port" (cq_fetch_dest, at most about
+ * CQ_FETCH_MAX_DESTS kept); a call holds the one of its current hop.
+ */
+#include "cq_fetch.h"
+#include "cq_breaker.h"
+#include "cq_fetch_dest.h"
+#include "cq_fetch_events.h"
+#include "cq_fetch_retry.h"
+#include "cq_log.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <curl/curl.h>
+
+#define CQ_FETCH_MAX_DESTS   4096
+#define CQ_FETCH_START_BATCH 64
+#define CQ_FETCH_POLL_BATCH  256 /* sockets served and callbacks run per poll */
+
+typedef enum {
+    CQ_FETCH_IN_NONE = -1,
+    CQ_FETCH_IN_STARTING = 0, /* set up, waiting for its turn to enter the multi handle */
+    CQ_FETCH_IN_ACTIVE,
+    CQ_FETCH_IN_TIMER,
+    CQ_FETCH_IN_READY,
+    CQ_FETCH_IN_DELIVER,
+    CQ_FETCH_IN__COUNT
+} cq_fetch_where_t;
+
+struct cq_fetch_call_s {
+    cq_fetch_t *fetch;
+    cq_fetch_where_t where;
+    cq_fetch_call_t *prev, *next;
+    cq_fetch_done_fn *done;
+    void *opaque;
+    /* The request, copied. */
+    char *method;
+    cq_urlpolicy_url_t url; /* the current hop */
+    char *last_url;         /* what the result reports */
+    char **headers;
+    size_t header_count;
+    char *body;
+    size_t body_len;
+    bool has_body, user_url, retry_transport;
+    int64_t connect_timeout_ms, timeout_ms, max_bytes, retry_backoff_ms, retry_after_max_ms;
+    int max_attempts, max_redirects;
+    int *retry_statuses; /* 0-terminated copy, or NULL for the default set */
+    long buffer_size;
+    char *log_id;
+    /* Progress. */
+    int tries; /* of the current hop */
+    int attempts, redirects;
+    int64_t started_ms, retry_at;
+    cq_fetch_dest_t *dest;
+    CURL *easy;
+    bool in_multi; /* easy was added to the multi handle */
+    struct curl_slist *slist;
+    bool refused;
+    char refused_why[160];
+    /* The last response. */
+    long status;
+    char *resp;
+    size_t resp_len, resp_cap;
+    bool too_big;
+    char *content_type, *location, *retry_after;
+    cq_err_t err;
+    cq_fetch_fail_t fail;
+    char message[256];
+};
+
+struct cq_fetch_s {
+    CURLM *multi;
+    cq_fetch_events_t *events; /* curl's sockets, the wakeup, the caller's fds */
+    int64_t curl_timer_at;     /* when curl wants CURL_SOCKET_TIMEOUT; -1: never */
+    cq_urlpolicy_t *policy;
+    cq_fetch_request_t defaults;
+    cq_fetch_call_t *lists[CQ_FETCH_IN__COUNT], *tails[CQ_FETCH_IN__COUNT]; /* FIFO */
+    size_t in_flight;
+    cq_fetch_dests_t *dests;
+    CURL **idle; /* reset easy handles kept for the next transfers */
+    size_t idle_count, idle_cap;
+    unsigned int seed;
+};
+
+static pthread_once_t cq_fetch_curl_once = PTHREAD_ONCE_INIT;
+
+static void cq_fetch_curl_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* ---- lists ---- */
+
+static void cq_fetch_link(cq_fetch_call_t *call, cq_fetch_where_t where)
+{
+    cq_fetch_t *fetch = call->fetch;
+    call->where = where;
+    call->next = NULL;
+    call->prev = fetch->tails[where];
+    if (call->prev)
+        call->prev->next = call;
+    else
+        fetch->lists[where] = call;
+    fetch->tails[where] = call;
+}
+
+static void cq_fetch_unlink(cq_fetch_call_t *call)
+{
+    if (call->where == CQ_FETCH_IN_NONE)
+        return;
+    if (call->prev)
+        call->prev->next = call->next;
+    else
+        call->fetch->lists[call->where] = call->next;
+    if (call->next)
+        call->next->prev = call->prev;
+    else
+        call->fetch->tails[call->where] = call->prev;
+    call->prev = call->next = NULL;
+    call->where = CQ_FETCH_IN_NONE;
+}
+
+static void cq_fetch_dest_release(cq_fetch_call_t *call)
+{
+    cq_fetch_dests_release(call->dest);
+    call->dest = NULL;
+}
+
+/* ---- curl's event hooks: sockets to epoll, one timer ---- */
+
+static int cq_fetch_on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    cq_fetch_t *fetch = userp;
+    if (what == CURL_POLL_REMOVE)
+        cq_fetch_events_unwatch(fetch->events, s);
+    else
+        cq_fetch_events_watch(fetch->events, s,
+                              ((what & CURL_POLL_IN) ? CQ_FETCH_EV_IN : 0) |
+                                  ((what & CURL_POLL_OUT) ? CQ_FETCH_EV_OUT : 0));
+    return 0;
+}
+
+static int cq_fetch_on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    cq_fetch_t *fetch = userp;
+    fetch->curl_timer_at = timeout_ms < 0 ? -1 : cq_mono_ms() + timeout_ms;
+    return 0;
+}
+
+/* ---- lifecycle ---- */
+
+cq_fetch_t *cq_fetch_new(const cq_config_t *conf, char *errstr, size_t errstr_size)
+{
+    cq_urlpolicy_t *policy = cq_urlpolicy_new(conf->fetch_allow, errstr, errstr_size);
+    if (!policy)
+        return NULL;
+    pthread_once(&cq_fetch_curl_once, cq_fetch_curl_init);
+    cq_fetch_t *fetch = cq_calloc(1, sizeof(*fetch));
+    fetch->policy = policy;
+    fetch->multi = curl_multi_init();
+    fetch->events = cq_fetch_events_new(errstr, errstr_size);
+    fetch->curl_timer_at = -1;
+    if (!fetch->events) {
+        cq_fetch_destroy(fetch);
+        return NULL;
+    }
+    curl_multi_setopt(fetch->multi, CURLMOPT_SOCKETFUNCTION, cq_fetch_on_socket);
+    curl_multi_setopt(fetch->multi, CURLMOPT_SOCKETDATA, fetch);
+    curl_multi_setopt(fetch->multi, CURLMOPT_TIMERFUNCTION, cq_fetch_on_timer);
+    curl_multi_setopt(fetch->multi, CURLMOPT_TIMERDATA, fetch);
+    fetch->idle_cap = (size_t)conf->worker_max_in_flight;
+    fetch->idle = cq_calloc(fetch->idle_cap, sizeof(CURL *));
+    curl_multi_setopt(fetch->multi, CURLMOPT_MAXCONNECTS, (long)conf->worker_max_in_flight);
+    fetch->dests = cq_fetch_dests_new((int)conf->fetch_breaker_failures,
+                                      conf->fetch_breaker_cooldown, CQ_FETCH_MAX_DESTS);
+    fetch->defaults = (cq_fetch_request_t){
+        .method = "GET",
+        .connect_timeout_ms = conf->fetch_connect_timeout,
+        .timeout_ms = conf->fetch_timeout,
+        .max_bytes = conf->fetch_max_bytes,
+        .max_attempts = (int)conf->fetch_max_attempts,
+        .max_redirects = (int)conf->fetch_max_redirects,
+        .retry_backoff_ms = conf->fetch_retry_backoff,
+        .retry_after_max_ms = conf->fetch_retry_after_max,
+        .retry_transport = true,
+    };
+    fetch->seed = (unsigned int)cq_now_ms() ^ (unsigned int)(uintptr_t)fetch;
+    return fetch;
+}
+
+cq_fetch_request_t cq_fetch_request_defaults(const cq_fetch_t *fetch)
+{
+    return fetch->defaults;
+}
+
+const cq_urlpolicy_t *cq_fetch_policy(const cq_fetch_t *fetch)
+{
+    return fetch->policy;
+}
+
+size_t cq_fetch_in_flight(const cq_fetch_t *fetch)
+{
+    return fetch->in_flight;
+}
+
+const char *cq_fetch_circuit_state(cq_fetch_t *fetch, const char *dest)
+{
+    return cq_fetch_dests_state(fetch->dests, dest);
+}
+
+void cq_fetch_wakeup(cq_fetch_t *fetch)
+{
+    cq_fetch_events_wakeup(fetch->events);
+}
+
+/* Takes the call's transfer out of the multi handle; the easy handle goes
+ * back to the pool. */
+static void cq_fetch_reset_transfer(cq_fetch_call_t *call)
+{
+    cq_fetch_t *fetch = call->fetch;
+    if (call->easy) {
+        if (call->in_multi)
+            curl_multi_remove_handle(fetch->multi, call->easy);
+        call->in_multi = false;
+        if (fetch->idle_count < fetch->idle_cap) {
+            curl_easy_reset(call->easy);
+            fetch->idle[fetch->idle_count++] = call->easy;
+        } else {
+            curl_easy_cleanup(call->easy);
+        }
+        call->easy = NULL;
+    }
+    curl_slist_free_all(call->slist);
+    call->slist = NULL;
+    call->refused = false;
+    call->refused_why[0] = '\0';
+}
+
+/* Forgets the last response (before another try or hop). */
+static void cq_fetch_clear_response(cq_fetch_call_t *call)
+{
+    free(call->resp);
+    free(call->content_type);
+    free(call->location);
+    free(call->retry_after);
+    call->resp = call->content_type = call->location = call->retry_after = NULL;
+    call->resp_len = call->resp_cap = 0;
+    call->too_big = false;
+    call->status = 0;
+}
+
+static void cq_fetch_call_free(cq_fetch_call_t *call)
+{
+    cq_fetch_reset_transfer(call);
+    cq_fetch_clear_response(call);
+    cq_fetch_dest_release(call);
+    cq_urlpolicy_url_clear(&call->url);
+    for (size_t i = 0; i < call->header_count; i++) {
+        explicit_bzero(call->headers[i], strlen(call->headers[i])); /* may hold keys */
+        free(call->headers[i]);
+    }
+    free(call->headers);
+    if (call->body)
+        explicit_bzero(call->body, call->body_len);
+    free(call->body);
+    free(call->method);
+    free(call->last_url);
+    free(call->retry_statuses);
+    free(call->log_id);
+    free(call);
+}
+
+void cq_fetch_destroy(cq_fetch_t *fetch)
+{
+    if (!fetch)
+        return;
+    for (int w = 0; w < CQ_FETCH_IN__COUNT; w++) {
+        while (fetch->lists[w]) {
+            cq_fetch_call_t *call = fetch->lists[w];
+            cq_fetch_unlink(call);
+            cq_fetch_call_free(call);
+        }
+    }
+    for (size_t i = 0; i < fetch->idle_count; i++)
+        curl_easy_cleanup(fetch->idle[i]);
+    free(fetch->idle);
+    cq_fetch_dests_destroy(fetch->dests);
+    curl_multi_cleanup(fetch->multi);
+    cq_fetch_events_destroy(fetch->events);
+    cq_urlpolicy_destroy(fetch->policy);
+    free(fetch);
+}
+
+/* Ends a call: its callback runs at the next cq_fetch_poll. The last
+ * response (status, headers, body) is kept for the result. */
+static void cq_fetch_finish(cq_fetch_call_t *call, cq_err_t err, cq_fetch_fail_t fail,
+                            const char *fmt, ...) CQ_PRINTF(4, 5);
+
+static void cq_fetch_finish(cq_fetch_call_t *call, cq_err_t err, cq_fetch_fail_t fail,
+                            const char *fmt, ...)
+{
+    /* Formatted first: the arguments may point into the transfer's state. */
+    call->message[0] = '\0';
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(call->message, sizeof(call->message), fmt, ap);
+        va_end(ap);
+    }
+    cq_fetch_unlink(call);
+    cq_fetch_reset_transfer(call);
+    cq_fetch_dest_release(call);
+    call->err = err;
+    call->fail = fail;
+    cq_fetch_link(call, CQ_FETCH_IN_READY);
+}
+
+/* ---- curl callbacks ---- */
+
+static size_t cq_fetch_on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    cq_fetch_call_t *call = userdata;
+    size_t n = size * nmemb, take = n;
+    if ((int64_t)(call->resp_len + n) > call->max_bytes) {
+        call->too_big = true;
+        take = (size_t)(call->max_bytes - (int64_t)call->resp_len);
+    }
+    if (call->resp_len + take + 1 > call->resp_cap) {
+        size_t cap = call->resp_cap ? call->resp_cap : 1024;
+        while (cap < call->resp_len + take + 1)
+            cap *= 2;
+        call->resp = cq_realloc(call->resp, cap);
+        call->resp_cap = cap;
+    }
+    memcpy(call->resp + call->resp_len, ptr, take);
+    call->resp_len += take;
+    call->resp[call->resp_len] = '\0';
+    return call->too_big ? 0 : n; /* 0 aborts the transfer */
+}
+
+/* Every socket a user_url transfer connects goes through here, after DNS:
+ * the address checked is the address connected. */
+static curl_socket_t cq_fetch_open_socket(void *clientp, curlsocktype purpose,
+                                          struct curl_sockaddr *address)
+{
+    cq_fetch_call_t *call = clientp;
+    char why[160];
+    if (!cq_urlpolicy_check_addr(call->fetch->policy, &address->addr, why, sizeof(why))) {
+        if (!call->refused)
+            cq_strlcpy(call->refused_why, why, sizeof(call->refused_why));
+        call->refused = true;
+        CQ_LOG(CQ_LOG_INFO, "fetch", call->log_id, "refused to connect to %s: %s", call->url.dest,
+               why);
+        return CURL_SOCKET_BAD;
+    }
+    return socket(address->family, address->socktype, address->protocol);
+}
+
+/* ---- attempts ---- */
+
+static void cq_fetch_attempt(cq_fetch_call_t *call)
+{
+    cq_fetch_t *fetch = call->fetch;
+    if (!call->dest)
+        call->dest = cq_fetch_dests_acquire(fetch->dests, call->url.dest);
+    if (!cq_breaker_allow(cq_fetch_dest_breaker(call->dest), cq_mono_ms())) {
+        cq_fetch_finish(call, CQ_ERR_UPSTREAM_UNAVAILABLE, CQ_FETCH_CIRCUIT_OPEN,
+                        "the circuit of %s is open after repeated failures", call->url.dest);
+        return;
+    }
+    CURL *easy = fetch->idle_count ? fetch->idle[--fetch->idle_count] : curl_easy_init();
+    call->easy = easy;
+    for (size_t i = 0; i < call->header_count; i++)
+        call->slist = curl_slist_append(call->slist, call->headers[i]);
+    call->slist = curl_slist_append(call->slist, "Expect:");
+    curl_easy_setopt(easy, CURLOPT_URL, call->url.url);
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+    if (strcmp(call->method, "GET") == 0) {
+        curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(call->method, "HEAD") == 0) {
+        curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
+    } else {
+        if (call->has_body) {
+            curl_easy_setopt(easy, CURLOPT_POST, 1L);
+            curl_easy_setopt(easy, CURLOPT_POSTFIELDS, call->body);
+            curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+        }
+        if (strcmp(call->method, "POST") != 0)
+            curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, call->method);
+    }
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, call->slist);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)call->connect_timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)call->timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    /* A transfer removed while its DNS lookup runs (timeout, cancel) would
+     * otherwise join the resolver thread and stall the loop until
+     * getaddrinfo returns; with this curl detaches it instead. */
+    curl_easy_setopt(easy, CURLOPT_QUICK_EXIT, 1L);
+    if (call->buffer_size > 0)
+        curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, call->buffer_size);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, cq_fetch_on_body);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, call);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, call);
+    if (call->user_url) {
+        curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, cq_fetch_open_socket);
+        curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, call);
+        curl_easy_setopt(easy, CURLOPT_PROXY, ""); /* no proxy from the environment */
+        curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
+    }
+    call->tries++;
+    call->attempts++;
+    free(call->last_url);
+    call->last_url = cq_strdup(call->url.url);
+    cq_fetch_link(call, CQ_FETCH_IN_STARTING);
+}
+
+/* Hands at most CQ_FETCH_START_BATCH waiting transfers to curl, oldest
+ * first. curl sets up every new transfer at its next timeout (connect,
+ * connection-cache search, request): a burst of 2,000 at once stalled one
+ * poll for 170-520 ms; in batches each poll stays short and the rest
+ * follow on the next polls. */
+static void cq_fetch_start_batch(cq_fetch_t *fetch)
+{
+    for (int i = 0; i < CQ_FETCH_START_BATCH && fetch->lists[CQ_FETCH_IN_STARTING]; i++) {
+        cq_fetch_call_t *call = fetch->lists[CQ_FETCH_IN_STARTING];
+        cq_fetch_unlink(call);
+        if (curl_multi_add_handle(fetch->multi, call->easy) != CURLM_OK) {
+            cq_fetch_finish(call, CQ_ERR_INTERNAL_ERROR, CQ_FETCH_OTHER,
+                            "cannot start the HTTP transfer");
+            continue;
+        }
+        call->in_multi = true;
+        cq_fetch_link(call, CQ_FETCH_IN_ACTIVE);
+    }
+}
+
+static void cq_fetch_schedule(cq_fetch_call_t *call, int64_t delay_ms)
+{
+    cq_fetch_unlink(call);
+    cq_fetch_reset_transfer(call);
+    call->retry_at = cq_mono_ms() + delay_ms;
+    cq_fetch_link(call, CQ_FETCH_IN_TIMER);
+}
+
+static bool cq_fetch_status_retries(const cq_fetch_call_t *call, long status)
+{
+    if (!call->retry_statuses)
+        return status == 429 || (status >= 500 && status <= 599);
+    for (const int *s = call->retry_statuses; *s; s++)
+        if (*s == status)
+            return true;
+    return false;
+}
+
+static char *cq_fetch_header(CURL *easy, const char *name)
+{
+    struct curl_header *h = NULL;
+    if (curl_easy_header(easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK || !h)
+        return NULL;
+    return cq_strdup(h->value);
+}
+
+static bool cq_fetch_header_is(const char *line, const char *name)
+{
+    size_t n = strlen(name);
+    return strncasecmp(line, name, n) == 0 && line[n] == ':';
+}
+
+/* Follows the last response's Location: a new hop, checked like the first. */
+static void cq_fetch_redirect(cq_fetch_call_t *call)
+{
+    if (call->redirects >= call->max_redirects) {
+        cq_fetch_finish(call, CQ_ERR_FETCH_FAILED, CQ_FETCH_REDIRECTS, "more than %d redirects",
+                        call->max_redirects);
+        return;
+    }
+    char *next = cq_urlpolicy_join(call->url.url, call->location);
+    if (!next) {
+        cq_fetch_finish(call, CQ_ERR_FETCH_FAILED, CQ_FETCH_REDIRECTS,
+                        "HTTP %ld redirects to an unreadable Location", call->status);
+        return;
+    }
+    cq_urlpolicy_url_t hop;
+    char why[200];
+    if (cq_urlpolicy_parse(call->user_url ? call->fetch->policy : NULL, next, &hop, why,
+                           sizeof(why)) != CQ_ERR_OK) {
+        free(call->last_url);
+        call->last_url = next;
+        cq_fetch_finish(call, CQ_ERR_URL_NOT_ALLOWED, CQ_FETCH_REFUSED, "redirect %d refused: %s",
+                        call->redirects + 1, why);
+        return;
+    }
+    free(next);
+    /* As browsers do: 303, and 301/302 after a POST, continue with GET. */
+    long s = call->status;
+    if ((s == 303 && strcmp(call->method, "HEAD") != 0) ||
+        ((s == 301 || s == 302) && strcmp(call->method, "POST") == 0)) {
+        free(call->method);
+        call->method = cq_strdup("GET");
+        call->has_body = false;
+    }
+    /* Credentials meant for one origin are not sent to another. */
+    if (strcmp(hop.dest, call->url.dest) != 0 || hop.https != call->url.https) {
+        size_t kept = 0;
+        for (size_t i = 0; i < call->header_count; i++) {
+            const char *h = call->headers[i];
+            if (cq_fetch_header_is(h, "Authorization") || cq_fetch_header_is(h, "Cookie") ||
+                cq_fetch_header_is(h, "Proxy-Authorization")) {
+                explicit_bzero(call->headers[i], strlen(h));
+                free(call->headers[i]);
+            } else {
+                call->headers[kept++] = call->headers[i];
+            }
+        }
+        call->header_count = kept;
+    }
+    cq_fetch_unlink(call);
+    cq_fetch_reset_transfer(call);
+    cq_fetch_clear_response(call);
+    cq_fetch_dest_release(call);
+    cq_urlpolicy_url_clear(&call->url);
+    call->url = hop;
+    call->redirects++;
+    call->tries = 0;
+    cq_fetch_attempt(call);
+}
+
+static void cq_fetch_on_done(cq_fetch_call_t *call, CURLcode code)
+{
+    cq_breaker_t *breaker = cq_fetch_dest_breaker(call->dest);
+    int64_t now = cq_mono_ms();
+    curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &call->status);
+    if (call->status > 0) {
+        call->content_type = cq_fetch_header(call->easy, "Content-Type");
+        call->location = cq_fetch_header(call->easy, "Location");
+        call->retry_after = cq_fetch_header(call->easy, "Retry-After");
+    }
+    const char *method = call->method;
+    if (call->too_big) {
+        cq_breaker_record(breaker, true, now); /* it answered */
+        cq_fetch_finish(call, CQ_ERR_FETCH_FAILED, CQ_FETCH_TOO_LARGE,
+                        "%s %s: the response is longer than %lld bytes (cut there)", method,
+                        call->url.dest, (long long)call->max_bytes);
+        return;
+    }
+    if (code != CURLE_OK && call->refused) {
+        cq_fetch_finish(call, CQ_ERR_URL_NOT_ALLOWED, CQ_FETCH_REFUSED, "%s", call->refused_why);
+        return;
+    }
+    if (code != CURLE_OK) {
+        cq_fetch_fail_t fail = cq_fetch_fail_from_curl((int)code);
+        cq_breaker_record(breaker, false, now);
+        if (call->retry_transport && fail != CQ_FETCH_TLS && call->tries < call->max_attempts) {
+            int64_t delay = cq_fetch_backoff_ms(call->retry_backoff_ms, call->retry_after_max_ms,
+                                                call->tries, &call->fetch->seed);
+            CQ_LOG(CQ_LOG_INFO, "fetch", call->log_id, "%s %s try %d: %s; retrying in %lld ms",
+                   method, call->url.dest, call->tries, curl_easy_strerror(code), (long long)delay);
+            cq_fetch_clear_response(call);
+            cq_fetch_schedule(call, delay);
+            return;
+        }
+        cq_fetch_finish(call, CQ_ERR_FETCH_FAILED, fail, "%s %s: %s (%s) after %d %s", method,
+                        call->url.dest, cq_fetch_fail_name(fail), curl_easy_strerror(code),
+                        call->tries, call->tries == 1 ? "try" : "tries");
+        return;
+    }
+    long status = call->status;
+    cq_breaker_record(breaker, !(status == 429 || status >= 500), now);
+    if (cq_fetch_status_retries(call, status) && call->tries < call->max_attempts) {
+        int64_t delay =
+            cq_fetch_retry_after_ms(call->retry_after, cq_now_ms(), call->retry_after_max_ms);
+        if (delay < 0)
+            delay = cq_fetch_backoff_ms(call->retry_backoff_ms, call->retry_after_max_ms,
+                                        call->tries, &call->fetch->seed);
+        CQ_LOG(CQ_LOG_INFO, "fetch", call->log_id, "%s %s try %d: HTTP %ld; retrying in %lld ms",
+               method, call->url.dest, call->tries, status, (long long)delay);
+        cq_fetch_clear_response(call);
+        cq_fetch_schedule(call, delay);
+        return;
+    }
+    bool redirect =
+        status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+    if (redirect && call->max_redirects > 0 && call->location) {
+        cq_fetch_redirect(call);
+        return;
+    }
+    cq_fetch_finish(call, CQ_ERR_OK, CQ_FETCH_OK, NULL);
+}
+
+cq_fetch_call_t *cq_fetch_start(cq_fetch_t *fetch, const cq_fetch_request_t *req,
+                                cq_fetch_done_fn *done, void *opaque)
+{
+    cq_fetch_call_t *call = cq_calloc(1, sizeof(*call));
+    call->fetch = fetch;
+    call->where = CQ_FETCH_IN_NONE;
+    call->done = done;
+    call->opaque = opaque;
+    call->started_ms = cq_mono_ms();
+    call->method = cq_strdup(req->method ? req->method : "GET");
+    call->last_url = cq_strdup(req->url ? req->url : "");
+    call->header_count = req->header_count;
+    call->headers = cq_calloc(req->header_count + 1, sizeof(char *));
+    for (size_t i = 0; i < req->header_count; i++)
+        call->headers[i] = cq_strdup(req->headers[i]);
+    call->has_body = req->body != NULL;
+    if (req->body) {
+        call->body = cq_malloc(req->body_len + 1);
+        memcpy(call->body, req->body, req->body_len);
+        call->body_len = req->body_len;
+    }
+    call->user_url = req->user_url;
+    call->retry_transport = req->retry_transport;
+    call->connect_timeout_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 1;
+    call->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 1;
+    call->max_bytes = req->max_bytes > 0 ? req->max_bytes : 1;
+    call->max_attempts = req->max_attempts > 0 ? req->max_attempts : 1;
+    call->max_redirects = req->max_redirects > 0 ? req->max_redirects : 0;
+    call->retry_backoff_ms = req->retry_backoff_ms > 0 ? req->retry_backoff_ms : 0;
+    call->retry_after_max_ms = req->retry_after_max_ms > 0 ? req->retry_after_max_ms : 0;
+    if (req->retry_statuses) {
+        size_t n = 0;
+        while (req->retry_statuses[n])
+            n++;
+        call->retry_statuses = cq_calloc(n + 1, sizeof(int));
+        memcpy(call->retry_statuses, req->retry_statuses, n * sizeof(int));
+    }
+    call->buffer_size = req->buffer_size;
+    call->log_id = req->log_id ? cq_strdup(req->log_id) : NULL;
+    fetch->in_flight++;
+    char why[200];
+    if (cq_urlpolicy_parse(call->user_url ? fetch->policy : NULL, req->url, &call->url, why,
+                           sizeof(why)) != CQ_ERR_OK) {
+        cq_fetch_finish(call, CQ_ERR_URL_NOT_ALLOWED, CQ_FETCH_REFUSED, "%s", why);
+        return call;
+    }
+    cq_fetch_attempt(call);
+    return call;
+}
+
+void cq_fetch_cancel(cq_fetch_t *fetch, cq_fetch_call_t *call)
+{
+    if (!call)
+        return;
+    cq_fetch_unlink(call);
+    fetch->in_flight--;
+    cq_fetch_call_free(call);
+}
+
+static void cq_fetch_read_done(cq_fetch_t *fetch)
+{
+    int left;
+    CURLMsg *msg;
+    while ((msg = curl_multi_info_read(fetch->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        cq_fetch_call_t *call = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
+        cq_fetch_on_done(call, msg->data.result);
+    }
+}
+
+/* Runs the callbacks of up to CQ_FETCH_POLL_BATCH calls that were ready
+ * when it started, oldest first; the rest (and calls that a callback
+ * starts and that end at once) wait for the next poll. */
+static int cq_fetch_deliver(cq_fetch_t *fetch)
+{
+    int delivered = 0;
+    for (int i = 0; i < CQ_FETCH_POLL_BATCH && fetch->lists[CQ_FETCH_IN_READY]; i++) {
+        cq_fetch_call_t *call = fetch->lists[CQ_FETCH_IN_READY];
+        cq_fetch_unlink(call);
+        cq_fetch_link(call, CQ_FETCH_IN_DELIVER);
+    }
+    while (fetch->lists[CQ_FETCH_IN_DELIVER]) {
+        cq_fetch_call_t *call = fetch->lists[CQ_FETCH_IN_DELIVER];
+        cq_fetch_unlink(call);
+        fetch->in_flight--;
+        cq_fetch_result_t result = {
+            .err = call->err,
+            .fail = call->fail,
+            .status = call->status,
+            .content_type = call->content_type,
+            .location = call->location,
+            .retry_after = call->retry_after,
+            .url = call->last_url,
+            .body = call->resp ? call->resp : cq_strdup(""),
+            .body_len = call->resp_len,
+            .attempts = call->attempts,
+            .redirects = call->redirects,
+            .latency_ms = cq_mono_ms() - call->started_ms,
+        };
+        call->resp = NULL;
+        cq_strlcpy(result.message, call->message, sizeof(result.message));
+        call->done(call->opaque, &result);
+        free(result.body);
+        cq_fetch_call_free(call);
+        delivered++;
+    }
+    return delivered;
+}
+
+int cq_fetch_poll(cq_fetch_t *fetch, int timeout_ms)
+{
+    return cq_fetch_poll_fds(fetch, timeout_ms, NULL, 0);
+}
+
+int cq_fetch_fd(const cq_fetch_t *fetch)
+{
+    return cq_fetch_events_fd(fetch->events);
+}
+
+int cq_fetch_timeout_ms(const cq_fetch_t *fetch)
+{
+    if (fetch->lists[CQ_FETCH_IN_READY] || fetch->lists[CQ_FETCH_IN_STARTING])
+        return 0;
+    int64_t now = cq_mono_ms(), due = -1;
+    if (fetch->curl_timer_at >= 0)
+        due = fetch->curl_timer_at - now;
+    for (const cq_fetch_call_t *c = fetch->lists[CQ_FETCH_IN_TIMER]; c; c = c->next)
+        if (due < 0 || c->retry_at - now < due)
+            due = c->retry_at - now;
+    if (due < 0 && (fetch->curl_timer_at >= 0 || fetch->lists[CQ_FETCH_IN_TIMER]))
+        return 0; /* overdue */
+    return due > INT32_MAX ? INT32_MAX : (int)due;
+}
+
+/* Lets curl act on every socket epoll reports ready and on its timer
+ * when due: work proportional to what is ready, not to what is in flight. */
+static void cq_fetch_drive(cq_fetch_t *fetch)
+{
+    /* At most CQ_FETCH_POLL_BATCH sockets: epoll is level-triggered, the
+     * rest stay ready for the next poll, and one poll stays short. */
+    int fds[CQ_FETCH_POLL_BATCH], events[CQ_FETCH_POLL_BATCH], running;
+    int n = cq_fetch_events_ready(fetch->events, fds, events, CQ_FETCH_POLL_BATCH);
+    for (int i = 0; i < n; i++) {
+        int mask = ((events[i] & CQ_FETCH_EV_IN) ? CURL_CSELECT_IN : 0) |
+                   ((events[i] & CQ_FETCH_EV_OUT) ? CURL_CSELECT_OUT : 0) |
+                   ((events[i] & CQ_FETCH_EV_ERR) ? CURL_CSELECT_ERR : 0);
+        curl_multi_socket_action(fetch->multi, fds[i], mask, &running);
+    }
+    if (fetch->curl_timer_at >= 0 && fetch->curl_timer_at <= cq_mono_ms()) {
+        fetch->curl_timer_at = -1; /* the call below may set the next one */
+        curl_multi_socket_action(fetch->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+    cq_fetch_read_done(fetch);
+}
+
+int cq_fetch_poll_fds(cq_fetch_t *fetch, int timeout_ms, const int *fds, size_t fd_count)
+{
+    int64_t now = cq_mono_ms();
+    int64_t wait = timeout_ms < 0 ? 0 : timeout_ms;
+    for (cq_fetch_call_t *call = fetch->lists[CQ_FETCH_IN_TIMER], *next; call; call = next) {
+        next = call->next;
+        if (call->retry_at <= now) {
+            cq_fetch_unlink(call);
+            cq_fetch_attempt(call);
+        } else if (call->retry_at - now < wait) {
+            wait = call->retry_at - now;
+        }
+    }
+    cq_fetch_start_batch(fetch);
+    if (fetch->lists[CQ_FETCH_IN_STARTING])
+        wait = 0; /* more to hand over: come back at once */
+    cq_fetch_drive(fetch);
+    if (fetch->curl_timer_at >= 0) {
+        int64_t due = fetch->curl_timer_at - cq_mono_ms();
+        if (due < wait)
+            wait = due < 0 ? 0 : due;
+    }
+    if (!fetch->lists[CQ_FETCH_IN_READY] && wait > 0) {
+        cq_fetch_events_wait(fetch->events, (int)wait, fds, fd_count);
+        cq_fetch_drive(fetch);
+    }
+    return cq_fetch_deliver(fetch);
+}

@@ -1,0 +1,42 @@
+/*
+ * cq_fetch_dest.h — the circuit breakers of the fetch layer, one per
+ * destination ("host:port"), created on first use.
+ *
+ * A call holds a reference to the destination of its current hop. When the
+ * table holds max_entries destinations, the next new one first drops every
+ * destination that no call holds and whose circuit is closed: all such an
+ * entry remembers is a count of recent failures, so the table stays bounded
+ * however many different hosts users name.
+ *
+ * Not thread-safe: the fetch's loop thread owns the table (the breakers
+ * themselves are thread-safe).
+ */
+#ifndef CQ_FETCH_DEST_H
+#define CQ_FETCH_DEST_H
+
+#include "cq_breaker.h"
+#include "cq_common.h"
+
+typedef struct cq_fetch_dests_s cq_fetch_dests_t;
+typedef struct cq_fetch_dest_s cq_fetch_dest_t;
+
+/* Breakers open after `failures` consecutive failures for cooldown_ms
+ * (see cq_breaker_new); max_entries >= 1. Caller destroys. */
+cq_fetch_dests_t *cq_fetch_dests_new(int failures, int64_t cooldown_ms, size_t max_entries);
+/* Frees every destination, held or not. NULL is a no-op. */
+void cq_fetch_dests_destroy(cq_fetch_dests_t *dests);
+
+/* The destination called name, created (closed) if new, with one more
+ * reference held by the caller until cq_fetch_dests_release. */
+cq_fetch_dest_t *cq_fetch_dests_acquire(cq_fetch_dests_t *dests, const char *name);
+/* Drops a reference taken by acquire. NULL is a no-op. */
+void cq_fetch_dests_release(cq_fetch_dest_t *dest);
+/* The destination's breaker (valid while the reference is held). */
+cq_breaker_t *cq_fetch_dest_breaker(cq_fetch_dest_t *dest);
+
+/* "closed", "open" or "half_open"; "closed" for an unknown name. */
+const char *cq_fetch_dests_state(cq_fetch_dests_t *dests, const char *name);
+/* Destinations in the table. */
+size_t cq_fetch_dests_count(const cq_fetch_dests_t *dests);
+
+#endif
