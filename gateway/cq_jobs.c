@@ -74,7 +74,9 @@ void cq_jobs_respond(cq_gateway_t *gw, const cq_job_record_t *job, cq_jobs_answe
         if (accepted)
             cq_http_resp_header(resp, "Location", "%s/jobs/%s", gw->conf->gateway_base_path,
                                 job->job_id);
-        if (!cq_job_status_terminal(job->status))
+        /* Every 202 carries Retry-After (the contract says so), even for a
+         * job the worker finished before this answer was written. */
+        if (accepted || !cq_job_status_terminal(job->status))
             cq_http_resp_header(resp, "Retry-After", "%lld",
                                 (long long)gw->conf->gateway_retry_after);
     }

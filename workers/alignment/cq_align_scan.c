@@ -31,6 +31,14 @@
  * Knowledge (types, industries, generic headings, cues) is data:
  * workers/alignment/data/website_scan.json. Reentrant; the data is parsed
  * once.
+ *
+ * The engine (cq_align_scan_start) fetches the URL through the worker's
+ * fetch layer as a user URL: the address policy refuses loopback, private,
+ * link-local and other non-public addresses in any spelling, before any
+ * connection, on every redirect hop; fetch.allow opens ranges for tests.
+ * Refused: URL_NOT_ALLOWED (422). Unreachable, or an answer other than 2xx:
+ * FETCH_FAILED (502). Not text/html: NOT_HTML (422). A page past
+ * fetch.max_bytes is read as far as the cap.
  */
 #define _GNU_SOURCE /* memrchr, strcasestr */
 #include "cq_align_scan.h"
@@ -42,7 +50,10 @@
 #include <strings.h>
 
 #include "cq_embedded.h"
+#include "cq_engine.h"
+#include "cq_fetch.h"
 #include "cq_html.h"
+#include "cq_log.h"
 #include "cq_termvec.h"
 
 #define CQ_SCAN_PRODUCTS_MAX 10
@@ -356,4 +367,98 @@ cq_err_t cq_align_scan_page(const char *html, size_t len, const char *url, json_
     cq_html_page_clear(&page);
     *result = out;
     return CQ_ERR_OK;
+}
+/* ---- the engine: fetch, check, read ------------------------------------ */
+
+typedef struct {
+    cq_engine_ctx_t *ctx;
+    cq_fetch_t *fetch;
+    cq_fetch_call_t *call; /* in flight, or NULL */
+    char *url;
+} cq_scan_job_t;
+
+static void cq_scan_job_free(void *opaque)
+{
+    cq_scan_job_t *sj = opaque;
+    if (sj->call)
+        cq_fetch_cancel(sj->fetch, sj->call);
+    free(sj->url);
+    free(sj);
+}
+
+/* Whether a Content-Type names an HTML document. */
+static bool cq_scan_is_html(const char *content_type)
+{
+    if (!content_type)
+        return false;
+    while (*content_type == ' ')
+        content_type++;
+    return strncasecmp(content_type, "text/html", 9) == 0 ||
+           strncasecmp(content_type, "application/xhtml+xml", 21) == 0;
+}
+
+static void cq_scan_fetched(void *opaque, cq_fetch_result_t *res)
+{
+    cq_scan_job_t *sj = opaque;
+    cq_engine_ctx_t *ctx = sj->ctx;
+    sj->call = NULL;
+    char msg[512];
+    /* A page longer than the cap is read as far as the cap: its head holds
+     * what the scan reads. */
+    bool cut = res->err == CQ_ERR_FETCH_FAILED && res->fail == CQ_FETCH_TOO_LARGE &&
+               res->status >= 200 && res->status < 300;
+    if (res->err != CQ_ERR_OK && !cut) {
+        cq_err_t err =
+            res->err == CQ_ERR_URL_NOT_ALLOWED ? CQ_ERR_URL_NOT_ALLOWED : CQ_ERR_FETCH_FAILED;
+        snprintf(msg, sizeof(msg), "%s", res->message);
+        cq_job_done(ctx, err, NULL, msg);
+        return;
+    }
+    if (res->status < 200 || res->status >= 300) {
+        snprintf(msg, sizeof(msg), "The site answered HTTP %ld", res->status);
+        cq_job_done(ctx, CQ_ERR_FETCH_FAILED, NULL, msg);
+        return;
+    }
+    if (!cq_scan_is_html(res->content_type)) {
+        snprintf(msg, sizeof(msg), "The page is %.100s, not HTML",
+                 res->content_type ? res->content_type : "of no declared type");
+        cq_job_done(ctx, CQ_ERR_NOT_HTML, NULL, msg);
+        return;
+    }
+    json_t *result = NULL;
+    cq_err_t rc = cq_align_scan_page(res->body, res->body_len, res->url ? res->url : sj->url,
+                                     &result, msg, sizeof(msg));
+    if (rc != CQ_ERR_OK) {
+        cq_job_done(ctx, CQ_ERR_NOT_HTML, NULL, msg);
+        return;
+    }
+    CQ_LOG(CQ_LOG_DEBUG, "scan", cq_engine_job_id(ctx), "read %zu bytes%s after %d transfers",
+           res->body_len, cut ? " (cut at the cap)" : "", res->attempts);
+    cq_job_done(ctx, CQ_ERR_OK, result, NULL);
+}
+
+void cq_align_scan_start(cq_engine_ctx_t *ctx, const json_t *request)
+{
+    const char *url = json_string_value(json_object_get(request, "url"));
+    cq_fetch_t *fetch = cq_engine_fetch(ctx);
+    if (!url || !fetch) {
+        cq_job_done(ctx, CQ_ERR_VALIDATION_ERROR, NULL, "The request names no URL to scan");
+        return;
+    }
+    cq_scan_job_t *sj = cq_calloc(1, sizeof(*sj));
+    sj->ctx = ctx;
+    sj->fetch = fetch;
+    sj->url = cq_strdup(url);
+    cq_engine_state_set(ctx, sj, cq_scan_job_free);
+    static const char *const headers[] = {
+        "Accept: text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
+        "User-Agent: coachq-website-scan/" CQ_VERSION,
+    };
+    cq_fetch_request_t req = cq_fetch_request_defaults(fetch);
+    req.url = url;
+    req.user_url = true;
+    req.headers = headers;
+    req.header_count = CQ_ARRAY_SIZE(headers);
+    req.log_id = cq_engine_job_id(ctx);
+    sj->call = cq_fetch_start(fetch, &req, cq_scan_fetched, sj);
 }

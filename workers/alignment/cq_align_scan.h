@@ -21,6 +21,12 @@
 cq_err_t cq_align_scan_page(const char *html, size_t len, const char *url, json_t **result,
                             char *errstr, size_t errstr_size);
 
+typedef struct cq_engine_ctx_s cq_engine_ctx_t;
+
+/* The engine (cq_engine.h): fetches request.url and ends the job with what
+ * the page says, or URL_NOT_ALLOWED, FETCH_FAILED or NOT_HTML. */
+void cq_align_scan_start(cq_engine_ctx_t *ctx, const json_t *request);
+
 /* The engine's knowledge (workers/alignment/data/website_scan.json),
  * parsed once; NULL if it is not built in. */
 const json_t *cq_align_scan_data(void);

@@ -5,10 +5,12 @@
  * prompts); the runtime does everything else.
  */
 #include "cq_align_check.h"
+#include "cq_align_scan.h"
 #include "cq_worker.h"
 
 static const cq_worker_op_t cq_alignment_ops[] = {
     {.name = "alignment-check", .builtin = cq_align_check_compute},
+    {.name = "website-scan", .start = cq_align_scan_start},
 };
 
 static const cq_worker_kind_t cq_alignment_kind = {

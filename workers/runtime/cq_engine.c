@@ -90,6 +90,12 @@ cq_store_t *cq_engine_store(const cq_engine_ctx_t *ctx)
     return ctx->env ? ctx->env->store : NULL;
 }
 
+cq_fetch_t *cq_engine_fetch(const cq_engine_ctx_t *ctx)
+{
+    cq_engine_check(ctx);
+    return ctx->env ? ctx->env->fetch : NULL;
+}
+
 void cq_engine_offload(cq_engine_ctx_t *ctx, cq_offload_item_t *item)
 {
     cq_engine_check(ctx);

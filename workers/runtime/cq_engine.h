@@ -29,6 +29,7 @@
 typedef struct cq_engine_ctx_s cq_engine_ctx_t;
 typedef struct cq_store_s cq_store_t;
 typedef struct cq_offload_item_s cq_offload_item_t;
+typedef struct cq_fetch_s cq_fetch_t;
 
 /* Starts answering one job. request (borrowed) has passed the operation's
  * request schema and stays valid until cq_job_done. */
@@ -70,6 +71,11 @@ cq_store_t *cq_engine_store(const cq_engine_ctx_t *ctx);
  * (cq_offload.h) belongs to the engine and must live until done runs,
  * e.g. inside the engine's per-job state. */
 void cq_engine_offload(cq_engine_ctx_t *ctx, cq_offload_item_t *item);
+
+/* The worker's HTTP client (lib/cq_fetch.h), polled by the loop: calls to
+ * upstream services and to URLs users supply (with .user_url, under the
+ * address policy of fetch.allow). Its callbacks run on the loop thread. */
+cq_fetch_t *cq_engine_fetch(const cq_engine_ctx_t *ctx);
 
 /* Hands the engine's per-job state to the context: the runtime calls
  * free_fn(state) when the job is freed. One state per job; a second call

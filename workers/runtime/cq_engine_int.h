@@ -19,6 +19,7 @@ typedef struct {
     const cq_config_t *conf;
     cq_store_t *store;
     cq_offload_t *offload;
+    cq_fetch_t *fetch;
 } cq_engine_env_t;
 
 /* Receives the answer of cq_job_done (result: a reference it takes). */

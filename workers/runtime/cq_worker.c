@@ -56,6 +56,7 @@ static void cq_worker_wake(void *opaque)
     cq_worker_t *w = opaque;
     cq_kafka_consumer_wake(w->consumer);
     cq_llm_wake(w->llm);
+    cq_fetch_wakeup(w->fetch);
 }
 
 static int64_t cq_worker_now_us(void)
@@ -205,10 +206,12 @@ static void cq_worker_destroy(cq_worker_t *w)
     cq_kafka_producer_destroy(w->producer, 10000);
     w->producer = NULL;
     cq_kafka_consumer_destroy(w->consumer);
-    cq_llm_destroy(w->llm);
-    /* Whatever is left was never committed and will be redelivered. */
+    /* Whatever is left was never committed and will be redelivered. The
+     * jobs first: an engine's state may cancel its calls on the fetch. */
     while (w->live)
         cq_job_free(w->live);
+    cq_fetch_destroy(w->fetch);
+    cq_llm_destroy(w->llm);
     w->retries = NULL;
     cq_worker_plan_free(w->ops, w->op_count);
     cq_offsets_destroy(w->offsets);
@@ -254,6 +257,10 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
         CQ_LOG(CQ_LOG_INFO, "worker", NULL, "LLM provider %s, model %s", cq_llm_provider(w->llm),
                w->conf->llm_model);
     }
+    if (!(w->fetch = cq_fetch_new(w->conf, e, sizeof(e)))) {
+        cq_errstr_set(err, err_size, "fetch: %s", e);
+        return false;
+    }
     if (!(w->store = cq_store_new(w->conf, e, sizeof(e)))) {
         cq_errstr_set(err, err_size, "redis: %s", e);
         return false;
@@ -294,6 +301,7 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
     w->env.conf = w->conf;
     w->env.store = w->store;
     w->env.offload = w->offload;
+    w->env.fetch = w->fetch;
     w->seed = (unsigned int)cq_now_ms() ^ (unsigned int)getpid();
     return true;
 }
@@ -369,13 +377,15 @@ static void cq_worker_loop(cq_worker_t *w)
          * jobs reaches the LLM together; then wait on the LLM's sockets.
          * Either wait ends early when an offloaded store call finishes. */
         bool llm_busy = cq_llm_in_flight(w->llm) > 0;
+        bool fetch_busy = cq_fetch_in_flight(w->fetch) > 0;
         int consumed = 0;
         for (; consumed < 1000; consumed++) {
             if (cq_offsets_in_flight(w->offsets) >= cap)
                 break;
             cq_kafka_msg_t *msg = NULL;
-            int timeout =
-                consumed == 0 && !llm_busy ? (wait < 100 ? (wait > 0 ? wait : 0) : 100) : 0;
+            int timeout = consumed == 0 && !llm_busy && !fetch_busy
+                              ? (wait < 100 ? (wait > 0 ? wait : 0) : 100)
+                              : 0;
             int64_t t = timeout > 0 ? cq_worker_now_us() : 0;
             cq_kafka_consumer_poll(w->consumer, timeout, &msg);
             if (timeout > 0)
@@ -385,13 +395,18 @@ static void cq_worker_loop(cq_worker_t *w)
             cq_job_on_message(w, msg);
             cq_kafka_msg_destroy(msg);
         }
-        if (llm_busy || cq_llm_in_flight(w->llm) > 0) {
-            int timeout = consumed > 0 ? 0 : (wait < 10 ? (wait > 0 ? wait : 0) : 10);
-            int64_t t = timeout > 0 ? cq_worker_now_us() : 0;
+        /* The LLM's and the fetch's transfers: when both are busy the
+         * fetch is served without waiting and the wait is the LLM's. */
+        llm_busy = cq_llm_in_flight(w->llm) > 0;
+        fetch_busy = cq_fetch_in_flight(w->fetch) > 0;
+        int timeout = consumed > 0 ? 0 : (wait < 10 ? (wait > 0 ? wait : 0) : 10);
+        int64_t t = timeout > 0 ? cq_worker_now_us() : 0;
+        if (fetch_busy)
+            cq_fetch_poll(w->fetch, llm_busy ? 0 : timeout);
+        if (llm_busy)
             cq_llm_poll(w->llm, timeout);
-            if (timeout > 0)
-                waited += cq_worker_now_us() - t;
-        }
+        if (timeout > 0 && (llm_busy || fetch_busy))
+            waited += cq_worker_now_us() - t;
         cq_worker_stall(w, cq_worker_now_us() - began - waited);
     }
     /* Drain: take no new jobs, let those in flight finish (a deploy should
@@ -411,6 +426,8 @@ static void cq_worker_loop(cq_worker_t *w)
         cq_kafka_consumer_poll(w->consumer, 0, &msg); /* keeps the group session alive */
         if (msg) /* fetched before the pause took effect: left for redelivery */
             cq_kafka_msg_destroy(msg);
+        if (cq_fetch_in_flight(w->fetch) > 0)
+            cq_fetch_poll(w->fetch, 0);
         if (cq_llm_in_flight(w->llm) > 0)
             cq_llm_poll(w->llm, wait < 10 ? (wait > 0 ? wait : 0) : 10);
         else

@@ -12,6 +12,7 @@
 #include "cq_config.h"
 #include "cq_contract.h"
 #include "cq_engine_int.h"
+#include "cq_fetch.h"
 #include "cq_http.h"
 #include "cq_kafka.h"
 #include "cq_llm.h"
@@ -79,6 +80,7 @@ typedef struct {
     cq_job_t *retries; /* jobs waiting for their backoff, unordered */
     cq_job_t *live;    /* every job not yet freed, so shutdown frees them all */
     cq_llm_t *llm;
+    cq_fetch_t *fetch;      /* engines' HTTP calls */
     cq_worker_opdef_t *ops; /* the kind's operations (cq_worker_plan) */
     size_t op_count;
     cq_engine_env_t env;   /* what every job's engine context shares */
