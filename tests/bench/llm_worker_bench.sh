@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark of issue 3: one alignment worker against the fake LLM answering
 # every call in LATENCY_MS (2 s), with an in-flight cap of CAP (2,000).
-# Reports sustained jobs/s, the peak of calls in flight (seen by the fake)
-# and the worker's peak RSS. Not part of the test suite; run by hand:
+# Reports sustained jobs/s, the peak of calls in flight (seen by the fake),
+# the worker's peak RSS and its loop stalls (the longest, and the histogram
+# of loop iterations by their time outside waits). Not part of the test suite; run by hand:
 #
 #   tests/bench/llm_worker_bench.sh [COUNT] [CAP] [LATENCY_MS]
 #
@@ -36,6 +37,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 "$BIN/coachq-alignment-worker" -o kafka.bootstrap.servers=127.0.0.1:39092 -o redis.port=36379 \
     -o llm.provider=openai -o "llm.base_url=http://127.0.0.1:$PORT/v1" -o llm.api_key=bench \
     -o llm.model=bench -o "worker.max_in_flight=$CAP" -o redis.pool_size=8 -o log.level=warn \
+    -o worker.metrics_listen=127.0.0.1:39464 \
     ${BENCH_WORKER_OPTS:-} \
     >"$WORK/worker.log" 2>&1 &
 WORKER=$!
@@ -43,4 +45,7 @@ sleep 2
 "$BIN/bench_jobs" 127.0.0.1:39092 coachq.jobs.alignment coachq.results "$COUNT"
 echo "fake LLM: $(curl -s "http://127.0.0.1:$PORT/_control/stats")"
 echo "worker peak RSS: $(awk '/VmHWM/ {print $2, $3}' "/proc/$WORKER/status")"
+echo "worker loop stalls:"
+curl -s http://127.0.0.1:39464/metrics | grep -E '^coachq_worker_loop_stall' | sed 's/^/  /'
+
 echo "worker warnings/errors: $(grep -c -E ' (warn|error) ' "$WORK/worker.log" || true)"
