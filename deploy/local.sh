@@ -326,6 +326,17 @@ cmd_test() {
         fail_step build "cmake or the compiler failed, see above"
     fi
 
+    # The release build is what `run` starts: it must build too (optimised
+    # builds warn about things sanitizer builds do not).
+    say "building build/release"
+    if cmake -S "$ROOT_DIR" -B "$ROOT_DIR/build/release" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DCOACHQ_TESTS=OFF >/dev/null && cmake --build "$ROOT_DIR/build/release" -j2 >/dev/null; then
+        PASSED=$((PASSED + 1))
+        step_result "release build" 0
+    else
+        fail_step "release build" "cmake --build build/release failed"
+    fi
+
     if ((built)); then
         run_ctest unit -j2 --timeout 300
 

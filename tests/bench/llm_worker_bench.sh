@@ -45,6 +45,7 @@ sleep 2
 "$BIN/bench_jobs" 127.0.0.1:39092 coachq.jobs.alignment coachq.results "$COUNT"
 echo "fake LLM: $(curl -s "http://127.0.0.1:$PORT/_control/stats")"
 echo "worker peak RSS: $(awk '/VmHWM/ {print $2, $3}' "/proc/$WORKER/status")"
+echo "worker CPU: $(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f s (user %.2f, system %.2f)", ($14 + $15) / hz, $14 / hz, $15 / hz}' "/proc/$WORKER/stat")"
 echo "worker loop stalls:"
 curl -s http://127.0.0.1:39464/metrics | grep -E '^coachq_worker_loop_stall' | sed 's/^/  /'
 

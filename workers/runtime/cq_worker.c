@@ -27,6 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Longest time one loop iteration spends taking new jobs. */
+#define CQ_WORKER_CONSUME_SLICE_US 5000
+
 static volatile sig_atomic_t cq_worker_stop;
 
 static void cq_worker_on_signal(int sig)
@@ -381,6 +384,10 @@ static void cq_worker_loop(cq_worker_t *w)
         int consumed = 0;
         for (; consumed < 1000; consumed++) {
             if (cq_offsets_in_flight(w->offsets) >= cap)
+                break;
+            /* A burst is taken in slices of a few milliseconds, so replies
+             * and completions are served between them. */
+            if (consumed > 0 && cq_worker_now_us() - began > CQ_WORKER_CONSUME_SLICE_US)
                 break;
             cq_kafka_msg_t *msg = NULL;
             int timeout = consumed == 0 && !llm_busy && !fetch_busy
