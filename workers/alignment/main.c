@@ -3,13 +3,12 @@
  * The kind is its table of operations; the runtime does everything else.
  */
 #include "cq_align_check.h"
+#include "cq_align_explanation.h"
 #include "cq_worker.h"
 
 static const cq_worker_op_t cq_alignment_ops[] = {
-    {"alignment-check", cq_align_check_compute},
-    /* Answered by the LLM only, for now: without a provider they fail with
-     * NOT_IMPLEMENTED, saying so. */
-    {"alignment-explanation", NULL},
+    {.name = "alignment-check", .builtin = cq_align_check_compute},
+    {.name = "alignment-explanation", .builtin = cq_align_explanation_compute},
     {"alignment-suggestions", NULL},
     {"strategy-suggestions", NULL},
     {"kpi-recommendations", NULL},

@@ -1,0 +1,52 @@
+/*
+ * cq_align_terms.c — thin layer over cq_termvec for the alignment engines:
+ * vectors from JSON arrays and the choice of a text's focus terms (the
+ * words an answer names so that it is about this input).
+ *
+ * Threads: none of its own; reentrant.
+ */
+#include "cq_align_terms.h"
+
+#include "cq_align_check.h"
+
+cq_termvec_t *cq_align_terms_vec(const char *text)
+{
+    cq_termvec_t *vec = cq_termvec_new();
+    if (text)
+        cq_termvec_add_text(vec, text, 1.0);
+    return vec;
+}
+
+size_t cq_align_terms_add_array(cq_termvec_t *vec, const json_t *arr, size_t max, double weight)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < json_array_size(arr) && i < max; i++) {
+        const char *s = json_string_value(json_array_get(arr, i));
+        if (s) {
+            cq_termvec_add_text(vec, s, weight);
+            n++;
+        }
+    }
+    return n;
+}
+
+size_t cq_align_terms_focus(const cq_termvec_t *vec, const char **out, size_t max)
+{
+    const char *top[32];
+    size_t ntop = cq_termvec_top_terms(vec, top, CQ_ARRAY_SIZE(top)), n = 0;
+    for (size_t i = 0; i < ntop && n < max; i++) {
+        char stem[CQ_TEXT_TOKEN_MAX];
+        cq_text_stem(top[i], stem, sizeof(stem));
+        if (cq_text_term_weight(stem) >= 1.0 && !cq_align_check_is_opening_verb(stem))
+            out[n++] = top[i];
+    }
+    if (n == 0)
+        for (size_t i = 0; i < ntop && i < max; i++)
+            out[n++] = top[i];
+    return n;
+}
+
+void cq_align_terms_quote(const char *text, char *out, size_t out_size)
+{
+    cq_text_excerpt(text ? text : "", CQ_ALIGN_QUOTE_MAX, out, out_size);
+}

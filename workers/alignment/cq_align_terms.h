@@ -1,0 +1,34 @@
+/*
+ * cq_align_terms.h — the words the alignment engines work with: term
+ * vectors of request texts and of catalogue keyword lists, a text's focus
+ * terms, and short quotes of user text.
+ */
+#ifndef CQ_ALIGN_TERMS_H
+#define CQ_ALIGN_TERMS_H
+
+#include <jansson.h>
+
+#include "cq_termvec.h"
+
+/* Bytes of a user text quoted in prose. */
+#define CQ_ALIGN_QUOTE_MAX 80
+
+/* A new vector of text (NULL is empty); caller destroys. */
+cq_termvec_t *cq_align_terms_vec(const char *text);
+
+/* Adds every string of a JSON array (non-strings skipped, at most max
+ * items) to vec with weight; returns how many were added. */
+size_t cq_align_terms_add_array(cq_termvec_t *vec, const json_t *arr, size_t max, double weight);
+
+/*
+ * Up to max focus terms of vec, heaviest first: informative words (not
+ * planning filler) that are not goal-opening verbs, then, if none, any
+ * top terms. Surface forms, valid while vec lives.
+ */
+size_t cq_align_terms_focus(const cq_termvec_t *vec, const char **out, size_t max);
+
+/* text as a one-line quote of at most CQ_ALIGN_QUOTE_MAX bytes ("…" when
+ * cut) in out (size >= CQ_ALIGN_QUOTE_MAX + 8). */
+void cq_align_terms_quote(const char *text, char *out, size_t out_size);
+
+#endif
