@@ -7,6 +7,8 @@
  */
 #include "cq_align_terms.h"
 
+#include <string.h>
+
 #include "cq_align_check.h"
 
 cq_termvec_t *cq_align_terms_vec(const char *text)
@@ -44,6 +46,26 @@ size_t cq_align_terms_focus(const cq_termvec_t *vec, const char **out, size_t ma
         for (size_t i = 0; i < ntop && i < max; i++)
             out[n++] = top[i];
     return n;
+}
+
+static void cq_align_terms_first(const char *token, size_t len, void *ctx)
+{
+    char *first = ctx;
+    if (!first[0])
+        cq_strlcpy(first, token, CQ_TEXT_TOKEN_MAX);
+}
+
+size_t cq_align_terms_focus_text(const char *text, const cq_termvec_t *vec, const char **out,
+                                 size_t max)
+{
+    const char *cand[8];
+    size_t n = cq_align_terms_focus(vec, cand, CQ_ARRAY_SIZE(cand)), w = 0;
+    char first[CQ_TEXT_TOKEN_MAX] = "";
+    cq_text_tokenize(text, cq_align_terms_first, first);
+    for (size_t i = 0; i < n && w < max; i++)
+        if (n == 1 || strcmp(cand[i], first) != 0)
+            out[w++] = cand[i];
+    return w;
 }
 
 void cq_align_terms_quote(const char *text, char *out, size_t out_size)

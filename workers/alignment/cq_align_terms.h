@@ -27,6 +27,12 @@ size_t cq_align_terms_add_array(cq_termvec_t *vec, const json_t *arr, size_t max
  */
 size_t cq_align_terms_focus(const cq_termvec_t *vec, const char **out, size_t max);
 
+/* cq_align_terms_focus for vec built from text, except that text's first
+ * word is passed over while other candidates remain: goal statements open
+ * with what to do ("Migrate the payroll database"), not with what about. */
+size_t cq_align_terms_focus_text(const char *text, const cq_termvec_t *vec, const char **out,
+                                 size_t max);
+
 /* text as a one-line quote of at most CQ_ALIGN_QUOTE_MAX bytes ("…" when
  * cut) in out (size >= CQ_ALIGN_QUOTE_MAX + 8). */
 void cq_align_terms_quote(const char *text, char *out, size_t out_size);

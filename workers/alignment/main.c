@@ -4,12 +4,13 @@
  */
 #include "cq_align_check.h"
 #include "cq_align_explanation.h"
+#include "cq_align_suggestions.h"
 #include "cq_worker.h"
 
 static const cq_worker_op_t cq_alignment_ops[] = {
     {.name = "alignment-check", .builtin = cq_align_check_compute},
     {.name = "alignment-explanation", .builtin = cq_align_explanation_compute},
-    {"alignment-suggestions", NULL},
+    {.name = "alignment-suggestions", .builtin = cq_align_suggestions_compute},
     {"strategy-suggestions", NULL},
     {"kpi-recommendations", NULL},
     {"onboarding-suggestions", NULL},
