@@ -100,6 +100,15 @@ static json_t *run_as(const char *request_text, bool checked)
     return result;
 }
 
+static void print(const json_t *result)
+{
+    if (getenv("CQ_TEST_PRINT")) {
+        char *dump = json_dumps(result, JSON_INDENT(2));
+        printf("%s\n", dump);
+        free(dump);
+    }
+}
+
 static json_t *run(const char *request_text)
 {
     return run_as(request_text, true);
@@ -123,8 +132,7 @@ static void test_align_explanation_names_the_goal_and_its_weak_parts(void **stat
 {
     json_t *result = run_as(bakery_goal, false);
     const char *text = explanation(result);
-    if (getenv("CQ_TEST_PRINT"))
-        printf("%s\n", json_dumps(result, JSON_INDENT(2)));
+    print(result);
     assert_non_null(strstr(text, "Grow weekday bread sales to office workers"));
     /* the earlier score is compared, the id-only KPI is said */
     assert_non_null(strstr(text, "40/100"));

@@ -100,6 +100,15 @@ static json_t *run_as(const char *request_text, bool checked)
     return result;
 }
 
+static void print(const json_t *result)
+{
+    if (getenv("CQ_TEST_PRINT")) {
+        char *dump = json_dumps(result, JSON_INDENT(2));
+        printf("%s\n", dump);
+        free(dump);
+    }
+}
+
 static json_t *run(const char *request_text)
 {
     return run_as(request_text, true);
@@ -127,8 +136,7 @@ static bool any_contains(const json_t *arr, const char *needle)
 static void test_align_suggestions_address_the_weak_parts_by_name(void **state)
 {
     json_t *result = run_as(bakery_goal, false);
-    if (getenv("CQ_TEST_PRINT"))
-        printf("%s\n", json_dumps(result, JSON_INDENT(2)));
+    print(result);
     const json_t *s = suggestions(result);
     assert_in_range(json_array_size(s), 3, 5);
     assert_true(any_contains(s, "Grow weekday bread sales"));
@@ -140,8 +148,7 @@ static void test_align_suggestions_address_the_weak_parts_by_name(void **state)
 static void test_align_suggestions_measure_their_impact(void **state)
 {
     json_t *result = run(bare_goal);
-    if (getenv("CQ_TEST_PRINT"))
-        printf("%s\n", json_dumps(result, JSON_INDENT(2)));
+    print(result);
     /* a goal far from the foundation gains when the fixes are applied */
     int before = -1, after = -1;
     assert_int_equal(sscanf(impact(result), "Today the goal scores %d/100", &before), 1);

@@ -208,7 +208,7 @@ cq_err_t cq_align_explanation_compute(const json_t *request, int64_t now_ms, jso
     cq_align_prose_t shared = {.buf = NULL}, missing = {.buf = NULL};
     cq_align_prose_list(&shared, g.shared, g.nshared, " and ");
     cq_align_prose_list(&missing, g.missing, g.nmissing, " and ");
-    const char *focus = g.nfocus ? g.focus[0] : intent;
+    const char *focus = g.phrase[0] ? g.phrase : g.nfocus ? g.focus[0] : intent;
     cq_align_var_t vars[] = {
         {"why", NULL}, /* filled below, from the others */
         {"intent", intent},

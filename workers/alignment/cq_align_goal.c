@@ -190,6 +190,8 @@ cq_err_t cq_align_goal_read(cq_align_goal_t *g, const json_t *request, char *err
         cq_termvec_total(g->vision_vec) > 0 ? g->vision_vec : g->foundation_vec;
     g->nmissing = cq_termvec_missing_terms(vision, g->goal_vec, g->missing, 3);
     g->nfocus = cq_align_terms_focus_text(g->intent_text, g->intent_vec, g->focus, 2);
+    if (g->nfocus)
+        cq_align_terms_phrase(g->intent_text, g->focus[0], g->phrase, sizeof(g->phrase));
 
     double raw;
     cq_align_goal_weak_values(g, json_object_get(bf, "coreValues"));

@@ -29,6 +29,7 @@ typedef struct {
     size_t nmissing;
     const char *focus[2]; /* the intent's focus terms */
     size_t nfocus;
+    char phrase[96]; /* the phrase around focus[0] ("" without focus) */
     /* Texts of the request (borrowed) that link least, NULL when every one
      * reaches CQ_ALIGN_GOAL_WEAK; strong_strategy links best. */
     const char *weak_value, *weak_strategy, *weak_kpi, *strong_strategy;

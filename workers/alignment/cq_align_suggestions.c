@@ -97,7 +97,7 @@ static json_t *cq_align_improved(const json_t *request, const cq_align_goal_t *g
         values[nvalues++] = quoted[i];
         json_array_append_new(strategies,
                               json_sprintf("Put %s into practice while pursuing %s", quoted[i],
-                                           g->nfocus ? g->focus[0] : g->intent_text));
+                                           g->nfocus ? g->phrase : g->intent_text));
     }
     if (nvalues) {
         cq_align_prose_t list = {.buf = NULL};
@@ -109,14 +109,14 @@ static json_t *cq_align_improved(const json_t *request, const cq_align_goal_t *g
         napplied++;
     }
     if (g->nstrategy == 0 && g->nfocus && json_array_size(strategies) < 20) {
-        json_array_append_new(
-            strategies, json_sprintf("Pursue %s in the way the vision describes", g->focus[0]));
+        json_array_append_new(strategies,
+                              json_sprintf("Pursue %s in the way the vision describes", g->phrase));
         cq_align_prose_printf(applied, "%s", napplied ? ", " : "");
         cq_align_prose_fill(applied, cq_align_data_str(impact, "applied_strategy"), vars, nvars);
         napplied++;
     }
     if ((g->nkpi == 0 || g->weak_kpi) && g->nfocus && json_array_size(kpis) < 20) {
-        json_array_append_new(kpis, json_string(g->focus[0]));
+        json_array_append_new(kpis, json_string(g->phrase));
         cq_align_prose_printf(applied, "%s", napplied ? " and " : "");
         cq_align_prose_fill(applied, cq_align_data_str(impact, "applied_kpi"), vars, nvars);
     }
@@ -178,7 +178,7 @@ cq_err_t cq_align_suggestions_compute(const json_t *request, int64_t now_ms, jso
     else
         cq_align_prose_printf(&shared, "the vision");
     cq_align_prose_list(&missing, g.missing, g.nmissing, " and ");
-    const char *focus = g.nfocus ? g.focus[0] : intent;
+    const char *focus = g.phrase[0] ? g.phrase : g.nfocus ? g.focus[0] : intent;
     const cq_align_var_t vars[] = {
         {"intent", intent},       {"strategy", strategy}, {"kpi", kpi},
         {"purpose", purpose},     {"count", count},       {"shared", shared.buf},

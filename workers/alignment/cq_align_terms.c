@@ -7,6 +7,8 @@
  */
 #include "cq_align_terms.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cq_align_check.h"
@@ -66,6 +68,55 @@ size_t cq_align_terms_focus_text(const char *text, const cq_termvec_t *vec, cons
         if (n == 1 || strcmp(cand[i], first) != 0)
             out[w++] = cand[i];
     return w;
+}
+
+#define CQ_ALIGN_PHRASE_TOKENS 64
+
+typedef struct {
+    char token[CQ_ALIGN_PHRASE_TOKENS][CQ_TEXT_TOKEN_MAX];
+    bool content[CQ_ALIGN_PHRASE_TOKENS];
+    size_t n;
+} cq_align_tokens_t;
+
+static void cq_align_terms_collect(const char *token, size_t len, void *ctx)
+{
+    cq_align_tokens_t *t = ctx;
+    if (t->n >= CQ_ALIGN_PHRASE_TOKENS)
+        return;
+    char stem[CQ_TEXT_TOKEN_MAX];
+    cq_text_stem(token, stem, sizeof(stem));
+    cq_strlcpy(t->token[t->n], token, CQ_TEXT_TOKEN_MAX);
+    t->content[t->n] = !cq_text_is_stopword(token) && !cq_align_check_is_opening_verb(stem);
+    t->n++;
+}
+
+void cq_align_terms_phrase(const char *text, const char *term, char *out, size_t out_size)
+{
+    cq_align_tokens_t *t = cq_calloc(1, sizeof(*t));
+    out[0] = '\0';
+    cq_text_tokenize(text, cq_align_terms_collect, t);
+    size_t at = t->n;
+    for (size_t i = 0; i < t->n && at == t->n; i++)
+        if (term && strcmp(t->token[i], term) == 0)
+            at = i;
+    if (at < t->n) {
+        size_t lo = at, hi = at;
+        while (hi - lo < 2 &&
+               ((lo > 1 && t->content[lo - 1]) || (hi + 1 < t->n && t->content[hi + 1]))) {
+            if (lo > 1 && t->content[lo - 1])
+                lo--;
+            else
+                hi++;
+        }
+        size_t len = 0;
+        for (size_t i = lo; i <= hi; i++) {
+            int n = snprintf(out + len, out_size - len, "%s%s", i == lo ? "" : " ", t->token[i]);
+            if (n < 0 || (size_t)n >= out_size - len)
+                break;
+            len += (size_t)n;
+        }
+    }
+    free(t);
 }
 
 void cq_align_terms_quote(const char *text, char *out, size_t out_size)

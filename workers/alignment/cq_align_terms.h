@@ -33,6 +33,19 @@ size_t cq_align_terms_focus(const cq_termvec_t *vec, const char **out, size_t ma
 size_t cq_align_terms_focus_text(const char *text, const cq_termvec_t *vec, const char **out,
                                  size_t max);
 
+/* Longest phrase written into cq_align_terms_phrase's out. */
+#define CQ_ALIGN_PHRASE_MAX 96
+
+/*
+ * The phrase of text around its focus term: the term (a surface form as
+ * cq_align_terms_focus_text gives it) with up to two neighbouring words of
+ * the same run of content words (no stopwords, not text's first word),
+ * e.g. "payroll database" in "Migrate the payroll database to
+ * PostgreSQL". Lower-cased words separated by single spaces; the term alone
+ * when it has no such neighbours; "" when term is not in text.
+ */
+void cq_align_terms_phrase(const char *text, const char *term, char *out, size_t out_size);
+
 /* text as a one-line quote of at most CQ_ALIGN_QUOTE_MAX bytes ("…" when
  * cut) in out (size >= CQ_ALIGN_QUOTE_MAX + 8). */
 void cq_align_terms_quote(const char *text, char *out, size_t out_size);
