@@ -4,6 +4,7 @@
  */
 #include "cq_align_check.h"
 #include "cq_align_explanation.h"
+#include "cq_align_kpi.h"
 #include "cq_align_strategy.h"
 #include "cq_align_suggestions.h"
 #include "cq_worker.h"
@@ -13,7 +14,7 @@ static const cq_worker_op_t cq_alignment_ops[] = {
     {.name = "alignment-explanation", .builtin = cq_align_explanation_compute},
     {.name = "alignment-suggestions", .builtin = cq_align_suggestions_compute},
     {.name = "strategy-suggestions", .builtin = cq_align_strategy_compute},
-    {"kpi-recommendations", NULL},
+    {.name = "kpi-recommendations", .builtin = cq_align_kpi_compute},
     {"onboarding-suggestions", NULL},
     {"onboarding-coaching", NULL},
 };
