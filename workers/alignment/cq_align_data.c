@@ -14,7 +14,7 @@
 #include "cq_embedded.h"
 
 static const char *const cq_align_data_names[] = {
-    "goal_types", "strategies", "kpis", "onboarding", "coaching", "alignment_text",
+    "goal_types", "strategies", "kpis", "industries", "onboarding", "coaching", "alignment_text",
 };
 
 static json_t *cq_align_data_docs[CQ_ARRAY_SIZE(cq_align_data_names)];

@@ -29,6 +29,7 @@
 
 #include "cq_align_data.h"
 #include "cq_align_goaltype.h"
+#include "cq_align_industry.h"
 #include "cq_align_prose.h"
 #include "cq_align_terms.h"
 
@@ -47,7 +48,7 @@ typedef struct {
 
 typedef struct {
     const json_t *catalogue, *request, *context, *prefs;
-    cq_termvec_t *intent, *strategies, *industry_vec;
+    cq_termvec_t *intent, *strategies;
     cq_termvec_t *strategy[CQ_ALIGN_KPI_ITEMS], *current[CQ_ALIGN_KPI_ITEMS];
     size_t nstrategy, ncurrent;
     cq_align_goaltypes_t types;
@@ -64,7 +65,6 @@ static void cq_align_kpi_free(cq_align_kpi_t *k)
 {
     cq_termvec_destroy(k->intent);
     cq_termvec_destroy(k->strategies);
-    cq_termvec_destroy(k->industry_vec);
     for (size_t i = 0; i < k->nstrategy; i++)
         cq_termvec_destroy(k->strategy[i]);
     for (size_t i = 0; i < k->ncurrent; i++)
@@ -96,8 +96,6 @@ static void cq_align_kpi_read(cq_align_kpi_t *k, const json_t *request)
     for (i = 0; i < json_array_size(current) && k->ncurrent < CQ_ALIGN_KPI_ITEMS; i++)
         k->current[k->ncurrent++] =
             cq_align_terms_vec(json_string_value(json_array_get(current, i)));
-    k->industry_vec = cq_align_terms_vec(cq_align_data_str(k->context, "industry"));
-    cq_termvec_add_text(k->industry_vec, cq_align_data_str(k->context, "businessType"), 1.0);
 
     /* both false is read as "no preference", not "nothing" */
     bool leading = json_is_true(json_object_get(k->prefs, "leadingIndicators"));
@@ -120,24 +118,13 @@ static void cq_align_kpi_read(cq_align_kpi_t *k, const json_t *request)
 
 static void cq_align_kpi_industry(cq_align_kpi_t *k)
 {
-    const cq_termvec_t *docs[] = {k->industry_vec};
-    const double weights[] = {1.0};
-    double best = 0;
-    const json_t *ind;
-    size_t i;
-    k->industry_label = cq_align_data_str(k->catalogue, "defaultIndustryLabel");
-    json_array_foreach(json_object_get(k->catalogue, "industries"), i, ind)
-    {
-        cq_termvec_t *vec = cq_align_terms_vec(cq_align_data_str(ind, "keywords"));
-        double matched = 0;
-        cq_termvec_coverage_multi(vec, docs, weights, 1, &matched);
-        cq_termvec_destroy(vec);
-        if (matched > best) {
-            best = matched;
-            k->industry_id = cq_align_data_str(ind, "id");
-            k->industry_label = cq_align_data_str(ind, "label");
-        }
-    }
+    char text[512];
+    snprintf(text, sizeof(text), "%s %s", cq_align_data_str(k->context, "industry"),
+             cq_align_data_str(k->context, "businessType"));
+    const json_t *ind = cq_align_industry_match(text);
+    k->industry_id = ind ? cq_align_data_str(ind, "id") : NULL;
+    k->industry_label = ind ? cq_align_data_str(ind, "label")
+                            : cq_align_data_str(cq_align_industry_default(), "label");
 }
 
 static void cq_align_kpi_score(cq_align_kpi_t *k)
@@ -269,7 +256,7 @@ static json_t *cq_align_kpi_item(const cq_align_kpi_t *k, const cq_align_kpi_ite
     const json_t *benchmarks = json_object_get(kpi, "benchmarks");
     const json_t *bench = k->industry_id ? json_object_get(benchmarks, k->industry_id) : NULL;
     const char *industry =
-        bench ? k->industry_label : cq_align_data_str(k->catalogue, "defaultIndustryLabel");
+        bench ? k->industry_label : cq_align_data_str(cq_align_industry_default(), "label");
     if (!bench)
         bench = json_object_get(benchmarks, "default");
     const char *typical = json_string_value(json_array_get(bench, 0));
