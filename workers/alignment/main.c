@@ -5,6 +5,7 @@
 #include "cq_align_check.h"
 #include "cq_align_explanation.h"
 #include "cq_align_kpi.h"
+#include "cq_align_onboarding.h"
 #include "cq_align_strategy.h"
 #include "cq_align_suggestions.h"
 #include "cq_worker.h"
@@ -15,7 +16,7 @@ static const cq_worker_op_t cq_alignment_ops[] = {
     {.name = "alignment-suggestions", .builtin = cq_align_suggestions_compute},
     {.name = "strategy-suggestions", .builtin = cq_align_strategy_compute},
     {.name = "kpi-recommendations", .builtin = cq_align_kpi_compute},
-    {"onboarding-suggestions", NULL},
+    {.name = "onboarding-suggestions", .builtin = cq_align_onboarding_compute},
     {"onboarding-coaching", NULL},
 };
 
