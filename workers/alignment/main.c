@@ -3,6 +3,7 @@
  * The kind is its table of operations; the runtime does everything else.
  */
 #include "cq_align_check.h"
+#include "cq_align_coaching.h"
 #include "cq_align_explanation.h"
 #include "cq_align_kpi.h"
 #include "cq_align_onboarding.h"
@@ -17,7 +18,7 @@ static const cq_worker_op_t cq_alignment_ops[] = {
     {.name = "strategy-suggestions", .builtin = cq_align_strategy_compute},
     {.name = "kpi-recommendations", .builtin = cq_align_kpi_compute},
     {.name = "onboarding-suggestions", .builtin = cq_align_onboarding_compute},
-    {"onboarding-coaching", NULL},
+    {.name = "onboarding-coaching", .builtin = cq_align_coaching_compute},
 };
 
 static const cq_worker_kind_t cq_alignment_kind = {

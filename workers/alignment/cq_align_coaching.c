@@ -1,0 +1,289 @@
+/*
+ * cq_align_coaching.c — built-in engine of onboarding-coaching.
+ *
+ * How it decides. The user's text is the message plus the current draft.
+ * Words that only say what the user wants ("help me write my vision",
+ * data/coaching.json "ignore") are set aside; the heaviest remaining words
+ * are the focus the answer quotes and the drafts are built on. Each
+ * criterion of the topic (e.g. a vision looks ahead, is ambitious, says
+ * whom it serves and its reach) is met when the text contains one of its
+ * cue words (stems and planning concepts). For core values the values
+ * themselves are split out of the draft (or the message): their count is
+ * checked against three to five, and "sounds like this business" is met
+ * when one of them is not a generic word (quality, excellence, ...).
+ * The response: what the text centres on, the criteria met, the tips of
+ * the first two unmet ones, and the question of the first unmet one (or
+ * the topic's closing question). Suggestions: a test for each named value
+ * (up to four, rotating over the data's value tests) or else the topic's
+ * drafts with the focus words and the business name, then the first tip
+ * as a next step; five at most.
+ *
+ * Threads: none of its own; reentrant (the data is read-only).
+ */
+#include "cq_align_coaching.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cq_align_data.h"
+#include "cq_align_prose.h"
+#include "cq_align_terms.h"
+
+#define CQ_ALIGN_COACH_MAX      5
+#define CQ_ALIGN_COACH_VALUES   8
+#define CQ_ALIGN_COACH_CRITERIA 8
+
+size_t cq_align_coaching_split_values(const char *text, char (*out)[48], size_t max)
+{
+    size_t n = 0;
+    const char *s = text ? text : "";
+    while (*s && n < max) {
+        size_t len = strcspn(s, ",;\n");
+        const char *and = NULL;
+        for (const char *p = s; p < s + len; p++)
+            if (strncmp(p, " and ", 5) == 0 || strncmp(p, " & ", 3) == 0) {
+                and = p;
+                break;
+            }
+        size_t item = and? (size_t)(and-s) : len;
+        const char *a = s, *b = s + item;
+        while (a < b && (isspace((unsigned char)*a) || ispunct((unsigned char)*a)))
+            a++;
+        while (b > a && (isspace((unsigned char)b[-1]) || ispunct((unsigned char)b[-1])))
+            b--;
+        size_t words = b > a ? 1 : 0;
+        for (const char *p = a; p < b; p++)
+            words += *p == ' ';
+        if (b > a && (size_t)(b - a) <= 40 && words <= 4) {
+            memcpy(out[n], a, (size_t)(b - a));
+            out[n][b - a] = '\0';
+            n++;
+        }
+        if (and)
+            s = and+(strncmp(and, " and ", 5) == 0 ? 5 : 3);
+        else
+            s += len + (s[len] ? 1 : 0);
+    }
+    return n;
+}
+
+typedef struct {
+    cq_termvec_t *ignore;
+    cq_align_prose_t out;
+} cq_align_filter_t;
+
+/* Copies tokens, writing ignored words as a stopword so phrases break. */
+static void cq_align_coach_filter(const char *token, size_t len, void *ctx)
+{
+    cq_align_filter_t *f = ctx;
+    bool ignored = cq_termvec_weight(f->ignore, token) > 0;
+    cq_align_prose_printf(&f->out, "%s ", ignored ? "the" : token);
+}
+
+/* Whether one of the cue words is in vec. */
+static bool cq_align_coach_cued(const cq_termvec_t *vec, const char *cues)
+{
+    cq_termvec_t *cue = cq_align_terms_vec(cues);
+    const cq_termvec_t *docs[] = {vec};
+    const double weights[] = {1.0};
+    double matched = 0;
+    cq_termvec_coverage_multi(cue, docs, weights, 1, &matched);
+    cq_termvec_destroy(cue);
+    return matched > 0;
+}
+
+static void cq_align_coach_add(json_t *arr, const char *tmpl, const cq_align_var_t *vars,
+                               size_t nvars)
+{
+    if (json_array_size(arr) >= CQ_ALIGN_COACH_MAX || !tmpl[0])
+        return;
+    cq_align_prose_t p = {.buf = NULL};
+    cq_align_prose_fill(&p, tmpl, vars, nvars);
+    if (p.buf && p.buf[0] >= 'a' && p.buf[0] <= 'z')
+        p.buf[0] = (char)toupper((unsigned char)p.buf[0]);
+    json_array_append_new(arr, cq_align_prose_take(&p, 1000));
+}
+
+cq_err_t cq_align_coaching_compute(const json_t *request, int64_t now_ms, json_t **result,
+                                   char *errstr, size_t errstr_size)
+{
+    CQ_UNUSED(now_ms);
+    *result = NULL;
+    const json_t *data = cq_align_data("coaching");
+    if (!data) {
+        cq_errstr_set(errstr, errstr_size, "coaching data is missing");
+        return CQ_ERR_INTERNAL_ERROR;
+    }
+    const char *topic_name = cq_align_data_str(request, "topic");
+    const json_t *topic = json_object_get(json_object_get(data, "topics"), topic_name);
+    if (!topic) {
+        cq_errstr_set(errstr, errstr_size, "unknown coaching topic \"%s\"", topic_name);
+        return CQ_ERR_VALIDATION_ERROR;
+    }
+    bool values_topic = strcmp(topic_name, "coreValues") == 0;
+    const json_t *ctx = json_object_get(request, "context");
+    const json_t *defaults = json_object_get(data, "defaults");
+    const json_t *answer = json_object_get(data, "answer");
+    const char *message = cq_align_data_str(request, "message");
+    const char *draft = cq_align_data_str(ctx, "currentDraft");
+
+    /* The user's words, without those that only say what they want. */
+    cq_align_filter_t filter = {.ignore = cq_align_terms_vec(cq_align_data_str(data, "ignore"))};
+    cq_text_tokenize(message, cq_align_coach_filter, &filter);
+    cq_align_prose_printf(&filter.out, ". ");
+    cq_text_tokenize(draft, cq_align_coach_filter, &filter);
+    cq_termvec_t *words = cq_align_terms_vec(filter.out.buf);
+    const char *focus_terms[3];
+    size_t nfocus = cq_termvec_total(words) > 0 ? cq_align_terms_focus(words, focus_terms, 3) : 0;
+    char phrase[CQ_ALIGN_PHRASE_MAX] = "", phrase2[CQ_ALIGN_PHRASE_MAX] = "";
+    if (nfocus > 0)
+        cq_align_terms_phrase(filter.out.buf, focus_terms[0], phrase, sizeof(phrase));
+    if (nfocus > 1)
+        cq_align_terms_phrase(filter.out.buf, focus_terms[1], phrase2, sizeof(phrase2));
+    if (phrase2[0] && strstr(phrase, phrase2))
+        cq_strlcpy(phrase2, nfocus > 2 ? focus_terms[2] : "", sizeof(phrase2));
+    cq_termvec_t *all = cq_align_terms_vec(message);
+    cq_termvec_add_text(all, draft, 1.0);
+
+    char name[CQ_ALIGN_QUOTE_MAX + 8], industry[CQ_ALIGN_QUOTE_MAX + 8];
+    cq_align_terms_quote(json_object_get(ctx, "businessName")
+                             ? cq_align_data_str(ctx, "businessName")
+                             : cq_align_data_str(defaults, "name"),
+                         name, sizeof(name));
+    cq_align_terms_quote(cq_align_data_str(ctx, "industry"), industry, sizeof(industry));
+    const char *focus = phrase[0] ? phrase : cq_align_data_str(defaults, "focus");
+    const char *focus2 = phrase2[0] ? phrase2 : focus;
+
+    /* Core values named in the draft, or else in the message. */
+    char values[CQ_ALIGN_COACH_VALUES][48];
+    size_t nvalues = 0;
+    bool own = false;
+    if (values_topic) {
+        nvalues = cq_align_coaching_split_values(draft[0] ? draft : message, values,
+                                                 CQ_ALIGN_COACH_VALUES);
+        /* a long sentence is not a list of values */
+        if (nvalues == 1 && !draft[0])
+            nvalues = 0;
+        cq_termvec_t *generic = cq_align_terms_vec(cq_align_data_str(topic, "generic"));
+        for (size_t i = 0; i < nvalues && !own; i++) {
+            cq_termvec_t *v = cq_align_terms_vec(values[i]);
+            /* only an exact generic word counts: related words (craft for
+             * quality) are the team's own choice */
+            own = cq_termvec_total(v) > 0 && cq_termvec_coverage(v, generic) < 0.7;
+            cq_termvec_destroy(v);
+        }
+        cq_termvec_destroy(generic);
+    }
+
+    cq_align_prose_t industry_part = {.buf = NULL}, terms = {.buf = NULL};
+    if (industry[0]) {
+        const cq_align_var_t iv[] = {{"industry_text", industry}};
+        cq_align_prose_fill(&industry_part, cq_align_data_str(answer, "industry"), iv, 1);
+    }
+    cq_align_prose_list(&terms, focus_terms, nfocus, " and ");
+    const cq_align_var_t base[] = {
+        {"name", name},
+        {"industry", industry_part.buf},
+        {"topic", cq_align_data_str(topic, "label")},
+        {"terms", terms.buf},
+        {"focus", focus},
+        {"focus2", focus2},
+    };
+    const size_t nbase = CQ_ARRAY_SIZE(base);
+
+    /* Criteria. */
+    const json_t *met[CQ_ALIGN_COACH_CRITERIA], *unmet[CQ_ALIGN_COACH_CRITERIA];
+    size_t nmet = 0, nunmet = 0;
+    const json_t *c;
+    size_t i;
+    json_array_foreach(json_object_get(topic, "criteria"), i, c)
+    {
+        if (i >= CQ_ALIGN_COACH_CRITERIA)
+            break;
+        bool ok = values_topic && strcmp(cq_align_data_str(c, "id"), "own") == 0 && nvalues
+                      ? own
+                      : cq_align_coach_cued(all, cq_align_data_str(c, "cues"));
+        if (ok)
+            met[nmet++] = c;
+        else
+            unmet[nunmet++] = c;
+    }
+
+    cq_align_prose_t p = {.buf = NULL};
+    cq_align_prose_fill(&p, cq_align_data_str(answer, nfocus ? "opening" : "opening_blank"), base,
+                        nbase);
+    cq_align_prose_t met_list = {.buf = NULL}, tips = {.buf = NULL};
+    for (size_t k = 0; k < nmet; k++) {
+        cq_align_prose_printf(&met_list, "%s", k == 0 ? "" : k + 1 == nmet ? " and " : ", ");
+        cq_align_prose_fill(&met_list, cq_align_data_str(met[k], "label"), base, nbase);
+    }
+    for (size_t k = 0; k < nunmet && k < 2; k++) {
+        cq_align_prose_printf(&tips, "%s", k ? " Also " : "");
+        cq_align_prose_fill(&tips, cq_align_data_str(unmet[k], "tip"), base, nbase);
+    }
+    const cq_align_var_t lists[] = {
+        {"met", met_list.buf}, {"tips", tips.buf}, {"topic", cq_align_data_str(topic, "label")}};
+    if (nmet && nunmet)
+        cq_align_prose_fill(&p, cq_align_data_str(answer, "strengths"), lists, 3);
+    if (nunmet)
+        cq_align_prose_fill(&p, cq_align_data_str(answer, "gaps"), lists, 3);
+    else
+        cq_align_prose_fill(&p, cq_align_data_str(answer, "complete"), lists, 3);
+    if (values_topic && nvalues) {
+        long min = (long)json_integer_value(json_object_get(topic, "min"));
+        long max = (long)json_integer_value(json_object_get(topic, "max"));
+        char count[16];
+        snprintf(count, sizeof(count), "%zu", nvalues);
+        const char *advice = (long)nvalues < min   ? "too_few"
+                             : (long)nvalues > max ? "too_many"
+                                                   : "good_count";
+        const cq_align_var_t cv[] = {{"count", count},
+                                     {"count_advice", cq_align_data_str(answer, advice)}};
+        cq_align_prose_fill(&p, cq_align_data_str(answer, "values_count"), cv, 2);
+    }
+    cq_align_prose_t question = {.buf = NULL};
+    cq_align_prose_fill(&question,
+                        nunmet ? cq_align_data_str(unmet[0], "question")
+                               : cq_align_data_str(topic, "closing"),
+                        base, nbase);
+    const cq_align_var_t qv[] = {{"question", question.buf}};
+    cq_align_prose_fill(&p, cq_align_data_str(answer, "question"), qv, 1);
+
+    /* Suggestions: value tests, drafts, the next step. */
+    json_t *suggestions = json_array();
+    const json_t *tests = json_object_get(topic, "value_drafts");
+    for (size_t k = 0; k < nvalues && k < 4 && json_array_size(tests) > 0; k++) {
+        const cq_align_var_t vv[] = {{"value", values[k]}, {"name", name}};
+        cq_align_coach_add(suggestions,
+                           json_string_value(json_array_get(tests, k % json_array_size(tests))), vv,
+                           2);
+    }
+    /* drafts of the topic, unless the user's own values are being worked on */
+    const json_t *d;
+    json_array_foreach(json_object_get(topic, "drafts"), i, d)
+    {
+        if (nvalues || json_array_size(suggestions) + (nunmet ? 1 : 0) >= CQ_ALIGN_COACH_MAX)
+            break;
+        cq_align_coach_add(suggestions, json_string_value(d), base, nbase);
+    }
+    if (nunmet)
+        cq_align_coach_add(suggestions, cq_align_data_str(unmet[0], "tip"), base, nbase);
+
+    *result = json_pack("{s:o, s:o}", "response", cq_align_prose_take(&p, 6000), "suggestions",
+                        suggestions);
+    cq_align_prose_clear(&question);
+    cq_align_prose_clear(&met_list);
+    cq_align_prose_clear(&tips);
+    cq_align_prose_clear(&industry_part);
+    cq_align_prose_clear(&terms);
+    cq_termvec_destroy(all);
+    cq_termvec_destroy(words);
+    cq_termvec_destroy(filter.ignore);
+    cq_align_prose_clear(&filter.out);
+    if (!*result) {
+        cq_errstr_set(errstr, errstr_size, "could not build the onboarding-coaching result");
+        return CQ_ERR_INTERNAL_ERROR;
+    }
+    return CQ_ERR_OK;
+}
