@@ -213,6 +213,13 @@ cq_err_t cq_align_coaching_compute(const json_t *request, int64_t now_ms, json_t
     cq_align_prose_t p = {.buf = NULL};
     cq_align_prose_fill(&p, cq_align_data_str(answer, nfocus ? "opening" : "opening_blank"), base,
                         nbase);
+    if (draft[0]) {
+        char quote[CQ_ALIGN_QUOTE_MAX + 8], quoted[CQ_ALIGN_QUOTE_MAX + 16];
+        cq_align_terms_quote(draft, quote, sizeof(quote));
+        snprintf(quoted, sizeof(quoted), "\u201c%s\u201d", quote);
+        const cq_align_var_t dv[] = {{"draft", quoted}};
+        cq_align_prose_fill(&p, cq_align_data_str(answer, "draft"), dv, 1);
+    }
     cq_align_prose_t met_list = {.buf = NULL}, tips = {.buf = NULL};
     for (size_t k = 0; k < nmet; k++) {
         cq_align_prose_printf(&met_list, "%s", k == 0 ? "" : k + 1 == nmet ? " and " : ", ");

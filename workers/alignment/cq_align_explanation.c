@@ -102,13 +102,13 @@ typedef struct {
     int score;
 } cq_align_component_t;
 
-static void cq_align_factors(const json_t *text, const cq_align_goal_t *g,
+static void cq_align_factors(const json_t *text, const json_t *request, const cq_align_goal_t *g,
                              const cq_align_var_t *vars, size_t nvars, const char *best_part,
                              int best_score, json_t *factors)
 {
     const json_t *kf = json_object_get(text, "keyFactors");
     char score[16];
-    for (size_t i = 0; i < g->nshared; i++) {
+    for (size_t i = 0; i < g->nshared && i < 2; i++) {
         const cq_align_var_t extra[] = {{"term", g->shared[i]}};
         cq_align_add_item(factors, cq_align_data_str(kf, "shared"), vars, nvars, extra, 1);
     }
@@ -119,6 +119,29 @@ static void cq_align_factors(const json_t *text, const cq_align_goal_t *g,
     }
     if (g->strong_strategy && g->strong_strategy != g->weak_strategy)
         cq_align_add_item(factors, cq_align_data_str(kf, "strong_strategy"), vars, nvars, NULL, 0);
+    for (size_t i = 0; i < g->nreflected && i < 2; i++) {
+        char value[CQ_ALIGN_QUOTE_MAX + 8];
+        cq_align_terms_quote(g->reflected_values[i], value, sizeof(value));
+        const cq_align_var_t extra[] = {{"value", value}};
+        cq_align_add_item(factors, cq_align_data_str(kf, "value"), vars, nvars, extra, 1);
+    }
+    if (g->nmarket_shared)
+        cq_align_add_item(factors, cq_align_data_str(kf, "market"), vars, nvars, NULL, 0);
+    /* named KPIs that are shared across goals */
+    const json_t *item;
+    size_t k;
+    json_array_foreach(json_object_get(json_object_get(request, "goal"), "kpis"), k, item)
+    {
+        const char *name = json_string_value(json_object_get(item, "name"));
+        const char *id = json_string_value(json_object_get(item, "sharedKpiId"));
+        if (!name || !id)
+            continue;
+        char kpi[CQ_ALIGN_QUOTE_MAX + 8], idq[CQ_ALIGN_QUOTE_MAX + 8];
+        cq_align_terms_quote(name, kpi, sizeof(kpi));
+        cq_align_terms_quote(id, idq, sizeof(idq));
+        const cq_align_var_t extra[] = {{"kpi", kpi}, {"id", idq}};
+        cq_align_add_item(factors, cq_align_data_str(kf, "shared_kpi"), vars, nvars, extra, 2);
+    }
     const cq_align_component_t comps[] = {{"Goal intent", g->intent},
                                           {"Strategy alignment", g->strategies},
                                           {"KPI relevance", g->kpis}};
@@ -165,6 +188,10 @@ static void cq_align_areas(const json_t *text, const cq_align_goal_t *g, const c
         cq_align_add_item(areas, cq_align_data_str(ia, "kpi"), vars, nvars, NULL, 0);
     if (g->nkpi_unnamed)
         cq_align_add_item(areas, cq_align_data_str(ia, "unnamed"), vars, nvars, NULL, 0);
+    if (g->market_text && !g->nmarket_shared)
+        cq_align_add_item(areas, cq_align_data_str(ia, "market"), vars, nvars, NULL, 0);
+    if (g->vp_text && !g->nvp_shared)
+        cq_align_add_item(areas, cq_align_data_str(ia, "vp"), vars, nvars, NULL, 0);
 }
 
 cq_err_t cq_align_explanation_compute(const json_t *request, int64_t now_ms, json_t **result,
@@ -206,8 +233,16 @@ cq_err_t cq_align_explanation_compute(const json_t *request, int64_t now_ms, jso
     snprintf(count, sizeof(count), "%zu", g.nkpi_unnamed);
 
     cq_align_prose_t shared = {.buf = NULL}, missing = {.buf = NULL};
+    cq_align_prose_t market_shared = {.buf = NULL}, vp_shared = {.buf = NULL}, ids = {.buf = NULL};
     cq_align_prose_list(&shared, g.shared, g.nshared, " and ");
     cq_align_prose_list(&missing, g.missing, g.nmissing, " and ");
+    cq_align_prose_list(&market_shared, g.market_shared, g.nmarket_shared, " and ");
+    cq_align_prose_list(&vp_shared, g.vp_shared, g.nvp_shared, " and ");
+    cq_align_prose_list(&ids, g.kpi_ids, g.nkpi_unnamed < g.nkpi_ids ? g.nkpi_unnamed : g.nkpi_ids,
+                        " and ");
+    char market[CQ_ALIGN_QUOTE_MAX + 8], vp[CQ_ALIGN_QUOTE_MAX + 8];
+    cq_align_terms_quote(g.market_text, market, sizeof(market));
+    cq_align_terms_quote(g.vp_text, vp, sizeof(vp));
     const char *focus = g.phrase[0] ? g.phrase : g.nfocus ? g.focus[0] : intent;
     cq_align_var_t vars[] = {
         {"why", NULL}, /* filled below, from the others */
@@ -228,6 +263,11 @@ cq_err_t cq_align_explanation_compute(const json_t *request, int64_t now_ms, jso
         {"value", value},
         {"focus", focus},
         {"kpi", kpi},
+        {"market", market},
+        {"vp", vp},
+        {"market_shared", market_shared.buf},
+        {"vp_shared", vp_shared.buf},
+        {"ids", ids.buf},
         {"strategy", strategy},
     };
     const size_t nvars = CQ_ARRAY_SIZE(vars);
@@ -242,6 +282,12 @@ cq_err_t cq_align_explanation_compute(const json_t *request, int64_t now_ms, jso
             &p, cq_align_data_str(ex, g.given == g.overall ? "given_same" : "given_differs"), vars,
             nvars);
     cq_align_prose_fill(&p, cq_align_data_str(ex, g.nshared ? "shared" : "no_shared"), vars, nvars);
+    if (g.market_text)
+        cq_align_prose_fill(
+            &p, cq_align_data_str(ex, g.nmarket_shared ? "market_yes" : "market_no"), vars, nvars);
+    if (g.vp_text)
+        cq_align_prose_fill(&p, cq_align_data_str(ex, g.nvp_shared ? "vp_yes" : "vp_no"), vars,
+                            nvars);
     cq_align_prose_printf(&p, "\n\n");
     cq_align_prose_fill(&p, cq_align_data_str(ex, "components"), vars, nvars);
     cq_align_prose_fill(&p, cq_align_data_str(ex, weakest_score >= 70 ? "solid" : "weakest"), vars,
@@ -260,7 +306,7 @@ cq_err_t cq_align_explanation_compute(const json_t *request, int64_t now_ms, jso
     json_t *explanation = cq_align_prose_take(&p, CQ_ALIGN_EXPLANATION_MAX);
 
     json_t *factors = json_array(), *areas = json_array();
-    cq_align_factors(text, &g, vars, nvars, best_part, best_score, factors);
+    cq_align_factors(text, request, &g, vars, nvars, best_part, best_score, factors);
     /* weak strategy: quote it under the name the template uses */
     for (size_t i = 0; i < nvars; i++)
         if (strcmp(vars[i].key, "strategy") == 0)
@@ -272,6 +318,9 @@ cq_err_t cq_align_explanation_compute(const json_t *request, int64_t now_ms, jso
     json_decref(why);
     cq_align_prose_clear(&shared);
     cq_align_prose_clear(&missing);
+    cq_align_prose_clear(&market_shared);
+    cq_align_prose_clear(&vp_shared);
+    cq_align_prose_clear(&ids);
     cq_align_goal_clear(&g);
     if (!*result) {
         cq_errstr_set(errstr, errstr_size, "could not build the alignment-explanation result");

@@ -101,6 +101,9 @@ static void cq_align_goal_weak_values(cq_align_goal_t *g, const json_t *values)
         double raw = cq_termvec_coverage(vec, g->goal_vec);
         bool usable = cq_termvec_total(vec) > 0;
         cq_termvec_destroy(vec);
+        if (usable && raw >= CQ_ALIGN_GOAL_WEAK &&
+            g->nreflected < CQ_ARRAY_SIZE(g->reflected_values))
+            g->reflected_values[g->nreflected++] = text;
         if (!usable || raw >= CQ_ALIGN_GOAL_WEAK)
             continue;
         size_t at = g->nweak_values;
@@ -206,7 +209,7 @@ cq_err_t cq_align_goal_read(cq_align_goal_t *g, const json_t *request, char *err
     const cq_termvec_t *kpi_docs[] = {g->intent_vec, g->strategies_vec};
     const double kpi_weights[] = {1.0, 0.8};
     g->weak_kpi = cq_align_goal_least(json_object_get(goal, "kpis"), "name", kpi_docs, kpi_weights,
-                                      2, &raw, NULL);
+                                      2, &raw, &g->strong_kpi);
     if (raw >= CQ_ALIGN_GOAL_WEAK)
         g->weak_kpi = NULL;
     if (g->weak_kpi && g->nfocus) {
@@ -214,6 +217,33 @@ cq_err_t cq_align_goal_read(cq_align_goal_t *g, const json_t *request, char *err
         cq_termvec_t *vec = cq_align_terms_vec(g->weak_kpi);
         if (cq_termvec_weight(vec, g->focus[0]) > 0)
             g->weak_kpi = NULL;
+        cq_termvec_destroy(vec);
+    }
+    if (g->strong_kpi == g->weak_kpi)
+        g->strong_kpi = NULL;
+
+    /* shared KPI ids: those without a name first, as they need naming */
+    for (int pass = 0; pass < 2; pass++) {
+        json_array_foreach(json_object_get(goal, "kpis"), i, item)
+        {
+            const char *id = json_string_value(json_object_get(item, "sharedKpiId"));
+            bool named = json_object_get(item, "name") != NULL;
+            if (id && named == (pass == 1) && g->nkpi_ids < CQ_ARRAY_SIZE(g->kpi_ids))
+                g->kpi_ids[g->nkpi_ids++] = id;
+        }
+    }
+
+    /* does the goal speak to the market and build on the value proposition? */
+    g->market_text = market;
+    g->vp_text = vp;
+    if (market) {
+        cq_termvec_t *vec = cq_align_terms_vec(market);
+        g->nmarket_shared = cq_termvec_shared_terms(g->goal_vec, vec, g->market_shared, 2);
+        cq_termvec_destroy(vec);
+    }
+    if (vp) {
+        cq_termvec_t *vec = cq_align_terms_vec(vp);
+        g->nvp_shared = cq_termvec_shared_terms(g->goal_vec, vec, g->vp_shared, 2);
         cq_termvec_destroy(vec);
     }
     cq_termvec_destroy(kpis);

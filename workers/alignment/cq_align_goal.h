@@ -33,8 +33,19 @@ typedef struct {
     /* Texts of the request (borrowed) that link least, NULL when every one
      * reaches CQ_ALIGN_GOAL_WEAK; strong_strategy links best. */
     const char *weak_value, *weak_strategy, *weak_kpi, *strong_strategy;
-    const char *weak_values[3]; /* every unreflected core value, weakest first */
+    const char *strong_kpi;
+    const char *weak_values[5]; /* every unreflected core value, weakest first */
     size_t nweak_values;
+    const char *reflected_values[5]; /* core values the goal reflects, in order */
+    size_t nreflected;
+    /* Target market and value proposition (NULL when absent) and the goal
+     * words they share with the goal. */
+    const char *market_text, *vp_text;
+    const char *market_shared[2], *vp_shared[2];
+    size_t nmarket_shared, nvp_shared;
+    /* sharedKpiId of every KPI; those of KPIs without a name first */
+    const char *kpi_ids[5];
+    size_t nkpi_ids;
 } cq_align_goal_t;
 
 /*

@@ -54,7 +54,6 @@ typedef struct {
     cq_align_goaltypes_t types;
     cq_align_kpi_item_t items[CQ_ALIGN_KPI_CATALOGUE];
     size_t nitems, ntracked;
-    const char *tracked_example;
     const char *industry_id, *industry_label;
     bool want_leading, want_lagging;
     const char *focus;
@@ -159,9 +158,6 @@ static void cq_align_kpi_score(cq_align_kpi_t *k)
             it->tracked = cq_termvec_total(k->current[c]) > 0 &&
                           (cq_termvec_coverage(k->current[c], name) >= 0.5 ||
                            cq_termvec_coverage(name, k->current[c]) >= 0.5);
-            if (it->tracked && !k->tracked_example)
-                k->tracked_example = json_string_value(
-                    json_array_get(json_object_get(k->context, "currentKPIs"), c));
         }
         cq_termvec_destroy(name);
         k->ntracked += it->tracked;
@@ -230,12 +226,24 @@ static json_t *cq_align_kpi_item(const cq_align_kpi_t *k, const cq_align_kpi_ite
                 json_array_get(json_object_get(k->request, "strategies"), (size_t)best),
                 "description"),
             strategy, sizeof(strategy));
+    char category[CQ_ALIGN_QUOTE_MAX + 32] = "";
+    const char *cat =
+        best >= 0 ? json_string_value(json_object_get(
+                        json_array_get(json_object_get(k->request, "strategies"), (size_t)best),
+                        "category"))
+                  : NULL;
+    if (cat) {
+        char quote[CQ_ALIGN_QUOTE_MAX + 8];
+        cq_align_terms_quote(cat, quote, sizeof(quote));
+        snprintf(category, sizeof(category), " (%s)", quote);
+    }
     const cq_align_var_t vars[] = {
         {"definition", cq_align_data_str(kpi, "definition")},
         {"angle", cq_align_data_str(kpi, "angle")},
         {"focus", k->focus},
         {"intent", NULL},
         {"strategy", strategy},
+        {"category", category},
     };
     /* the templates quote {intent} themselves */
     char intent[CQ_ALIGN_QUOTE_MAX + 8];
@@ -285,50 +293,109 @@ static json_t *cq_align_kpi_reasoning(const cq_align_kpi_t *k, size_t count, siz
     if (typed && nwords == 0)
         nwords = cq_align_goaltype_words(top, k->strategies, words, 4);
     cq_align_prose_t matched = {.buf = NULL}, mix = {.buf = NULL}, industry = {.buf = NULL};
-    cq_align_prose_t skipped = {.buf = NULL};
     cq_align_prose_list(&matched, words, nwords, " and ");
-    char count_s[24], leading_s[24], lagging_s[24], skipped_s[24], current[CQ_ALIGN_QUOTE_MAX + 8];
+    char count_s[24], leading_s[24], lagging_s[24];
     snprintf(count_s, sizeof(count_s), "%zu", count);
     snprintf(leading_s, sizeof(leading_s), "%zu", leading);
     snprintf(lagging_s, sizeof(lagging_s), "%zu", count - leading);
-    snprintf(skipped_s, sizeof(skipped_s), "%zu", k->ntracked);
-    cq_align_terms_quote(k->tracked_example, current, sizeof(current));
-    char current_q[CQ_ALIGN_QUOTE_MAX + 32];
-    snprintf(current_q, sizeof(current_q), "such as \u201c%s\u201d", current);
+    const cq_align_var_t parts[] = {
+        {"leading", leading_s},
+        {"lagging", lagging_s},
+        {"industry", k->industry_label},
+    };
+    cq_align_prose_fill(&mix, cq_align_data_str(text, "mix"), parts, CQ_ARRAY_SIZE(parts));
+    if (k->industry_id)
+        cq_align_prose_fill(&industry, cq_align_data_str(text, "industry"), parts,
+                            CQ_ARRAY_SIZE(parts));
     const cq_align_var_t vars[] = {
         {"intent", k->intent_quote},
         {"type", typed ? top->label : k->types.fallback_label},
         {"matched", matched.buf},
         {"count", count_s},
-        {"leading", leading_s},
-        {"lagging", lagging_s},
-        {"industry", k->industry_id ? k->industry_label : NULL},
-        {"skipped", skipped_s},
-        {"current", current_q},
+        {"mix", mix.buf},
+        {"industry", industry.buf},
         {"focus", k->focus},
     };
-    const size_t nv = CQ_ARRAY_SIZE(vars);
-    cq_align_prose_fill(&mix, cq_align_data_str(text, "mix"), vars, nv);
-    if (k->industry_id)
-        cq_align_prose_fill(&industry, cq_align_data_str(text, "industry"), vars, nv);
-    if (k->ntracked)
-        cq_align_prose_fill(&skipped, cq_align_data_str(text, "skipped"), vars, nv);
-    cq_align_var_t all[CQ_ARRAY_SIZE(vars)];
-    memcpy(all, vars, sizeof(vars));
-    all[4] = (cq_align_var_t){"mix", mix.buf};
-    all[6] = (cq_align_var_t){"industry", industry.buf};
-    all[7] = (cq_align_var_t){"skipped", skipped.buf};
-    json_t *out =
-        cq_align_fill_json(cq_align_data_str(text, typed ? "reasoning" : "untyped"), all, nv, 4000);
+    cq_align_prose_t p = {.buf = NULL};
+    cq_align_prose_fill(&p, cq_align_data_str(text, typed ? "reasoning" : "untyped"), vars,
+                        CQ_ARRAY_SIZE(vars));
+    /* the templates leave the full stop to the last part */
+    cq_align_prose_printf(&p, ".");
     cq_align_prose_clear(&matched);
     cq_align_prose_clear(&mix);
     cq_align_prose_clear(&industry);
-    cq_align_prose_clear(&skipped);
-    /* the result needs a full stop the template leaves to the parts */
-    const char *s = json_string_value(out);
-    json_t *done = json_sprintf("%s.", s);
-    json_decref(out);
-    return done;
+    return cq_align_prose_take(&p, 4000);
+}
+
+/* Quotes up to max strings of arr (only those with keep[i], when keep is
+ * not NULL) as a list into p. Returns how many. */
+static size_t cq_align_kpi_list(cq_align_prose_t *p, const json_t *arr, const char *key,
+                                const bool *keep, size_t max)
+{
+    char quoted[3][CQ_ALIGN_QUOTE_MAX + 8];
+    const char *items[3];
+    size_t n = 0;
+    for (size_t i = 0; i < json_array_size(arr) && n < max && n < 3; i++) {
+        const json_t *item = json_array_get(arr, i);
+        const char *s =
+            key ? json_string_value(json_object_get(item, key)) : json_string_value(item);
+        if (!s || (keep && !keep[i]))
+            continue;
+        cq_align_terms_quote(s, quoted[n], sizeof(quoted[n]));
+        items[n] = quoted[n];
+        n++;
+    }
+    cq_align_prose_list(p, items, n, " and ");
+    return n;
+}
+
+/* The reasoning, then how the picks meet the context: where the
+ * benchmarks come from, the KPIs already tracked, the strategies no
+ * recommended KPI follows. */
+static json_t *cq_align_kpi_explain(const cq_align_kpi_t *k, const size_t *pick, size_t n,
+                                    size_t leading)
+{
+    const json_t *text = json_object_get(k->catalogue, "text");
+    json_t *reasoning = cq_align_kpi_reasoning(k, n, leading);
+    cq_align_prose_t p = {.buf = NULL}, list = {.buf = NULL};
+    cq_align_prose_printf(&p, "%s", json_string_value(reasoning));
+    json_decref(reasoning);
+    char from[2 * CQ_ALIGN_QUOTE_MAX + 32] = "";
+    const char *industry = json_string_value(json_object_get(k->context, "industry"));
+    const char *type = json_string_value(json_object_get(k->context, "businessType"));
+    if (industry || type) {
+        char a[CQ_ALIGN_QUOTE_MAX + 8] = "", b[CQ_ALIGN_QUOTE_MAX + 8] = "";
+        cq_align_terms_quote(industry, a, sizeof(a));
+        cq_align_terms_quote(type, b, sizeof(b));
+        snprintf(from, sizeof(from), "\u201c%s%s%s\u201d", a, a[0] && b[0] ? ", " : "", b);
+        const cq_align_var_t vars[] = {{"from", from},
+                                       {"industry", k->industry_id ? k->industry_label : NULL}};
+        cq_align_prose_fill(
+            &p, cq_align_data_str(text, k->industry_id ? "industry_from" : "industry_unknown"),
+            vars, 2);
+    }
+    const json_t *current = json_object_get(k->context, "currentKPIs");
+    if (cq_align_kpi_list(&list, current, NULL, NULL, 3)) {
+        const cq_align_var_t vars[] = {{"current", list.buf}};
+        cq_align_prose_fill(&p, cq_align_data_str(text, "current"), vars, 1);
+    }
+    cq_align_prose_clear(&list);
+    bool unfollowed[CQ_ALIGN_KPI_ITEMS] = {false};
+    size_t nunfollowed = 0;
+    for (size_t i = 0; i < k->nstrategy; i++) {
+        bool followed = false;
+        for (size_t j = 0; j < n && !followed; j++)
+            followed = cq_termvec_coverage(k->items[pick[j]].keywords, k->strategy[i]) > 0;
+        unfollowed[i] = !followed && cq_termvec_total(k->strategy[i]) > 0;
+        nunfollowed += unfollowed[i];
+    }
+    if (nunfollowed && cq_align_kpi_list(&list, json_object_get(k->request, "strategies"),
+                                         "description", unfollowed, 3)) {
+        const cq_align_var_t vars[] = {{"strategies", list.buf}};
+        cq_align_prose_fill(&p, cq_align_data_str(text, "unfollowed"), vars, 1);
+    }
+    cq_align_prose_clear(&list);
+    return cq_align_prose_take(&p, 4000);
 }
 
 cq_err_t cq_align_kpi_compute(const json_t *request, int64_t now_ms, json_t **result, char *errstr,
@@ -375,7 +442,7 @@ cq_err_t cq_align_kpi_compute(const json_t *request, int64_t now_ms, json_t **re
     double confidence = 0.3 + 0.4 * clarity + (k->industry_id ? 0.1 : 0) + (k->nstrategy ? 0.1 : 0);
     confidence = round(fmin(0.9, confidence) * 100) / 100;
     *result = json_pack("{s:o, s:f, s:o}", "recommendations", recommendations, "confidence",
-                        confidence, "reasoning", cq_align_kpi_reasoning(k, n, leading));
+                        confidence, "reasoning", cq_align_kpi_explain(k, pick, n, leading));
     if (!*result) {
         cq_errstr_set(errstr, errstr_size, "could not build the kpi-recommendations result");
         err = CQ_ERR_INTERNAL_ERROR;

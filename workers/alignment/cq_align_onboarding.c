@@ -191,8 +191,16 @@ cq_err_t cq_align_onboarding_compute(const json_t *request, int64_t now_ms, json
     const json_t *r = json_object_get(data, "reasoning");
     cq_align_prose_t who = {.buf = NULL}, list = {.buf = NULL}, p = {.buf = NULL};
     cq_align_prose_printf(&who, "%s", name[0] ? name_q : cq_align_data_str(defaults, "name"));
-    const char *product_list[2] = {product, product2};
-    cq_align_prose_list(&list, product_list, nproducts > 1 ? 2 : nproducts, " and ");
+    char named[CQ_ALIGN_ONBOARDING_MAX][CQ_ALIGN_QUOTE_MAX + 8];
+    const char *product_list[CQ_ALIGN_ONBOARDING_MAX];
+    size_t nlisted = 0;
+    for (size_t k = 0; k < nproducts && nlisted < CQ_ALIGN_ONBOARDING_MAX; k++) {
+        cq_align_terms_quote(json_string_value(json_array_get(products, k)), named[nlisted],
+                             sizeof(named[nlisted]));
+        product_list[nlisted] = named[nlisted];
+        nlisted++;
+    }
+    cq_align_prose_list(&list, product_list, nlisted, " and ");
     cq_align_prose_t has_list = {.buf = NULL}, lacks_list = {.buf = NULL};
     cq_align_prose_list(&has_list, has, nhas, " and ");
     cq_align_prose_list(&lacks_list, lacks, nlacks, " or ");

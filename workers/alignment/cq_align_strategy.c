@@ -210,6 +210,15 @@ static void cq_align_strategy_score(cq_align_strategy_t *st)
     }
 }
 
+/* What a pattern is about: its keywords and description words. Caller
+ * destroys. */
+static cq_termvec_t *cq_align_pattern_about(const json_t *pattern)
+{
+    cq_termvec_t *about = cq_align_terms_vec(cq_align_data_str(pattern, "keywords"));
+    cq_termvec_add_text(about, cq_align_data_str(pattern, "description"), 0.5);
+    return about;
+}
+
 static int cq_align_pattern_cmp(const void *x, const void *y)
 {
     const cq_align_pattern_t *a = x, *b = y;
@@ -253,9 +262,7 @@ static json_t *cq_align_strategy_item(const cq_align_strategy_t *st, const cq_al
                          sizeof(timeline));
     snprintf(cost_s, sizeof(cost_s), "%.0f", cost);
     snprintf(budget_s, sizeof(budget_s), "%.0f", st->budget);
-    /* what the pattern is about: keywords, title and description words */
-    cq_termvec_t *about = cq_align_terms_vec(cq_align_data_str(pattern, "keywords"));
-    cq_termvec_add_text(about, cq_align_data_str(pattern, "description"), 0.5);
+    cq_termvec_t *about = cq_align_pattern_about(pattern);
     int ci = cq_align_best_overlap((cq_termvec_t *const *)st->challenge, st->nchallenge, about);
     int vi = cq_align_best_overlap((cq_termvec_t *const *)st->value, st->nvalue, about);
     cq_align_terms_quote(ci >= 0 ? json_string_value(json_array_get(
@@ -344,8 +351,136 @@ static json_t *cq_align_strategy_item(const cq_align_strategy_t *st, const cq_al
         "estimatedCost", cost, "requiredResources", resources);
 }
 
-static json_t *cq_align_strategy_reasoning(const cq_align_strategy_t *st, size_t skipped,
-                                           const char *skipped_example)
+/* Quotes item i of the request array at path (businessContext member or
+ * top-level key) into out. */
+static void cq_align_strategy_quote_item(const json_t *arr, size_t i, char *out, size_t size)
+{
+    char quote[CQ_ALIGN_QUOTE_MAX + 8];
+    cq_align_terms_quote(json_string_value(json_array_get(arr, i)), quote, sizeof(quote));
+    snprintf(out, size, "\u201c%s\u201d", quote);
+}
+
+/*
+ * Appends to the reasoning how the chosen strategies (the first nchosen
+ * patterns, titled in suggestions) meet the context: each current
+ * challenge taken up or left open, the strategy closest to the vision and
+ * purpose, core values no strategy serves, the existing strategies kept
+ * clear of.
+ */
+static void cq_align_strategy_notes(const cq_align_strategy_t *st, const json_t *suggestions,
+                                    cq_align_prose_t *p)
+{
+    const json_t *r = json_object_get(st->catalogue, "reasoning");
+    size_t nchosen = json_array_size(suggestions);
+    cq_termvec_t *about[CQ_ALIGN_STRATEGY_MAX];
+    for (size_t j = 0; j < nchosen; j++)
+        about[j] = cq_align_pattern_about(st->patterns[j].pattern);
+    const json_t *challenges = json_object_get(st->context, "currentChallenges");
+    char quote[CQ_ALIGN_QUOTE_MAX + 16];
+    for (size_t c = 0; c < st->nchallenge && c < 3; c++) {
+        int best = cq_align_best_overlap(about, nchosen, st->challenge[c]);
+        double cov = 0;
+        for (size_t j = 0; j < nchosen; j++) {
+            double v = cq_termvec_coverage(st->challenge[c], about[j]);
+            if (v > cov) {
+                cov = v;
+                best = (int)j;
+            }
+        }
+        cq_align_strategy_quote_item(challenges, c, quote, sizeof(quote));
+        const char *title = best >= 0 && cov > 0
+                                ? json_string_value(json_object_get(
+                                      json_array_get(suggestions, (size_t)best), "title"))
+                                : NULL;
+        const cq_align_var_t vars[] = {{"challenge", quote}, {"title", title}};
+        cq_align_prose_fill(p, cq_align_data_str(r, title ? "challenge_met" : "challenge_open"),
+                            vars, 2);
+    }
+    if (cq_termvec_total(st->vision) > 0) {
+        int best = -1;
+        double cov = 0;
+        for (size_t j = 0; j < nchosen; j++) {
+            double v = cq_termvec_coverage(st->vision, about[j]);
+            if (v > cov) {
+                cov = v;
+                best = (int)j;
+            }
+        }
+        cq_align_prose_t foundation = {.buf = NULL};
+        const char *parts[2];
+        char q[2][CQ_ALIGN_QUOTE_MAX + 8];
+        size_t nparts = 0;
+        static const char *const keys[] = {"vision", "purpose"};
+        for (size_t k = 0; k < 2; k++) {
+            const char *text = json_string_value(json_object_get(st->context, keys[k]));
+            if (text) {
+                cq_align_terms_quote(text, q[nparts], sizeof(q[nparts]));
+                parts[nparts] = q[nparts];
+                nparts++;
+            }
+        }
+        cq_align_prose_list(&foundation, parts, nparts, " and ");
+        const char *words[3];
+        size_t nwords = best >= 0 ? cq_termvec_shared_terms(st->vision, about[best], words, 3) : 0;
+        cq_align_prose_t shared = {.buf = NULL};
+        cq_align_prose_list(&shared, words, nwords, " and ");
+        const cq_align_var_t vars[] = {
+            {"title", best >= 0 ? json_string_value(json_object_get(
+                                      json_array_get(suggestions, (size_t)best), "title"))
+                                : NULL},
+            {"words", shared.buf},
+            {"foundation", foundation.buf},
+        };
+        cq_align_prose_fill(p, cq_align_data_str(r, nwords ? "vision_link" : "vision_none"), vars,
+                            3);
+        cq_align_prose_clear(&foundation);
+        cq_align_prose_clear(&shared);
+    }
+    const json_t *values = json_object_get(st->context, "coreValues");
+    char vq[3][CQ_ALIGN_QUOTE_MAX + 8];
+    const char *open[3];
+    size_t nopen = 0;
+    for (size_t v = 0; v < st->nvalue && nopen < 3; v++) {
+        bool served = false;
+        for (size_t j = 0; j < nchosen && !served; j++)
+            served = cq_termvec_coverage(st->value[v], about[j]) > 0;
+        if (!served && cq_termvec_total(st->value[v]) > 0) {
+            cq_align_terms_quote(json_string_value(json_array_get(values, v)), vq[nopen],
+                                 sizeof(vq[nopen]));
+            open[nopen] = vq[nopen];
+            nopen++;
+        }
+    }
+    if (nopen) {
+        cq_align_prose_t list = {.buf = NULL};
+        cq_align_prose_list(&list, open, nopen, " and ");
+        const cq_align_var_t vars[] = {{"values", list.buf}};
+        cq_align_prose_fill(p, cq_align_data_str(r, "values_open"), vars, 1);
+        cq_align_prose_clear(&list);
+    }
+    if (st->nexisting) {
+        const json_t *existing = json_object_get(st->request, "existingStrategies");
+        char eq[3][CQ_ALIGN_QUOTE_MAX + 8];
+        const char *list_items[3];
+        size_t n = 0;
+        for (size_t e = 0; e < st->nexisting && n < 3; e++) {
+            cq_align_terms_quote(json_string_value(json_array_get(existing, e)), eq[n],
+                                 sizeof(eq[n]));
+            list_items[n] = eq[n];
+            n++;
+        }
+        cq_align_prose_t list = {.buf = NULL};
+        cq_align_prose_list(&list, list_items, n, " and ");
+        const cq_align_var_t vars[] = {{"existing", list.buf}};
+        cq_align_prose_fill(p, cq_align_data_str(r, "existing"), vars, 1);
+        cq_align_prose_clear(&list);
+    }
+    for (size_t j = 0; j < nchosen; j++)
+        cq_termvec_destroy(about[j]);
+}
+
+static json_t *cq_align_strategy_reasoning(const cq_align_strategy_t *st, const json_t *suggestions,
+                                           size_t skipped, const char *skipped_example)
 {
     const json_t *r = json_object_get(st->catalogue, "reasoning");
     const cq_align_goaltype_t *top = st->types.n ? &st->types.types[0] : NULL;
@@ -370,9 +505,18 @@ static json_t *cq_align_strategy_reasoning(const cq_align_strategy_t *st, size_t
         {"purpose", "purpose"},
         {"coreValues", "core values"},
     };
-    for (size_t i = 0; i < CQ_ARRAY_SIZE(names); i++)
-        if (json_object_get(st->context, names[i][0]))
-            cq_align_prose_printf(&fields, "%s%s", fields.buf ? ", " : "using ", names[i][1]);
+    for (size_t i = 0; i < CQ_ARRAY_SIZE(names); i++) {
+        const json_t *field = json_object_get(st->context, names[i][0]);
+        if (!field)
+            continue;
+        cq_align_prose_printf(&fields, "%s%s", fields.buf ? ", " : "using ", names[i][1]);
+        /* short texts are quoted; lists and long texts are discussed below */
+        if (json_is_string(field) && i < 3) {
+            char quote[CQ_ALIGN_QUOTE_MAX + 8];
+            cq_align_terms_quote(json_string_value(field), quote, sizeof(quote));
+            cq_align_prose_printf(&fields, " \u201c%s\u201d", quote);
+        }
+    }
     if (fields.buf) {
         const cq_align_var_t fv[] = {{"fields", fields.buf}};
         cq_align_prose_fill(&context, cq_align_data_str(r, "context"), fv, 1);
@@ -395,6 +539,7 @@ static json_t *cq_align_strategy_reasoning(const cq_align_strategy_t *st, size_t
                         CQ_ARRAY_SIZE(vars));
     if (skipped)
         cq_align_prose_fill(&p, cq_align_data_str(r, "skipped"), vars, CQ_ARRAY_SIZE(vars));
+    cq_align_strategy_notes(st, suggestions, &p);
     cq_align_prose_t constraints = {.buf = NULL};
     if (st->timeline_months > 0)
         cq_align_prose_printf(&constraints, "timeline %s",
@@ -402,9 +547,20 @@ static json_t *cq_align_strategy_reasoning(const cq_align_strategy_t *st, size_t
     if (st->has_budget)
         cq_align_prose_printf(&constraints, "%sbudget %.0f", constraints.buf ? ", " : "",
                               st->budget);
-    if (st->nresource)
-        cq_align_prose_printf(&constraints, "%s%zu resource(s)", constraints.buf ? ", " : "",
-                              st->nresource);
+    if (st->nresource) {
+        const json_t *resources = json_object_get(st->constraints, "resources");
+        char rq[3][CQ_ALIGN_QUOTE_MAX + 8];
+        const char *items[3];
+        size_t n = 0;
+        for (size_t i = 0; i < st->nresource && n < 3; i++) {
+            cq_align_terms_quote(json_string_value(json_array_get(resources, i)), rq[n],
+                                 sizeof(rq[n]));
+            items[n] = rq[n];
+            n++;
+        }
+        cq_align_prose_printf(&constraints, "%sresources ", constraints.buf ? ", " : "");
+        cq_align_prose_list(&constraints, items, n, " and ");
+    }
     if (constraints.buf) {
         const cq_align_var_t cv[] = {{"constraints", constraints.buf}};
         cq_align_prose_fill(&p, cq_align_data_str(r, "constraints"), cv, 1);
@@ -479,7 +635,8 @@ cq_err_t cq_align_strategy_compute(const json_t *request, int64_t now_ms, json_t
     double confidence = 0.25 + 0.4 * clarity + 0.05 * (double)(fields < 5 ? fields : 5);
     confidence = round(fmin(0.9, confidence) * 100) / 100;
     *result = json_pack("{s:o, s:f, s:o}", "suggestions", suggestions, "confidence", confidence,
-                        "reasoning", cq_align_strategy_reasoning(st, skipped, skipped_example));
+                        "reasoning",
+                        cq_align_strategy_reasoning(st, suggestions, skipped, skipped_example));
     if (!*result) {
         cq_errstr_set(errstr, errstr_size, "could not build the strategy-suggestions result");
         err = CQ_ERR_INTERNAL_ERROR;

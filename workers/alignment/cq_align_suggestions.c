@@ -37,7 +37,8 @@
 #define CQ_ALIGN_SUGGESTION_MAX 500
 #define CQ_ALIGN_IMPACT_MAX     4000
 #define CQ_ALIGN_SUGGESTIONS    5
-#define CQ_ALIGN_CANDIDATES     12
+#define CQ_ALIGN_CANDIDATES     14
+#define CQ_ALIGN_NAMED_VALUES   3 /* unreflected values one suggestion names */
 
 typedef struct {
     int score;
@@ -89,10 +90,12 @@ static json_t *cq_align_improved(const json_t *request, const cq_align_goal_t *g
     json_t *strategies = json_object_get(check, "strategies");
     json_t *kpis = json_object_get(check, "kpis");
     /* the values suggestion names up to two values: one strategy each */
-    char quoted[2][CQ_ALIGN_QUOTE_MAX + 8];
-    const char *values[2];
+    char quoted[CQ_ALIGN_NAMED_VALUES][CQ_ALIGN_QUOTE_MAX + 8];
+    const char *values[CQ_ALIGN_NAMED_VALUES];
     size_t nvalues = 0;
-    for (size_t i = 0; i < g->nweak_values && i < 2 && json_array_size(strategies) < 20; i++) {
+    for (size_t i = 0;
+         i < g->nweak_values && i < CQ_ALIGN_NAMED_VALUES && json_array_size(strategies) < 20;
+         i++) {
         cq_align_terms_quote(g->weak_values[i], quoted[i], sizeof(quoted[i]));
         values[nvalues++] = quoted[i];
         json_array_append_new(strategies,
@@ -147,6 +150,47 @@ static const char *cq_align_gain_part(const json_t *before, const json_t *after)
     return best;
 }
 
+/* Appends what already works (the best strategy and KPI, the reflected
+ * values, the market and promise the goal speaks to), so it is not
+ * reworked by mistake, and the shared KPIs whose change reaches other
+ * goals. */
+static void cq_align_keep(const cq_align_goal_t *g, const json_t *impact, cq_align_prose_t *p)
+{
+    const char *sources[4 + CQ_ARRAY_SIZE(g->reflected_values)];
+    size_t n = 0;
+    if (g->strong_strategy && g->strong_strategy != g->weak_strategy)
+        sources[n++] = g->strong_strategy;
+    if (g->strong_kpi)
+        sources[n++] = g->strong_kpi;
+    for (size_t i = 0; i < g->nreflected; i++)
+        sources[n++] = g->reflected_values[i];
+    if (g->market_text && g->nmarket_shared)
+        sources[n++] = g->market_text;
+    if (g->vp_text && g->nvp_shared)
+        sources[n++] = g->vp_text;
+    char quoted[CQ_ARRAY_SIZE(sources)][CQ_ALIGN_QUOTE_MAX + 8];
+    const char *texts[CQ_ARRAY_SIZE(sources)];
+    for (size_t i = 0; i < n; i++) {
+        cq_align_terms_quote(sources[i], quoted[i], sizeof(quoted[i]));
+        texts[i] = quoted[i];
+    }
+    if (n) {
+        cq_align_prose_t keep = {.buf = NULL};
+        cq_align_prose_list(&keep, texts, n, " and ");
+        const cq_align_var_t vars[] = {{"keep", keep.buf}};
+        cq_align_prose_fill(p, cq_align_data_str(impact, "keep"), vars, 1);
+        cq_align_prose_clear(&keep);
+    }
+    size_t named = g->nkpi_ids - (g->nkpi_unnamed < g->nkpi_ids ? g->nkpi_unnamed : g->nkpi_ids);
+    if (named) {
+        cq_align_prose_t ids = {.buf = NULL};
+        cq_align_prose_list(&ids, g->kpi_ids + (g->nkpi_ids - named), named, " and ");
+        const cq_align_var_t vars[] = {{"ids", ids.buf}};
+        cq_align_prose_fill(p, cq_align_data_str(impact, "shared_kpis"), vars, 1);
+        cq_align_prose_clear(&ids);
+    }
+}
+
 cq_err_t cq_align_suggestions_compute(const json_t *request, int64_t now_ms, json_t **result,
                                       char *errstr, size_t errstr_size)
 {
@@ -178,11 +222,25 @@ cq_err_t cq_align_suggestions_compute(const json_t *request, int64_t now_ms, jso
     else
         cq_align_prose_printf(&shared, "the vision");
     cq_align_prose_list(&missing, g.missing, g.nmissing, " and ");
+    cq_align_prose_t ids = {.buf = NULL};
+    cq_align_prose_list(&ids, g.kpi_ids, g.nkpi_unnamed < g.nkpi_ids ? g.nkpi_unnamed : g.nkpi_ids,
+                        " and ");
+    char market[CQ_ALIGN_QUOTE_MAX + 8], vp[CQ_ALIGN_QUOTE_MAX + 8];
+    cq_align_terms_quote(g.market_text, market, sizeof(market));
+    cq_align_terms_quote(g.vp_text, vp, sizeof(vp));
     const char *focus = g.phrase[0] ? g.phrase : g.nfocus ? g.focus[0] : intent;
     const cq_align_var_t vars[] = {
-        {"intent", intent},       {"strategy", strategy}, {"kpi", kpi},
-        {"purpose", purpose},     {"count", count},       {"shared", shared.buf},
-        {"missing", missing.buf}, {"focus", focus},
+        {"intent", intent},
+        {"strategy", strategy},
+        {"kpi", kpi},
+        {"purpose", purpose},
+        {"count", count},
+        {"shared", shared.buf},
+        {"missing", missing.buf},
+        {"focus", focus},
+        {"ids", ids.buf},
+        {"market", market},
+        {"vp", vp},
     };
     const size_t nvars = CQ_ARRAY_SIZE(vars);
 
@@ -190,10 +248,11 @@ cq_err_t cq_align_suggestions_compute(const json_t *request, int64_t now_ms, jso
     if (g.nmissing)
         cq_align_candidate(&c, g.intent, cq_align_data_str(sg, "intent_missing"), vars, nvars);
     if (g.nweak_values) {
-        /* one suggestion for the unreflected values, naming up to two */
-        char quoted[2][CQ_ALIGN_QUOTE_MAX + 8];
-        const char *values[2];
-        size_t nvalues = g.nweak_values < 2 ? g.nweak_values : 2;
+        /* one suggestion for the unreflected values, naming up to three */
+        char quoted[CQ_ALIGN_NAMED_VALUES][CQ_ALIGN_QUOTE_MAX + 8];
+        const char *values[CQ_ALIGN_NAMED_VALUES];
+        size_t nvalues =
+            g.nweak_values < CQ_ALIGN_NAMED_VALUES ? g.nweak_values : CQ_ALIGN_NAMED_VALUES;
         for (size_t i = 0; i < nvalues; i++) {
             cq_align_terms_quote(g.weak_values[i], quoted[i], sizeof(quoted[i]));
             values[i] = quoted[i];
@@ -219,6 +278,12 @@ cq_err_t cq_align_suggestions_compute(const json_t *request, int64_t now_ms, jso
         cq_align_candidate(&c, g.kpis, cq_align_data_str(sg, "unnamed"), vars, nvars);
     if (purpose[0])
         cq_align_candidate(&c, g.purpose, cq_align_data_str(sg, "purpose"), vars, nvars);
+    /* the audience and the promise: scored like the intent, as they are
+     * fixed in its wording */
+    if (g.market_text && !g.nmarket_shared)
+        cq_align_candidate(&c, g.intent, cq_align_data_str(sg, "market"), vars, nvars);
+    if (g.vp_text && !g.nvp_shared)
+        cq_align_candidate(&c, g.intent, cq_align_data_str(sg, "vp"), vars, nvars);
     cq_align_candidate(&c, 100, cq_align_data_str(sg, "leading"), vars, nvars);
     cq_align_candidate(&c, 100, cq_align_data_str(sg, "review"), vars, nvars);
     qsort(c.items, c.n, sizeof(c.items[0]), cq_align_candidate_cmp);
@@ -259,14 +324,18 @@ cq_err_t cq_align_suggestions_compute(const json_t *request, int64_t now_ms, jso
         {"applied", applied.buf},
         {"gain_part", improved ? cq_align_gain_part(g.check, improved) : weakest},
     };
-    json_t *analysis =
-        cq_align_fill_json(cq_align_data_str(impact, projected > g.overall ? "gain" : "flat"),
-                           impact_vars, CQ_ARRAY_SIZE(impact_vars), CQ_ALIGN_IMPACT_MAX);
+    cq_align_prose_t analysis_text = {.buf = NULL};
+    cq_align_prose_fill(&analysis_text,
+                        cq_align_data_str(impact, projected > g.overall ? "gain" : "flat"),
+                        impact_vars, CQ_ARRAY_SIZE(impact_vars));
+    cq_align_keep(&g, impact, &analysis_text);
+    json_t *analysis = cq_align_prose_take(&analysis_text, CQ_ALIGN_IMPACT_MAX);
 
     *result = json_pack("{s:o, s:o}", "suggestions", suggestions, "impactAnalysis", analysis);
     json_decref(improved);
     json_decref(improved_request);
     cq_align_prose_clear(&applied);
+    cq_align_prose_clear(&ids);
     cq_align_prose_clear(&shared);
     cq_align_prose_clear(&missing);
     cq_align_goal_clear(&g);
