@@ -241,12 +241,95 @@ static void test_align_data_every_text_of_the_request_shows_in_the_answer(void *
     assert_int_equal(unchanged, 0);
 }
 
+/* Words for filled texts: planning words and non-ASCII ones, so cuts fall
+ * inside multi-byte characters too. */
+static const char *const fill_words[] = {"café",   "growth", "crème",   "customers", "résumé",
+                                         "valley", "solar",  "naïve",   "bread",     "loyalty",
+                                         "ünique", "energy", "strategy"};
+
+/* A value of the schema at its largest: strings at maxLength (in
+ * characters), arrays at maxItems, numbers at maximum, every property
+ * present, enums at their first value. seed varies the words. */
+static json_t *fill_max(json_t *schema, size_t seed)
+{
+    schema = resolve(schema);
+    const json_t *en = json_object_get(schema, "enum");
+    if (en)
+        return json_deep_copy(json_array_get(en, 0));
+    const char *type = json_string_value(json_object_get(schema, "type"));
+    if (!type)
+        return json_string("x");
+    if (strcmp(type, "object") == 0) {
+        json_t *obj = json_object();
+        const char *key;
+        json_t *prop;
+        size_t k = 0;
+        json_object_foreach(json_object_get(schema, "properties"), key, prop)
+        {
+            json_object_set_new(obj, key, fill_max(prop, seed + k++));
+        }
+        return obj;
+    }
+    if (strcmp(type, "array") == 0) {
+        json_t *arr = json_array();
+        json_int_t n = json_integer_value(json_object_get(schema, "maxItems"));
+        for (json_int_t i = 0; i < (n ? n : 3); i++)
+            json_array_append_new(arr,
+                                  fill_max(json_object_get(schema, "items"), seed + (size_t)i));
+        return arr;
+    }
+    if (strcmp(type, "string") == 0) {
+        json_int_t max = json_integer_value(json_object_get(schema, "maxLength"));
+        if (!max)
+            max = 100;
+        char *buf = cq_malloc((size_t)max * 4 + 1);
+        size_t len = 0, chars = 0;
+        for (size_t w = seed; chars < (size_t)max; w++) {
+            const char *word = fill_words[w % CQ_ARRAY_SIZE(fill_words)];
+            for (const char *c = chars ? " " : ""; *c && chars < (size_t)max; c++, chars++)
+                buf[len++] = *c;
+            for (const unsigned char *c = (const unsigned char *)word; *c && chars < (size_t)max;) {
+                size_t n = *c < 0x80 ? 1 : *c < 0xE0 ? 2 : *c < 0xF0 ? 3 : 4;
+                memcpy(buf + len, c, n);
+                len += n;
+                c += n;
+                chars++;
+            }
+        }
+        json_t *str = json_stringn(buf, len);
+        free(buf);
+        return str;
+    }
+    if (strcmp(type, "integer") == 0)
+        return json_integer(json_integer_value(json_object_get(schema, "maximum")));
+    if (strcmp(type, "number") == 0)
+        return json_real(json_number_value(json_object_get(schema, "maximum")));
+    if (strcmp(type, "boolean") == 0)
+        return json_true();
+    return json_null();
+}
+
+static void test_align_data_engines_stay_within_limits_on_largest_requests(void **state)
+{
+    for (size_t i = 0; i < CQ_ARRAY_SIZE(engines); i++) {
+        const cq_operation_t *op = cq_contract_find(contract, engines[i].name);
+        for (size_t seed = 0; seed < 3; seed++) {
+            json_t *request = fill_max(
+                cq_json_pointer_get(cq_contract_document(contract), op->request_pointer), seed);
+            json_t *result = answer(op, engines[i].fn, request);
+            json_decref(result);
+            json_decref(request);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_align_data_every_file_parses),
         cmocka_unit_test(test_align_data_engines_answer_full_and_minimal_examples),
         cmocka_unit_test(test_align_data_every_text_of_the_request_shows_in_the_answer),
+        cmocka_unit_test(test_align_data_engines_stay_within_limits_on_largest_requests),
     };
     return cmocka_run_group_tests_name("cq_align_data", tests, setup, teardown);
 }
