@@ -3,14 +3,15 @@
  * engines by the alignment-check engine itself (so the three operations
  * never disagree on a score), then finds the words behind the scores: the
  * themes goal and foundation share, the vision words the goal misses, and
- * the core value, strategy and KPI that link least (coverage as in
- * cq_align_check.c: values against the goal, strategies against intent and
- * foundation, KPIs against intent and strategies).
+ * the core value, strategy and KPI that link least, by the measures of
+ * cq_align_check.c: a value's coverage by the goal, a strategy's touch of
+ * intent and foundation, a KPI's touch of intent and strategies.
  *
  * Threads: none of its own; reentrant.
  */
 #include "cq_align_goal.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "cq_align_check.h"
@@ -49,11 +50,13 @@ static int cq_align_goal_int(const json_t *check, const char *a, const char *b)
     return (int)json_integer_value(v);
 }
 
-/* The text of arr (strings, or objects' key) whose vector covers least
- * against docs; *raw receives its coverage. */
+/* The text of arr (objects' key) that touches docs least, as
+ * cq_align_check.c measures a strategy or KPI; *raw receives its touch and
+ * *best_text the text that touches most. */
 static const char *cq_align_goal_least(const json_t *arr, const char *key,
                                        const cq_termvec_t *const *docs, const double *weights,
-                                       size_t ndocs, double *raw, const char **best_text)
+                                       size_t ndocs, double *raw, const char **best_text,
+                                       const char **linked, size_t *nlinked, size_t max_linked)
 {
     const char *low = NULL, *best = NULL;
     double low_raw = 2, best_raw = -1;
@@ -67,7 +70,13 @@ static const char *cq_align_goal_least(const json_t *arr, const char *key,
             continue;
         cq_termvec_t *vec = cq_align_terms_vec(text);
         if (cq_termvec_total(vec) > 0) {
-            double c = cq_termvec_coverage_multi(vec, docs, weights, ndocs, NULL);
+            /* the alignment-check "touch": a strategy or KPI carries its own
+             * "how" words, so one or two strong links already count */
+            double matched = 0;
+            double share = cq_termvec_coverage_multi(vec, docs, weights, ndocs, &matched);
+            double c = 0.5 * share + 0.5 * (1.0 - exp(-matched));
+            if (linked && c >= CQ_ALIGN_GOAL_WEAK && *nlinked < max_linked)
+                linked[(*nlinked)++] = text;
             if (c < low_raw) {
                 low_raw = c;
                 low = text;
@@ -203,13 +212,14 @@ cq_err_t cq_align_goal_read(cq_align_goal_t *g, const json_t *request, char *err
     const double strategy_weights[] = {1.0, 1.0};
     g->weak_strategy =
         cq_align_goal_least(json_object_get(goal, "strategies"), "description", strategy_docs,
-                            strategy_weights, 2, &raw, &g->strong_strategy);
+                            strategy_weights, 2, &raw, &g->strong_strategy, g->linked_strategies,
+                            &g->nlinked_strategies, CQ_ARRAY_SIZE(g->linked_strategies));
     if (raw >= CQ_ALIGN_GOAL_WEAK)
         g->weak_strategy = NULL;
     const cq_termvec_t *kpi_docs[] = {g->intent_vec, g->strategies_vec};
     const double kpi_weights[] = {1.0, 0.8};
     g->weak_kpi = cq_align_goal_least(json_object_get(goal, "kpis"), "name", kpi_docs, kpi_weights,
-                                      2, &raw, &g->strong_kpi);
+                                      2, &raw, &g->strong_kpi, NULL, NULL, 0);
     if (raw >= CQ_ALIGN_GOAL_WEAK)
         g->weak_kpi = NULL;
     if (g->weak_kpi && g->nfocus) {
