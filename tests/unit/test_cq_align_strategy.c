@@ -31,7 +31,7 @@ static const char *const saas =
     "{\"goalIntent\": \"Win 200 new accounting clients among freelancers\","
     " \"businessContext\": {\"industry\": \"SaaS\", \"businessType\": \"B2B SaaS\","
     " \"targetMarket\": \"Freelancers and small agencies\"},"
-    " \"existingStrategies\": [],"
+    " \"existingStrategies\": [\"Referral rewards for current clients\"],"
     " \"constraints\": {\"budget\": 2000, \"timeline\": \"3 months\", \"resources\":"
     " [\"Two sales people\", \"A CRM\"]}}";
 
@@ -169,6 +169,8 @@ static void test_align_strategy_respects_constraints(void **state)
     }
     assert_true(listed);
     assert_non_null(strstr(field(result, "reasoning"), "customer acquisition"));
+    /* referrals are in place already: no referral programme */
+    assert_false(any_field(result, "title", "Referral"));
     json_decref(result);
 }
 

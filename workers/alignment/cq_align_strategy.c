@@ -10,8 +10,8 @@
  *   - 0.5 when its usual minimum duration exceeds the timeline
  *   - 0.7 when its usual cost exceeds the budget (0.3 if the budget is 0
  *     and it costs anything).
- * A pattern is left out when an existing strategy already covers a third
- * of its keywords (it would repeat it). The best patterns are kept: every
+ * A pattern is left out when an existing strategy names one of its core
+ * words or covers a third of its keywords (it would repeat it). The best patterns are kept: every
  * one scoring at least half the best, at most five, at least three.
  * Each is written from its templates with the goal's focus term, quoted
  * intent, target market and industry; notes are appended for the current
@@ -172,6 +172,22 @@ static cq_termvec_t *cq_align_pattern_vec(const json_t *pattern)
     return vec;
 }
 
+/* Whether an existing strategy already does what the pattern suggests: it
+ * names one of the pattern's core words, or covers a third of its
+ * keywords. */
+static bool cq_align_pattern_repeats(const json_t *pattern, const cq_termvec_t *keywords,
+                                     const cq_termvec_t *existing)
+{
+    const json_t *word;
+    size_t i;
+    json_array_foreach(json_object_get(pattern, "core"), i, word)
+    {
+        if (cq_termvec_weight(existing, json_string_value(word)) > 0)
+            return true;
+    }
+    return cq_termvec_coverage(keywords, existing) >= CQ_ALIGN_REPEAT;
+}
+
 static void cq_align_strategy_score(cq_align_strategy_t *st)
 {
     const cq_termvec_t *docs[] = {st->intent, st->context_vec};
@@ -205,7 +221,7 @@ static void cq_align_strategy_score(cq_align_strategy_t *st)
         if (st->has_budget && cost > st->budget)
             p->score -= st->budget > 0 ? 0.7 : 0.3;
         for (size_t e = 0; e < st->nexisting && !p->repeats; e++)
-            p->repeats = cq_termvec_coverage(p->keywords, st->existing[e]) >= CQ_ALIGN_REPEAT;
+            p->repeats = cq_align_pattern_repeats(pattern, p->keywords, st->existing[e]);
         st->npatterns++;
     }
 }
@@ -605,7 +621,8 @@ cq_err_t cq_align_strategy_compute(const json_t *request, int64_t now_ms, json_t
             continue;
         skipped++;
         for (size_t e = 0; e < st->nexisting && !skipped_example; e++)
-            if (cq_termvec_coverage(st->patterns[i].keywords, st->existing[e]) >= CQ_ALIGN_REPEAT)
+            if (cq_align_pattern_repeats(st->patterns[i].pattern, st->patterns[i].keywords,
+                                         st->existing[e]))
                 skipped_example = json_string_value(
                     json_array_get(json_object_get(request, "existingStrategies"), e));
     }
