@@ -168,6 +168,15 @@ static void test_align_onboarding_every_kind_answers_with_nothing_known(void **s
     }
 }
 
+static void test_align_onboarding_one_product_is_not_named_twice(void **state)
+{
+    json_t *result = run("{\"kind\": \"niche\", \"context\": {\"industry\": \"Bakery\","
+                         " \"products\": [\"Sourdough bread\"]}}");
+    assert_false(any_contains(suggestions(result), "Sourdough bread and Sourdough bread"));
+    assert_true(any_contains(suggestions(result), "Sourdough bread"));
+    json_decref(result);
+}
+
 static void test_align_onboarding_is_deterministic(void **state)
 {
     json_t *a = run("{\"kind\": \"niche\", " SOLAR_CONTEXT "}");
@@ -184,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_align_onboarding_fixes_what_the_draft_lacks),
         cmocka_unit_test(test_align_onboarding_kinds_and_businesses_differ),
         cmocka_unit_test(test_align_onboarding_every_kind_answers_with_nothing_known),
+        cmocka_unit_test(test_align_onboarding_one_product_is_not_named_twice),
         cmocka_unit_test(test_align_onboarding_is_deterministic),
     };
     return cmocka_run_group_tests_name("cq_align_onboarding", tests, setup, teardown);

@@ -137,7 +137,7 @@ cq_err_t cq_align_onboarding_compute(const json_t *request, int64_t now_ms, json
         cq_align_terms_quote(draft_text, draft, sizeof(draft));
     const cq_align_var_t vars[] = {
         {"product", product},
-        {"product2", product2[0] ? product2 : product},
+        {"product2", product2}, /* empty with one product: its templates are skipped */
         {"audience", cq_align_rotated(words, "audiences", shift, 0)},
         {"audience2", cq_align_rotated(words, "audiences", shift, 1)},
         {"pain", cq_align_rotated(words, "pains", shift, 0)},
