@@ -96,7 +96,8 @@ static bool cq_align_coach_cued(const cq_termvec_t *vec, const char *cues)
 static void cq_align_coach_add(json_t *arr, const char *tmpl, const cq_align_var_t *vars,
                                size_t nvars)
 {
-    if (json_array_size(arr) >= CQ_ALIGN_COACH_MAX || !tmpl[0])
+    if (json_array_size(arr) >= CQ_ALIGN_COACH_MAX || !tmpl[0] ||
+        !cq_align_prose_fillable(tmpl, vars, nvars))
         return;
     cq_align_prose_t p = {.buf = NULL};
     cq_align_prose_fill(&p, tmpl, vars, nvars);
@@ -153,7 +154,8 @@ cq_err_t cq_align_coaching_compute(const json_t *request, int64_t now_ms, json_t
                          name, sizeof(name));
     cq_align_terms_quote(cq_align_data_str(ctx, "industry"), industry, sizeof(industry));
     const char *focus = phrase[0] ? phrase : cq_align_data_str(defaults, "focus");
-    const char *focus2 = phrase2[0] ? phrase2 : focus;
+    /* drafts that need a second focus are skipped without one */
+    const char *focus2 = phrase2;
 
     /* Core values named in the draft, or else in the message. */
     char values[CQ_ALIGN_COACH_VALUES][48];

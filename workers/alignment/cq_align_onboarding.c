@@ -42,29 +42,12 @@ static const char *cq_align_rotated(const json_t *industry, const char *key, siz
     return n ? json_string_value(json_array_get(arr, (shift + i) % n)) : NULL;
 }
 
-/* Whether every {placeholder} of tmpl has a non-empty value in vars. */
-static bool cq_align_fillable(const char *tmpl, const cq_align_var_t *vars, size_t nvars)
-{
-    for (const char *s = strchr(tmpl, '{'); s; s = strchr(s + 1, '{')) {
-        const char *close = strchr(s, '}');
-        if (!close)
-            return true;
-        size_t klen = (size_t)(close - s - 1);
-        bool ok = false;
-        for (size_t i = 0; i < nvars && !ok; i++)
-            ok = strlen(vars[i].key) == klen && strncmp(vars[i].key, s + 1, klen) == 0 &&
-                 vars[i].value && vars[i].value[0];
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
 /* Appends the filled template with its first letter capitalised. */
 static void cq_align_onboarding_add(json_t *arr, const char *tmpl, const cq_align_var_t *vars,
                                     size_t nvars)
 {
-    if (json_array_size(arr) >= CQ_ALIGN_ONBOARDING_MAX || !cq_align_fillable(tmpl, vars, nvars))
+    if (json_array_size(arr) >= CQ_ALIGN_ONBOARDING_MAX ||
+        !cq_align_prose_fillable(tmpl, vars, nvars))
         return;
     cq_align_prose_t p = {.buf = NULL};
     cq_align_prose_fill(&p, tmpl, vars, nvars);

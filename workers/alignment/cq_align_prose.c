@@ -72,6 +72,23 @@ void cq_align_prose_fill(cq_align_prose_t *p, const char *tmpl, const cq_align_v
     }
 }
 
+bool cq_align_prose_fillable(const char *tmpl, const cq_align_var_t *vars, size_t nvars)
+{
+    for (const char *s = strchr(tmpl, '{'); s; s = strchr(s + 1, '{')) {
+        const char *close = strchr(s, '}');
+        if (!close)
+            return true;
+        size_t klen = (size_t)(close - s - 1);
+        bool ok = false;
+        for (size_t i = 0; i < nvars && !ok; i++)
+            ok = strlen(vars[i].key) == klen && strncmp(vars[i].key, s + 1, klen) == 0 &&
+                 vars[i].value && vars[i].value[0];
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 void cq_align_prose_list(cq_align_prose_t *p, const char *const *words, size_t n, const char *conj)
 {
     for (size_t i = 0; i < n; i++)

@@ -29,6 +29,10 @@ void cq_align_prose_printf(cq_align_prose_t *p, const char *fmt, ...) CQ_PRINTF(
 void cq_align_prose_fill(cq_align_prose_t *p, const char *tmpl, const cq_align_var_t *vars,
                          size_t nvars);
 
+/* Whether every {placeholder} of tmpl has a non-empty value in vars (a
+ * template that needs what the request does not give is skipped). */
+bool cq_align_prose_fillable(const char *tmpl, const cq_align_var_t *vars, size_t nvars);
+
 /* Appends “a”, “a”<conj>“b” or “a”, “b”<conj>“c”. */
 void cq_align_prose_list(cq_align_prose_t *p, const char *const *words, size_t n, const char *conj);
 
