@@ -116,6 +116,17 @@ static void test_align_coaching_vision_names_strengths_and_gaps(void **state)
     assert_non_null(strstr(text, "names its reach"));
     assert_non_null(strstr(text, "in ten years"));
     assert_true(any_contains(json_object_get(result, "suggestions"), "for sourdough bread"));
+    /* the user's own statement, strengthened where it falls short */
+    assert_true(any_contains(json_object_get(result, "suggestions"),
+                             "\u201cWe bake sourdough bread for the neighbourhood, ten years from "
+                             "now"));
+    json_decref(result);
+
+    /* a year counts as looking ahead, "every" as ambition */
+    result = run("{\"topic\": \"vision\", \"message\": \"Every home in the valley on solar by "
+                 "2035\", \"context\": {}}");
+    assert_non_null(strstr(response(result), "looks ahead to a point in time"));
+    assert_non_null(strstr(response(result), "is ambitious"));
     json_decref(result);
 }
 

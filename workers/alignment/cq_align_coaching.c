@@ -13,7 +13,9 @@
  * when one of them is not a generic word (quality, excellence, ...).
  * The response: what the text centres on, the criteria met, the tips of
  * the first two unmet ones, and the question of the first unmet one (or
- * the topic's closing question). Suggestions: a test for each named value
+ * the topic's closing question). Suggestions: the user's own statement
+ * (the draft, or the message's richest clause) with what the first two
+ * unmet criteria ask for appended; a test for each named value
  * (up to four, rotating over the data's value tests) or else the topic's
  * drafts with the focus words and the business name, then the first tip
  * as a next step; five at most.
@@ -24,7 +26,9 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cq_align_data.h"
 #include "cq_align_prose.h"
@@ -81,16 +85,102 @@ static void cq_align_coach_filter(const char *token, size_t len, void *ctx)
     cq_align_prose_printf(&f->out, "%s ", ignored ? "the" : token);
 }
 
-/* Whether one of the cue words is in vec. */
-static bool cq_align_coach_cued(const cq_termvec_t *vec, const char *cues)
+/* Whether word occurs in text as a whole word, ignoring ASCII case. */
+static bool cq_align_coach_has_word(const char *text, const char *word)
 {
+    size_t n = strlen(word);
+    for (const char *p = text; n && *p; p++) {
+        if (strncasecmp(p, word, n) == 0 && (p == text || !isalnum((unsigned char)p[-1])) &&
+            !isalnum((unsigned char)p[n]))
+            return true;
+    }
+    return false;
+}
+
+/* Whether text names a year of this century or the next (2000-2199). */
+static bool cq_align_coach_has_year(const char *text)
+{
+    for (const char *p = text; *p; p++) {
+        if ((p == text || !isalnum((unsigned char)p[-1])) && p[0] == '2' &&
+            (p[1] == '0' || p[1] == '1') && isdigit((unsigned char)p[2]) &&
+            isdigit((unsigned char)p[3]) && !isalnum((unsigned char)p[4]))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Whether the text meets a criterion: one of its cue words is there, as a
+ * stem or planning concept of vec or as a whole word of text (cues may be
+ * stopwords such as "every" or "will", which term vectors drop), or, for a
+ * criterion with "year": true, a year is named.
+ */
+static bool cq_align_coach_cued(const cq_termvec_t *vec, const char *text, const json_t *criterion)
+{
+    if (json_is_true(json_object_get(criterion, "year")) && cq_align_coach_has_year(text))
+        return true;
+    const char *cues = cq_align_data_str(criterion, "cues");
     cq_termvec_t *cue = cq_align_terms_vec(cues);
     const cq_termvec_t *docs[] = {vec};
     const double weights[] = {1.0};
     double matched = 0;
     cq_termvec_coverage_multi(cue, docs, weights, 1, &matched);
     cq_termvec_destroy(cue);
-    return matched > 0;
+    if (matched > 0)
+        return true;
+    char word[CQ_TEXT_TOKEN_MAX];
+    for (const char *p = cues; *p;) {
+        size_t n = strcspn(p, " ");
+        if (n > 0 && n < sizeof(word)) {
+            memcpy(word, p, n);
+            word[n] = '\0';
+            if (cq_align_coach_has_word(text, word))
+                return true;
+        }
+        p += n + (p[n] ? 1 : 0);
+    }
+    return false;
+}
+
+/*
+ * The user's own statement: the current draft, or else the clause of the
+ * message (split at . ! ? : ; and new lines) with the most content words,
+ * i.e. words that are neither stopwords nor in ignore. Trimmed, without its
+ * final punctuation; "" when no clause has two content words.
+ */
+static void cq_align_coach_statement(const char *message, const char *draft,
+                                     const cq_termvec_t *ignore, char *out, size_t out_size)
+{
+    out[0] = '\0';
+    if (draft[0]) {
+        cq_align_terms_quote(draft, out, out_size);
+    } else {
+        size_t best = 1;
+        for (const char *p = message; *p;) {
+            size_t n = strcspn(p, ".!?:;\n");
+            char clause[CQ_ALIGN_QUOTE_MAX + 8];
+            char *copy = cq_strndup(p, n);
+            cq_align_terms_quote(copy, clause, sizeof(clause));
+            cq_termvec_t *vec = cq_align_terms_vec(copy);
+            size_t content = 0;
+            const char *top[16];
+            size_t ntop = cq_termvec_top_terms(vec, top, CQ_ARRAY_SIZE(top));
+            for (size_t i = 0; i < ntop; i++)
+                content += cq_termvec_weight(ignore, top[i]) == 0;
+            cq_termvec_destroy(vec);
+            free(copy);
+            if (content > best) {
+                best = content;
+                cq_strlcpy(out, clause, out_size);
+            }
+            p += n + (p[n] ? 1 : 0);
+        }
+    }
+    size_t len = strlen(out);
+    while (len > 0 && (ispunct((unsigned char)out[len - 1]) || out[len - 1] == ' '))
+        out[--len] = '\0';
+    if (out[0] >= 'a' && out[0] <= 'z')
+        out[0] = (char)toupper((unsigned char)out[0]);
 }
 
 static void cq_align_coach_add(json_t *arr, const char *tmpl, const cq_align_var_t *vars,
@@ -146,6 +236,8 @@ cq_err_t cq_align_coaching_compute(const json_t *request, int64_t now_ms, json_t
         cq_strlcpy(phrase2, nfocus > 2 ? focus_terms[2] : "", sizeof(phrase2));
     cq_termvec_t *all = cq_align_terms_vec(message);
     cq_termvec_add_text(all, draft, 1.0);
+    cq_align_prose_t raw = {.buf = NULL};
+    cq_align_prose_printf(&raw, "%s\n%s", message, draft);
 
     char name[CQ_ALIGN_QUOTE_MAX + 8], industry[CQ_ALIGN_QUOTE_MAX + 8];
     cq_align_terms_quote(json_object_get(ctx, "businessName")
@@ -205,7 +297,7 @@ cq_err_t cq_align_coaching_compute(const json_t *request, int64_t now_ms, json_t
             break;
         bool ok = values_topic && strcmp(cq_align_data_str(c, "id"), "own") == 0 && nvalues
                       ? own
-                      : cq_align_coach_cued(all, cq_align_data_str(c, "cues"));
+                      : cq_align_coach_cued(all, raw.buf, c);
         if (ok)
             met[nmet++] = c;
         else
@@ -261,6 +353,19 @@ cq_err_t cq_align_coaching_compute(const json_t *request, int64_t now_ms, json_t
 
     /* Suggestions: value tests, drafts, the next step. */
     json_t *suggestions = json_array();
+    char statement[CQ_ALIGN_QUOTE_MAX + 8];
+    cq_align_coach_statement(message, draft, filter.ignore, statement, sizeof(statement));
+    const char *revise = cq_align_data_str(topic, "revise");
+    if (statement[0] && revise[0] && nunmet) {
+        cq_align_prose_t revised = {.buf = NULL};
+        cq_align_prose_printf(&revised, "%s", statement);
+        for (size_t k = 0; k < nunmet && k < 2; k++)
+            cq_align_prose_printf(&revised, "%s", cq_align_data_str(unmet[k], "append"));
+        cq_align_prose_printf(&revised, ".");
+        const cq_align_var_t rv[] = {{"revised", revised.buf}};
+        cq_align_coach_add(suggestions, revise, rv, 1);
+        cq_align_prose_clear(&revised);
+    }
     const json_t *tests = json_object_get(topic, "value_drafts");
     for (size_t k = 0; k < nvalues && k < 4 && json_array_size(tests) > 0; k++) {
         const cq_align_var_t vv[] = {{"value", values[k]}, {"name", name}};
@@ -287,6 +392,7 @@ cq_err_t cq_align_coaching_compute(const json_t *request, int64_t now_ms, json_t
     cq_align_prose_clear(&industry_part);
     cq_align_prose_clear(&terms);
     cq_termvec_destroy(all);
+    cq_align_prose_clear(&raw);
     cq_termvec_destroy(words);
     cq_termvec_destroy(filter.ignore);
     cq_align_prose_clear(&filter.out);
