@@ -7,7 +7,9 @@
  * are the focus the answer quotes and the drafts are built on. Each
  * criterion of the topic (e.g. a vision looks ahead, is ambitious, says
  * whom it serves and its reach) is met when the text contains one of its
- * cue words (stems and planning concepts). For core values the values
+ * cue words (as stems and planning concepts, or as whole words, since some
+ * cues are stopwords such as "every"), or names a year when the criterion
+ * asks for time. For core values the values
  * themselves are split out of the draft (or the message): their count is
  * checked against three to five, and "sounds like this business" is met
  * when one of them is not a generic word (quality, excellence, ...).

@@ -4,18 +4,24 @@
  * How it decides. The goal is scored by the alignment-check engine
  * (cq_align_goal, so the explanation never contradicts a check of the same
  * goal) and the words behind the scores are found: shared themes, vision
- * words the goal misses, the least reflected core value, the best and the
- * least linked strategy, KPIs known only by id. Three paragraphs follow
- * from those measures, worded by data/alignment_text.json:
+ * words the goal misses, the reflected and unreflected core values, the
+ * best and the least linked strategy and KPI, whether the goal speaks to
+ * the target market and builds on the value proposition, shared KPI ids.
+ * Three paragraphs follow from those measures, worded by
+ * data/alignment_text.json:
  *   1. verdict: level word by overall score, the earlier score if given,
- *      shared themes and the foundation part reflected most;
- *   2. components: intent, strategies, KPIs; the weakest and why;
+ *      shared themes, the foundation part reflected most, market and
+ *      value proposition;
+ *   2. components: intent, strategies, KPIs; the weakest and why; KPIs
+ *      known only by id;
  *   3. what to take up: missing vision words and the unreflected value.
- * keyFactors are the shared themes, the strongest part and strategy and the
- * components scoring 60 or more; improvementAreas the components under 60,
- * the missing words, the weak value, strategy and KPI, and unnamed KPIs.
- * Every sentence quotes the goal or the foundation, so two different goals
- * get different answers.
+ * keyFactors are the shared themes, the strongest part, the linked
+ * strategy, reflected values, the market link, KPIs shared across goals
+ * and the components scoring 60 or more; improvementAreas the components
+ * under 60, the missing words, unreflected values, the unlinked strategy
+ * and KPI, KPIs known only by id, an unaddressed market or value
+ * proposition. Every sentence quotes the goal or the foundation, so two
+ * different goals get different answers.
  *
  * Threads: none of its own; reentrant (the data is read-only).
  */

@@ -11,12 +11,16 @@
  * half of a catalogue KPI's name, or the name covering half of it), and
  * so are kinds the preferences exclude (leading or lagging; both false
  * means no preference). The best are kept: three (if they score at all),
- * then those scoring at least half the best, at most five; when both kinds are wanted and one is
- * missing, the best KPI of that kind replaces the last pick. The business's industry (industry and
- * business type against the catalogue's industry keywords) selects the benchmark; a KPI without one
- * for that industry gets the cross-industry figure, labelled so. Descriptions name the goal's focus
- * phrase; rationales quote the goal and the strategy the KPI follows (the one sharing most of its
- * keywords).
+ * then those scoring at least half the best, at most five; when both kinds
+ * are wanted and one is missing, the best KPI of that kind replaces the
+ * last pick. The business's industry (industry and business type against
+ * data/industries.json) selects the benchmark; a KPI without one for that
+ * industry gets the cross-industry figure, labelled so. Descriptions name
+ * the goal's focus phrase; rationales quote the goal and the strategy the
+ * KPI follows (the one sharing most of its keywords) with its category.
+ * The reasoning says how the goal was read, the leading/lagging mix, where
+ * the benchmarks come from, the KPIs already tracked and the strategies no
+ * recommended KPI follows.
  *
  * Threads: none of its own; reentrant (the data is read-only).
  */

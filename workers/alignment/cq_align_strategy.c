@@ -2,8 +2,8 @@
  * cq_align_strategy.c — built-in engine of strategy-suggestions.
  *
  * How it decides. The goal is classified into goal types
- * (cq_align_goaltype: intent 1.0, challenges 0.6, target market and
- * business type 0.3, vision and purpose 0.3). Every pattern of
+ * (cq_align_goaltype: intent 1.0, challenges 0.6, industry, business type
+ * and target market 0.3, vision and purpose 0.3). Every pattern of
  * data/strategies.json is then scored:
  *   2.0 * the strength of its best goal type (best type = 1)
  *   + 0.5 * min(2, keyword weight the intent and context earn)
@@ -11,14 +11,18 @@
  *   - 0.7 when its usual cost exceeds the budget (0.3 if the budget is 0
  *     and it costs anything).
  * A pattern is left out when an existing strategy names one of its core
- * words or covers a third of its keywords (it would repeat it). The best patterns are kept: every
- * one scoring at least half the best, at most five, at least three.
- * Each is written from its templates with the goal's focus term, quoted
- * intent, target market and industry; notes are appended for the current
- * challenge and core value it serves best (any keyword overlap), the
- * timeline and the budget; given resources that overlap it are listed as
- * required. Confidence grows with how clearly the goal type matched and
- * with how much context was given (0.25..0.9).
+ * words or covers a third of its keywords (it would repeat it). The best
+ * patterns are kept: every one scoring at least half the best, at most
+ * five, at least three. Each is written from its templates with the goal's
+ * focus phrase, quoted intent, target market and industry; notes are
+ * appended for the current challenge and core value it serves best (any
+ * keyword overlap), the timeline and the budget; given resources that
+ * overlap it are listed as required. The reasoning says how the goal was
+ * read and then how the picks meet the context: each challenge taken up or
+ * left open, the pick closest to the vision and purpose, core values no
+ * pick serves, the existing strategies kept clear of, the constraints.
+ * Confidence grows with how clearly the goal type matched and with how
+ * much context was given (0.25..0.9).
  *
  * Threads: none of its own; reentrant (the data is read-only).
  */
@@ -165,13 +169,6 @@ static void cq_align_strategy_read(cq_align_strategy_t *st, const json_t *reques
                          st->industry, sizeof(st->industry));
 }
 
-/* The pattern's keywords plus its title and description words. */
-static cq_termvec_t *cq_align_pattern_vec(const json_t *pattern)
-{
-    cq_termvec_t *vec = cq_align_terms_vec(cq_align_data_str(pattern, "keywords"));
-    return vec;
-}
-
 /* Whether an existing strategy already does what the pattern suggests: it
  * names one of the pattern's core words, or covers a third of its
  * keywords. */
@@ -200,7 +197,7 @@ static void cq_align_strategy_score(cq_align_strategy_t *st)
             break;
         cq_align_pattern_t *p = &st->patterns[st->npatterns];
         *p = (cq_align_pattern_t){.pattern = pattern, .order = st->npatterns};
-        p->keywords = cq_align_pattern_vec(pattern);
+        p->keywords = cq_align_terms_vec(cq_align_data_str(pattern, "keywords"));
         double type = 0;
         const json_t *id;
         size_t k;

@@ -5,11 +5,13 @@
  * engine and finds the words behind the scores. Candidates, each attached
  * to the score of the part it improves:
  *   intent      name the vision words the goal misses (goal intent score);
- *   values      a strategy for each unreflected core value (values score);
+ *   values      a strategy for the unreflected core values (values score);
  *   strategies  add some, or rework the least linked one (strategy score);
- *   KPIs        add one on the focus term, or replace the least relevant,
+ *   KPIs        add one on the focus phrase, or replace the least relevant,
  *               or name the KPIs known only by id (KPI score);
  *   purpose     say how the focus serves the purpose (purpose score);
+ *   market, VP  say how the goal serves the target market, ties to the
+ *               value proposition, when it does not yet (intent score);
  * then two that always apply (a leading indicator, a quarterly review),
  * at score 100. Sorted by score (ties in that order), the first five are
  * kept — at least three always exist.
@@ -17,8 +19,11 @@
  * Impact is measured, not asserted: the first suggestions that change the
  * goal's wording are applied to a copy of the alignment-check request (the
  * missing vision words appended to the intent, a strategy per weak value, a
- * KPI on the focus term) and scored again; impactAnalysis gives the score
- * before and after and the component that gained most.
+ * KPI on the focus phrase) and scored again; impactAnalysis gives the score
+ * before and after and the component that gained most, then what to keep
+ * as it is (linked strategies, the best KPI, reflected values, the market
+ * and promise the goal already speaks to) and which KPIs are shared with
+ * other goals, so a change to them reaches those goals too.
  *
  * Threads: none of its own; reentrant.
  */
