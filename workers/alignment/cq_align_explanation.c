@@ -20,7 +20,7 @@
  * and the components scoring 60 or more; improvementAreas the components
  * under 60, the missing words, unreflected values, the unlinked strategy
  * and KPI, KPIs known only by id, an unaddressed market or value
- * proposition. Every sentence quotes the goal or the foundation, so two
+ * proposition. Every paragraph quotes the goal or the foundation, so two
  * different goals get different answers.
  *
  * Threads: none of its own; reentrant (the data is read-only).
