@@ -20,7 +20,8 @@
  * overlap it are listed as required. The reasoning says how the goal was
  * read and then how the picks meet the context: each challenge taken up or
  * left open, the pick closest to the vision and purpose, core values no
- * pick serves, the existing strategies kept clear of, the constraints.
+ * pick serves, the existing strategies (skipped patterns or kept clear
+ * of), the constraints.
  * Confidence grows with how clearly the goal type matched and with how
  * much context was given (0.25..0.9).
  *
@@ -471,7 +472,11 @@ static void cq_align_strategy_notes(const cq_align_strategy_t *st, const json_t 
         cq_align_prose_fill(p, cq_align_data_str(r, "values_open"), vars, 1);
         cq_align_prose_clear(&list);
     }
-    if (st->nexisting) {
+    /* the existing strategies, unless the skipped patterns named them already */
+    bool skipped = false;
+    for (size_t j = 0; j < st->npatterns && !skipped; j++)
+        skipped = st->patterns[j].repeats;
+    if (st->nexisting && !skipped) {
         const json_t *existing = json_object_get(st->request, "existingStrategies");
         char eq[3][CQ_ALIGN_QUOTE_MAX + 8];
         const char *list_items[3];
