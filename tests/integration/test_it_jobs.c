@@ -408,18 +408,32 @@ static void test_it_batch_as_json_lines(void **state)
     cq_it_resp_free(&r);
 }
 
-static void test_it_llm_only_operation_without_llm_says_so(void **state)
+static void test_it_explanation_without_llm_answers_from_builtin(void **state)
 {
-    /* The alignment worker runs alignment-explanation only through an LLM;
-     * without one the job fails at once with a code and a reason. */
+    /* alignment-explanation used to need an LLM (501 NOT_IMPLEMENTED without
+     * one); every operation of the alignment worker now has a built-in
+     * engine, so without a provider it answers 200 from that engine. */
     const char *body = "{\"goal\": {\"intent\": \"Grow repeat business\", \"strategies\":"
                        " [{\"description\": \"Loyalty card\"}], \"kpis\": [{\"name\":"
                        " \"Repeat rate\"}]}, \"businessFoundation\": {\"vision\": \"v\","
                        " \"purpose\": \"p\", \"coreValues\": [\"Care\"]}}";
     cq_it_resp_t r = post("/coaching/alignment-explanation", json_a, body);
-    assert_int_equal(r.status, 501);
-    assert_string_equal(str(r.json, "code"), "NOT_IMPLEMENTED");
-    assert_non_null(strstr(str(r.json, "detail"), "llm.provider"));
+    assert_int_equal(r.status, 200);
+    assert_true(cq_it_matches_schema(cq_it_get(r.json, "data"), "AlignmentExplanationResult"));
+    assert_non_null(strstr(str(r.json, "data.explanation"), "Grow repeat business"));
+    cq_it_resp_free(&r);
+
+    r = post("/coaching/alignment-explanation", async_a, body);
+    assert_int_equal(r.status, 202);
+    char location[256];
+    assert_true(cq_it_header(&r, "Location", location, sizeof(location)));
+    cq_it_resp_free(&r);
+    const char *const poll[] = {"X-Tenant-Id: tenant-a", "Prefer: wait=20", NULL};
+    char *u = cq_asprintf("http://127.0.0.1:%d%s", stack.port, location);
+    r = cq_it_http("GET", u, poll, NULL, 0);
+    free(u);
+    assert_string_equal(str(r.json, "status"), "succeeded");
+    assert_string_equal(str(r.json, "engine.name"), "builtin");
     cq_it_resp_free(&r);
 }
 
@@ -471,7 +485,7 @@ int main(void)
         cmocka_unit_test(test_it_kind_without_consumer_still_202),
         cmocka_unit_test(test_it_batch_runs_every_item),
         cmocka_unit_test(test_it_batch_as_json_lines),
-        cmocka_unit_test(test_it_llm_only_operation_without_llm_says_so),
+        cmocka_unit_test(test_it_explanation_without_llm_answers_from_builtin),
         cmocka_unit_test(test_it_health_answers_match_the_contract),
         cmocka_unit_test(test_it_result_record_on_kafka),
     };

@@ -311,7 +311,7 @@ static const char *const cq_align_verbs[] = {
     "introduce", "offer",    "start",
 };
 
-static bool cq_align_is_verb(const char *stem)
+bool cq_align_check_is_opening_verb(const char *stem)
 {
     char verb[CQ_TEXT_TOKEN_MAX];
     for (size_t i = 0; i < CQ_ARRAY_SIZE(cq_align_verbs); i++) {
@@ -339,7 +339,7 @@ static const char *cq_align_main_term(const cq_align_t *al)
         double score = cq_termvec_weight(al->intent, top[i]) +
                        0.5 * cq_termvec_weight(al->strategies, top[i]) +
                        0.3 * cq_termvec_weight(al->kpis, top[i]);
-        if (cq_align_is_verb(stem)) {
+        if (cq_align_check_is_opening_verb(stem)) {
             if (score > best_verb) {
                 best_verb = score;
                 verb = top[i];

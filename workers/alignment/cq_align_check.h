@@ -29,6 +29,12 @@
 cq_err_t cq_align_check_compute(const json_t *request, int64_t now_ms, json_t **result,
                                 char *errstr, size_t errstr_size);
 
+/* Whether a Porter stem is one of the verbs that open goal statements
+ * ("grow", "launch", "double", ...): they say what to do with a goal's main
+ * term, they are not it. The other alignment engines pick focus terms with
+ * it. Any thread. */
+bool cq_align_check_is_opening_verb(const char *stem);
+
 /* cq_align_check_compute with the wall clock: the worker's built-in
  * function for the operation. */
 cq_err_t cq_align_check_builtin(const json_t *request, json_t **result, char *errstr,
