@@ -112,14 +112,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send(404, "text/html", "<html><body><h1>Not found</h1></body></html>")
 
 
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # clients that hang up at their size cap are expected here
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
     ap.add_argument("--log-level", default="warning")
     args = ap.parse_args()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", args.port), Handler)
     server.lock = threading.Lock()
     server.counts = {}
     server.verbose = args.log_level == "debug"

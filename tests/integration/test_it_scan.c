@@ -1,8 +1,10 @@
 /*
  * Integration: website-scan end to end against a fake business site on
  * loopback (tests/fake/fake_site.py), reached through the fetch layer's
- * allow list; and, with the default address policy, a table of loopback
- * spellings refused without a single request reaching the site.
+ * allow list; with the default address policy, a table of loopback
+ * spellings refused without a single request reaching the site; and with
+ * a model (the fake LLM), the model reads the page's text, never its
+ * markup, and the engine's own reading answers while the circuit is open.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,8 +20,8 @@
 #include "cq_it.h"
 
 static cq_it_stack_t stack;
-static cq_it_proc_t site;
-static int site_port;
+static cq_it_proc_t site, llm;
+static int site_port, llm_port;
 
 static const char *const json_h[] = {"Content-Type: application/json", "X-Tenant-Id: tenant-scan",
                                      NULL};
@@ -54,6 +56,27 @@ static long site_total(void)
     long total = (long)json_integer_value(cq_it_get(r.json, "total"));
     cq_it_resp_free(&r);
     return total;
+}
+
+/* A worker whose model is the fake LLM, reaching the site through the allow list. */
+static void start_llm_worker(bool breaker)
+{
+    cq_it_stop(&stack.worker, SIGTERM);
+    assert_true(cq_it_fake_reset(llm_port));
+    char base[128];
+    snprintf(base, sizeof(base), "llm.base_url=http://127.0.0.1:%d/v1", llm_port);
+    const char *opts[] = {"fetch.allow=127.0.0.1/32",
+                          "fetch.max_attempts=1",
+                          "llm.provider=openai",
+                          base,
+                          "llm.api_key=test-key",
+                          "llm.model=test-model",
+                          "llm.max_attempts=1",
+                          breaker ? "llm.breaker_failures=1" : NULL,
+                          "llm.breaker_cooldown=60s",
+                          "llm.fallback_builtin=true",
+                          NULL};
+    assert_true(cq_it_start_worker(&stack, "alignment", opts));
 }
 
 static void start_worker(bool allow_loopback)
@@ -148,10 +171,55 @@ static void test_it_scan_default_policy_refuses_every_loopback_spelling(void **s
     start_worker(true);
 }
 
+static void test_it_scan_the_model_reads_the_page_not_its_markup(void **state)
+{
+    start_llm_worker(false);
+    cq_it_resp_t r = scan_path("/dentist");
+    assert_int_equal(r.status, 200);
+    assert_true(cq_it_matches_schema(cq_it_get(r.json, "data"), "WebsiteScanResult"));
+    cq_it_resp_free(&r);
+    json_t *calls = cq_it_fake_requests(llm_port);
+    assert_int_equal(json_array_size(calls), 1);
+    json_t *call = json_array_get(calls, 0);
+    assert_string_equal(str(call, "body.response_format.json_schema.name"), "website-scan");
+    const char *user = str(call, "body.messages.1.content");
+    assert_non_null(strstr(user, "Bright Smile Dental Practice")); /* from the JSON-LD */
+    assert_non_null(strstr(user, "Family dentist in Leeds"));      /* the title */
+    assert_non_null(strstr(user, "Founded in 2009"));              /* the body text */
+    assert_null(strstr(user, "<h1"));
+    assert_null(strstr(user, "<script"));
+    assert_null(strstr(user, "\\u003cscript")); /* not even escaped markup */
+    json_decref(calls);
+    start_worker(true);
+}
+
+static void test_it_scan_open_circuit_answers_with_the_pages_own_reading(void **state)
+{
+    start_llm_worker(true);
+    assert_true(cq_it_fake_script(llm_port, "{\"steps\": [], \"then\": {\"kind\": \"status\","
+                                            " \"code\": 500}}"));
+    cq_it_resp_t r = scan_path("/dentist"); /* fails and opens the circuit */
+    assert_int_equal(r.status, 503);
+    cq_it_resp_free(&r);
+    r = scan_path("/solar");
+    assert_int_equal(r.status, 200);
+    assert_string_equal(str(r.json, "data.businessName"), "SunRise Solar");
+    char job_id[64], url[256];
+    assert_true(cq_it_header(&r, "X-Job-Id", job_id, sizeof(job_id)));
+    cq_it_resp_free(&r);
+    snprintf(url, sizeof(url), "%s/jobs/%s", stack.base, job_id);
+    r = cq_it_http("GET", url, json_h, NULL, 0);
+    assert_string_equal(str(r.json, "engine.name"), "builtin");
+    assert_true(json_is_true(cq_it_get(r.json, "engine.fallback")));
+    cq_it_resp_free(&r);
+    start_worker(true);
+}
+
 static int setup(void **state)
 {
     cq_it_stack_init(&stack, "scan");
-    if (!cq_it_start_fake("fake_site.py", &site, &site_port))
+    if (!cq_it_start_fake("fake_site.py", &site, &site_port) ||
+        !cq_it_start_fake("fake_llm.py", &llm, &llm_port))
         return -1;
     start_worker(true);
     return cq_it_start_gateway(&stack, NULL) ? 0 : -1;
@@ -161,6 +229,7 @@ static int teardown(void **state)
 {
     cq_it_stack_stop(&stack);
     cq_it_stop(&site, SIGTERM);
+    cq_it_stop(&llm, SIGTERM);
     return 0;
 }
 
@@ -175,6 +244,8 @@ int main(void)
         cmocka_unit_test(test_it_scan_redirect_chain_is_followed),
         cmocka_unit_test(test_it_scan_refusals_have_their_own_codes),
         cmocka_unit_test(test_it_scan_default_policy_refuses_every_loopback_spelling),
+        cmocka_unit_test(test_it_scan_the_model_reads_the_page_not_its_markup),
+        cmocka_unit_test(test_it_scan_open_circuit_answers_with_the_pages_own_reading),
     };
     return cmocka_run_group_tests_name("integration.scan", tests, setup, teardown);
 }

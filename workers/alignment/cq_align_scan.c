@@ -289,10 +289,34 @@ static bool cq_scan_market_sentence(const char *text, char *out, size_t out_size
     return false;
 }
 
+/* What the model reads of a page: its statements, not its markup. */
+static json_t *cq_scan_llm_input(const cq_html_page_t *page, const char *url)
+{
+    char text[6 * 1024 + 8];
+    cq_text_excerpt(page->text ? page->text : "", 6 * 1024, text, sizeof(text));
+    json_t *orgs = json_array();
+    for (size_t i = 0; i < json_array_size(page->organizations) && i < 3; i++)
+        json_array_append(orgs, json_array_get(page->organizations, i));
+    json_t *doc = json_pack(
+        "{s:s, s:{s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:O, s:O, s:s}}", "url", url ? url : "",
+        "page", "title", page->title, "description", page->description, "siteName",
+        page->og_site_name, "ogTitle", page->og_title, "ogDescription", page->og_description,
+        "organizations", orgs, "headings", page->headings, "navigation", page->nav, "text", text);
+    return doc;
+}
+
 cq_err_t cq_align_scan_page(const char *html, size_t len, const char *url, json_t **result,
                             char *errstr, size_t errstr_size)
 {
+    return cq_align_scan_read(html, len, url, result, NULL, errstr, errstr_size);
+}
+
+cq_err_t cq_align_scan_read(const char *html, size_t len, const char *url, json_t **result,
+                            json_t **llm_input, char *errstr, size_t errstr_size)
+{
     *result = NULL;
+    if (llm_input)
+        *llm_input = NULL;
     const json_t *data = cq_align_scan_data();
     if (!data) {
         cq_errstr_set(errstr, errstr_size, "website_scan.json is not built in");
@@ -364,6 +388,8 @@ cq_err_t cq_align_scan_page(const char *html, size_t len, const char *url, json_
                  area ? area : audience);
     cq_scan_set(out, "suggestedNiche", niche, CQ_SCAN_LONG);
 
+    if (llm_input)
+        *llm_input = cq_scan_llm_input(&page, url);
     cq_html_page_clear(&page);
     *result = out;
     return CQ_ERR_OK;
@@ -425,15 +451,21 @@ static void cq_scan_fetched(void *opaque, cq_fetch_result_t *res)
         cq_job_done(ctx, CQ_ERR_NOT_HTML, NULL, msg);
         return;
     }
-    json_t *result = NULL;
-    cq_err_t rc = cq_align_scan_page(res->body, res->body_len, res->url ? res->url : sj->url,
-                                     &result, msg, sizeof(msg));
+    json_t *result = NULL, *input = NULL;
+    const char *url = res->url ? res->url : sj->url;
+    cq_err_t rc =
+        cq_align_scan_read(res->body, res->body_len, url, &result, &input, msg, sizeof(msg));
     if (rc != CQ_ERR_OK) {
         cq_job_done(ctx, CQ_ERR_NOT_HTML, NULL, msg);
         return;
     }
     CQ_LOG(CQ_LOG_DEBUG, "scan", cq_engine_job_id(ctx), "read %zu bytes%s after %d transfers",
            res->body_len, cut ? " (cut at the cap)" : "", res->attempts);
+    /* With a model, it reads what the page says (our own reading is the
+     * answer while the provider is down); without one, our reading is. */
+    if (cq_engine_ask_llm(ctx, input, result))
+        return;
+    json_decref(input);
     cq_job_done(ctx, CQ_ERR_OK, result, NULL);
 }
 

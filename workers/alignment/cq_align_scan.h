@@ -21,6 +21,12 @@
 cq_err_t cq_align_scan_page(const char *html, size_t len, const char *url, json_t **result,
                             char *errstr, size_t errstr_size);
 
+/* As cq_align_scan_page, and *llm_input (may be NULL) gets what a model
+ * should read of the page: its title, descriptions, JSON-LD organizations,
+ * headings, navigation and up to 6 KiB of text, never the markup. */
+cq_err_t cq_align_scan_read(const char *html, size_t len, const char *url, json_t **result,
+                            json_t **llm_input, char *errstr, size_t errstr_size);
+
 typedef struct cq_engine_ctx_s cq_engine_ctx_t;
 
 /* The engine (cq_engine.h): fetches request.url and ends the job with what

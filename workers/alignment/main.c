@@ -22,7 +22,7 @@ static const cq_worker_op_t cq_alignment_ops[] = {
     {.name = "kpi-recommendations", .builtin = cq_align_kpi_compute},
     {.name = "onboarding-suggestions", .builtin = cq_align_onboarding_compute},
     {.name = "onboarding-coaching", .builtin = cq_align_coaching_compute},
-    {.name = "website-scan", .start = cq_align_scan_start},
+    {.name = "website-scan", .start = cq_align_scan_start, .prepares_llm_input = true},
 };
 
 static const cq_worker_kind_t cq_alignment_kind = {

@@ -35,6 +35,13 @@ void cq_job_done(cq_engine_ctx_t *ctx, cq_err_t err, json_t *result, const char 
     ctx->done(ctx, err, result, message);
 }
 
+bool cq_engine_ask_llm(cq_engine_ctx_t *ctx, json_t *input, json_t *fallback)
+{
+    cq_engine_check(ctx);
+    assert(!ctx->finished);
+    return ctx->ask && ctx->ask(ctx, input, fallback);
+}
+
 const char *cq_engine_job_id(const cq_engine_ctx_t *ctx)
 {
     cq_engine_check(ctx);

@@ -48,6 +48,20 @@ typedef int64_t (*cq_clock_fn)(void *opaque);
  */
 void cq_job_done(cq_engine_ctx_t *ctx, cq_err_t err, json_t *result, const char *message);
 
+/*
+ * For an engine that prepares what the model reads (registered with
+ * .prepares_llm_input, e.g. a page fetched and reduced to its text): when an
+ * LLM provider is configured and the operation has prompt files, renders
+ * the prompts with input instead of the request and hands the job to the
+ * LLM engine, which then ends it with the model's checked answer. While the
+ * provider's circuit is open and llm.fallback_builtin is on, the job ends
+ * with fallback instead (the engine's own answer; may be NULL: then it
+ * fails AI_SERVICE_UNAVAILABLE). Takes both references when it returns
+ * true; returns false, taking nothing, when no model answers this
+ * operation: the engine ends the job itself.
+ */
+bool cq_engine_ask_llm(cq_engine_ctx_t *ctx, json_t *input, json_t *fallback);
+
 /* The job's identity; strings valid while the context is. tenant is never
  * NULL; user may be. attempt counts from 1. */
 const char *cq_engine_job_id(const cq_engine_ctx_t *ctx);

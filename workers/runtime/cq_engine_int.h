@@ -22,6 +22,9 @@ typedef struct {
     cq_fetch_t *fetch;
 } cq_engine_env_t;
 
+/* Takes a prepared LLM input (cq_engine_ask_llm; references taken on true). */
+typedef bool (*cq_engine_ask_fn)(cq_engine_ctx_t *ctx, json_t *input, json_t *fallback);
+
 /* Receives the answer of cq_job_done (result: a reference it takes). */
 typedef void (*cq_engine_done_fn)(cq_engine_ctx_t *ctx, cq_err_t err, json_t *result,
                                   const char *message);
@@ -32,7 +35,8 @@ struct cq_engine_ctx_s {
     int attempt;
     const cq_engine_env_t *env;
     cq_engine_done_fn done;
-    bool finished; /* cq_job_done was called for the current start */
+    cq_engine_ask_fn ask; /* NULL: no model answers this job */
+    bool finished;        /* cq_job_done was called for the current start */
     void *state;
     void (*state_free)(void *);
 };

@@ -37,6 +37,7 @@ void cq_job_free(cq_job_t *job)
     cq_job_record_clear(&job->claimed);
     cq_job_record_clear(&job->stored);
     free(job->fail_message);
+    json_decref(job->llm_fallback);
     free(job->llm_engine);
     free(job->result_text);
     free(job->engine);
@@ -467,6 +468,8 @@ static void cq_job_engine_done(cq_engine_ctx_t *ctx, cq_err_t err, json_t *resul
         cq_job_settle(job);
 }
 
+static bool cq_job_ask_llm(cq_engine_ctx_t *ctx, json_t *input, json_t *fallback);
+
 /* Readies the job's engine context for one start. */
 static void cq_job_arm(cq_job_t *job)
 {
@@ -479,6 +482,7 @@ static void cq_job_arm(cq_job_t *job)
     ctx->attempt = job->claimed.attempts;
     ctx->env = &job->w->env;
     ctx->done = cq_job_engine_done;
+    ctx->ask = cq_job_ask_llm;
     cq_engine_ctx_clear(ctx); /* what an earlier attempt left */
     cq_engine_ctx_arm(ctx);
     job->in_engine = true;
@@ -537,6 +541,22 @@ static void cq_job_llm_done(void *opaque, const cq_llm_result_t *res)
 {
     cq_job_t *job = opaque;
     cq_worker_t *w = job->w;
+    if (res->circuit_open && w->conf->llm_fallback_builtin && job->op->reg &&
+        job->op->reg->prepares_llm_input) {
+        /* The engine ran already and left its own answer. */
+        CQ_LOG(CQ_LOG_INFO, "worker", job->env.job_id,
+               "LLM circuit open: answering with the builtin engine's answer");
+        atomic_fetch_add(&w->stats.llm_fallbacks, 1);
+        json_t *fallback = job->llm_fallback;
+        job->llm_fallback = NULL;
+        job->fallback = true;
+        if (fallback)
+            cq_job_done(&job->ctx, CQ_ERR_OK, fallback, NULL);
+        else
+            cq_job_done(&job->ctx, CQ_ERR_AI_SERVICE_UNAVAILABLE, NULL,
+                        "The AI provider is unavailable");
+        return;
+    }
     if (res->circuit_open && w->conf->llm_fallback_builtin) {
         CQ_LOG(CQ_LOG_INFO, "worker", job->env.job_id,
                "LLM circuit open: answering with the builtin engine");
@@ -572,23 +592,53 @@ static bool cq_job_llm_check(void *opaque, json_t *content, cq_schema_errors_t *
     return cq_schema_validate(job->cop->result, content, errors);
 }
 
+/* Sends the operation's prompts, rendered with input, and its result
+ * schema to the provider; it comes back through cq_job_llm_done. False
+ * (nothing started) when the prompt cannot be rendered. */
+static bool cq_job_call_llm(cq_job_t *job, const json_t *input, char *err, size_t err_size)
+{
+    const cq_worker_opdef_t *op = job->op;
+    char *user = cq_prompt_render(op->user, input, err, err_size);
+    if (!user)
+        return false;
+    cq_llm_call(job->w->llm, op->system, user, op->cop->name, op->schema, cq_job_llm_check,
+                cq_job_llm_done, job);
+    free(user);
+    return true;
+}
+
+/* cq_engine_ask_llm of a job's context. */
+static bool cq_job_ask_llm(cq_engine_ctx_t *ctx, json_t *input, json_t *fallback)
+{
+    cq_job_t *job = (cq_job_t *)((char *)ctx - offsetof(cq_job_t, ctx));
+    if (!job->op->system || cq_llm_is_builtin(job->w->llm))
+        return false;
+    char err[256];
+    if (!cq_job_call_llm(job, input, err, sizeof(err))) {
+        CQ_LOG(CQ_LOG_ERROR, "worker", job->env.job_id, "prompt: %s", err);
+        json_decref(input);
+        json_decref(fallback);
+        cq_job_done(ctx, CQ_ERR_INTERNAL_ERROR, NULL, "The prompt could not be built");
+        return true;
+    }
+    json_decref(input); /* the rendered prompt is all the call keeps */
+    json_decref(job->llm_fallback);
+    job->llm_fallback = fallback;
+    return true;
+}
+
 /* The LLM engine: the operation's prompts and result schema sent to the
  * provider; it comes back through cq_job_llm_done. */
 static void cq_job_run_llm(cq_job_t *job)
 {
-    cq_worker_t *w = job->w;
-    const cq_worker_opdef_t *op = job->op;
     char err[256];
-    char *user = cq_prompt_render(op->user, job->env.payload, err, sizeof(err));
-    if (!user) {
+    job->fallback = false;
+    cq_job_arm(job);
+    if (!cq_job_call_llm(job, job->env.payload, err, sizeof(err))) {
+        job->in_engine = false;
         cq_job_fail(job, CQ_ERR_INTERNAL_ERROR, err);
         return;
     }
-    job->fallback = false;
-    cq_job_arm(job);
-    cq_llm_call(w->llm, op->system, user, op->cop->name, op->schema, cq_job_llm_check,
-                cq_job_llm_done, job);
-    free(user);
     /* While the (slow) call runs, the rendered prompt is all it needs; the
      * parsed request is dropped and decoded again from the message only if
      * the builtin engine has to answer instead. */
@@ -663,7 +713,8 @@ static void cq_job_claimed(cq_job_t *job)
         cq_job_fail(job, CQ_ERR_VALIDATION_ERROR, err);
         goto out;
     }
-    if (job->op->system && !cq_llm_is_builtin(w->llm))
+    if (job->op->system && !cq_llm_is_builtin(w->llm) &&
+        !(job->op->reg && job->op->reg->prepares_llm_input))
         cq_job_run_llm(job);
     else
         cq_job_run_engine(job, false);

@@ -41,6 +41,9 @@ typedef struct {
     const char *name;         /* x-coachq-operation of the contract */
     cq_builtin_fn *builtin;   /* a pure engine */
     cq_engine_start_fn start; /* an engine that does I/O and finishes later */
+    /* The engine prepares the model's input (cq_engine_ask_llm): it runs
+     * first even when an LLM would answer the operation. */
+    bool prepares_llm_input;
 } cq_worker_op_t;
 
 typedef struct {

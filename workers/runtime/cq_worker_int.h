@@ -123,6 +123,7 @@ struct cq_job_s {
     bool fallback;                     /* the registered engine answers for an open LLM circuit */
     int64_t engine_started;            /* monotonic ms */
     char *llm_engine;                  /* the LLM engine's description of its answer (JSON) */
+    json_t *llm_fallback;              /* a preparing engine's own answer, for an open circuit */
     char *result_text, *engine;        /* the answer, once there (JSON text) */
     int pending;                       /* produced records not yet acknowledged */
     cq_offload_item_t io;              /* the job's one store or metadata call */
