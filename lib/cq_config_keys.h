@@ -5,7 +5,9 @@
  * cq_config.h and the generated docs/CONFIG.md (a test keeps it in sync).
  *
  * Types: STR (string), INT (integer in [min,max]), BOOL (true/false),
- * MS (a duration: "250ms", "25s", "5m", "24h" or plain milliseconds).
+ * MS (a duration: "250ms", "25s", "5m", "24h"; a bare number is refused),
+ * SIZE (bytes: "512B", "64KiB", "1MiB", "2GiB"; a bare number, KB and MB are
+ * refused). min and max are in milliseconds or bytes.
  * Programs: G = gateway, W = workers, GW = both.
  * Keys named kafka.* are not in this table: they pass straight to librdkafka.
  */
@@ -22,7 +24,7 @@
       "runs; at most threads - 16 wait at once, later ones get their 202 or the job at once.")     \
     X("gateway.queue", gateway_queue, INT, "64", 1, 100000, G,                                     \
       "Accepted connections that may wait for a free thread before new ones get 503.")             \
-    X("gateway.max_body_bytes", gateway_max_body_bytes, INT, "1048576", 1024, 67108864, G,         \
+    X("gateway.max_body_bytes", gateway_max_body_bytes, SIZE, "1MiB", 1024, 67108864, G,           \
       "Largest request body accepted; larger bodies get 413 PAYLOAD_TOO_LARGE.")                   \
     X("gateway.default_wait", gateway_default_wait, MS, "25s", 0, 600000, G,                       \
       "How long a POST without a Prefer header waits for its job before answering 202.")           \
