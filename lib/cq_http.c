@@ -20,6 +20,10 @@
 
 #include <civetweb.h>
 
+/* Largest request line plus headers civetweb reads (it keeps a buffer this
+ * size per connection); bearer tokens are refused above 8 KiB by cq_auth. */
+#define CQ_HTTP_MAX_REQUEST_HEAD "32768"
+
 struct cq_http_server_s {
     struct mg_context *ctx;
     cq_http_handler_t *handler;
@@ -268,19 +272,12 @@ cq_http_server_t *cq_http_server_new(const cq_http_options_t *options, cq_http_h
     char threads[32], queue[32];
     snprintf(threads, sizeof(threads), "%d", options->threads);
     snprintf(queue, sizeof(queue), "%d", options->queue);
-    const char *civet_options[] = {"listening_ports",
-                                   options->listen,
-                                   "num_threads",
-                                   threads,
-                                   "connection_queue",
-                                   queue,
-                                   "enable_keep_alive",
-                                   "yes",
-                                   "request_timeout_ms",
-                                   "30000",
-                                   "keep_alive_timeout_ms",
-                                   "5000",
-                                   NULL};
+    const char *civet_options[] = {"listening_ports", options->listen, "num_threads", threads,
+                                   "connection_queue", queue, "enable_keep_alive", "yes",
+                                   "request_timeout_ms", "30000", "keep_alive_timeout_ms", "5000",
+                                   /* Room for a large bearer token, so that the auth
+                                    * module (401) rather than civetweb (400) refuses it. */
+                                   "max_request_size", CQ_HTTP_MAX_REQUEST_HEAD, NULL};
     struct mg_callbacks callbacks;
     memset(&callbacks, 0, sizeof(callbacks));
     callbacks.begin_request = cq_http_begin_request;
@@ -293,6 +290,13 @@ cq_http_server_t *cq_http_server_new(const cq_http_options_t *options, cq_http_h
         return NULL;
     }
     return server;
+}
+
+int cq_http_server_port(const cq_http_server_t *server)
+{
+    struct mg_server_port ports[4];
+    int n = mg_get_server_ports(server->ctx, 4, ports);
+    return n > 0 ? ports[0].port : 0;
 }
 
 void cq_http_server_destroy(cq_http_server_t *server)
