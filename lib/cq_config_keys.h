@@ -47,7 +47,8 @@
     X("gateway.base_path", gateway_base_path, STR, "/coaching/api/v1", 0, 0, G,                    \
       "Path prefix of every endpoint.")                                                            \
     X("gateway.produce_timeout", gateway_produce_timeout, MS, "10s", 100, 600000, G,               \
-      "How long a submission waits for the broker to acknowledge its job before 503.")             \
+      "How long a submission waits for the broker to acknowledge its job before 503; also the "    \
+      "producer's message timeout, so a job answered 503 is never delivered later.")               \
     X("schemas.openapi", schemas_openapi, STR, "", 0, 0, GW,                                       \
       "Path of an OpenAPI document to use instead of the one built into the programs.")            \
     X("redis.host", redis_host, STR, "127.0.0.1", 0, 0, GW, "Redis host.")                         \
