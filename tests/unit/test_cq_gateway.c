@@ -184,6 +184,77 @@ static void test_gateway_large_token_is_401_problem(void **state)
     assert_true(invalid);
 }
 
+static char *raw_text(const char *request)
+{
+    return raw(request, strlen(request));
+}
+
+/* TRACE (which civetweb refuses itself) and methods nobody knows get 405
+ * problem+json with Allow, like a known method on the wrong path. */
+static void test_gateway_unknown_methods_are_405_problem(void **state)
+{
+    static const char *const requests[] = {
+        "TRACE " CHECK_PATH " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "TRACE /coaching/api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "BREW /coaching/api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(requests) / sizeof(*requests); i++) {
+        char *answer = raw_text(requests[i]);
+        int status = raw_status(answer);
+        bool problem = raw_has(answer, "Content-Type: application/problem+json");
+        bool code = raw_has(answer, "\"code\":\"METHOD_NOT_ALLOWED\"");
+        bool allow = raw_has(answer, "\r\nAllow: ");
+        if (status != 405 || !problem || !code || !allow)
+            fprintf(stderr, "%s -> %s\n", requests[i], answer);
+        free(answer);
+        assert_int_equal(status, 405);
+        assert_true(problem);
+        assert_true(code);
+        assert_true(allow);
+    }
+}
+
+/* Requests civetweb refuses before the gateway sees them still get a
+ * problem+json answer (status from civetweb, code from the error table). */
+static void test_gateway_malformed_requests_get_problem_json(void **state)
+{
+    static const char *const requests[] = {
+        "GET /coaching/api/v1/health HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n",
+        "GET /coaching/api/v1/health HTTP/9.9\r\nHost: x\r\n\r\n",
+        "GET /coaching/api/v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+        "GET /coaching/api/v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+        "\x01\x02\x03 / HTTP/1.1\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(requests) / sizeof(*requests); i++) {
+        char *answer = raw_text(requests[i]);
+        int status = raw_status(answer);
+        bool problem = raw_has(answer, "Content-Type: application/problem+json");
+        bool success = raw_has(answer, "\"success\":false");
+        if (status < 400 || !problem || !success)
+            fprintf(stderr, "request %zu -> [%s]\n", i, answer);
+        free(answer);
+        assert_true(status >= 400 && status < 600);
+        assert_true(problem);
+        assert_true(success);
+    }
+    /* A request head over the limit (civetweb answers 400): a problem, not text. */
+    size_t big = 40 * 1024;
+    char *request = malloc(big + 256);
+    int n = snprintf(request, 256, "GET /coaching/api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    memset(request + n, 'b', big);
+    n += (int)big;
+    n += snprintf(request + n, 256, "\r\n\r\n");
+    char *answer = raw(request, (size_t)n);
+    free(request);
+    int status = raw_status(answer);
+    bool problem = raw_has(answer, "Content-Type: application/problem+json");
+    if (!problem)
+        fprintf(stderr, "big head -> [%.300s]\n", answer);
+    free(answer);
+    assert_true(status == 431 || status == 413 || status == 400);
+    assert_true(problem);
+}
+
 static void test_gateway_unknown_paths_are_404(void **state)
 {
     call_t c;
@@ -443,6 +514,8 @@ int main(void)
         cmocka_unit_test(test_gateway_batch_rejected_whole_with_every_problem),
         cmocka_unit_test(test_gateway_prefer_parsing),
         cmocka_unit_test(test_gateway_large_token_is_401_problem),
+        cmocka_unit_test(test_gateway_unknown_methods_are_405_problem),
+        cmocka_unit_test(test_gateway_malformed_requests_get_problem_json),
     };
     return cmocka_run_group_tests_name("gateway", tests, setup, teardown);
 }
