@@ -270,6 +270,66 @@ static void test_it_kafka_down_503_is_not_queued_and_fast(void **state)
     }
 }
 
+/* A broker that hangs (SIGSTOP) instead of going away: the job's message is
+ * sent but never acknowledged, so the gateway cannot know whether it is in
+ * the log. It must not answer 503 ("not queued") for it: it answers like an
+ * accepted job. Once it knows no broker answers, the next POSTs get 503 at
+ * once, and after the broker resumes the same producer works again (an
+ * idempotent producer whose in-flight messages timed out must recover, not
+ * fail for good). */
+static void test_it_kafka_hung_broker_is_not_a_503(void **state)
+{
+    cq_it_resp_t r = post("tenant-ok", false);
+    assert_int_equal(r.status, 200);
+    cq_it_resp_free(&r);
+
+    assert_int_equal(kill(broker.pid, SIGSTOP), 0);
+    int64_t t0 = cq_mono_ms();
+    r = post("tenant-maybe", true);
+    int64_t took = cq_mono_ms() - t0;
+    fprintf(stderr, "POST to a hung broker: %ld in %lld ms\n", r.status, (long long)took);
+    char job_id[64] = "";
+    cq_it_header(&r, "X-Job-Id", job_id, sizeof(job_id));
+    long status = r.status;
+    cq_it_resp_free(&r);
+
+    /* Then it knows: refused at once. */
+    int64_t fast = -1;
+    for (int i = 0; i < 20 && fast < 0; i++) {
+        int64_t t1 = cq_mono_ms();
+        cq_it_resp_t f = post("tenant-refused-2", true);
+        if (f.status == 503)
+            fast = cq_mono_ms() - t1;
+        cq_it_resp_free(&f);
+    }
+    kill(broker.pid, SIGCONT);
+    assert_int_equal(status, 202);
+    assert_true(took < PRODUCE_TIMEOUT_MS + 10000);
+    assert_true(fast >= 0 && fast < PRODUCE_TIMEOUT_MS / 2);
+
+    long ready = 0;
+    for (int i = 0; i < 300 && ready != 200; i++) {
+        ready = ready_status();
+        if (ready != 200)
+            usleep(200 * 1000);
+    }
+    assert_int_equal(ready, 200);
+    r = post("tenant-ok", false);
+    assert_int_equal(r.status, 200);
+    cq_it_resp_free(&r);
+
+    /* The job answered 202 is never failed by the gateway; report where it got. */
+    char url[256];
+    snprintf(url, sizeof(url), "%s/jobs/%s", stack.base, job_id);
+    const char *const h[] = {"X-Tenant-Id: tenant-maybe", "Prefer: wait=20", NULL};
+    r = cq_it_http("GET", url, h, NULL, 0);
+    const char *final = json_string_value(cq_it_get(r.json, "status"));
+    fprintf(stderr, "the job the hung broker took ended %s\n", final ? final : "?");
+    assert_int_equal(r.status, 200);
+    assert_true(final && strcmp(final, "failed") != 0);
+    cq_it_resp_free(&r);
+}
+
 static int setup(void **state)
 {
     cq_it_stack_init(&stack, "kafkadown");
@@ -301,6 +361,7 @@ int main(void)
         return cq_it_missing_status();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_it_kafka_down_503_is_not_queued_and_fast),
+        cmocka_unit_test(test_it_kafka_hung_broker_is_not_a_503),
     };
     return cmocka_run_group_tests_name("integration.kafka_down", tests, setup, teardown);
 }
