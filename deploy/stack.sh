@@ -17,7 +17,8 @@
 #   COACHQ_STACK_CONTROLLER_PORT  KRaft controller listener (9093)
 #   COACHQ_STACK_REDIS_PORT             Redis (6379)
 #   COACHQ_STACK_KAFKA_HEAP             broker JVM heap (512m)
-#   COACHQ_STACK_REDIS_PERSIST          1: Redis snapshots into the stack dir (default);
+#   COACHQ_STACK_REDIS_PERSIST          1: Redis keeps an append-only file (fsync every
+#                                 second) and snapshots in the stack dir (default);
 #                                 0: no persistence (tests)
 #   COACHQ_STACK_TIMEOUT          seconds start waits for the services (90)
 set -euo pipefail
@@ -151,10 +152,17 @@ start_redis() {
     mkdir -p "$REDIS_DIR"
     local persist=(--save '' --appendonly no)
     if [[ $REDIS_PERSIST == 1 ]]; then
-        persist=(--save '3600 1 300 100 60 10000' --appendonly no --dbfilename dump.rdb)
+        # Job state must survive a hard crash: the append-only file, fsynced
+        # once a second, loses at most about a second of writes (snapshots
+        # alone lose everything since the last one). See README "Sizing Redis".
+        persist=(--appendonly yes --appendfsync everysec
+            --save '3600 1 300 100 60 10000' --dbfilename dump.rdb)
     fi
+    # noeviction: every coachq key has a TTL, queued and running jobs too, so
+    # any evicting policy could drop a job that is still to run.
     setsid redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --protected-mode yes \
         --daemonize no --dir "$REDIS_DIR" --logfile '' "${persist[@]}" \
+        --maxmemory-policy noeviction \
         >>"$REDIS_LOG" 2>&1 </dev/null &
     echo $! >"$REDIS_PID"
     STARTED+=("$!")

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
 #include <jwt.h>
 #include <openssl/evp.h>
 
@@ -124,6 +125,45 @@ static bool cq_auth_shallow(const char *token)
     return true;
 }
 
+/* Latest time claim accepted: 9999-12-31T23:59:59Z. Seconds up to here times
+ * 1000 stay far inside int64_t. */
+#define CQ_AUTH_MAX_TIME_S 253402300799LL
+
+/* The token's claims as JSON (new reference), or NULL. */
+static json_t *cq_auth_claims(jwt_t *jwt)
+{
+    char *text = jwt_get_grants_json(jwt, NULL);
+    if (!text)
+        return NULL;
+    json_t *claims = json_loads(text, JSON_DECODE_ANY, NULL);
+    free(text);
+    return claims;
+}
+
+/* A NumericDate claim (RFC 7519 §2) as whole seconds in 0..CQ_AUTH_MAX_TIME_S.
+ * Absent: true with *present false. Present but a fraction, a string, negative
+ * or out of range: false with a detail, since a claim we cannot read must not
+ * be skipped as if it were absent. */
+static bool cq_auth_time_claim(const json_t *claims, const char *name, int64_t *seconds,
+                               bool *present, char *detail, size_t detail_size)
+{
+    const json_t *v = json_object_get(claims, name);
+    *present = v != NULL;
+    *seconds = 0;
+    if (!v)
+        return true;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+        json_integer_value(v) > CQ_AUTH_MAX_TIME_S) {
+        cq_errstr_set(detail, detail_size,
+                      "The bearer token's %s claim is not a whole number of seconds between 0 "
+                      "and 253402300799",
+                      name);
+        return false;
+    }
+    *seconds = (int64_t)json_integer_value(v);
+    return true;
+}
+
 /* Tries one key; the token must name the algorithm that goes with it. */
 static jwt_t *cq_auth_decode(const char *token, const unsigned char *key, int len, jwt_alg_t want)
 {
@@ -168,49 +208,58 @@ cq_err_t cq_auth_verify(const cq_auth_t *auth, const char *authorization, int64_
         return CQ_ERR_TOKEN_INVALID;
     }
     cq_err_t rc = CQ_ERR_TOKEN_INVALID;
-    errno = 0;
-    long exp = jwt_get_grant_int(jwt, "exp");
-    if (errno == ENOENT) {
-        cq_errstr_set(detail, detail_size, "The bearer token has no exp claim");
-        goto out;
+    int64_t exp_s, nbf_s, iat_s;
+    bool has_exp, has_nbf, has_iat;
+    json_t *claims = cq_auth_claims(jwt);
+    if (!claims || !json_is_object(claims)) {
+        cq_errstr_set(detail, detail_size, "The bearer token's claims are not a JSON object");
+        goto out_free_claims;
     }
-    if ((int64_t)exp * 1000 + auth->leeway_ms < now_ms) {
+    if (!cq_auth_time_claim(claims, "exp", &exp_s, &has_exp, detail, detail_size) ||
+        !cq_auth_time_claim(claims, "nbf", &nbf_s, &has_nbf, detail, detail_size) ||
+        !cq_auth_time_claim(claims, "iat", &iat_s, &has_iat, detail, detail_size))
+        goto out_free_claims;
+    if (!has_exp) {
+        cq_errstr_set(detail, detail_size, "The bearer token has no exp claim");
+        goto out_free_claims;
+    }
+    /* In range by cq_auth_time_claim, so neither product overflows. */
+    if (exp_s * 1000 + auth->leeway_ms < now_ms) {
         cq_errstr_set(detail, detail_size, "The bearer token has expired");
         rc = CQ_ERR_TOKEN_EXPIRED;
-        goto out;
+        goto out_free_claims;
     }
-    errno = 0;
-    long nbf = jwt_get_grant_int(jwt, "nbf");
-    if (errno != ENOENT && (int64_t)nbf * 1000 - auth->leeway_ms > now_ms) {
+    if (has_nbf && nbf_s * 1000 - auth->leeway_ms > now_ms) {
         cq_errstr_set(detail, detail_size, "The bearer token is not valid yet");
-        goto out;
+        goto out_free_claims;
     }
     const char *iss = jwt_get_grant(jwt, "iss");
     if (auth->issuer && (!iss || strcmp(iss, auth->issuer) != 0)) {
         cq_errstr_set(detail, detail_size, "The bearer token was issued by someone else");
-        goto out;
+        goto out_free_claims;
     }
     const char *aud = jwt_get_grant(jwt, "aud");
     if (auth->audience && (!aud || strcmp(aud, auth->audience) != 0)) {
         cq_errstr_set(detail, detail_size, "The bearer token is meant for another audience");
-        goto out;
+        goto out_free_claims;
     }
     if (!cq_auth_copy_id(jwt_get_grant(jwt, "tenant_id"), who->tenant_id, sizeof(who->tenant_id))) {
         cq_errstr_set(detail, detail_size, "The bearer token has no valid tenant_id claim");
-        goto out;
+        goto out_free_claims;
     }
     const char *user = jwt_get_grant(jwt, "sub");
     if (!user)
         user = jwt_get_grant(jwt, "user_id");
     if (!cq_auth_copy_id(user, who->user_id, sizeof(who->user_id))) {
         cq_errstr_set(detail, detail_size, "The bearer token has no valid sub or user_id claim");
-        goto out;
+        goto out_free_claims;
     }
     const char *role = jwt_get_grant(jwt, "role");
     if (role)
         cq_auth_copy_id(role, who->role, sizeof(who->role));
     rc = CQ_ERR_OK;
-out:
+out_free_claims:
+    json_decref(claims);
     jwt_free(jwt);
     if (rc != CQ_ERR_OK)
         memset(who, 0, sizeof(*who));

@@ -264,11 +264,13 @@ void cq_batch_submit(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_
         }
     for (size_t i = 0; i < n; i++)
         results[i] = CQ_ERR_INTERNAL_ERROR;
-    cq_err_t *acks = cq_calloc(m ? m : 1, sizeof(cq_err_t));
-    cq_kafka_produce_many(gw->producer, msgs, m, (int)gw->conf->gateway_produce_timeout, acks);
+    cq_kafka_outcome_t *outcomes = cq_calloc(m ? m : 1, sizeof(cq_kafka_outcome_t));
+    cq_kafka_produce_many(gw->producer, msgs, m, (int)gw->conf->gateway_produce_timeout, outcomes);
+    /* A job the broker may have taken can run: it counts as queued. */
     for (size_t k = 0; k < m; k++)
-        results[index[k]] = acks[k];
-    free(acks);
+        results[index[k]] =
+            outcomes[k] == CQ_KAFKA_NOT_DELIVERED ? CQ_ERR_KAFKA_UNAVAILABLE : CQ_ERR_OK;
+    free(outcomes);
     free(index);
     json_int_t counts[6] = {0};
     for (size_t i = 0; i < n; i++) {

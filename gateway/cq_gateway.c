@@ -70,7 +70,8 @@ cq_gateway_t *cq_gateway_new(const cq_config_t *conf, char *errstr, size_t errst
         if (rc != CQ_ERR_OK)
             CQ_LOG(CQ_LOG_WARN, "gateway", NULL, "creating topics: %s", err);
     }
-    if (!(gw->producer = cq_kafka_producer_new(conf, true, err, sizeof(err)))) {
+    if (!(gw->producer = cq_kafka_producer_new_bounded(conf, conf->gateway_produce_timeout, err,
+                                                       sizeof(err)))) {
         cq_errstr_set(errstr, errstr_size, "kafka: %s", err);
         goto fail;
     }

@@ -6,8 +6,12 @@
  * Order matters for the guarantees of DESIGN.md: the job is recorded as
  * queued before it is produced, and a 202 or 200 is sent only after the
  * broker acknowledged the envelope (idempotent producer, acks=all), so an
- * accepted job is never lost. If the broker refuses, the record is failed
- * and the client gets 503 with Retry-After.
+ * accepted job is never lost. A 503 means "not queued": the producer's
+ * message timeout is the produce wait, so a job refused after the wait is
+ * never delivered later (its record is failed); while the producer knows no
+ * broker answers, the 503 comes at once, before any record is written. A
+ * message the broker may have taken without acknowledging it is answered
+ * like an accepted job (202 and its resource), since it may run.
  *
  * Runs on any HTTP thread; uses only thread-safe parts of the context.
  */
@@ -58,6 +62,14 @@ static void cq_submit_deprecation_headers(cq_gateway_t *gw, const cq_operation_t
     }
     free(list);
     cq_http_resp_header(resp, "Link", "%s", link);
+}
+
+/* 503 KAFKA_UNAVAILABLE with Retry-After: the job was not queued and will not run. */
+static void cq_submit_not_queued(cq_gateway_t *gw, const cq_http_req_t *req, cq_http_resp_t *resp)
+{
+    cq_http_resp_problem(resp, req, CQ_ERR_KAFKA_UNAVAILABLE,
+                         "The job queue is unavailable; the job was not queued, try again", NULL);
+    cq_http_resp_header(resp, "Retry-After", "%lld", (long long)gw->conf->gateway_retry_after);
 }
 
 /* Waits (bounded) for a job and answers with its result or its resource. */
@@ -207,6 +219,14 @@ void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_princ
         }
     }
 
+    if (cq_kafka_producer_down(gw->producer)) {
+        if (idem_key)
+            cq_store_idempotency_release(gw->store, who->tenant_id, idem_key, job_id);
+        atomic_fetch_add(&gw->jobs_not_queued, 1);
+        cq_submit_not_queued(gw, req, resp);
+        goto out;
+    }
+
     int64_t now = cq_now_ms();
     cq_job_record_t job = {
         .job_id = job_id,
@@ -254,22 +274,31 @@ void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_princ
         {"coachq-fingerprint", fp, strlen(fp)},
         {"coachq-job-id", job_id, strlen(job_id)},
     };
-    rc = cq_kafka_produce_sync(gw->producer, topic, who->tenant_id, strlen(who->tenant_id), buf,
-                               len, headers, CQ_ARRAY_SIZE(headers),
-                               (int)gw->conf->gateway_produce_timeout, err, sizeof(err));
+    cq_kafka_message_t msg = {topic, who->tenant_id, strlen(who->tenant_id), buf,
+                              len,   headers,        CQ_ARRAY_SIZE(headers)};
+    cq_kafka_outcome_t outcome;
+    cq_kafka_produce_many(gw->producer, &msg, 1, (int)gw->conf->gateway_produce_timeout, &outcome);
     free(topic);
-    if (rc != CQ_ERR_OK) {
-        CQ_LOG(CQ_LOG_WARN, "submit", job_id, "not queued: %s", err);
+    if (outcome == CQ_KAFKA_NOT_DELIVERED) {
+        CQ_LOG(CQ_LOG_WARN, "submit", job_id, "not queued: the job queue did not take it");
         atomic_fetch_add(&gw->jobs_not_queued, 1);
-        cq_store_finish(gw->store, job_id, CQ_JOB_FAILED, NULL, NULL, cq_err_name(rc), err, NULL);
+        cq_store_finish(gw->store, job_id, CQ_JOB_FAILED, NULL, NULL,
+                        cq_err_name(CQ_ERR_KAFKA_UNAVAILABLE),
+                        "The job queue did not take the job; it will not run", NULL);
         /* A retry with the same key must submit again, not find this failure. */
         if (idem_key)
             cq_store_idempotency_release(gw->store, who->tenant_id, idem_key, job_id);
-        cq_http_resp_problem(resp, req, rc, "The job queue is unavailable; try again", NULL);
-        cq_http_resp_header(resp, "Retry-After", "%lld", (long long)gw->conf->gateway_retry_after);
+        cq_submit_not_queued(gw, req, resp);
+        cq_http_resp_header(resp, "X-Job-Id", "%s", job_id);
         goto out;
     }
-    CQ_LOG(CQ_LOG_INFO, "submit", job_id, "queued %s for tenant %s", op->name, who->tenant_id);
+    if (outcome == CQ_KAFKA_MAYBE_DELIVERED)
+        CQ_LOG(CQ_LOG_WARN, "submit", job_id,
+               "the job queue took %s but did not acknowledge it: answering as queued, since it "
+               "may run",
+               op->name);
+    else
+        CQ_LOG(CQ_LOG_INFO, "submit", job_id, "queued %s for tenant %s", op->name, who->tenant_id);
     atomic_fetch_add(&gw->jobs_submitted, 1);
     cq_submit_answer(gw, job_id, async, wait_ms, req, resp);
 out:

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { CQ_CT_STR, CQ_CT_INT, CQ_CT_BOOL, CQ_CT_MS } cq_config_type_t;
+typedef enum { CQ_CT_STR, CQ_CT_INT, CQ_CT_BOOL, CQ_CT_MS, CQ_CT_SIZE } cq_config_type_t;
 
 typedef struct {
     const char *key;
@@ -71,28 +71,126 @@ static bool cq_config_parse_int(const char *s, int64_t *out)
     return true;
 }
 
-static bool cq_config_parse_ms(const char *s, int64_t *out)
+typedef struct {
+    const char *name;
+    int64_t mult;
+} cq_config_unit_t;
+
+/* Largest first, so cq_config_format picks the largest unit that divides. */
+static const cq_config_unit_t cq_config_ms_units[] = {
+    {"h", 3600 * 1000}, {"m", 60 * 1000}, {"s", 1000}, {"ms", 1}};
+
+/* IEC units only: "KB" and "MB" are read as 1000 or 1024 by different people,
+ * so they are refused rather than guessed. */
+static const cq_config_unit_t cq_config_size_units[] = {
+    {"GiB", 1024LL * 1024 * 1024}, {"MiB", 1024 * 1024}, {"KiB", 1024}, {"B", 1}};
+
+#define CQ_CONFIG_MS_UNITS   "ms, s, m or h"
+#define CQ_CONFIG_SIZE_UNITS "B, KiB, MiB or GiB"
+
+/* A number followed by one of units, with no space; a bare number is refused
+ * because it cannot say which unit its writer meant. */
+static bool cq_config_parse_unit(const char *s, const cq_config_unit_t *units, size_t unit_count,
+                                 int64_t *out)
 {
     char *end;
+    if (!isdigit((unsigned char)*s))
+        return false;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (errno || end == s || v < 0)
+    if (errno || end == s)
         return false;
-    int64_t mult;
-    if (*end == '\0' || strcmp(end, "ms") == 0)
-        mult = 1;
-    else if (strcmp(end, "s") == 0)
-        mult = 1000;
-    else if (strcmp(end, "m") == 0)
-        mult = 60 * 1000;
-    else if (strcmp(end, "h") == 0)
-        mult = 3600 * 1000;
-    else
+    for (size_t i = 0; i < unit_count; i++) {
+        if (strcmp(end, units[i].name) != 0)
+            continue;
+        if (v > INT64_MAX / units[i].mult)
+            return false;
+        *out = v * units[i].mult;
+        return true;
+    }
+    return false;
+}
+
+static bool cq_config_is_bare_number(const char *s)
+{
+    if (!*s)
         return false;
-    if (v > INT64_MAX / mult)
-        return false;
-    *out = v * mult;
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s))
+            return false;
     return true;
+}
+
+/* Writes v in the largest unit that divides it ("90s", "64MiB"). */
+static void cq_config_format(cq_config_type_t type, int64_t v, char *buf, size_t size)
+{
+    const cq_config_unit_t *units = type == CQ_CT_SIZE ? cq_config_size_units : cq_config_ms_units;
+    size_t n = type == CQ_CT_SIZE ? CQ_ARRAY_SIZE(cq_config_size_units)
+                                  : CQ_ARRAY_SIZE(cq_config_ms_units);
+    if (type != CQ_CT_MS && type != CQ_CT_SIZE) {
+        snprintf(buf, size, "%lld", (long long)v);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (v != 0 && v % units[i].mult != 0)
+            continue;
+        if (v == 0 && i + 1 < n)
+            continue;
+        snprintf(buf, size, "%lld%s", (long long)(v / units[i].mult), units[i].name);
+        return;
+    }
+}
+
+static cq_err_t cq_config_set_number(const cq_config_row_t *row, const char *value, int64_t *field,
+                                     char *errstr, size_t errstr_size)
+{
+    int64_t n = 0;
+    bool ok;
+    const char *what, *units = NULL, *example = NULL;
+    switch (row->type) {
+    case CQ_CT_MS:
+        ok = cq_config_parse_unit(value, cq_config_ms_units, CQ_ARRAY_SIZE(cq_config_ms_units), &n);
+        what = "a duration";
+        units = CQ_CONFIG_MS_UNITS;
+        example = "25s";
+        break;
+    case CQ_CT_SIZE:
+        ok = cq_config_parse_unit(value, cq_config_size_units, CQ_ARRAY_SIZE(cq_config_size_units),
+                                  &n);
+        what = "a size";
+        units = CQ_CONFIG_SIZE_UNITS;
+        example = "64KiB";
+        break;
+    default:
+        ok = cq_config_parse_int(value, &n);
+        what = "an integer";
+        break;
+    }
+    if (!ok && units && cq_config_is_bare_number(value)) {
+        cq_errstr_set(errstr, errstr_size,
+                      "%s: \"%s\" has no unit; write %s as a number followed by %s (e.g. %s%s)",
+                      row->key, value, what, units, value, row->type == CQ_CT_MS ? "s" : "KiB");
+        return CQ_ERR_CONFIG;
+    }
+    if (!ok) {
+        if (units)
+            cq_errstr_set(errstr, errstr_size,
+                          "%s: \"%s\" is not %s (a whole number followed by %s, e.g. %s)", row->key,
+                          value, what, units, example);
+        else
+            cq_errstr_set(errstr, errstr_size, "%s: \"%s\" is not %s", row->key, value, what);
+        return CQ_ERR_CONFIG;
+    }
+    if (n < row->min || n > row->max) {
+        char got[32], lo[32], hi[32];
+        cq_config_format(row->type, n, got, sizeof(got));
+        cq_config_format(row->type, row->min, lo, sizeof(lo));
+        cq_config_format(row->type, row->max, hi, sizeof(hi));
+        cq_errstr_set(errstr, errstr_size, "%s: %s is outside %s..%s", row->key, got, lo, hi);
+        return CQ_ERR_CONFIG;
+    }
+    *field = n;
+    return CQ_ERR_OK;
 }
 
 cq_err_t cq_config_set(cq_config_t *conf, const char *key, const char *value, char *errstr,
@@ -108,7 +206,6 @@ cq_err_t cq_config_set(cq_config_t *conf, const char *key, const char *value, ch
         return CQ_ERR_CONFIG;
     }
     void *field = (char *)conf + row->offset;
-    int64_t n = 0;
     switch (row->type) {
     case CQ_CT_STR:
         free(*(char **)field);
@@ -126,19 +223,8 @@ cq_err_t cq_config_set(cq_config_t *conf, const char *key, const char *value, ch
         return CQ_ERR_OK;
     case CQ_CT_INT:
     case CQ_CT_MS:
-        if (!(row->type == CQ_CT_INT ? cq_config_parse_int(value, &n)
-                                     : cq_config_parse_ms(value, &n))) {
-            cq_errstr_set(errstr, errstr_size, "%s: \"%s\" is not %s", key, value,
-                          row->type == CQ_CT_INT ? "an integer" : "a duration (e.g. 500ms, 25s)");
-            return CQ_ERR_CONFIG;
-        }
-        if (n < row->min || n > row->max) {
-            cq_errstr_set(errstr, errstr_size, "%s: %lld is outside %lld..%lld", key, (long long)n,
-                          (long long)row->min, (long long)row->max);
-            return CQ_ERR_CONFIG;
-        }
-        *(int64_t *)field = n;
-        return CQ_ERR_OK;
+    case CQ_CT_SIZE:
+        return cq_config_set_number(row, value, (int64_t *)field, errstr, errstr_size);
     }
     return CQ_ERR_CONFIG;
 }
@@ -365,7 +451,7 @@ const char *cq_config_kafka_get(const cq_config_t *conf, const char *name)
 
 void cq_config_write_reference(FILE *out)
 {
-    static const char *const type_names[] = {"string", "integer", "boolean", "duration"};
+    static const char *const type_names[] = {"string", "integer", "boolean", "duration", "size"};
     fprintf(out, "# coachq configuration reference\n\n"
                  "Generated from `lib/cq_config_keys.h` by `coachq-gateway --config-reference`;"
                  " a test keeps this file in sync.\n\n"
@@ -375,16 +461,24 @@ void cq_config_write_reference(FILE *out)
                  " `COACHQ_IT_*`, `COACHQ_SOURCE_DIR`, `COACHQ_BIN_DIR`,"
                  " `COACHQ_UPDATE_GOLDEN` and `COACHQ_AVRO_TOOLS` belong to the scripts and"
                  " tests and are not read as config.\n"
-                 "Durations take `ms`, `s`, `m` or `h`. Programs: G gateway, W workers.\n\n"
+                 "Durations are a whole number followed by `ms`, `s`, `m` or `h` (`250ms`,"
+                 " `25s`, `10m`, `24h`); sizes a whole number followed by `B`, `KiB`, `MiB` or"
+                 " `GiB` (powers of 1024). A bare number is refused for both, so `180` can never"
+                 " be read as 180 ms by someone who meant 3 minutes; `KB`, `MB` and `GB` are"
+                 " refused too, since people read them as both 1000 and 1024."
+                 " Programs: G gateway, W workers.\n\n"
                  "Keys named `kafka.<property>` go to librdkafka unchanged"
                  " (for example `kafka.bootstrap.servers`, default `127.0.0.1:9092`).\n\n"
                  "| key | type | default | range | programs | description |\n"
                  "|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < CQ_ARRAY_SIZE(cq_config_rows); i++) {
         const cq_config_row_t *r = &cq_config_rows[i];
-        char range[64] = "";
-        if (r->type == CQ_CT_INT || r->type == CQ_CT_MS)
-            snprintf(range, sizeof(range), "%lld..%lld", (long long)r->min, (long long)r->max);
+        char range[80] = "", lo[32], hi[32];
+        if (r->type == CQ_CT_INT || r->type == CQ_CT_MS || r->type == CQ_CT_SIZE) {
+            cq_config_format(r->type, r->min, lo, sizeof(lo));
+            cq_config_format(r->type, r->max, hi, sizeof(hi));
+            snprintf(range, sizeof(range), "%s..%s", lo, hi);
+        }
         fprintf(out, "| `%s` | %s | `%s` | %s | %s | %s |\n", r->key, type_names[r->type], r->def,
                 range, r->progs, r->desc);
     }

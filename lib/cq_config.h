@@ -24,6 +24,7 @@
 #define CQ_CONFIG_CTYPE_INT  int64_t
 #define CQ_CONFIG_CTYPE_BOOL bool
 #define CQ_CONFIG_CTYPE_MS   int64_t
+#define CQ_CONFIG_CTYPE_SIZE int64_t
 
 typedef struct cq_config_s {
 #define CQ_CONFIG_FIELD(key, field, type, def, min, max, progs, desc) CQ_CONFIG_CTYPE_##type field;
@@ -39,8 +40,10 @@ typedef struct cq_config_s {
 cq_config_t *cq_config_new(void);
 void cq_config_destroy(cq_config_t *conf);
 
-/* Sets one key from its text form. Errors (unknown key, bad value, out of range)
- * are written to errstr. */
+/* Sets one key from its text form. Durations need a unit (ms, s, m, h) and
+ * sizes one of B, KiB, MiB, GiB; a bare number is refused. Errors (unknown
+ * key, bad value, out of range) name the key and are written to errstr; on
+ * error the config is unchanged. */
 cq_err_t cq_config_set(cq_config_t *conf, const char *key, const char *value, char *errstr,
                        size_t errstr_size);
 

@@ -5,7 +5,9 @@
  * cq_config.h and the generated docs/CONFIG.md (a test keeps it in sync).
  *
  * Types: STR (string), INT (integer in [min,max]), BOOL (true/false),
- * MS (a duration: "250ms", "25s", "5m", "24h" or plain milliseconds).
+ * MS (a duration: "250ms", "25s", "5m", "24h"; a bare number is refused),
+ * SIZE (bytes: "512B", "64KiB", "1MiB", "2GiB"; a bare number, KB and MB are
+ * refused). min and max are in milliseconds or bytes.
  * Programs: G = gateway, W = workers, GW = both.
  * Keys named kafka.* are not in this table: they pass straight to librdkafka.
  */
@@ -22,7 +24,7 @@
       "runs; at most threads - 16 wait at once, later ones get their 202 or the job at once.")     \
     X("gateway.queue", gateway_queue, INT, "64", 1, 100000, G,                                     \
       "Accepted connections that may wait for a free thread before new ones get 503.")             \
-    X("gateway.max_body_bytes", gateway_max_body_bytes, INT, "1048576", 1024, 67108864, G,         \
+    X("gateway.max_body_bytes", gateway_max_body_bytes, SIZE, "1MiB", 1024, 67108864, G,           \
       "Largest request body accepted; larger bodies get 413 PAYLOAD_TOO_LARGE.")                   \
     X("gateway.default_wait", gateway_default_wait, MS, "25s", 0, 600000, G,                       \
       "How long a POST without a Prefer header waits for its job before answering 202.")           \
@@ -45,7 +47,8 @@
     X("gateway.base_path", gateway_base_path, STR, "/coaching/api/v1", 0, 0, G,                    \
       "Path prefix of every endpoint.")                                                            \
     X("gateway.produce_timeout", gateway_produce_timeout, MS, "10s", 100, 600000, G,               \
-      "How long a submission waits for the broker to acknowledge its job before 503.")             \
+      "How long a submission waits for the broker to acknowledge its job before 503; also the "    \
+      "producer's message timeout, so a job answered 503 is never delivered later.")               \
     X("schemas.openapi", schemas_openapi, STR, "", 0, 0, GW,                                       \
       "Path of an OpenAPI document to use instead of the one built into the programs.")            \
     X("redis.host", redis_host, STR, "127.0.0.1", 0, 0, GW, "Redis host.")                         \
@@ -126,7 +129,7 @@
       "Connect timeout of one outgoing HTTP call (upstreams, fetched pages).")                     \
     X("fetch.timeout", fetch_timeout, MS, "30s", 100, 3600000, W,                                  \
       "Total timeout of one outgoing HTTP call, each retry and redirect hop on its own.")          \
-    X("fetch.max_bytes", fetch_max_bytes, INT, "2097152", 1024, 1073741824, W,                     \
+    X("fetch.max_bytes", fetch_max_bytes, SIZE, "2MiB", 1024, 1073741824, W,                       \
       "Largest response body an outgoing call reads; a longer one is cut and the call fails.")     \
     X("fetch.max_redirects", fetch_max_redirects, INT, "5", 0, 20, W,                              \
       "Redirects an outgoing call follows, each hop checked against the address policy.")          \

@@ -20,6 +20,10 @@
 
 #include <civetweb.h>
 
+/* Largest request line plus headers civetweb reads (it keeps a buffer this
+ * size per connection); bearer tokens are refused above 8 KiB by cq_auth. */
+#define CQ_HTTP_MAX_REQUEST_HEAD "32768"
+
 struct cq_http_server_s {
     struct mg_context *ctx;
     cq_http_handler_t *handler;
@@ -246,6 +250,133 @@ static int cq_http_begin_request(struct mg_connection *conn)
     return status > 0 ? status : 500;
 }
 
+/* Whether s is an RFC 9110 token (the syntax of a method name). */
+static bool cq_http_is_token(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+            return false;
+    return true;
+}
+
+/* Methods civetweb parses itself; it refuses any other with a 400. */
+static bool cq_http_civetweb_knows(const char *method)
+{
+    static const char *const known[] = {"GET",
+                                        "POST",
+                                        "PUT",
+                                        "DELETE",
+                                        "HEAD",
+                                        "OPTIONS",
+                                        "PATCH",
+                                        "CONNECT",
+                                        "PROPFIND",
+                                        "MKCOL",
+                                        "LOCK",
+                                        "UNLOCK",
+                                        "PROPPATCH",
+                                        "COPY",
+                                        "MOVE",
+                                        "REPORT",
+                                        "MKACTIVITY",
+                                        "CHECKOUT",
+                                        "MERGE",
+                                        "SEARCH",
+                                        "NOTIFY",
+                                        "SUBSCRIBE",
+                                        "UNSUBSCRIBE",
+                                        "BIND",
+                                        "UNBIND",
+                                        "REBIND",
+                                        "ACL",
+                                        "LINK",
+                                        "UNLINK",
+                                        "MKCALENDAR",
+                                        "MKREDIRECTREF",
+                                        "MKWORKSPACE",
+                                        "ORDERPATCH",
+                                        "UPDATE",
+                                        "UPDATEREDIRECTREF",
+                                        "VERSION-CONTROL",
+                                        "LABEL",
+                                        "BASELINE-CONTROL"};
+    for (size_t i = 0; i < CQ_ARRAY_SIZE(known); i++)
+        if (strcmp(method, known[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The error code of a status civetweb answers on its own. */
+static cq_err_t cq_http_status_err(int status)
+{
+    switch (status) {
+    case 404:
+        return CQ_ERR_NOT_FOUND;
+    case 405:
+        return CQ_ERR_METHOD_NOT_ALLOWED;
+    case 413:
+    case 431:
+        return CQ_ERR_PAYLOAD_TOO_LARGE;
+    case 500:
+        return CQ_ERR_INTERNAL_ERROR;
+    case 503:
+        return CQ_ERR_SERVICE_UNAVAILABLE;
+    default:
+        return status >= 500 ? CQ_ERR_INTERNAL_ERROR : CQ_ERR_BAD_REQUEST;
+    }
+}
+
+/* civetweb is about to answer an error itself (a request it could not
+ * parse, a head over max_request_size, a method it does not know): answer
+ * problem+json like every other error instead, and close. A method civetweb
+ * does not know (TRACE, or any other token) goes to the handler with its
+ * path only (no headers, no body), so it gets the same 405 with Allow (or
+ * 404) as a known method on the wrong resource: the gateway checks methods
+ * before identity, so such a request reaches no service. */
+static int cq_http_error(struct mg_connection *conn, int status, const char *errmsg)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    cq_http_server_t *server = mg_get_user_data(mg_get_context(conn));
+    cq_http_req_t req;
+    memset(&req, 0, sizeof(req));
+    cq_uuid_v7(req.request_id);
+    req.method = "GET";
+    req.path = "/";
+    char path[1024] = "";
+    const char *method = ri ? ri->request_method : NULL;
+    bool unknown_method = status == 400 && method && cq_http_is_token(method) &&
+                          !cq_http_civetweb_knows(method) && ri->request_uri;
+    if (unknown_method) {
+        /* civetweb parsed the request line before refusing the method. */
+        size_t n = strcspn(ri->request_uri, "? \r\n");
+        if (n >= sizeof(path))
+            n = 0;
+        memcpy(path, ri->request_uri, n);
+        path[n] = '\0';
+    }
+    cq_http_resp_t resp;
+    memset(&resp, 0, sizeof(resp));
+    if (unknown_method && path[0] == '/') {
+        req.method = method;
+        req.path = path;
+        server->handler(server->opaque, &req, &resp);
+    } else {
+        char detail[256];
+        snprintf(detail, sizeof(detail), "%s", errmsg && *errmsg ? errmsg : "Bad request");
+        for (char *c = detail; *c; c++)
+            if (*c == '\r' || *c == '\n')
+                *c = ' ';
+        cq_http_resp_problem(&resp, &req, cq_http_status_err(status), detail, NULL);
+    }
+    CQ_LOG(CQ_LOG_DEBUG, "http", req.request_id, "civetweb refused a request (%d: %s) -> %d",
+           status, errmsg ? errmsg : "", resp.status);
+    cq_http_send(conn, &req, &resp, true);
+    cq_http_resp_clear(&resp);
+    return 0;
+}
+
 static int cq_http_log_message(const struct mg_connection *conn, const char *message)
 {
     CQ_LOG(CQ_LOG_WARN, "civetweb", NULL, "%s", message);
@@ -270,23 +401,17 @@ cq_http_server_t *cq_http_server_new(const cq_http_options_t *options, cq_http_h
     char threads[32], queue[32];
     snprintf(threads, sizeof(threads), "%d", options->threads);
     snprintf(queue, sizeof(queue), "%d", options->queue);
-    const char *civet_options[] = {"listening_ports",
-                                   options->listen,
-                                   "num_threads",
-                                   threads,
-                                   "connection_queue",
-                                   queue,
-                                   "enable_keep_alive",
-                                   "yes",
-                                   "request_timeout_ms",
-                                   "30000",
-                                   "keep_alive_timeout_ms",
-                                   "5000",
-                                   NULL};
+    const char *civet_options[] = {"listening_ports", options->listen, "num_threads", threads,
+                                   "connection_queue", queue, "enable_keep_alive", "yes",
+                                   "request_timeout_ms", "30000", "keep_alive_timeout_ms", "5000",
+                                   /* Room for a large bearer token, so that the auth
+                                    * module (401) rather than civetweb (400) refuses it. */
+                                   "max_request_size", CQ_HTTP_MAX_REQUEST_HEAD, NULL};
     struct mg_callbacks callbacks;
     memset(&callbacks, 0, sizeof(callbacks));
     callbacks.begin_request = cq_http_begin_request;
     callbacks.log_message = cq_http_log_message;
+    callbacks.http_error = cq_http_error;
     server->ctx = mg_start(&callbacks, server, civet_options);
     if (!server->ctx) {
         cq_errstr_set(errstr, errstr_size, "cannot listen on %s (in use, or not an address)",
@@ -295,6 +420,13 @@ cq_http_server_t *cq_http_server_new(const cq_http_options_t *options, cq_http_h
         return NULL;
     }
     return server;
+}
+
+int cq_http_server_port(const cq_http_server_t *server)
+{
+    struct mg_server_port ports[4];
+    int n = mg_get_server_ports(server->ctx, 4, ports);
+    return n > 0 ? ports[0].port : 0;
 }
 
 void cq_http_server_destroy(cq_http_server_t *server)

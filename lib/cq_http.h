@@ -78,6 +78,9 @@ typedef struct {
  * once. */
 cq_http_server_t *cq_http_server_new(const cq_http_options_t *options, cq_http_handler_t *handler,
                                      void *opaque, char *errstr, size_t errstr_size);
+/* The port the server listens on (the one chosen when listen asked for port
+ * 0); 0 if unknown. */
+int cq_http_server_port(const cq_http_server_t *server);
 /* Stops accepting, waits for running handlers, frees. NULL is a no-op. */
 void cq_http_server_destroy(cq_http_server_t *server);
 

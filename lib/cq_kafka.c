@@ -9,15 +9,31 @@
  * Guarantees: producers are idempotent with acks=all, so a delivery report
  * with no error means the job is durably in the log. Consumers never commit
  * on their own: the owner commits exactly the offsets it has finished.
+ *
+ * A bounded producer (the gateway's) gives every message a final report
+ * within its bound (message.timeout.ms), so a message its caller was told
+ * "not delivered" is never delivered later. While it knows no broker
+ * answers (all connections down, or a message timed out unsent) it refuses
+ * at once and purges what is queued unsent; its poll thread probes the
+ * cluster every second and lifts that as soon as a broker answers.
  */
 #include "cq_kafka.h"
 #include "cq_log.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <librdkafka/rdkafka.h>
+
+/* How often a producer that knows its brokers are down asks again, and how
+ * long it waits for the answer (on its poll thread). */
+#define CQ_KAFKA_PROBE_INTERVAL_MS 1000
+#define CQ_KAFKA_PROBE_TIMEOUT_MS  500
+/* How long past its timeout a waiter waits for the final delivery reports
+ * (librdkafka scans message timeouts about once a second). */
+#define CQ_KAFKA_REPORT_GRACE_MS 2000
 
 struct cq_kafka_producer_s {
     rd_kafka_t *rk;
@@ -27,6 +43,9 @@ struct cq_kafka_producer_s {
     pthread_mutex_t ready_lock;
     int64_t ready_checked_ms;
     bool ready_cached;
+    atomic_bool down;         /* no broker answers: refuse at once (bounded producers) */
+    atomic_bool probe_wanted; /* something suggests the brokers are gone: probe now */
+    int64_t last_probe_ms;    /* poll thread only */
 };
 
 struct cq_kafka_consumer_s {
@@ -36,9 +55,11 @@ struct cq_kafka_consumer_s {
     void *opaque;
 };
 
-/* What rides along with each produced message until its delivery report. */
+/* What rides along with each produced message until its delivery report:
+ * a caller's cb, or produce_many's outcome_cb. */
 typedef struct {
     cq_kafka_delivery_cb_t *cb;
+    void (*outcome_cb)(void *opaque, cq_kafka_outcome_t outcome);
     void *opaque;
 } cq_kafka_dr_t;
 
@@ -103,49 +124,142 @@ static bool cq_kafka_conf_require(rd_kafka_conf_t *kconf, const cq_config_t *con
     return true;
 }
 
+/* Producers only (consumers keep cq_kafka_error_cb): losing every broker
+ * connection makes the poll thread probe the cluster. */
+static void cq_kafka_producer_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    cq_kafka_producer_t *producer = opaque;
+    cq_kafka_error_cb(rk, err, reason, opaque);
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        atomic_store(&producer->probe_wanted, true);
+}
+
 static void cq_kafka_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 {
+    cq_kafka_producer_t *producer = opaque;
     cq_kafka_dr_t *dr = rkm->_private;
-    if (rkm->err)
-        CQ_LOG(CQ_LOG_WARN, "kafka", NULL, "delivery to %s failed: %s",
-               rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "?", rd_kafka_err2str(rkm->err));
+    cq_kafka_outcome_t outcome = CQ_KAFKA_ACKED;
+    if (rkm->err) {
+        /* Only a message never sent is surely not in the log. */
+        outcome = rd_kafka_message_status(rkm) == RD_KAFKA_MSG_STATUS_NOT_PERSISTED
+                      ? CQ_KAFKA_NOT_DELIVERED
+                      : CQ_KAFKA_MAYBE_DELIVERED;
+        CQ_LOG(CQ_LOG_WARN, "kafka", NULL, "delivery to %s failed (%s): %s",
+               rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "?",
+               outcome == CQ_KAFKA_NOT_DELIVERED ? "not delivered" : "possibly delivered",
+               rd_kafka_err2str(rkm->err));
+        if (rkm->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT)
+            atomic_store(&producer->probe_wanted, true);
+    } else {
+        atomic_store(&producer->down, false);
+    }
     if (!dr)
         return;
-    if (dr->cb) {
+    if (dr->outcome_cb) {
+        dr->outcome_cb(dr->opaque, outcome);
+    } else if (dr->cb) {
         cq_err_t err = rkm->err ? CQ_ERR_KAFKA_UNAVAILABLE : CQ_ERR_OK;
         dr->cb(dr->opaque, err, rkm->err ? rd_kafka_err2str(rkm->err) : NULL);
     }
     free(dr);
 }
 
+/* Whether a broker answers a metadata request now; sets producer->down. */
+static bool cq_kafka_probe(cq_kafka_producer_t *producer)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err =
+        rd_kafka_metadata(producer->rk, 0, NULL, &md, CQ_KAFKA_PROBE_TIMEOUT_MS);
+    bool up = err == RD_KAFKA_RESP_ERR_NO_ERROR && md && md->broker_cnt > 0;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    bool was_down = atomic_exchange(&producer->down, !up);
+    if (was_down && up)
+        CQ_LOG(CQ_LOG_INFO, "kafka", NULL, "a broker answers again: producing");
+    else if (!was_down && !up) {
+        CQ_LOG(CQ_LOG_WARN, "kafka", NULL,
+               "no broker answers: submissions are refused until one does");
+        /* What is still queued was never sent: report it not delivered now
+         * rather than at its timeout (what is in flight is left alone, the
+         * broker may have it). */
+        rd_kafka_purge(producer->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING);
+    }
+    return up;
+}
+
 static void *cq_kafka_poll_main(void *arg)
 {
     cq_kafka_producer_t *producer = arg;
-    while (!producer->stop)
+    while (!producer->stop) {
         rd_kafka_poll(producer->rk, 100);
+        int64_t now = cq_mono_ms();
+        if (atomic_exchange(&producer->probe_wanted, false) ||
+            (atomic_load(&producer->down) &&
+             now - producer->last_probe_ms >= CQ_KAFKA_PROBE_INTERVAL_MS)) {
+            cq_kafka_probe(producer);
+            producer->last_probe_ms = cq_mono_ms();
+        }
+    }
     return NULL;
 }
 
-cq_kafka_producer_t *cq_kafka_producer_new(const cq_config_t *conf, bool background_poll,
-                                           char *errstr, size_t errstr_size)
+/* message.timeout.ms (or its alias delivery.timeout.ms) at most bound_ms:
+ * an operator's smaller value stands, a larger one is refused. */
+static bool cq_kafka_conf_bound_timeout(rd_kafka_conf_t *kconf, const cq_config_t *conf,
+                                        int64_t bound_ms, char *errstr, size_t errstr_size)
+{
+    static const char *const names[] = {"message.timeout.ms", "delivery.timeout.ms"};
+    for (size_t i = 0; i < CQ_ARRAY_SIZE(names); i++) {
+        const char *user = cq_config_kafka_get(conf, names[i]);
+        if (!user)
+            continue;
+        char *end;
+        long long v = strtoll(user, &end, 10);
+        if (*end || end == user || v <= 0 || v > bound_ms) {
+            cq_errstr_set(errstr, errstr_size,
+                          "kafka.%s=%s is not allowed: it must be at most gateway.produce_timeout "
+                          "(%lld ms), or a job answered 503 could still be delivered later",
+                          names[i], user, (long long)bound_ms);
+            return false;
+        }
+        return true;
+    }
+    char value[32], err[512];
+    snprintf(value, sizeof(value), "%lld", (long long)bound_ms);
+    if (rd_kafka_conf_set(kconf, "message.timeout.ms", value, err, sizeof(err)) !=
+        RD_KAFKA_CONF_OK) {
+        cq_errstr_set(errstr, errstr_size, "kafka.message.timeout.ms: %s", err);
+        return false;
+    }
+    return true;
+}
+
+static cq_kafka_producer_t *cq_kafka_producer_create(const cq_config_t *conf, bool background_poll,
+                                                     int64_t bound_ms, char *errstr,
+                                                     size_t errstr_size)
 {
     rd_kafka_conf_t *kconf = cq_kafka_conf_new(conf, errstr, errstr_size);
     if (!kconf)
         return NULL;
     if (!cq_kafka_conf_require(kconf, conf, "enable.idempotence", "true", errstr, errstr_size) ||
-        !cq_kafka_conf_require(kconf, conf, "acks", "all", errstr, errstr_size)) {
+        !cq_kafka_conf_require(kconf, conf, "acks", "all", errstr, errstr_size) ||
+        (bound_ms > 0 &&
+         !cq_kafka_conf_bound_timeout(kconf, conf, bound_ms, errstr, errstr_size))) {
         rd_kafka_conf_destroy(kconf);
         return NULL;
     }
+    cq_kafka_producer_t *producer = cq_calloc(1, sizeof(*producer));
     rd_kafka_conf_set_dr_msg_cb(kconf, cq_kafka_dr_msg_cb);
+    rd_kafka_conf_set_error_cb(kconf, cq_kafka_producer_error_cb);
+    rd_kafka_conf_set_opaque(kconf, producer);
     char err[512];
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, err, sizeof(err));
     if (!rk) {
         cq_errstr_set(errstr, errstr_size, "kafka producer: %s", err);
         rd_kafka_conf_destroy(kconf);
+        free(producer);
         return NULL;
     }
-    cq_kafka_producer_t *producer = cq_calloc(1, sizeof(*producer));
     producer->rk = rk;
     producer->background = background_poll;
     pthread_mutex_init(&producer->ready_lock, NULL);
@@ -158,6 +272,23 @@ cq_kafka_producer_t *cq_kafka_producer_new(const cq_config_t *conf, bool backgro
         return NULL;
     }
     return producer;
+}
+
+cq_kafka_producer_t *cq_kafka_producer_new(const cq_config_t *conf, bool background_poll,
+                                           char *errstr, size_t errstr_size)
+{
+    return cq_kafka_producer_create(conf, background_poll, 0, errstr, errstr_size);
+}
+
+cq_kafka_producer_t *cq_kafka_producer_new_bounded(const cq_config_t *conf, int64_t bound_ms,
+                                                   char *errstr, size_t errstr_size)
+{
+    return cq_kafka_producer_create(conf, true, bound_ms, errstr, errstr_size);
+}
+
+bool cq_kafka_producer_down(cq_kafka_producer_t *producer)
+{
+    return producer->background && atomic_load(&producer->down);
 }
 
 void cq_kafka_producer_destroy(cq_kafka_producer_t *producer, int timeout_ms)
@@ -177,17 +308,15 @@ void cq_kafka_producer_destroy(cq_kafka_producer_t *producer, int timeout_ms)
     free(producer);
 }
 
-cq_err_t cq_kafka_produce(cq_kafka_producer_t *producer, const char *topic, const void *key,
-                          size_t key_len, const void *value, size_t len,
-                          const cq_kafka_header_t *headers, size_t header_count,
-                          cq_kafka_delivery_cb_t *cb, void *opaque)
+/* Queues one message; takes dr (freed here on failure, by the report otherwise). */
+static cq_err_t cq_kafka_produce_dr(cq_kafka_producer_t *producer, const char *topic,
+                                    const void *key, size_t key_len, const void *value, size_t len,
+                                    const cq_kafka_header_t *headers, size_t header_count,
+                                    cq_kafka_dr_t *dr)
 {
     rd_kafka_headers_t *hdrs = rd_kafka_headers_new(header_count ? header_count : 1);
     for (size_t i = 0; i < header_count; i++)
         rd_kafka_header_add(hdrs, headers[i].name, -1, headers[i].value, (ssize_t)headers[i].len);
-    cq_kafka_dr_t *dr = cq_malloc(sizeof(*dr));
-    dr->cb = cb;
-    dr->opaque = opaque;
     rd_kafka_resp_err_t err = rd_kafka_producev(
         producer->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
         RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -203,6 +332,18 @@ cq_err_t cq_kafka_produce(cq_kafka_producer_t *producer, const char *topic, cons
     return CQ_ERR_OK;
 }
 
+cq_err_t cq_kafka_produce(cq_kafka_producer_t *producer, const char *topic, const void *key,
+                          size_t key_len, const void *value, size_t len,
+                          const cq_kafka_header_t *headers, size_t header_count,
+                          cq_kafka_delivery_cb_t *cb, void *opaque)
+{
+    cq_kafka_dr_t *dr = cq_calloc(1, sizeof(*dr));
+    dr->cb = cb;
+    dr->opaque = opaque;
+    return cq_kafka_produce_dr(producer, topic, key, key_len, value, len, headers, header_count,
+                               dr);
+}
+
 /* The meeting point of cq_kafka_produce_many (and so of produce_sync), freed by
  * whoever lets go last (the waiter, or the last delivery report). */
 typedef struct cq_kafka_many_s cq_kafka_many_t;
@@ -214,7 +355,7 @@ struct cq_kafka_many_s {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     size_t refs, remaining;
-    cq_err_t *results;
+    cq_kafka_outcome_t *outcomes;
     cq_kafka_many_slot_t *slots;
 };
 
@@ -226,18 +367,18 @@ static void cq_kafka_many_release(cq_kafka_many_t *many)
     if (refs == 0) {
         pthread_mutex_destroy(&many->lock);
         pthread_cond_destroy(&many->cond);
-        free(many->results);
+        free(many->outcomes);
         free(many->slots);
         free(many);
     }
 }
 
-static void cq_kafka_many_cb(void *opaque, cq_err_t err, const char *errstr)
+static void cq_kafka_many_cb(void *opaque, cq_kafka_outcome_t outcome)
 {
     cq_kafka_many_slot_t *slot = opaque;
     cq_kafka_many_t *many = slot->many;
     pthread_mutex_lock(&many->lock);
-    many->results[slot->index] = err;
+    many->outcomes[slot->index] = outcome;
     if (--many->remaining == 0)
         pthread_cond_signal(&many->cond);
     pthread_mutex_unlock(&many->lock);
@@ -245,10 +386,15 @@ static void cq_kafka_many_cb(void *opaque, cq_err_t err, const char *errstr)
 }
 
 size_t cq_kafka_produce_many(cq_kafka_producer_t *producer, const cq_kafka_message_t *msgs,
-                             size_t count, int timeout_ms, cq_err_t *results)
+                             size_t count, int timeout_ms, cq_kafka_outcome_t *outcomes)
 {
     if (count == 0)
         return 0;
+    if (cq_kafka_producer_down(producer)) {
+        for (size_t i = 0; i < count; i++)
+            outcomes[i] = CQ_KAFKA_NOT_DELIVERED;
+        return 0;
+    }
     cq_kafka_many_t *many = cq_calloc(1, sizeof(*many));
     pthread_mutex_init(&many->lock, NULL);
     pthread_condattr_t attr;
@@ -256,11 +402,12 @@ size_t cq_kafka_produce_many(cq_kafka_producer_t *producer, const cq_kafka_messa
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&many->cond, &attr);
     pthread_condattr_destroy(&attr);
-    many->results = cq_calloc(count, sizeof(cq_err_t));
+    many->outcomes = cq_calloc(count, sizeof(cq_kafka_outcome_t));
     many->slots = cq_calloc(count, sizeof(cq_kafka_many_slot_t));
     many->refs = 1;
+    /* Until its report: queued but not acknowledged, so maybe delivered. */
     for (size_t i = 0; i < count; i++)
-        many->results[i] = CQ_ERR_KAFKA_UNAVAILABLE; /* until acknowledged */
+        many->outcomes[i] = CQ_KAFKA_MAYBE_DELIVERED;
     for (size_t i = 0; i < count; i++) {
         many->slots[i].many = many;
         many->slots[i].index = i;
@@ -268,19 +415,26 @@ size_t cq_kafka_produce_many(cq_kafka_producer_t *producer, const cq_kafka_messa
         many->refs++;
         many->remaining++;
         pthread_mutex_unlock(&many->lock);
-        if (cq_kafka_produce(producer, msgs[i].topic, msgs[i].key, msgs[i].key_len, msgs[i].value,
-                             msgs[i].len, msgs[i].headers, msgs[i].header_count, cq_kafka_many_cb,
-                             &many->slots[i]) != CQ_ERR_OK) {
+        cq_kafka_dr_t *dr = cq_calloc(1, sizeof(*dr));
+        dr->outcome_cb = cq_kafka_many_cb;
+        dr->opaque = &many->slots[i];
+        if (cq_kafka_produce_dr(producer, msgs[i].topic, msgs[i].key, msgs[i].key_len,
+                                msgs[i].value, msgs[i].len, msgs[i].headers, msgs[i].header_count,
+                                dr) != CQ_ERR_OK) {
             pthread_mutex_lock(&many->lock);
+            many->outcomes[i] = CQ_KAFKA_NOT_DELIVERED;
             many->refs--;
             many->remaining--;
             pthread_mutex_unlock(&many->lock);
         }
     }
+    /* A bounded producer's reports all come by timeout_ms (plus the scan
+     * interval): wait for them, so the answer is the final one. */
+    int64_t wait_ms = (int64_t)timeout_ms + CQ_KAFKA_REPORT_GRACE_MS;
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    deadline.tv_sec += wait_ms / 1000;
+    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
     if (deadline.tv_nsec >= 1000000000L) {
         deadline.tv_sec++;
         deadline.tv_nsec -= 1000000000L;
@@ -291,9 +445,8 @@ size_t cq_kafka_produce_many(cq_kafka_producer_t *producer, const cq_kafka_messa
         if (pthread_cond_timedwait(&many->cond, &many->lock, &deadline) != 0)
             break;
     for (size_t i = 0; i < count; i++) {
-        /* A report still to come counts as not acknowledged. */
-        results[i] = many->results[i];
-        if (results[i] == CQ_ERR_OK)
+        outcomes[i] = many->outcomes[i];
+        if (outcomes[i] == CQ_KAFKA_ACKED)
             acked++;
     }
     pthread_mutex_unlock(&many->lock);
@@ -307,14 +460,14 @@ cq_err_t cq_kafka_produce_sync(cq_kafka_producer_t *producer, const char *topic,
                                int timeout_ms, char *errstr, size_t errstr_size)
 {
     cq_kafka_message_t msg = {topic, key, key_len, value, len, headers, header_count};
-    cq_err_t result;
-    if (cq_kafka_produce_many(producer, &msg, 1, timeout_ms, &result) == 1)
+    cq_kafka_outcome_t outcome;
+    if (cq_kafka_produce_many(producer, &msg, 1, timeout_ms, &outcome) == 1)
         return CQ_ERR_OK;
-    cq_errstr_set(errstr, errstr_size,
-                  "the job queue refused the job or did not acknowledge it in %d ms (see the "
-                  "kafka log lines)",
+    cq_errstr_set(errstr, errstr_size, "the job queue %s in %d ms (see the kafka log lines)",
+                  outcome == CQ_KAFKA_NOT_DELIVERED ? "refused the message or did not take it"
+                                                    : "took the message but did not acknowledge it",
                   timeout_ms);
-    return result;
+    return CQ_ERR_KAFKA_UNAVAILABLE;
 }
 
 void cq_kafka_producer_poll(cq_kafka_producer_t *producer, int timeout_ms)
@@ -345,6 +498,8 @@ bool cq_kafka_topic_exists(cq_kafka_producer_t *producer, const char *topic, int
 
 bool cq_kafka_producer_ready(cq_kafka_producer_t *producer, int timeout_ms)
 {
+    if (cq_kafka_producer_down(producer))
+        return false; /* known without asking; the poll thread keeps probing */
     pthread_mutex_lock(&producer->ready_lock);
     int64_t now = cq_mono_ms();
     if (producer->ready_checked_ms && now - producer->ready_checked_ms < 1000) {

@@ -33,6 +33,20 @@ typedef void(cq_kafka_delivery_cb_t)(void *opaque, cq_err_t err, const char *err
  * cq_kafka_producer_poll from its own loop. Caller destroys. */
 cq_kafka_producer_t *cq_kafka_producer_new(const cq_config_t *conf, bool background_poll,
                                            char *errstr, size_t errstr_size);
+/* A background-polled producer for callers that wait for their messages
+ * (the gateway): librdkafka's message.timeout.ms is set to bound_ms (an
+ * operator's kafka.message.timeout.ms or kafka.delivery.timeout.ms may be
+ * smaller, a larger one is refused), so every message gets its final report
+ * within bound_ms and one reported undelivered is never delivered later.
+ * While no broker answers (see cq_kafka_producer_down) cq_kafka_produce_many
+ * refuses at once. Caller destroys. */
+cq_kafka_producer_t *cq_kafka_producer_new_bounded(const cq_config_t *conf, int64_t bound_ms,
+                                                   char *errstr, size_t errstr_size);
+/* Whether a background-polled producer knows that no broker answers: every
+ * connection was lost or a message timed out unsent, and the probe its poll
+ * thread runs every second has not reached a broker since. It clears itself
+ * when a broker answers. Any thread. */
+bool cq_kafka_producer_down(cq_kafka_producer_t *producer);
 /* Flushes outstanding messages (up to timeout_ms), then frees. NULL is a no-op. */
 void cq_kafka_producer_destroy(cq_kafka_producer_t *producer, int timeout_ms);
 
@@ -45,7 +59,9 @@ cq_err_t cq_kafka_produce(cq_kafka_producer_t *producer, const char *topic, cons
                           cq_kafka_delivery_cb_t *cb, void *opaque);
 
 /* Produces and waits until the broker acknowledged the message or timeout_ms
- * passed. Needs background_poll. Thread-safe; many threads may wait at once. */
+ * passed. CQ_ERR_KAFKA_UNAVAILABLE when not acknowledged, whether or not
+ * it may still be delivered (cq_kafka_produce_many tells these apart).
+ * Needs background_poll. Thread-safe; many threads may wait at once. */
 cq_err_t cq_kafka_produce_sync(cq_kafka_producer_t *producer, const char *topic, const void *key,
                                size_t key_len, const void *value, size_t len,
                                const cq_kafka_header_t *headers, size_t header_count,
@@ -62,12 +78,22 @@ typedef struct {
     size_t header_count;
 } cq_kafka_message_t;
 
-/* Produces count messages at once and waits until the broker acknowledged
- * every one or timeout_ms passed; results[i] gets message i's outcome
- * (CQ_ERR_KAFKA_UNAVAILABLE when refused or not acknowledged in time).
- * Returns how many were acknowledged. Needs background_poll. Thread-safe. */
+/* What became of a produced message. */
+typedef enum {
+    CQ_KAFKA_ACKED,           /* in the log (acks=all) */
+    CQ_KAFKA_NOT_DELIVERED,   /* final: refused, or timed out before it was sent */
+    CQ_KAFKA_MAYBE_DELIVERED, /* sent but not acknowledged, or no report yet: it may be
+                                 in the log */
+} cq_kafka_outcome_t;
+
+/* Produces count messages at once and waits for their delivery reports:
+ * until every one came, or timeout_ms plus a short grace for the last
+ * reports passed; outcomes[i] gets message i's. With a bounded producer
+ * (bound <= timeout_ms) the outcomes are final. Refuses every message at
+ * once (NOT_DELIVERED) while cq_kafka_producer_down. Returns how many were
+ * acknowledged. Needs background_poll. Thread-safe. */
 size_t cq_kafka_produce_many(cq_kafka_producer_t *producer, const cq_kafka_message_t *msgs,
-                             size_t count, int timeout_ms, cq_err_t *results);
+                             size_t count, int timeout_ms, cq_kafka_outcome_t *outcomes);
 
 /* Serves delivery reports for producers without background_poll. */
 void cq_kafka_producer_poll(cq_kafka_producer_t *producer, int timeout_ms);
@@ -79,7 +105,8 @@ int cq_kafka_producer_outq_len(cq_kafka_producer_t *producer);
  * its metadata (waits up to timeout_ms). Any thread. */
 bool cq_kafka_topic_exists(cq_kafka_producer_t *producer, const char *topic, int timeout_ms);
 
-/* Whether a broker answered a metadata request within timeout_ms (cached for 1 s). */
+/* Whether a broker answered a metadata request within timeout_ms (cached for
+ * 1 s); false at once while cq_kafka_producer_down. */
 bool cq_kafka_producer_ready(cq_kafka_producer_t *producer, int timeout_ms);
 
 /* A consumed message. Valid until cq_kafka_msg_destroy. */

@@ -146,8 +146,11 @@ static void test_it_direct_garbage_is_dead_lettered_untouched(void **state)
     snprintf(marker, sizeof(marker), "not avro %lld", (long long)cq_now_ms());
     char *topic = topic_of("jobs.alignment");
     char err[256];
-    assert_int_equal(cq_kafka_produce_sync(producer, topic, NULL, 0, marker, strlen(marker), NULL,
-                                           0, 10000, err, sizeof(err)),
+    /* The undecodable message names its job: the dead letter must say which. */
+    const char *source_id = "01920f3e-7c1a-7b3e-9f2d-5a6b7c8d9e0f";
+    cq_kafka_header_t h[] = {{"coachq-job-id", source_id, strlen(source_id)}};
+    assert_int_equal(cq_kafka_produce_sync(producer, topic, NULL, 0, marker, strlen(marker), h, 1,
+                                           10000, err, sizeof(err)),
                      CQ_ERR_OK);
     free(topic);
     /* Read the dead-letter topic until the same bytes appear with their reason. */
@@ -158,7 +161,7 @@ static void test_it_direct_garbage_is_dead_lettered_untouched(void **state)
     cq_kafka_consumer_t *c =
         cq_kafka_consumer_new(conf, group, topics, 1, NULL, NULL, err, sizeof(err));
     assert_non_null(c);
-    bool found = false;
+    bool found = false, id_kept = false;
     int64_t until = cq_mono_ms() + 30000;
     while (!found && cq_mono_ms() < until) {
         cq_kafka_msg_t *msg = NULL;
@@ -169,11 +172,14 @@ static void test_it_direct_garbage_is_dead_lettered_untouched(void **state)
         const char *code = cq_kafka_msg_header(msg, "coachq-error-code", &n);
         found = msg->len == strlen(marker) && memcmp(msg->value, marker, msg->len) == 0 && code &&
                 n == strlen("UNDECODABLE_MESSAGE") && memcmp(code, "UNDECODABLE_MESSAGE", n) == 0;
+        const char *id = found ? cq_kafka_msg_header(msg, "coachq-job-id", &n) : NULL;
+        id_kept = id && n == strlen(source_id) && memcmp(id, source_id, n) == 0;
         cq_kafka_msg_destroy(msg);
     }
     cq_kafka_consumer_destroy(c);
     free(dlq);
     assert_true(found);
+    assert_true(id_kept);
 }
 
 static int setup(void **state)

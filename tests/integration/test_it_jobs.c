@@ -70,7 +70,7 @@ static const char *str(json_t *root, const char *path)
 static int setup(void **state)
 {
     cq_it_stack_init(&stack, "jobs");
-    const char *gw_opts[] = {"gateway.max_body_bytes=4096", NULL};
+    const char *gw_opts[] = {"gateway.max_body_bytes=4KiB", NULL};
     if (!cq_it_start_worker(&stack, "alignment", NULL) || !cq_it_start_gateway(&stack, gw_opts))
         return -1;
     return 0;

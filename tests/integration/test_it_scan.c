@@ -82,7 +82,7 @@ static void start_llm_worker(bool breaker)
 static void start_worker(bool allow_loopback)
 {
     cq_it_stop(&stack.worker, SIGTERM);
-    const char *allowed[] = {"fetch.allow=127.0.0.1/32", "fetch.max_bytes=262144",
+    const char *allowed[] = {"fetch.allow=127.0.0.1/32", "fetch.max_bytes=256KiB",
                              "fetch.max_attempts=1", NULL};
     const char *strict[] = {"fetch.max_attempts=1", NULL};
     assert_true(cq_it_start_worker(&stack, "alignment", allow_loopback ? allowed : strict));

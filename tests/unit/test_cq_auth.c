@@ -158,6 +158,81 @@ static void test_auth_required_claims(void **state)
     free(h);
 }
 
+/* A "Bearer ..." header for an HS256 token whose claims are the given JSON. */
+static char *bearer_claims(const char *claims_json)
+{
+    jwt_t *jwt = NULL;
+    jwt_new(&jwt);
+    assert_int_equal(jwt_add_grants_json(jwt, claims_json), 0);
+    jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)SECRET, (int)strlen(SECRET));
+    char *token = jwt_encode_str(jwt);
+    jwt_free(jwt);
+    assert_non_null(token);
+    char *header = cq_asprintf("Bearer %s", token);
+    free(token);
+    return header;
+}
+
+/* Correctly signed tokens whose time claims cannot be read as whole seconds:
+ * nbf * 1000 used to overflow (a far-future nbf let the token in) and a
+ * fractional nbf was skipped as if absent. */
+static void test_auth_time_claims_are_integers_in_range(void **state)
+{
+    static const struct {
+        const char *claims;
+        cq_err_t want;
+    } cases[] = {
+        {"{\"tenant_id\":\"acme\",\"sub\":\"a\",\"exp\":1800000600,\"nbf\":1799999000,"
+         "\"iat\":1799999000}",
+         CQ_ERR_OK},
+        {"{\"tenant_id\":\"acme\",\"sub\":\"a\",\"exp\":1800000600,\"nbf\":9300000000000000}",
+         CQ_ERR_TOKEN_INVALID},
+        {"{\"tenant_id\":\"acme\",\"sub\":\"a\",\"exp\":1800000600,\"nbf\":9223372036854775807}",
+         CQ_ERR_TOKEN_INVALID},
+        {"{\"tenant_id\":\"acme\",\"sub\":\"a\",\"exp\":1800000600,\"nbf\":1900000000.5}",
+         CQ_ERR_TOKEN_INVALID},
+        {"{\"tenant_id\":\"acme\",\"sub\":\"a\",\"exp\":1800000600,\"nbf\":1.0}",
+         CQ_ERR_TOKEN_INVALID},
+        {"{\"tenant_id\":\"acme\",\"sub\":\"a\",\"exp\":1800000600,\"nbf\":\"0\"}",
+         CQ_ERR_TOKEN_INVALID},
+        {"{\"tenant_id\":\"acme\",\"sub\":\"a\",\"exp\":9223372036854775807}",
+         CQ_ERR_TOKEN_INVALID},
+        {"{\"tenant_id\":\"acme\",\"sub\":\"a\",\"exp\":1800000600.0}", CQ_ERR_TOKEN_INVALID},
+        {"{\"tenant_id\":\"acme\",\"sub\":\"a\",\"exp\":\"1800000600\"}", CQ_ERR_TOKEN_INVALID},
+        {"{\"tenant_id\":\"acme\",\"sub\":\"a\",\"exp\":-1}", CQ_ERR_TOKEN_INVALID},
+        {"{\"tenant_id\":\"acme\",\"sub\":\"a\",\"exp\":true}", CQ_ERR_TOKEN_INVALID},
+        {"{\"tenant_id\":\"acme\",\"sub\":\"a\",\"exp\":1800000600,\"iat\":1e300}",
+         CQ_ERR_TOKEN_INVALID},
+        {"{\"tenant_id\":\"acme\",\"sub\":\"a\",\"exp\":1800000600,\"iat\":[1]}",
+         CQ_ERR_TOKEN_INVALID},
+        /* A far-future nbf in range is simply not valid yet. */
+        {"{\"tenant_id\":\"acme\",\"sub\":\"a\",\"exp\":1800000600,\"nbf\":253402300799}",
+         CQ_ERR_TOKEN_INVALID},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        char *h = bearer_claims(cases[i].claims);
+        cq_principal_t who;
+        char detail[160];
+        cq_err_t rc = cq_auth_verify(auth, h, (int64_t)NOW_S * 1000, &who, detail, sizeof(detail));
+        if (rc != cases[i].want)
+            fail_msg("%s: got %d (%s), want %d", cases[i].claims, rc, detail, cases[i].want);
+        free(h);
+    }
+}
+
+/* The gateway's header limit lets a 20 KB token through to here, which must
+ * call it invalid (401), not crash or accept. */
+static void test_auth_oversized_token_is_invalid(void **state)
+{
+    char *h = cq_malloc(20 * 1024 + 8);
+    memcpy(h, "Bearer ", 7);
+    memset(h + 7, 'A', 20 * 1024);
+    h[7 + 20 * 1024] = '\0';
+    cq_principal_t who;
+    assert_int_equal(verify(h, &who), CQ_ERR_TOKEN_INVALID);
+    free(h);
+}
+
 static void test_auth_refuses_deeply_nested_tokens(void **state)
 {
     /* A payload of 3000 nested arrays would overflow a small thread stack in
@@ -239,6 +314,8 @@ int main(void)
         cmocka_unit_test(test_auth_required_claims),
         cmocka_unit_test(test_auth_refuses_forgeries),
         cmocka_unit_test(test_auth_refuses_deeply_nested_tokens),
+        cmocka_unit_test(test_auth_time_claims_are_integers_in_range),
+        cmocka_unit_test(test_auth_oversized_token_is_invalid),
         cmocka_unit_test(test_auth_dev_headers_checked_like_claims),
     };
     return cmocka_run_group_tests_name("auth", tests, setup, teardown);

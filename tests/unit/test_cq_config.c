@@ -58,6 +58,56 @@ static void test_config_set_types_and_ranges(void **state)
     cq_config_destroy(conf);
 }
 
+/* "-o llm.timeout=180" written by someone meaning three minutes used to give
+ * 180 ms: a bare number is refused, and the message names the key and units. */
+static void test_config_durations_and_sizes_need_a_unit(void **state)
+{
+    cq_config_t *conf = cq_config_new();
+    char err[256];
+    assert_int_equal(cq_config_set(conf, "llm.timeout", "180", err, sizeof(err)), CQ_ERR_CONFIG);
+    assert_non_null(strstr(err, "llm.timeout"));
+    assert_non_null(strstr(err, "ms, s, m or h"));
+    assert_int_equal(conf->llm_timeout, 120000); /* unchanged */
+    assert_int_equal(cq_config_set(conf, "llm.timeout", "3m", err, sizeof(err)), CQ_ERR_OK);
+    assert_int_equal(conf->llm_timeout, 180000);
+    const char *bad_durations[] = {"0", "10 s", "10S", "1.5s", "-5s", "s", "10sec", "+10s", ""};
+    for (size_t i = 0; i < sizeof(bad_durations) / sizeof(*bad_durations); i++)
+        assert_int_equal(
+            cq_config_set(conf, "gateway.default_wait", bad_durations[i], err, sizeof(err)),
+            CQ_ERR_CONFIG);
+    assert_int_equal(cq_config_set(conf, "gateway.default_wait", "0s", err, sizeof(err)),
+                     CQ_ERR_OK);
+    assert_int_equal(conf->gateway_default_wait, 0);
+
+    assert_int_equal(conf->gateway_max_body_bytes, 1048576);
+    assert_int_equal(cq_config_set(conf, "gateway.max_body_bytes", "4096", err, sizeof(err)),
+                     CQ_ERR_CONFIG);
+    assert_non_null(strstr(err, "gateway.max_body_bytes"));
+    assert_non_null(strstr(err, "B, KiB, MiB or GiB"));
+    const char *bad_sizes[] = {"4KB", "1MB", "1M", "4k", "1 MiB", "1.5MiB", "-4KiB"};
+    for (size_t i = 0; i < sizeof(bad_sizes) / sizeof(*bad_sizes); i++)
+        assert_int_equal(
+            cq_config_set(conf, "gateway.max_body_bytes", bad_sizes[i], err, sizeof(err)),
+            CQ_ERR_CONFIG);
+    assert_int_equal(cq_config_set(conf, "gateway.max_body_bytes", "4KiB", err, sizeof(err)),
+                     CQ_ERR_OK);
+    assert_int_equal(conf->gateway_max_body_bytes, 4096);
+    assert_int_equal(cq_config_set(conf, "gateway.max_body_bytes", "2MiB", err, sizeof(err)),
+                     CQ_ERR_OK);
+    assert_int_equal(conf->gateway_max_body_bytes, 2 * 1048576);
+    assert_int_equal(cq_config_set(conf, "gateway.max_body_bytes", "5000B", err, sizeof(err)),
+                     CQ_ERR_OK);
+    assert_int_equal(conf->gateway_max_body_bytes, 5000);
+    /* Ranges are told in the key's own units. */
+    assert_int_equal(cq_config_set(conf, "gateway.max_body_bytes", "1GiB", err, sizeof(err)),
+                     CQ_ERR_CONFIG);
+    assert_non_null(strstr(err, "1GiB is outside 1KiB..64MiB"));
+    assert_int_equal(
+        cq_config_set(conf, "gateway.produce_timeout", "99999999999h", err, sizeof(err)),
+        CQ_ERR_CONFIG);
+    cq_config_destroy(conf);
+}
+
 static void test_config_file_errors_have_line_numbers(void **state)
 {
     char path[] = "/tmp/cq_config_test_XXXXXX";
@@ -153,6 +203,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_defaults),
         cmocka_unit_test(test_config_set_types_and_ranges),
+        cmocka_unit_test(test_config_durations_and_sizes_need_a_unit),
         cmocka_unit_test(test_config_file_errors_have_line_numbers),
         cmocka_unit_test(test_config_env_overrides),
         cmocka_unit_test(test_config_args_order),

@@ -10,13 +10,21 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "cq_gateway.h"
 
 static cq_config_t *conf;
 static cq_gateway_t gw;
+static cq_http_server_t *server;
+static int server_port;
+static int setup_server(void);
 
 static int setup(void **state)
 {
@@ -34,11 +42,12 @@ static int setup(void **state)
     gw.batch_schema = cq_schema_new(cq_contract_document(gw.contract),
                                     "/components/schemas/BatchRequest", err, sizeof(err));
     gw.auth = cq_auth_new(conf, err, sizeof(err));
-    return gw.auth ? 0 : -1;
+    return gw.auth ? setup_server() : -1;
 }
 
 static int teardown(void **state)
 {
+    cq_http_server_destroy(server);
     cq_contract_destroy(gw.contract);
     cq_auth_destroy(gw.auth);
     cq_schema_destroy(gw.batch_schema);
@@ -93,6 +102,158 @@ static bool has_header(call_t *c, const char *line)
 }
 
 #define CHECK_PATH "/coaching/api/v1/coaching/alignment-check"
+
+/* The gateway behind its real HTTP layer on a free loopback port, for what
+ * only civetweb sees: request lines, header sizes, malformed requests. */
+static int setup_server(void)
+{
+    char err[256];
+    cq_http_options_t http = {
+        .listen = "127.0.0.1:0", .threads = 4, .queue = 8, .max_body = 1 << 20};
+    server = cq_http_server_new(&http, cq_gateway_handle, &gw, err, sizeof(err));
+    if (!server) {
+        fprintf(stderr, "http: %s\n", err);
+        return -1;
+    }
+    server_port = cq_http_server_port(server);
+    return server_port > 0 ? 0 : -1;
+}
+
+/* Sends raw bytes and reads the answer until the server closes (5 s at
+ * most). Returns a new string: status line, headers and body. */
+static char *raw(const char *request, size_t len)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)server_port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    for (size_t off = 0; off < len;) {
+        ssize_t n = send(fd, request + off, len - off, MSG_NOSIGNAL);
+        if (n <= 0)
+            break; /* the server may answer and close before reading it all */
+        off += (size_t)n;
+    }
+    size_t cap = 65536, got = 0;
+    char *out = calloc(1, cap + 1);
+    for (;;) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 5000) <= 0 || got == cap)
+            break;
+        ssize_t n = recv(fd, out + got, cap - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    return out;
+}
+
+static int raw_status(const char *answer)
+{
+    int status = 0;
+    return sscanf(answer, "HTTP/1.%*d %d", &status) == 1 ? status : 0;
+}
+
+static bool raw_has(const char *answer, const char *text)
+{
+    return strstr(answer, text) != NULL;
+}
+
+/* A 20 KB bearer token reaches the auth module (401 TOKEN_INVALID problem),
+ * instead of civetweb's plain-text refusal of a large header. */
+static void test_gateway_large_token_is_401_problem(void **state)
+{
+    size_t tok = 20 * 1024;
+    char *request = malloc(tok + 512);
+    int n = snprintf(request, 512,
+                     "POST " CHECK_PATH " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                     "Content-Type: application/json\r\nContent-Length: 2\r\n"
+                     "Authorization: Bearer ");
+    memset(request + n, 'A', tok);
+    n += (int)tok;
+    n += snprintf(request + n, 512, "\r\n\r\n{}");
+    char *answer = raw(request, (size_t)n);
+    free(request);
+    int status = raw_status(answer);
+    bool problem = raw_has(answer, "Content-Type: application/problem+json");
+    bool invalid = raw_has(answer, "\"code\":\"TOKEN_INVALID\"");
+    free(answer);
+    assert_int_equal(status, 401);
+    assert_true(problem);
+    assert_true(invalid);
+}
+
+static char *raw_text(const char *request)
+{
+    return raw(request, strlen(request));
+}
+
+/* TRACE (which civetweb refuses itself) and methods nobody knows get 405
+ * problem+json with Allow, like a known method on the wrong path. */
+static void test_gateway_unknown_methods_are_405_problem(void **state)
+{
+    static const char *const requests[] = {
+        "TRACE " CHECK_PATH " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "TRACE /coaching/api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "BREW /coaching/api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(requests) / sizeof(*requests); i++) {
+        char *answer = raw_text(requests[i]);
+        int status = raw_status(answer);
+        bool problem = raw_has(answer, "Content-Type: application/problem+json");
+        bool code = raw_has(answer, "\"code\":\"METHOD_NOT_ALLOWED\"");
+        bool allow = raw_has(answer, "\r\nAllow: ");
+        if (status != 405 || !problem || !code || !allow)
+            fprintf(stderr, "%s -> %s\n", requests[i], answer);
+        free(answer);
+        assert_int_equal(status, 405);
+        assert_true(problem);
+        assert_true(code);
+        assert_true(allow);
+    }
+}
+
+/* Requests civetweb refuses before the gateway sees them still get a
+ * problem+json answer (status from civetweb, code from the error table). */
+static void test_gateway_malformed_requests_get_problem_json(void **state)
+{
+    static const char *const requests[] = {
+        "GET /coaching/api/v1/health HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n",
+        "GET /coaching/api/v1/health HTTP/9.9\r\nHost: x\r\n\r\n",
+        "GET /coaching/api/v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+        "GET /coaching/api/v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+        "\x01\x02\x03 / HTTP/1.1\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(requests) / sizeof(*requests); i++) {
+        char *answer = raw_text(requests[i]);
+        int status = raw_status(answer);
+        bool problem = raw_has(answer, "Content-Type: application/problem+json");
+        bool success = raw_has(answer, "\"success\":false");
+        if (status < 400 || !problem || !success)
+            fprintf(stderr, "request %zu -> [%s]\n", i, answer);
+        free(answer);
+        assert_true(status >= 400 && status < 600);
+        assert_true(problem);
+        assert_true(success);
+    }
+    /* A request head over the limit (civetweb answers 400): a problem, not text. */
+    size_t big = 40 * 1024;
+    char *request = malloc(big + 256);
+    int n = snprintf(request, 256, "GET /coaching/api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    memset(request + n, 'b', big);
+    n += (int)big;
+    n += snprintf(request + n, 256, "\r\n\r\n");
+    char *answer = raw(request, (size_t)n);
+    free(request);
+    int status = raw_status(answer);
+    bool problem = raw_has(answer, "Content-Type: application/problem+json");
+    if (!problem)
+        fprintf(stderr, "big head -> [%.300s]\n", answer);
+    free(answer);
+    assert_true(status == 431 || status == 413 || status == 400);
+    assert_true(problem);
+}
 
 static void test_gateway_unknown_paths_are_404(void **state)
 {
@@ -352,6 +513,9 @@ int main(void)
         cmocka_unit_test(test_gateway_enum_lists),
         cmocka_unit_test(test_gateway_batch_rejected_whole_with_every_problem),
         cmocka_unit_test(test_gateway_prefer_parsing),
+        cmocka_unit_test(test_gateway_large_token_is_401_problem),
+        cmocka_unit_test(test_gateway_unknown_methods_are_405_problem),
+        cmocka_unit_test(test_gateway_malformed_requests_get_problem_json),
     };
     return cmocka_run_group_tests_name("gateway", tests, setup, teardown);
 }

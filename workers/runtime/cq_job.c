@@ -131,7 +131,7 @@ static void cq_job_dead_letter(cq_job_t *job, cq_err_t err, const char *message)
     snprintf(partition, sizeof(partition), "%d", job->partition);
     snprintf(offset, sizeof(offset), "%lld", (long long)job->offset);
     const char *code = cq_err_name(err);
-    const char *job_id = job->decoded ? job->env.job_id : "";
+    const char *job_id = job->env.job_id ? job->env.job_id : "";
     cq_kafka_header_t headers[] = {
         {"coachq-error-code", code, strlen(code)},
         {"coachq-error-message", message, strlen(message)},
@@ -774,6 +774,11 @@ void cq_job_on_message(cq_worker_t *w, cq_kafka_msg_t *msg)
                                                sizeof(err)) != CQ_ERR_OK) {
         CQ_LOG(CQ_LOG_WARN, "worker", NULL, "%s[%d]@%lld undecodable: %s; dead-lettered",
                msg->topic, msg->partition, (long long)msg->offset, err);
+        /* The dead letter names the job its source header named, if any. */
+        size_t id_len = 0;
+        const char *id = cq_kafka_msg_header(msg, "coachq-job-id", &id_len);
+        if (id && id_len <= 64)
+            job->env.job_id = cq_strndup(id, id_len);
         cq_job_dead_letter(job, CQ_ERR_UNDECODABLE_MESSAGE, err);
         cq_job_settle(job);
         return;
