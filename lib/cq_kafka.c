@@ -13,9 +13,14 @@
 #include "cq_kafka.h"
 #include "cq_log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -33,6 +38,8 @@ struct cq_kafka_consumer_s {
     rd_kafka_t *rk;
     cq_kafka_rebalance_cb_t *rebalance_cb;
     void *opaque;
+    char instance_id[256]; /* "" for a dynamic member */
+    int member_lock;       /* descriptor of the claimed member slot, -1 if none */
 };
 
 /* What rides along with each produced message until its delivery report. */
@@ -387,21 +394,49 @@ static void cq_kafka_notify(cq_kafka_consumer_t *consumer, bool assigned,
     free(ids);
 }
 
+/* "topic[0,2,5]" of a sorted partition list, for the rebalance log. */
+static void cq_kafka_parts_str(const rd_kafka_topic_partition_list_t *parts, char *out,
+                               size_t out_size)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (int i = 0; i < parts->cnt && n < out_size; i++) {
+        const char *topic = parts->elems[i].topic;
+        if (i == 0 || strcmp(parts->elems[i - 1].topic, topic) != 0)
+            n += (size_t)snprintf(out + n, out_size - n, "%s%s[%d", i ? "] " : "", topic,
+                                  parts->elems[i].partition);
+        else
+            n += (size_t)snprintf(out + n, out_size - n, ",%d", parts->elems[i].partition);
+    }
+    if (parts->cnt > 0 && n + 1 < out_size)
+        snprintf(out + n, out_size - n, "]");
+}
+
 static void cq_kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                   rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     cq_kafka_consumer_t *consumer = opaque;
+    /* Cooperative: parts is only what changes owner, and the rest keeps
+     * being consumed during the rebalance. Eager (a configured range or
+     * roundrobin): parts is everything, and everything stops. */
     bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_topic_partition_list_sort(parts, NULL, NULL);
+    char list[512];
+    cq_kafka_parts_str(parts, list, sizeof(list));
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        CQ_LOG(CQ_LOG_INFO, "kafka", NULL, "assigned %d partitions", parts->cnt);
+        CQ_LOG(CQ_LOG_INFO, "kafka", NULL, "assigned %d partitions%s: %s", parts->cnt,
+               cooperative ? " (incremental)" : "", list);
         if (cooperative)
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
         else
             rd_kafka_assign(rk, parts);
         cq_kafka_notify(consumer, true, parts);
     } else {
-        CQ_LOG(CQ_LOG_INFO, "kafka", NULL, "revoking %d partitions (%s)", parts->cnt,
-               rd_kafka_err2name(err));
+        /* Lost (our session expired): another member may already own them,
+         * and the owner's commits will fail; it still forgets them. */
+        CQ_LOG(CQ_LOG_INFO, "kafka", NULL, "revoking %d partitions%s (%s%s): %s", parts->cnt,
+               cooperative ? " (incremental)" : "", rd_kafka_err2name(err),
+               rd_kafka_assignment_lost(rk) ? ", lost" : "", list);
         cq_kafka_notify(consumer, false, parts);
         if (cooperative)
             rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
@@ -410,15 +445,109 @@ static void cq_kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
+int cq_kafka_member_claim(const char *lock_dir, const char *group, char *id, size_t id_size,
+                          char *errstr, size_t errstr_size)
+{
+    char host[256] = "localhost";
+    if (gethostname(host, sizeof(host)) != 0 || !host[0])
+        cq_strlcpy(host, "localhost", sizeof(host));
+    host[sizeof(host) - 1] = '\0';
+    /* A group id may hold any character; a file name may not. */
+    char name[160];
+    size_t n = 0;
+    for (const char *c = group; *c && n + 1 < sizeof(name); c++, n++)
+        name[n] = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                          (*c >= '0' && *c <= '9') || *c == '.' || *c == '-'
+                      ? *c
+                      : '_';
+    name[n] = '\0';
+    int last_errno = 0;
+    for (int slot = 0; slot < 64; slot++) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/coachq-member-%s-%d.lock", lock_dir, name, slot);
+        /* Read-only is enough for flock, and works on a file another user made. */
+        int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            last_errno = errno;
+            continue;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            snprintf(id, id_size, "%s-%d", host, slot);
+            return fd;
+        }
+        last_errno = errno;
+        close(fd);
+    }
+    cq_errstr_set(errstr, errstr_size, "no free member slot for group %s in %s (%s)", group,
+                  lock_dir, strerror(last_errno));
+    return -1;
+}
+
 cq_kafka_consumer_t *cq_kafka_consumer_new(const cq_config_t *conf, const char *group,
                                            const char *const *topics, size_t topic_count,
                                            cq_kafka_rebalance_cb_t *rebalance_cb, void *opaque,
                                            char *errstr, size_t errstr_size)
 {
+    return cq_kafka_consumer_new_member(conf, group, NULL, topics, topic_count, rebalance_cb,
+                                        opaque, errstr, errstr_size);
+}
+
+const char *cq_kafka_consumer_instance_id(const cq_kafka_consumer_t *consumer)
+{
+    return consumer->instance_id;
+}
+
+/* Sets group.instance.id from the instance_id setting (see cq_kafka.h);
+ * may claim a member slot into *member_lock. */
+static bool cq_kafka_conf_member(rd_kafka_conf_t *kconf, const cq_config_t *conf, const char *group,
+                                 const char *instance_id, char *id, size_t id_size,
+                                 int *member_lock, char *errstr, size_t errstr_size)
+{
+    const char *configured = cq_config_kafka_get(conf, "group.instance.id");
+    id[0] = '\0';
+    if (configured) {
+        cq_strlcpy(id, configured, id_size);
+        return true; /* already in kconf */
+    }
+    if (!instance_id || !*instance_id || strcmp(instance_id, "none") == 0)
+        return true;
+    if (strcmp(instance_id, "auto") == 0) {
+        char e[512];
+        *member_lock = cq_kafka_member_claim("/tmp", group, id, id_size, e, sizeof(e));
+        if (*member_lock < 0) {
+            /* Dynamic membership is always safe, only slower to recover. */
+            CQ_LOG(CQ_LOG_WARN, "kafka", NULL, "static membership off: %s", e);
+            id[0] = '\0';
+            return true;
+        }
+    } else {
+        cq_strlcpy(id, instance_id, id_size);
+    }
+    char err[512];
+    if (rd_kafka_conf_set(kconf, "group.instance.id", id, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+        cq_errstr_set(errstr, errstr_size, "group.instance.id: %s", err);
+        return false;
+    }
+    return true;
+}
+
+cq_kafka_consumer_t *cq_kafka_consumer_new_member(const cq_config_t *conf, const char *group,
+                                                  const char *instance_id,
+                                                  const char *const *topics, size_t topic_count,
+                                                  cq_kafka_rebalance_cb_t *rebalance_cb,
+                                                  void *opaque, char *errstr, size_t errstr_size)
+{
+    cq_kafka_consumer_t *consumer = cq_calloc(1, sizeof(*consumer));
+    consumer->rebalance_cb = rebalance_cb;
+    consumer->opaque = opaque;
+    consumer->member_lock = -1;
+    if (errstr && errstr_size)
+        errstr[0] = '\0';
+    rd_kafka_t *rk = NULL;
     rd_kafka_conf_t *kconf = cq_kafka_conf_new(conf, errstr, errstr_size);
     if (!kconf)
-        return NULL;
-    char err[512];
+        goto fail_free_consumer;
+    char err[512] = "";
     if (!cq_kafka_conf_require(kconf, conf, "enable.auto.commit", "false", errstr, errstr_size) ||
         rd_kafka_conf_set(kconf, "group.id", group, err, sizeof(err)) != RD_KAFKA_CONF_OK ||
         (!cq_config_kafka_get(conf, "auto.offset.reset") &&
@@ -426,44 +555,48 @@ cq_kafka_consumer_t *cq_kafka_consumer_new(const cq_config_t *conf, const char *
              RD_KAFKA_CONF_OK)) {
         if (!errstr || !*errstr)
             cq_errstr_set(errstr, errstr_size, "kafka consumer: %s", err);
-        rd_kafka_conf_destroy(kconf);
-        return NULL;
+        goto fail_destroy_conf;
     }
+    if (!cq_kafka_conf_member(kconf, conf, group, instance_id, consumer->instance_id,
+                              sizeof(consumer->instance_id), &consumer->member_lock, errstr,
+                              errstr_size))
+        goto fail_destroy_conf;
     /* A worker that dies holds its partitions until the broker gives up on
-     * it; librdkafka's 45 s default would stall those jobs that long. */
-    static const char *const defaults[][2] = {{"session.timeout.ms", "10000"},
-                                              {"heartbeat.interval.ms", "2000"},
-                                              /* librdkafka prefetches up to 64 MiB per
-                                               * consumer by default: a worker only needs
-                                               * enough to keep its in-flight cap full. */
-                                              {"queued.max.messages.kbytes", "2048"},
-                                              /* Jobs are small; a larger one still comes
-                                               * whole (the broker always returns at least
-                                               * one message per fetch). */
-                                              {"max.partition.fetch.bytes", "262144"},
-                                              {"fetch.max.bytes", "1048576"}};
+     * it; librdkafka's 45 s default would stall those jobs that long. A
+     * static member that comes back sooner takes them back without any
+     * rebalance, one that does not is replaced after these 10 s. */
+    static const char *const defaults[][2] = {
+        {"session.timeout.ms", "10000"},
+        {"heartbeat.interval.ms", "2000"},
+        /* A joining or leaving member moves only the
+         * partitions that change owner; the others
+         * keep running through the rebalance. */
+        {"partition.assignment.strategy", "cooperative-sticky"},
+        /* librdkafka prefetches up to 64 MiB per
+         * consumer by default: a worker only needs
+         * enough to keep its in-flight cap full. */
+        {"queued.max.messages.kbytes", "2048"},
+        /* Jobs are small; a larger one still comes
+         * whole (the broker always returns at least
+         * one message per fetch). */
+        {"max.partition.fetch.bytes", "262144"},
+        {"fetch.max.bytes", "1048576"}};
     for (size_t i = 0; i < CQ_ARRAY_SIZE(defaults); i++) {
         if (!cq_config_kafka_get(conf, defaults[i][0]) &&
             rd_kafka_conf_set(kconf, defaults[i][0], defaults[i][1], err, sizeof(err)) !=
                 RD_KAFKA_CONF_OK) {
             cq_errstr_set(errstr, errstr_size, "kafka consumer: %s", err);
-            rd_kafka_conf_destroy(kconf);
-            return NULL;
+            goto fail_destroy_conf;
         }
     }
-    cq_kafka_consumer_t *consumer = cq_calloc(1, sizeof(*consumer));
-    consumer->rebalance_cb = rebalance_cb;
-    consumer->opaque = opaque;
     rd_kafka_conf_set_opaque(kconf, consumer);
     rd_kafka_conf_set_rebalance_cb(kconf, cq_kafka_rebalance_cb);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, err, sizeof(err));
+    rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, err, sizeof(err));
     if (!rk) {
         cq_errstr_set(errstr, errstr_size, "kafka consumer: %s", err);
-        rd_kafka_conf_destroy(kconf);
-        free(consumer);
-        return NULL;
+        goto fail_destroy_conf;
     }
-    consumer->rk = rk;
+    consumer->rk = rk; /* owns kconf from here */
     rd_kafka_poll_set_consumer(rk);
     rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new((int)topic_count);
     for (size_t i = 0; i < topic_count; i++)
@@ -472,11 +605,21 @@ cq_kafka_consumer_t *cq_kafka_consumer_new(const cq_config_t *conf, const char *
     rd_kafka_topic_partition_list_destroy(subs);
     if (rerr) {
         cq_errstr_set(errstr, errstr_size, "kafka subscribe: %s", rd_kafka_err2str(rerr));
-        rd_kafka_destroy(rk);
-        free(consumer);
-        return NULL;
+        goto fail_destroy_rk;
     }
     return consumer;
+
+fail_destroy_rk:
+    rd_kafka_destroy(rk);
+    kconf = NULL;
+fail_destroy_conf:
+    if (kconf)
+        rd_kafka_conf_destroy(kconf);
+fail_free_consumer:
+    if (consumer->member_lock >= 0)
+        close(consumer->member_lock);
+    free(consumer);
+    return NULL;
 }
 
 void cq_kafka_consumer_destroy(cq_kafka_consumer_t *consumer)
@@ -485,6 +628,9 @@ void cq_kafka_consumer_destroy(cq_kafka_consumer_t *consumer)
         return;
     rd_kafka_consumer_close(consumer->rk);
     rd_kafka_destroy(consumer->rk);
+    /* The slot is free again only once the member is gone from this process. */
+    if (consumer->member_lock >= 0)
+        close(consumer->member_lock);
     free(consumer);
 }
 

@@ -103,14 +103,49 @@ void cq_kafka_msg_destroy(cq_kafka_msg_t *msg);
 typedef void(cq_kafka_rebalance_cb_t)(void *opaque, bool assigned, const char *topic,
                                       const int32_t *partitions, size_t count);
 
-/* A consumer in `group` subscribed to topics, with auto commit off and
- * auto.offset.reset=earliest (a job is never skipped). Caller destroys.
+/* A consumer in `group` subscribed to topics, with auto commit off,
+ * auto.offset.reset=earliest (a job is never skipped) and cooperative-sticky
+ * assignment (a rebalance moves only the partitions that change owner; the
+ * callback hears only those). Dynamic membership. Caller destroys.
  * Not thread-safe: one thread polls, commits, pauses. */
 cq_kafka_consumer_t *cq_kafka_consumer_new(const cq_config_t *conf, const char *group,
                                            const char *const *topics, size_t topic_count,
                                            cq_kafka_rebalance_cb_t *rebalance_cb, void *opaque,
                                            char *errstr, size_t errstr_size);
-/* Leaves the group (committing nothing more) and frees. NULL is a no-op. */
+/* The same consumer as a static member of its group (KIP-345) when
+ * instance_id is not empty: a member that restarts with the same id within
+ * kafka.session.timeout.ms takes back its own partitions and the group does
+ * not rebalance. instance_id is:
+ *   ""/"none"  dynamic membership (a restart rebalances the group);
+ *   "auto"     "<hostname>-<slot>", slot the lowest n this process could
+ *              claim with cq_kafka_member_claim in /tmp (held until destroy):
+ *              stable across restarts, never shared by two live processes
+ *              of one host that share /tmp;
+ *   otherwise  used as it is (it must be unique among the group's live
+ *              members: of two members with one id the older is fenced).
+ * kafka.group.instance.id, when configured, wins over all three. Either way
+ * the assignment is cooperative-sticky unless
+ * kafka.partition.assignment.strategy says otherwise. */
+cq_kafka_consumer_t *cq_kafka_consumer_new_member(const cq_config_t *conf, const char *group,
+                                                  const char *instance_id,
+                                                  const char *const *topics, size_t topic_count,
+                                                  cq_kafka_rebalance_cb_t *rebalance_cb,
+                                                  void *opaque, char *errstr, size_t errstr_size);
+/* The consumer's group.instance.id, "" for a dynamic member. */
+const char *cq_kafka_consumer_instance_id(const cq_kafka_consumer_t *consumer);
+
+/* Claims the lowest free member slot n (0..63) of `group` on this host: an
+ * exclusive flock(2) on <lock_dir>/coachq-member-<group>-<n>.lock, which the
+ * kernel drops when the process ends, however it ends. Writes
+ * "<hostname>-<n>" to id and returns the descriptor holding the claim
+ * (close it to give the slot up), or -1 with errstr when every slot is taken
+ * or the directory is unusable. */
+int cq_kafka_member_claim(const char *lock_dir, const char *group, char *id, size_t id_size,
+                          char *errstr, size_t errstr_size);
+
+/* Leaves the group (committing nothing more) and frees. NULL is a no-op.
+ * A static member does not leave: its partitions wait for it (up to
+ * kafka.session.timeout.ms) instead of moving at once. */
 void cq_kafka_consumer_destroy(cq_kafka_consumer_t *consumer);
 
 /* Waits up to timeout_ms for one message: CQ_ERR_OK with *msg set (caller
