@@ -9,6 +9,11 @@
  * Guarantees: producers are idempotent with acks=all, so a delivery report
  * with no error means the job is durably in the log. Consumers never commit
  * on their own: the owner commits exactly the offsets it has finished.
+ *
+ * Groups: assignment is cooperative-sticky, so a member joining or leaving
+ * moves only the partitions that change owner while the others keep being
+ * consumed; a static member (group.instance.id) that restarts within the
+ * session timeout gets its own partitions back with no rebalance at all.
  */
 #include "cq_kafka.h"
 #include "cq_log.h"
@@ -420,29 +425,36 @@ static void cq_kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
      * being consumed during the rebalance. Eager (a configured range or
      * roundrobin): parts is everything, and everything stops. */
     bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    bool lost = !assign && rd_kafka_assignment_lost(rk);
     rd_kafka_topic_partition_list_sort(parts, NULL, NULL);
-    char list[512];
+    char list[512], owns[512] = "";
     cq_kafka_parts_str(parts, list, sizeof(list));
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        CQ_LOG(CQ_LOG_INFO, "kafka", NULL, "assigned %d partitions%s: %s", parts->cnt,
-               cooperative ? " (incremental)" : "", list);
+    if (assign) {
         if (cooperative)
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
         else
             rd_kafka_assign(rk, parts);
         cq_kafka_notify(consumer, true, parts);
     } else {
-        /* Lost (our session expired): another member may already own them,
-         * and the owner's commits will fail; it still forgets them. */
-        CQ_LOG(CQ_LOG_INFO, "kafka", NULL, "revoking %d partitions%s (%s%s): %s", parts->cnt,
-               cooperative ? " (incremental)" : "", rd_kafka_err2name(err),
-               rd_kafka_assignment_lost(rk) ? ", lost" : "", list);
+        /* Lost (our session expired): another member may own them already
+         * and our commits of them fail; they are forgotten all the same. */
         cq_kafka_notify(consumer, false, parts);
         if (cooperative)
             rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
         else
             rd_kafka_assign(rk, NULL);
     }
+    rd_kafka_topic_partition_list_t *owned = NULL;
+    if (rd_kafka_assignment(rk, &owned) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_topic_partition_list_sort(owned, NULL, NULL);
+        cq_kafka_parts_str(owned, owns, sizeof(owns));
+        rd_kafka_topic_partition_list_destroy(owned);
+    }
+    /* A cooperative member hears of every rebalance, mostly with nothing new. */
+    CQ_LOG(parts->cnt > 0 ? CQ_LOG_INFO : CQ_LOG_DEBUG, "kafka", NULL,
+           "%s %d partitions%s%s: %s; owns now: %s", assign ? "assigned" : "revoked", parts->cnt,
+           cooperative ? " (incremental)" : "", lost ? " (lost)" : "", list, *owns ? owns : "none");
 }
 
 int cq_kafka_member_claim(const char *lock_dir, const char *group, char *id, size_t id_size,
