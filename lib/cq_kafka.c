@@ -7,8 +7,9 @@
  * callbacks run inside cq_kafka_consumer_poll on that thread.
  *
  * Guarantees: producers are idempotent with acks=all, so a delivery report
- * with no error means the job is durably in the log. Consumers never commit
- * on their own: the owner commits exactly the offsets it has finished.
+ * with no error means the job is durably in the log. Consumers commit only
+ * what the owner stored as finished (enable.auto.offset.store=false); the
+ * store is committed by librdkafka's timer, which skips rebalances.
  *
  * Groups: assignment is cooperative-sticky, so a member joining or leaving
  * moves only the partitions that change owner while the others keep being
@@ -45,6 +46,7 @@ struct cq_kafka_consumer_s {
     void *opaque;
     char instance_id[256]; /* "" for a dynamic member */
     int member_lock;       /* descriptor of the claimed member slot, -1 if none */
+    bool fatal_logged;
 };
 
 /* What rides along with each produced message until its delivery report. */
@@ -560,7 +562,10 @@ cq_kafka_consumer_t *cq_kafka_consumer_new_member(const cq_config_t *conf, const
     if (!kconf)
         goto fail_free_consumer;
     char err[512] = "";
-    if (!cq_kafka_conf_require(kconf, conf, "enable.auto.commit", "false", errstr, errstr_size) ||
+    /* Only offsets the owner stored (jobs it finished) are ever committed. */
+    if (!cq_kafka_conf_require(kconf, conf, "enable.auto.offset.store", "false", errstr,
+                               errstr_size) ||
+        !cq_kafka_conf_require(kconf, conf, "enable.auto.commit", "true", errstr, errstr_size) ||
         rd_kafka_conf_set(kconf, "group.id", group, err, sizeof(err)) != RD_KAFKA_CONF_OK ||
         (!cq_config_kafka_get(conf, "auto.offset.reset") &&
          rd_kafka_conf_set(kconf, "auto.offset.reset", "earliest", err, sizeof(err)) !=
@@ -580,6 +585,8 @@ cq_kafka_consumer_t *cq_kafka_consumer_new_member(const cq_config_t *conf, const
     static const char *const defaults[][2] = {
         {"session.timeout.ms", "10000"},
         {"heartbeat.interval.ms", "2000"},
+        /* How stale the committed offsets of a member that crashes are, at most. */
+        {"auto.commit.interval.ms", "25"},
         /* A joining or leaving member moves only the
          * partitions that change owner; the others
          * keep running through the rebalance. */
@@ -652,6 +659,24 @@ cq_err_t cq_kafka_consumer_poll(cq_kafka_consumer_t *consumer, int timeout_ms, c
     rd_kafka_message_t *rkm = rd_kafka_consumer_poll(consumer->rk, timeout_ms);
     if (!rkm)
         return CQ_ERR_OK;
+    if (rkm->err == RD_KAFKA_RESP_ERR__FATAL) {
+        /* In a worker this is almost always a second live member with our
+         * group.instance.id: the broker fenced the older one for good. */
+        char reason[256];
+        rd_kafka_fatal_error(consumer->rk, reason, sizeof(reason));
+        if (!consumer->fatal_logged)
+            CQ_LOG(CQ_LOG_ERROR, "kafka", NULL, "consumer stopped for good: %s%s%s%s", reason,
+                   *consumer->instance_id ? " (group.instance.id " : "", consumer->instance_id,
+                   *consumer->instance_id ? ": give every live worker of a kind its own "
+                                            "worker.instance_id)"
+                                          : "");
+        consumer->fatal_logged = true;
+        rd_kafka_message_destroy(rkm);
+        /* Every later poll fails at once: wait as an idle poll would. */
+        if (timeout_ms > 0)
+            usleep((useconds_t)timeout_ms * 1000);
+        return CQ_ERR_KAFKA_UNAVAILABLE;
+    }
     if (rkm->err) {
         if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             CQ_LOG(CQ_LOG_WARN, "kafka", NULL, "consumer: %s", rd_kafka_message_errstr(rkm));
@@ -698,12 +723,24 @@ cq_err_t cq_kafka_consumer_commit(cq_kafka_consumer_t *consumer, const char *top
                                   int32_t partition, int64_t next_offset, bool async)
 {
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(list, topic, partition)->offset = next_offset;
-    rd_kafka_resp_err_t err = rd_kafka_commit(consumer->rk, list, async ? 1 : 0);
+    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(list, topic, partition);
+    tp->offset = next_offset;
+    /* librdkafka commits what is stored: every auto.commit.interval.ms while
+     * the group is steady, and for partitions it gives up. A commit of our
+     * own in the middle of a rebalance that meets ILLEGAL_GENERATION makes
+     * librdkafka 2.0 drop the member's whole assignment (fixed in 2.8), so
+     * async commits leave the timing to it. A partition no longer assigned
+     * is refused (its next owner starts from the last commit). */
+    rd_kafka_resp_err_t err = rd_kafka_offsets_store(consumer->rk, list);
+    if (err == RD_KAFKA_RESP_ERR__INVALID_ARG && tp->err)
+        err = tp->err;
+    if (!err && !async)
+        err = rd_kafka_commit(consumer->rk, list, 0);
     rd_kafka_topic_partition_list_destroy(list);
     if (err) {
-        CQ_LOG(CQ_LOG_WARN, "kafka", NULL, "commit %s[%d]@%lld failed: %s", topic, partition,
-               (long long)next_offset, rd_kafka_err2str(err));
+        CQ_LOG(err == RD_KAFKA_RESP_ERR__STATE ? CQ_LOG_DEBUG : CQ_LOG_WARN, "kafka", NULL,
+               "commit %s[%d]@%lld failed: %s", topic, partition, (long long)next_offset,
+               rd_kafka_err2str(err));
         return CQ_ERR_KAFKA_UNAVAILABLE;
     }
     return CQ_ERR_OK;

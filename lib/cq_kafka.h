@@ -1,10 +1,12 @@
 /*
  * cq_kafka.h — the only door to librdkafka: an idempotent producer, a
- * consumer with manual offset commits and pause/resume, and topic creation.
+ * consumer that commits only the offsets its owner finished, with
+ * pause/resume, and topic creation.
  * No librdkafka type leaves this module.
  *
  * Every kafka.* config key goes to librdkafka unchanged; coachq sets only what
- * its guarantees need (idempotence, acks=all, manual commits) and refuses
+ * its guarantees need (idempotence, acks=all, commits of finished offsets
+ * only: enable.auto.offset.store=false) and refuses
  * overrides that would break them.
  */
 #ifndef CQ_KAFKA_H
@@ -149,11 +151,17 @@ int cq_kafka_member_claim(const char *lock_dir, const char *group, char *id, siz
 void cq_kafka_consumer_destroy(cq_kafka_consumer_t *consumer);
 
 /* Waits up to timeout_ms for one message: CQ_ERR_OK with *msg set (caller
- * destroys), or with *msg NULL on timeout or a transient event. */
+ * destroys), or with *msg NULL on timeout or a transient event;
+ * CQ_ERR_KAFKA_UNAVAILABLE once the consumer failed for good (e.g. fenced by
+ * a newer member with its group.instance.id), logged once. */
 cq_err_t cq_kafka_consumer_poll(cq_kafka_consumer_t *consumer, int timeout_ms,
                                 cq_kafka_msg_t **msg);
 
-/* Commits `next_offset` (the offset of the next message to read) of one partition. */
+/* Commits `next_offset` (the offset of the next message to read) of one
+ * partition. async: stored, and committed within kafka.auto.commit.interval.ms
+ * (25 ms) while the group is steady, or when the partition is revoked or the
+ * consumer closes. Otherwise committed now, waiting for the broker.
+ * CQ_ERR_KAFKA_UNAVAILABLE for a partition no longer assigned. */
 cq_err_t cq_kafka_consumer_commit(cq_kafka_consumer_t *consumer, const char *topic,
                                   int32_t partition, int64_t next_offset, bool async);
 

@@ -1,7 +1,8 @@
 /*
  * Unit tests of the consumer's group membership (cq_kafka): member slots on
  * one host are distinct among live processes and come back to a process
- * that restarts, and the instance id setting maps to group.instance.id.
+ * that restarts, the instance id setting maps to group.instance.id, and
+ * commit settings that would break at-least-once are refused.
  * No broker is needed: a consumer is made against an unreachable address.
  */
 #include <setjmp.h>
@@ -173,6 +174,28 @@ static void test_kafka_consumer_instance_id_setting(void **state)
     cq_kafka_consumer_destroy(b);
 }
 
+/* Only offsets the owner stored are committed: settings that would commit
+ * what was merely fetched, or nothing at all, are refused. */
+static void test_kafka_consumer_refuses_commit_overrides(void **state)
+{
+    const char *bad[][2] = {{"kafka.enable.auto.offset.store", "true"},
+                            {"kafka.enable.auto.commit", "false"}};
+    for (size_t i = 0; i < CQ_ARRAY_SIZE(bad); i++) {
+        char err[512] = "";
+        cq_config_t *conf = cq_config_new();
+        assert_int_equal(
+            cq_config_set(conf, "kafka.bootstrap.servers", "127.0.0.1:1", err, sizeof(err)),
+            CQ_ERR_OK);
+        assert_int_equal(cq_config_set(conf, bad[i][0], bad[i][1], err, sizeof(err)), CQ_ERR_OK);
+        const char *topics[] = {"t"};
+        cq_kafka_consumer_t *c = cq_kafka_consumer_new_member(conf, "g", "none", topics, 1, NULL,
+                                                              NULL, err, sizeof(err));
+        assert_null(c);
+        assert_non_null(strstr(err, bad[i][0] + strlen("kafka.")));
+        cq_config_destroy(conf);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -181,6 +204,7 @@ int main(void)
         cmocka_unit_test(test_kafka_member_claim_fails_when_slots_run_out),
         cmocka_unit_test(test_kafka_member_group_name_is_made_file_safe),
         cmocka_unit_test(test_kafka_consumer_instance_id_setting),
+        cmocka_unit_test(test_kafka_consumer_refuses_commit_overrides),
     };
     return cmocka_run_group_tests_name("unit.cq_kafka", tests, setup, teardown);
 }

@@ -219,6 +219,11 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
         cq_errstr_set(err, err_size, "kafka producer: %s", e);
         return false;
     }
+    /* A restarted worker gets its partitions back at once (static group
+     * membership); knowing where the result topics live by then spares its
+     * first results librdkafka's 1 s wait before it looks up a new topic. */
+    cq_kafka_topic_exists(w->producer, w->conf->topics_results, 5000);
+    cq_kafka_topic_exists(w->producer, w->conf->topics_dlq, 5000);
     char *group = cq_asprintf("%s%s", w->conf->worker_group_prefix, w->kind->kind);
     const char *topics[] = {w->topic};
     w->consumer = cq_kafka_consumer_new_member(w->conf, group, w->conf->worker_instance_id, topics,
