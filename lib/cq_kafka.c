@@ -47,6 +47,7 @@ struct cq_kafka_consumer_s {
     char instance_id[256]; /* "" for a dynamic member */
     int member_lock;       /* descriptor of the claimed member slot, -1 if none */
     bool fatal_logged;
+    rd_kafka_topic_partition_list_t *owned; /* our assignment, kept by the rebalance callback */
 };
 
 /* What rides along with each produced message until its delivery report. */
@@ -432,11 +433,24 @@ static void cq_kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     rd_kafka_topic_partition_list_sort(parts, NULL, NULL);
     char list[512], owns[512] = "";
     cq_kafka_parts_str(parts, list, sizeof(list));
+    /* What we own is tracked here: rd_kafka_assignment() inside this
+     * callback deadlocks when it runs within rd_kafka_consumer_close. */
+    rd_kafka_topic_partition_list_t *owned = consumer->owned;
     if (assign) {
         if (cooperative)
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
         else
             rd_kafka_assign(rk, parts);
+        if (!cooperative) { /* an eager assignment replaces the last one */
+            rd_kafka_topic_partition_list_destroy(owned);
+            owned = consumer->owned = rd_kafka_topic_partition_list_new(parts->cnt);
+        }
+        for (int i = 0; i < parts->cnt; i++)
+            if (!rd_kafka_topic_partition_list_find(owned, parts->elems[i].topic,
+                                                    parts->elems[i].partition))
+                rd_kafka_topic_partition_list_add(owned, parts->elems[i].topic,
+                                                  parts->elems[i].partition);
+        rd_kafka_topic_partition_list_sort(owned, NULL, NULL);
         cq_kafka_notify(consumer, true, parts);
     } else {
         /* Lost (our session expired): another member may own them already
@@ -446,13 +460,11 @@ static void cq_kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
         else
             rd_kafka_assign(rk, NULL);
+        for (int i = 0; i < parts->cnt; i++)
+            rd_kafka_topic_partition_list_del(owned, parts->elems[i].topic,
+                                              parts->elems[i].partition);
     }
-    rd_kafka_topic_partition_list_t *owned = NULL;
-    if (rd_kafka_assignment(rk, &owned) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        rd_kafka_topic_partition_list_sort(owned, NULL, NULL);
-        cq_kafka_parts_str(owned, owns, sizeof(owns));
-        rd_kafka_topic_partition_list_destroy(owned);
-    }
+    cq_kafka_parts_str(consumer->owned, owns, sizeof(owns));
     /* A cooperative member hears of every rebalance, mostly with nothing new. */
     CQ_LOG(parts->cnt > 0 ? CQ_LOG_INFO : CQ_LOG_DEBUG, "kafka", NULL,
            "%s %d partitions%s%s: %s; owns now: %s", assign ? "assigned" : "revoked", parts->cnt,
@@ -555,6 +567,7 @@ cq_kafka_consumer_t *cq_kafka_consumer_new_member(const cq_config_t *conf, const
     consumer->rebalance_cb = rebalance_cb;
     consumer->opaque = opaque;
     consumer->member_lock = -1;
+    consumer->owned = rd_kafka_topic_partition_list_new(8);
     if (errstr && errstr_size)
         errstr[0] = '\0';
     rd_kafka_t *rk = NULL;
@@ -637,6 +650,7 @@ fail_destroy_conf:
 fail_free_consumer:
     if (consumer->member_lock >= 0)
         close(consumer->member_lock);
+    rd_kafka_topic_partition_list_destroy(consumer->owned);
     free(consumer);
     return NULL;
 }
@@ -650,6 +664,7 @@ void cq_kafka_consumer_destroy(cq_kafka_consumer_t *consumer)
     /* The slot is free again only once the member is gone from this process. */
     if (consumer->member_lock >= 0)
         close(consumer->member_lock);
+    rd_kafka_topic_partition_list_destroy(consumer->owned);
     free(consumer);
 }
 
@@ -748,13 +763,13 @@ cq_err_t cq_kafka_consumer_commit(cq_kafka_consumer_t *consumer, const char *top
 
 cq_err_t cq_kafka_consumer_pause(cq_kafka_consumer_t *consumer, bool pause)
 {
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    rd_kafka_resp_err_t err = rd_kafka_assignment(consumer->rk, &parts);
-    if (!err && parts->cnt > 0)
+    /* Our own record of the assignment: this runs inside rebalance callbacks too. */
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_copy(consumer->owned);
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (parts->cnt > 0)
         err = pause ? rd_kafka_pause_partitions(consumer->rk, parts)
                     : rd_kafka_resume_partitions(consumer->rk, parts);
-    if (parts)
-        rd_kafka_topic_partition_list_destroy(parts);
+    rd_kafka_topic_partition_list_destroy(parts);
     return err ? CQ_ERR_KAFKA_UNAVAILABLE : CQ_ERR_OK;
 }
 

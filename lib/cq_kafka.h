@@ -105,7 +105,8 @@ void cq_kafka_msg_destroy(cq_kafka_msg_t *msg);
 typedef void(cq_kafka_rebalance_cb_t)(void *opaque, bool assigned, const char *topic,
                                       const int32_t *partitions, size_t count);
 
-/* A consumer in `group` subscribed to topics, with auto commit off,
+/* A consumer in `group` subscribed to topics that commits only the offsets
+ * given to cq_kafka_consumer_commit (enable.auto.offset.store=false),
  * auto.offset.reset=earliest (a job is never skipped) and cooperative-sticky
  * assignment (a rebalance moves only the partitions that change owner; the
  * callback hears only those). Dynamic membership. Caller destroys.
@@ -145,7 +146,7 @@ const char *cq_kafka_consumer_instance_id(const cq_kafka_consumer_t *consumer);
 int cq_kafka_member_claim(const char *lock_dir, const char *group, char *id, size_t id_size,
                           char *errstr, size_t errstr_size);
 
-/* Leaves the group (committing nothing more) and frees. NULL is a no-op.
+/* Commits what was stored, leaves the group and frees. NULL is a no-op.
  * A static member does not leave: its partitions wait for it (up to
  * kafka.session.timeout.ms) instead of moving at once. */
 void cq_kafka_consumer_destroy(cq_kafka_consumer_t *consumer);
