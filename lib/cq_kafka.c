@@ -18,14 +18,12 @@
  */
 #include "cq_kafka.h"
 #include "cq_log.h"
+#include "cq_member.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
@@ -471,44 +469,6 @@ static void cq_kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
            cooperative ? " (incremental)" : "", lost ? " (lost)" : "", list, *owns ? owns : "none");
 }
 
-int cq_kafka_member_claim(const char *lock_dir, const char *group, char *id, size_t id_size,
-                          char *errstr, size_t errstr_size)
-{
-    char host[256] = "localhost";
-    if (gethostname(host, sizeof(host)) != 0 || !host[0])
-        cq_strlcpy(host, "localhost", sizeof(host));
-    host[sizeof(host) - 1] = '\0';
-    /* A group id may hold any character; a file name may not. */
-    char name[160];
-    size_t n = 0;
-    for (const char *c = group; *c && n + 1 < sizeof(name); c++, n++)
-        name[n] = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-                          (*c >= '0' && *c <= '9') || *c == '.' || *c == '-'
-                      ? *c
-                      : '_';
-    name[n] = '\0';
-    int last_errno = 0;
-    for (int slot = 0; slot < 64; slot++) {
-        char path[512];
-        snprintf(path, sizeof(path), "%s/coachq-member-%s-%d.lock", lock_dir, name, slot);
-        /* Read-only is enough for flock, and works on a file another user made. */
-        int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0) {
-            last_errno = errno;
-            continue;
-        }
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-            snprintf(id, id_size, "%s-%d", host, slot);
-            return fd;
-        }
-        last_errno = errno;
-        close(fd);
-    }
-    cq_errstr_set(errstr, errstr_size, "no free member slot for group %s in %s (%s)", group,
-                  lock_dir, strerror(last_errno));
-    return -1;
-}
-
 cq_kafka_consumer_t *cq_kafka_consumer_new(const cq_config_t *conf, const char *group,
                                            const char *const *topics, size_t topic_count,
                                            cq_kafka_rebalance_cb_t *rebalance_cb, void *opaque,
@@ -539,7 +499,7 @@ static bool cq_kafka_conf_member(rd_kafka_conf_t *kconf, const cq_config_t *conf
         return true;
     if (strcmp(instance_id, "auto") == 0) {
         char e[512];
-        *member_lock = cq_kafka_member_claim("/tmp", group, id, id_size, e, sizeof(e));
+        *member_lock = cq_member_claim("/tmp", group, id, id_size, e, sizeof(e));
         if (*member_lock < 0) {
             /* Dynamic membership is always safe, only slower to recover. */
             CQ_LOG(CQ_LOG_WARN, "kafka", NULL, "static membership off: %s", e);

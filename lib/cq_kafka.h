@@ -121,7 +121,7 @@ cq_kafka_consumer_t *cq_kafka_consumer_new(const cq_config_t *conf, const char *
  * not rebalance. instance_id is:
  *   ""/"none"  dynamic membership (a restart rebalances the group);
  *   "auto"     "<hostname>-<slot>", slot the lowest n this process could
- *              claim with cq_kafka_member_claim in /tmp (held until destroy):
+ *              claim with cq_member_claim in /tmp (held until destroy):
  *              stable across restarts, never shared by two live processes
  *              of one host that share /tmp;
  *   otherwise  used as it is (it must be unique among the group's live
@@ -136,15 +136,6 @@ cq_kafka_consumer_t *cq_kafka_consumer_new_member(const cq_config_t *conf, const
                                                   void *opaque, char *errstr, size_t errstr_size);
 /* The consumer's group.instance.id, "" for a dynamic member. */
 const char *cq_kafka_consumer_instance_id(const cq_kafka_consumer_t *consumer);
-
-/* Claims the lowest free member slot n (0..63) of `group` on this host: an
- * exclusive flock(2) on <lock_dir>/coachq-member-<group>-<n>.lock, which the
- * kernel drops when the process ends, however it ends. Writes
- * "<hostname>-<n>" to id and returns the descriptor holding the claim
- * (close it to give the slot up), or -1 with errstr when every slot is taken
- * or the directory is unusable. */
-int cq_kafka_member_claim(const char *lock_dir, const char *group, char *id, size_t id_size,
-                          char *errstr, size_t errstr_size);
 
 /* Commits what was stored, leaves the group and frees. NULL is a no-op.
  * A static member does not leave: its partitions wait for it (up to
