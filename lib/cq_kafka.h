@@ -1,10 +1,12 @@
 /*
  * cq_kafka.h — the only door to librdkafka: an idempotent producer, a
- * consumer with manual offset commits and pause/resume, and topic creation.
+ * consumer that commits only the offsets its owner finished, with
+ * pause/resume, and topic creation.
  * No librdkafka type leaves this module.
  *
  * Every kafka.* config key goes to librdkafka unchanged; coachq sets only what
- * its guarantees need (idempotence, acks=all, manual commits) and refuses
+ * its guarantees need (idempotence, acks=all, commits of finished offsets
+ * only: enable.auto.offset.store=false) and refuses
  * overrides that would break them.
  */
 #ifndef CQ_KAFKA_H
@@ -130,18 +132,47 @@ void cq_kafka_msg_destroy(cq_kafka_msg_t *msg);
 typedef void(cq_kafka_rebalance_cb_t)(void *opaque, bool assigned, const char *topic,
                                       const int32_t *partitions, size_t count);
 
-/* A consumer in `group` subscribed to topics, with auto commit off and
- * auto.offset.reset=earliest (a job is never skipped). Caller destroys.
+/* A consumer in `group` subscribed to topics that commits only the offsets
+ * given to cq_kafka_consumer_commit (enable.auto.offset.store=false),
+ * auto.offset.reset=earliest (a job is never skipped) and cooperative-sticky
+ * assignment (a rebalance moves only the partitions that change owner; the
+ * callback hears only those). Dynamic membership. Caller destroys.
  * Not thread-safe: one thread polls, commits, pauses. */
 cq_kafka_consumer_t *cq_kafka_consumer_new(const cq_config_t *conf, const char *group,
                                            const char *const *topics, size_t topic_count,
                                            cq_kafka_rebalance_cb_t *rebalance_cb, void *opaque,
                                            char *errstr, size_t errstr_size);
-/* Leaves the group (committing nothing more) and frees. NULL is a no-op. */
+/* The same consumer as a static member of its group (KIP-345) when
+ * instance_id is not empty: a member that restarts with the same id within
+ * kafka.session.timeout.ms takes back its own partitions and the group does
+ * not rebalance. instance_id is:
+ *   ""/"none"  dynamic membership (a restart rebalances the group);
+ *   "auto"     "<hostname>-<slot>", slot the lowest n this process could
+ *              claim with cq_member_claim in /tmp (held until destroy):
+ *              stable across restarts, never shared by two live processes
+ *              of one host that share /tmp;
+ *   otherwise  used as it is (it must be unique among the group's live
+ *              members: of two members with one id the older is fenced).
+ * kafka.group.instance.id, when configured, wins over all three. Either way
+ * the assignment is cooperative-sticky unless
+ * kafka.partition.assignment.strategy says otherwise. */
+cq_kafka_consumer_t *cq_kafka_consumer_new_member(const cq_config_t *conf, const char *group,
+                                                  const char *instance_id,
+                                                  const char *const *topics, size_t topic_count,
+                                                  cq_kafka_rebalance_cb_t *rebalance_cb,
+                                                  void *opaque, char *errstr, size_t errstr_size);
+/* The consumer's group.instance.id, "" for a dynamic member. */
+const char *cq_kafka_consumer_instance_id(const cq_kafka_consumer_t *consumer);
+
+/* Commits what was stored, leaves the group and frees. NULL is a no-op.
+ * A static member does not leave: its partitions wait for it (up to
+ * kafka.session.timeout.ms) instead of moving at once. */
 void cq_kafka_consumer_destroy(cq_kafka_consumer_t *consumer);
 
 /* Waits up to timeout_ms for one message: CQ_ERR_OK with *msg set (caller
- * destroys), or with *msg NULL on timeout or a transient event. */
+ * destroys), or with *msg NULL on timeout or a transient event;
+ * CQ_ERR_KAFKA_UNAVAILABLE once the consumer failed for good (e.g. fenced by
+ * a newer member with its group.instance.id), logged once. */
 cq_err_t cq_kafka_consumer_poll(cq_kafka_consumer_t *consumer, int timeout_ms,
                                 cq_kafka_msg_t **msg);
 
@@ -149,7 +180,11 @@ cq_err_t cq_kafka_consumer_poll(cq_kafka_consumer_t *consumer, int timeout_ms,
  * once without a message. Any thread. */
 void cq_kafka_consumer_wake(cq_kafka_consumer_t *consumer);
 
-/* Commits `next_offset` (the offset of the next message to read) of one partition. */
+/* Commits `next_offset` (the offset of the next message to read) of one
+ * partition. async: stored, and committed within kafka.auto.commit.interval.ms
+ * (25 ms) while the group is steady, or when the partition is revoked or the
+ * consumer closes. Otherwise committed now, waiting for the broker.
+ * CQ_ERR_KAFKA_UNAVAILABLE for a partition no longer assigned. */
 cq_err_t cq_kafka_consumer_commit(cq_kafka_consumer_t *consumer, const char *topic,
                                   int32_t partition, int64_t next_offset, bool async);
 

@@ -55,8 +55,9 @@ static void test_it_worker_killed_mid_stream_loses_no_job(void **state)
     submit(ids, 2 * JOBS / 3, JOBS);
     assert_true(cq_it_start_worker(&stack, "alignment", NULL));
 
-    /* The killed worker keeps its partitions until its session times out
-     * (10 s); give the group time to hand them over. */
+    /* The restarted worker has the killed one's member id (worker.instance_id
+     * auto) and takes its partitions back at once; with dynamic membership
+     * they would wait for the old session to time out (10 s). */
     const char *const poll[] = {"X-Tenant-Id: tenant-r", "Prefer: wait=30", NULL};
     int64_t until = cq_mono_ms() + 120000;
     for (int i = 0; i < JOBS; i++) {

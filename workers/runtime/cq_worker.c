@@ -279,15 +279,24 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
         cq_errstr_set(err, err_size, "kafka producer: %s", e);
         return false;
     }
+    /* A restarted worker gets its partitions back at once (static group
+     * membership); knowing where the result topics live by then spares its
+     * first results librdkafka's 1 s wait before it looks up a new topic. */
+    cq_kafka_topic_exists(w->producer, w->conf->topics_results, 5000);
+    cq_kafka_topic_exists(w->producer, w->conf->topics_dlq, 5000);
     char *group = cq_asprintf("%s%s", w->conf->worker_group_prefix, w->kind->kind);
     const char *topics[] = {w->topic};
-    w->consumer =
-        cq_kafka_consumer_new(w->conf, group, topics, 1, cq_worker_rebalanced, w, e, sizeof(e));
-    free(group);
+    w->consumer = cq_kafka_consumer_new_member(w->conf, group, w->conf->worker_instance_id, topics,
+                                               1, cq_worker_rebalanced, w, e, sizeof(e));
     if (!w->consumer) {
+        free(group);
         cq_errstr_set(err, err_size, "kafka consumer: %s", e);
         return false;
     }
+    const char *member = cq_kafka_consumer_instance_id(w->consumer);
+    CQ_LOG(CQ_LOG_INFO, "worker", NULL, "member of group %s as %s", group,
+           *member ? member : "a dynamic member (no group.instance.id)");
+    free(group);
     w->offsets = cq_offsets_new();
     /* Two threads: a slow call (a broker metadata request, a Redis that
      * hangs up to its timeout) does not hold up every other job's. */

@@ -1,0 +1,211 @@
+/*
+ * Integration: two workers of one kind are static members of their group
+ * (worker.instance_id). One is killed with SIGKILL: the other keeps running
+ * its own jobs, and the killed one, restarted with the same id, gets its own
+ * partitions back at once, long before its session (30 s here) would have
+ * timed out, while the other member's partitions are never revoked.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cq_it.h"
+
+#define TENANTS    12
+#define SESSION_MS 30000
+
+static cq_it_stack_t stack;   /* gateway and worker A */
+static cq_it_stack_t stack_b; /* the same stack; worker B, its log in a folder of its own */
+
+static const char *const opts_a[] = {"worker.instance_id=it-member-a",
+                                     "kafka.session.timeout.ms=30000", NULL};
+static const char *const opts_b[] = {"worker.instance_id=it-member-b",
+                                     "kafka.session.timeout.ms=30000", NULL};
+
+/* The worker's log from byte `from` on ("" if none). Caller frees. */
+static char *log_since(const cq_it_stack_t *s, long from)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s-coachq-alignment-worker.log", s->log_dir, s->prefix);
+    FILE *fp = fopen(path, "r");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (fp && fseek(fp, from, SEEK_SET) == 0) {
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+            fwrite(buf, 1, n, mem);
+    }
+    if (fp)
+        fclose(fp);
+    fclose(mem);
+    return text;
+}
+
+static long log_size(const cq_it_stack_t *s)
+{
+    char *text = log_since(s, 0);
+    long n = (long)strlen(text);
+    free(text);
+    return n;
+}
+
+/* What the worker owned after its last rebalance in the log since `from`
+ * ("topic[0,2]", "none"), or "" if it had no rebalance there. */
+static void owned(const cq_it_stack_t *s, long from, char *out, size_t out_size)
+{
+    char *text = log_since(s, from);
+    out[0] = '\0';
+    for (const char *p = text; (p = strstr(p, "; owns now: ")) != NULL; p++) {
+        const char *list = p + strlen("; owns now: ");
+        const char *eol = strchr(list, '\n');
+        if (!eol)
+            break;
+        size_t len = (size_t)(eol - list) < out_size - 1 ? (size_t)(eol - list) : out_size - 1;
+        memcpy(out, list, len);
+        out[len] = '\0';
+    }
+    free(text);
+}
+
+/* Waits up to timeout_ms until the worker owns partitions (log since `from`). */
+static bool wait_owned(const cq_it_stack_t *s, long from, char *out, size_t out_size,
+                       int timeout_ms)
+{
+    int64_t until = cq_mono_ms() + timeout_ms;
+    while (cq_mono_ms() < until) {
+        owned(s, from, out, out_size);
+        if (*out && strcmp(out, "none") != 0)
+            return true;
+        usleep(100 * 1000);
+    }
+    return false;
+}
+
+/* Submits one job for each of TENANTS tenants (spread over the partitions). */
+static void submit(char ids[][64], const char *tag)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "%s/coaching/alignment-check", stack.base);
+    for (int i = 0; i < TENANTS; i++) {
+        char tenant[64];
+        snprintf(tenant, sizeof(tenant), "X-Tenant-Id: tenant-g%d", i);
+        const char *const h[] = {"Content-Type: application/json", tenant, "Prefer: respond-async",
+                                 NULL};
+        char *body = cq_asprintf(
+            "{\"goalIntent\": \"Grow recurring revenue %s %d percent with plans\","
+            " \"strategies\": [\"Sell plans at handover\"], \"kpis\": [\"Plan attach rate\"],"
+            " \"businessFoundation\": {\"vision\": \"Clean energy in every home\","
+            " \"purpose\": \"Make solar simple\", \"coreValues\": [\"Integrity\"]}}",
+            tag, i);
+        cq_it_resp_t r = cq_it_http("POST", url, h, body, strlen(body));
+        free(body);
+        assert_int_equal(r.status, 202);
+        assert_true(cq_it_header(&r, "X-Job-Id", ids[i], 64));
+        cq_it_resp_free(&r);
+    }
+}
+
+/* How many of the jobs have succeeded (one look, no waiting). */
+static int succeeded(char ids[][64])
+{
+    int done = 0;
+    for (int i = 0; i < TENANTS; i++) {
+        char url[256], tenant[64];
+        snprintf(url, sizeof(url), "%s/jobs/%s", stack.base, ids[i]);
+        snprintf(tenant, sizeof(tenant), "X-Tenant-Id: tenant-g%d", i);
+        const char *const h[] = {tenant, NULL};
+        cq_it_resp_t r = cq_it_http("GET", url, h, NULL, 0);
+        const char *status = json_string_value(cq_it_get(r.json, "status"));
+        done += status && strcmp(status, "succeeded") == 0;
+        cq_it_resp_free(&r);
+    }
+    return done;
+}
+
+static void test_it_group_restarted_member_takes_back_its_partitions(void **state)
+{
+    char before_a[256], before_b[256], after_b[256], now_a[256];
+    assert_true(cq_it_start_worker(&stack, "alignment", opts_a));
+    assert_true(cq_it_start_worker(&stack_b, "alignment", opts_b));
+    /* Both members own partitions, and the group has settled. */
+    assert_true(wait_owned(&stack_b, 0, before_b, sizeof(before_b), 60000));
+    assert_true(wait_owned(&stack, 0, before_a, sizeof(before_a), 60000));
+    sleep(3);
+    owned(&stack, 0, before_a, sizeof(before_a));
+    owned(&stack_b, 0, before_b, sizeof(before_b));
+    fprintf(stderr, "A owns %s, B owns %s\n", before_a, before_b);
+    assert_string_not_equal(before_a, "none");
+    assert_string_not_equal(before_b, "none");
+
+    long a_mark = log_size(&stack);
+    int64_t killed_at = cq_mono_ms();
+    cq_it_stop(&stack_b.worker, SIGKILL);
+
+    /* While B is dead, the jobs of A's partitions still run. */
+    static char ids[TENANTS][64];
+    submit(ids, "while-b-is-dead");
+    int done = 0;
+    for (int64_t until = cq_mono_ms() + 8000; cq_mono_ms() < until; usleep(200 * 1000))
+        if ((done = succeeded(ids)) > 0)
+            break;
+    fprintf(stderr, "%d of %d jobs done while B was dead\n", done, TENANTS);
+    assert_true(done > 0);
+
+    /* B comes back as the same member: its own partitions, no rebalance. */
+    long b_mark = log_size(&stack_b);
+    assert_true(cq_it_start_worker(&stack_b, "alignment", opts_b));
+    assert_true(wait_owned(&stack_b, b_mark, after_b, sizeof(after_b), 15000));
+    fprintf(stderr, "restarted B owns %s after %lld ms from the kill\n", after_b,
+            (long long)(cq_mono_ms() - killed_at));
+    assert_string_equal(after_b, before_b);
+    /* Every job, B's included, finishes well before B's old session expired. */
+    while (succeeded(ids) < TENANTS && cq_mono_ms() - killed_at < SESSION_MS - 5000)
+        usleep(200 * 1000);
+    assert_int_equal(succeeded(ids), TENANTS);
+    assert_true(cq_mono_ms() - killed_at < SESSION_MS - 5000);
+    /* A never lost or gained a partition: no rebalance reached it. */
+    owned(&stack, a_mark, now_a, sizeof(now_a));
+    assert_string_equal(now_a, "");
+    cq_it_stop(&stack_b.worker, SIGTERM);
+}
+
+static int setup(void **state)
+{
+    cq_it_stack_init(&stack, "group");
+    stack_b = stack;
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/%s-member-b", stack.log_dir, stack.prefix);
+    cq_strlcpy(stack_b.log_dir, dir, sizeof(stack_b.log_dir));
+    mkdir(stack.log_dir, 0755); /* the logs are read back: they must be files */
+    mkdir(stack_b.log_dir, 0755);
+    return cq_it_start_gateway(&stack, NULL) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    if (stack_b.worker.pid)
+        cq_it_stop(&stack_b.worker, SIGKILL);
+    cq_it_stack_stop(&stack);
+    return 0;
+}
+
+int main(void)
+{
+    if (!cq_it_available())
+        return cq_it_missing_status();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_it_group_restarted_member_takes_back_its_partitions),
+    };
+    return cmocka_run_group_tests_name("integration.group", tests, setup, teardown);
+}
