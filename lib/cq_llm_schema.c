@@ -3,9 +3,10 @@
  *
  * One recursive copy does everything: $refs are replaced by a converted
  * copy of their target (depth-limited, so a recursive $ref is an error, not
- * a stack overflow), and in strict mode each node keeps only the keywords
- * OpenAI's strict mode accepts. The contract document is never modified
- * and its reference counts are never touched: workers share it.
+ * a stack overflow), in strict mode each node keeps only the keywords
+ * OpenAI's strict mode accepts, and in grammar mode each node loses the
+ * keywords a grammar compiler cannot take in reasonable size. The contract document is never
+ * modified and its reference counts are never touched: workers share it.
  */
 #include "cq_llm_schema.h"
 #include "cq_schema.h"
@@ -17,7 +18,7 @@
 
 typedef struct {
     const json_t *doc;
-    bool strict;
+    bool strict, grammar;
     char *errstr;
     size_t errstr_size;
 } cq_llm_conv_t;
@@ -190,15 +191,36 @@ static bool cq_llm_schema_close_object(cq_llm_conv_t *c, const json_t *node, jso
     return true;
 }
 
+/* Whether the grammar shape drops this keyword: patterns and formats
+ * (regex-to-grammar translation is partial and slow), and bounds that
+ * expand into one grammar rule per repetition. */
+static bool cq_llm_schema_grammar_drops(const char *key, const json_t *val)
+{
+    if (strcmp(key, "pattern") == 0 || strcmp(key, "format") == 0)
+        return true;
+    if (strcmp(key, "minLength") == 0 || strcmp(key, "maxLength") == 0 ||
+        strcmp(key, "minItems") == 0 || strcmp(key, "maxItems") == 0)
+        return !json_is_integer(val) || json_integer_value(val) > CQ_LLM_SCHEMA_GRAMMAR_BOUND;
+    return false;
+}
+
+/* Whether the converted node leaves out key (so the description says it). */
+static bool cq_llm_schema_dropped(const cq_llm_conv_t *c, const char *key, const json_t *val)
+{
+    if (c->strict)
+        return cq_llm_schema_in(key, cq_llm_schema_hinted, CQ_ARRAY_SIZE(cq_llm_schema_hinted));
+    return c->grammar && cq_llm_schema_grammar_drops(key, val);
+}
+
 /* Appends "(minLength: 1, maxLength: 500)" for dropped keywords to the description. */
-static void cq_llm_schema_hint(json_t *out, const json_t *node)
+static void cq_llm_schema_hint(const cq_llm_conv_t *c, json_t *out, const json_t *node)
 {
     char *hint = NULL;
     for (void *it = json_object_iter((json_t *)node); it;
          it = json_object_iter_next((json_t *)node, it)) {
         const char *key = json_object_iter_key(it);
         json_t *val = json_object_iter_value(it);
-        if (!cq_llm_schema_in(key, cq_llm_schema_hinted, CQ_ARRAY_SIZE(cq_llm_schema_hinted)))
+        if (!cq_llm_schema_dropped(c, key, val))
             continue;
         char *text = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
         char *next =
@@ -265,6 +287,8 @@ static json_t *cq_llm_schema_conv(cq_llm_conv_t *c, const json_t *node, int dept
         const char *out_key = key;
         if (strcmp(key, "$defs") == 0 || strcmp(key, "definitions") == 0)
             continue; /* every $ref is inlined */
+        if (c->grammar && cq_llm_schema_grammar_drops(key, val))
+            continue; /* told in the description below */
         if (strcmp(key, "properties") == 0) {
             conv = cq_llm_schema_conv_props(c, val, depth);
         } else if (strcmp(key, "items") == 0 ||
@@ -310,8 +334,9 @@ static json_t *cq_llm_schema_conv(cq_llm_conv_t *c, const json_t *node, int dept
         if (json_object_get(node, "properties") || cq_llm_schema_type_has(type, "object"))
             if (!cq_llm_schema_close_object(c, node, out))
                 goto fail;
-        cq_llm_schema_hint(out, node);
     }
+    if (c->strict || c->grammar)
+        cq_llm_schema_hint(c, out, node);
     return out;
 fail:
     json_decref(out);
@@ -321,7 +346,7 @@ fail:
 /* The schema at the root after following $refs; NULL when dangling. */
 static const json_t *cq_llm_schema_root(const json_t *schema, const json_t *document)
 {
-    cq_llm_conv_t c = {document ? document : schema, false, NULL, 0};
+    cq_llm_conv_t c = {document ? document : schema, false, false, NULL, 0};
     for (int i = 0; i < CQ_LLM_SCHEMA_MAX_DEPTH && schema; i++) {
         const char *ref = json_string_value(json_object_get(schema, "$ref"));
         if (!ref)
@@ -338,10 +363,11 @@ bool cq_llm_schema_wrapped(const json_t *schema, const json_t *document)
     return !(json_is_string(type) && strcmp(json_string_value(type), "object") == 0);
 }
 
-json_t *cq_llm_schema_convert(const json_t *schema, const json_t *document, bool strict,
+json_t *cq_llm_schema_convert(const json_t *schema, const json_t *document, cq_llm_shape_t shape,
                               char *errstr, size_t errstr_size)
 {
-    cq_llm_conv_t c = {document ? document : schema, strict, errstr, errstr_size};
+    cq_llm_conv_t c = {document ? document : schema, shape == CQ_LLM_SHAPE_STRICT,
+                       shape == CQ_LLM_SHAPE_GRAMMAR, errstr, errstr_size};
     if (!schema) {
         cq_errstr_set(errstr, errstr_size, "no result schema");
         return NULL;

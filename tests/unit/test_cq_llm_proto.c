@@ -483,7 +483,9 @@ static void test_llm_proto_openai_unusable_answers(void **state)
     assert_int_equal(r.verdict, CQ_LLM_FAIL);
     assert_int_equal(r.err, CQ_ERR_INVALID_AI_RESPONSE);
     assert_false(cq_err_retriable(r.err));
-    assert_non_null(strstr(r.message, "refused: I can't help"));
+    /* The model's words go to the log only. */
+    assert_string_equal(r.message, "the model refused to answer");
+    assert_string_equal(r.provider_text, "I can't help with that.");
     cq_llm_reply_clear(&r);
 
     parse(CQ_LLM_OPENAI, 200, NULL,
@@ -552,9 +554,19 @@ static void test_llm_proto_anthropic_answer(void **state)
           "{\"content\":[{\"type\":\"text\",\"text\":\"{\\\"a\\\":1}\"}],\"stop_reason\":"
           "\"end_turn\"}",
           0, &r);
+    /* Text that is JSON is the answer (prompt-only mode). */
+    assert_int_equal(r.verdict, CQ_LLM_OK);
+    assert_int_equal(json_integer_value(json_object_get(r.content, "a")), 1);
+    assert_string_equal(r.raw_text, "{\"a\":1}");
+    cq_llm_reply_clear(&r);
+
+    parse(CQ_LLM_ANTHROPIC, 200, NULL,
+          "{\"content\":[{\"type\":\"text\",\"text\":\"Here it is: {a: 1}\"}],\"stop_reason\":"
+          "\"end_turn\"}",
+          0, &r);
     assert_int_equal(r.verdict, CQ_LLM_INVALID);
     assert_non_null(strstr(r.message, "tool_use"));
-    assert_string_equal(r.raw_text, "{\"a\":1}");
+    assert_string_equal(r.raw_text, "Here it is: {a: 1}");
     cq_llm_reply_clear(&r);
 
     parse(CQ_LLM_ANTHROPIC, 200, NULL,
@@ -579,7 +591,10 @@ static void test_llm_proto_status_classes(void **state)
         assert_int_equal(r.err, retry[i] == 429 ? CQ_ERR_RATE_LIMIT_EXCEEDED
                                                 : CQ_ERR_AI_SERVICE_UNAVAILABLE);
         assert_true(cq_err_retriable(r.err));
-        assert_non_null(strstr(r.message, "Overloaded"));
+        /* Our words and the provider's error type; its text only for the log. */
+        assert_non_null(strstr(r.message, "overloaded_error"));
+        assert_null(strstr(r.message, "Overloaded"));
+        assert_string_equal(r.provider_text, "Overloaded");
         cq_llm_reply_clear(&r);
     }
     for (size_t i = 0; i < CQ_ARRAY_SIZE(fail); i++) {
@@ -591,15 +606,20 @@ static void test_llm_proto_status_classes(void **state)
         assert_int_equal(r.err, CQ_ERR_AI_SERVICE_REJECTED);
         assert_false(cq_err_retriable(r.err));
         char expect[64];
-        snprintf(expect, sizeof(expect), "openai answered HTTP %ld: Incorrect API key", fail[i]);
+        snprintf(expect, sizeof(expect), "openai answered HTTP %ld, ", fail[i]);
         assert_non_null(strstr(r.message, expect));
+        assert_non_null(strstr(r.message, "invalid_request_error"));
+        assert_null(strstr(r.message, "Incorrect API key"));
+        assert_string_equal(r.provider_text, "Incorrect API key provided");
+        assert_false(r.format_refused);
         cq_llm_reply_clear(&r);
     }
     /* Bedrock's error shape, and an HTML error page from a proxy. */
     parse(CQ_LLM_BEDROCK, 403, NULL, "{\"message\":\"The security token included is invalid.\"}", 0,
           &r);
     assert_int_equal(r.verdict, CQ_LLM_FAIL);
-    assert_non_null(strstr(r.message, "security token"));
+    assert_null(strstr(r.message, "security token"));
+    assert_non_null(strstr(r.provider_text, "security token"));
     cq_llm_reply_clear(&r);
     parse(CQ_LLM_OPENAI, 502, NULL, "<html><body>Bad Gateway</body></html>", 0, &r);
     assert_int_equal(r.verdict, CQ_LLM_RETRY);
@@ -627,7 +647,8 @@ static void test_llm_proto_spend_limits_fail(void **state)
           "credit balance is too low to access the Anthropic API.\"}}",
           0, &r);
     assert_int_equal(r.verdict, CQ_LLM_FAIL);
-    assert_non_null(strstr(r.message, "credit balance"));
+    assert_non_null(strstr(r.provider_text, "credit balance"));
+    assert_null(strstr(r.message, "credit balance"));
     assert_non_null(strstr(r.message, "spend limit"));
     cq_llm_reply_clear(&r);
 
