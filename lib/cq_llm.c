@@ -319,15 +319,6 @@ static void cq_llm_attempt(cq_llm_call_t *call)
                       "The AI provider's circuit is open after repeated failures");
         return;
     }
-    cq_llm_prompt_t prompt = {
-        .system = call->system,
-        .user = call->user,
-        .result_schema = call->schema,
-        .schema_name = call->schema_name,
-        .repair_note = call->repair_note,
-        .previous_answer = call->previous_answer,
-        .mode = llm->mode,
-    };
     char err[256];
     /* A retry sends the request it already has, except to Bedrock, whose
      * signature is only valid for a few minutes, and except when the
@@ -342,6 +333,15 @@ static void cq_llm_attempt(cq_llm_call_t *call)
         }
     }
     if (!call->http.body) {
+        cq_llm_prompt_t prompt = {
+            .system = call->system,
+            .user = call->user,
+            .result_schema = call->schema,
+            .schema_name = call->schema_name,
+            .repair_note = call->repair_note,
+            .previous_answer = call->previous_answer,
+            .mode = llm->mode,
+        };
         call->mode = (uint8_t)llm->mode;
         if (cq_llm_build_request(llm->conf, llm->provider, &prompt, &call->http, err,
                                  sizeof(err)) != CQ_ERR_OK) {
