@@ -191,25 +191,42 @@ static bool cq_llm_schema_close_object(cq_llm_conv_t *c, const json_t *node, jso
     return true;
 }
 
-/* Whether the grammar shape drops this keyword: patterns and formats
- * (regex-to-grammar translation is partial and slow), and bounds that
- * expand into one grammar rule per repetition. */
-static bool cq_llm_schema_grammar_drops(const char *key, const json_t *val)
+typedef enum { CQ_LLM_KEEP, CQ_LLM_DROP, CQ_LLM_CLAMP } cq_llm_grammar_action_t;
+
+/* What the grammar shape does with a keyword of node. Patterns and formats
+ * are dropped (regex-to-grammar translation is partial and slow). Bounds
+ * expand into one grammar rule per repetition, so a large maximum is
+ * clamped to the shape's bound (stricter: what fits the clamped schema
+ * fits the full one, and the model is still stopped); a minimum above the
+ * bound is dropped, and so is then its maximum, which can no longer be
+ * clamped below it. */
+static cq_llm_grammar_action_t cq_llm_schema_grammar_action(const json_t *node, const char *key,
+                                                            const json_t *val)
 {
     if (strcmp(key, "pattern") == 0 || strcmp(key, "format") == 0)
-        return true;
-    if (strcmp(key, "minLength") == 0 || strcmp(key, "maxLength") == 0 ||
-        strcmp(key, "minItems") == 0 || strcmp(key, "maxItems") == 0)
-        return !json_is_integer(val) || json_integer_value(val) > CQ_LLM_SCHEMA_GRAMMAR_BOUND;
-    return false;
+        return CQ_LLM_DROP;
+    bool length = strcmp(key, "minLength") == 0 || strcmp(key, "maxLength") == 0;
+    bool items = strcmp(key, "minItems") == 0 || strcmp(key, "maxItems") == 0;
+    if (!length && !items)
+        return CQ_LLM_KEEP;
+    json_int_t bound = length ? CQ_LLM_SCHEMA_GRAMMAR_MAX_LENGTH : CQ_LLM_SCHEMA_GRAMMAR_MAX_ITEMS;
+    if (!json_is_integer(val))
+        return CQ_LLM_DROP;
+    if (json_integer_value(val) <= bound)
+        return CQ_LLM_KEEP;
+    if (key[1] == 'i') /* minLength, minItems */
+        return CQ_LLM_DROP;
+    json_t *min = json_object_get(node, length ? "minLength" : "minItems");
+    return json_integer_value(min) > bound ? CQ_LLM_DROP : CQ_LLM_CLAMP;
 }
 
 /* Whether the converted node leaves out key (so the description says it). */
-static bool cq_llm_schema_dropped(const cq_llm_conv_t *c, const char *key, const json_t *val)
+static bool cq_llm_schema_dropped(const cq_llm_conv_t *c, const json_t *node, const char *key,
+                                  const json_t *val)
 {
     if (c->strict)
         return cq_llm_schema_in(key, cq_llm_schema_hinted, CQ_ARRAY_SIZE(cq_llm_schema_hinted));
-    return c->grammar && cq_llm_schema_grammar_drops(key, val);
+    return c->grammar && cq_llm_schema_grammar_action(node, key, val) == CQ_LLM_DROP;
 }
 
 /* Appends "(minLength: 1, maxLength: 500)" for dropped keywords to the description. */
@@ -220,7 +237,7 @@ static void cq_llm_schema_hint(const cq_llm_conv_t *c, json_t *out, const json_t
          it = json_object_iter_next((json_t *)node, it)) {
         const char *key = json_object_iter_key(it);
         json_t *val = json_object_iter_value(it);
-        if (!cq_llm_schema_dropped(c, key, val))
+        if (!cq_llm_schema_dropped(c, node, key, val))
             continue;
         char *text = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
         char *next =
@@ -287,8 +304,17 @@ static json_t *cq_llm_schema_conv(cq_llm_conv_t *c, const json_t *node, int dept
         const char *out_key = key;
         if (strcmp(key, "$defs") == 0 || strcmp(key, "definitions") == 0)
             continue; /* every $ref is inlined */
-        if (c->grammar && cq_llm_schema_grammar_drops(key, val))
+        cq_llm_grammar_action_t act =
+            c->grammar ? cq_llm_schema_grammar_action(node, key, val) : CQ_LLM_KEEP;
+        if (act == CQ_LLM_DROP)
             continue; /* told in the description below */
+        if (act == CQ_LLM_CLAMP) {
+            json_object_set_new(out, key,
+                                json_integer(strcmp(key, "maxLength") == 0
+                                                 ? CQ_LLM_SCHEMA_GRAMMAR_MAX_LENGTH
+                                                 : CQ_LLM_SCHEMA_GRAMMAR_MAX_ITEMS));
+            continue;
+        }
         if (strcmp(key, "properties") == 0) {
             conv = cq_llm_schema_conv_props(c, val, depth);
         } else if (strcmp(key, "items") == 0 ||

@@ -12,9 +12,11 @@
  * removed; their values move into the description so the model still
  * sees them. Grammar-driven servers (llama.cpp's json_object mode, and
  * the schema a prompt-only call describes) get the plain shape minus what
- * grammar compilers choke on: pattern, format, and length or item bounds
- * above CQ_LLM_SCHEMA_GRAMMAR_BOUND (a maxLength of 5000 becomes thousands
- * of grammar rules), again told in the description. Our own validator
+ * grammar compilers choke on: pattern and format are dropped (and told in
+ * the description), maxLength and maxItems above the grammar bounds are
+ * clamped to them (a maxLength of 2000 becomes thousands of grammar rules:
+ * llama-cpp-python's server crashes on it), minimums above them dropped.
+ * Clamping only tightens the schema. Our own validator
  * checks the answer against the original schema afterwards, so nothing is
  * lost by loosening.
  *
@@ -33,8 +35,9 @@
 #define CQ_LLM_SCHEMA_WRAP_ARRAY "items"
 #define CQ_LLM_SCHEMA_WRAP_OTHER "result"
 
-/* Largest minLength, maxLength, minItems or maxItems the grammar shape keeps. */
-#define CQ_LLM_SCHEMA_GRAMMAR_BOUND 64
+/* Largest maxLength (minLength) and maxItems (minItems) of the grammar shape. */
+#define CQ_LLM_SCHEMA_GRAMMAR_MAX_LENGTH 256
+#define CQ_LLM_SCHEMA_GRAMMAR_MAX_ITEMS  20
 
 typedef enum {
     CQ_LLM_SHAPE_PLAIN,   /* refs inlined, root wrapped (Anthropic tool input) */

@@ -375,7 +375,7 @@ static bool has_big_bound(const json_t *v)
     static const char *const bounds[] = {"minLength", "maxLength", "minItems", "maxItems"};
     if (json_is_object(v)) {
         for (size_t i = 0; i < CQ_ARRAY_SIZE(bounds); i++)
-            if (json_integer_value(json_object_get(v, bounds[i])) > 64)
+            if (json_integer_value(json_object_get(v, bounds[i])) > (i < 2 ? 256 : 20))
                 return true;
         for (void *it = json_object_iter((json_t *)v); it;
              it = json_object_iter_next((json_t *)v, it))

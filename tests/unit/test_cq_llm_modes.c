@@ -80,29 +80,26 @@ static json_t *build(fixture_t *f, cq_llm_provider_t p, cq_llm_mode_t mode)
     return body;
 }
 
-/* The largest minLength/maxLength/minItems/maxItems anywhere in v, and
+/* The largest value of key (maxLength, maxItems) anywhere in v, and
  * whether a pattern or format keyword is left. */
-static json_int_t max_bound(const json_t *v, bool *regex)
+static json_int_t max_bound(const json_t *v, const char *key, bool *regex)
 {
     json_int_t m = 0;
     if (json_is_object(v)) {
-        static const char *const bounds[] = {"minLength", "maxLength", "minItems", "maxItems"};
-        for (size_t i = 0; i < 4; i++) {
-            json_t *b = json_object_get(v, bounds[i]);
-            if (json_is_integer(b) && json_integer_value(b) > m)
-                m = json_integer_value(b);
-        }
+        json_t *b = json_object_get(v, key);
+        if (json_is_integer(b))
+            m = json_integer_value(b);
         if (json_is_string(json_object_get(v, "pattern")) ||
             json_is_string(json_object_get(v, "format")))
             *regex = true;
         for (void *it = json_object_iter((json_t *)v); it;
              it = json_object_iter_next((json_t *)v, it)) {
-            json_int_t sub = max_bound(json_object_iter_value(it), regex);
+            json_int_t sub = max_bound(json_object_iter_value(it), key, regex);
             m = sub > m ? sub : m;
         }
     } else if (json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v); i++) {
-            json_int_t sub = max_bound(json_array_get(v, i), regex);
+            json_int_t sub = max_bound(json_array_get(v, i), key, regex);
             m = sub > m ? sub : m;
         }
     }
@@ -163,14 +160,16 @@ static void test_llm_modes_json_object_request(void **state)
     json_t *schema = json_object_get(rf, "schema");
     assert_string_equal(json_string_value(json_object_get(schema, "type")), "object");
     bool regex = false;
-    assert_true(max_bound(schema, &regex) <= CQ_LLM_SCHEMA_GRAMMAR_BOUND);
+    /* Clamped, not dropped: the grammar still stops the model. */
+    assert_int_equal(max_bound(schema, "maxLength", &regex), CQ_LLM_SCHEMA_GRAMMAR_MAX_LENGTH);
+    assert_true(max_bound(schema, "maxItems", &regex) <= CQ_LLM_SCHEMA_GRAMMAR_MAX_ITEMS);
     assert_false(regex);
-    /* The full contract schema has bounds far above it (the validator keeps them). */
+    /* The full contract schema has bounds far above them (the validator keeps them). */
+    const json_t *full =
+        json_object_get(json_object_get(json_object_get(f->doc, "components"), "schemas"),
+                        "AlignmentExplanationResult");
     bool full_regex = false;
-    assert_true(
-        max_bound(json_object_get(json_object_get(json_object_get(f->doc, "components"), "schemas"),
-                                  "AlignmentExplanationResult"),
-                  &full_regex) > CQ_LLM_SCHEMA_GRAMMAR_BOUND);
+    assert_true(max_bound(full, "maxLength", &full_regex) > CQ_LLM_SCHEMA_GRAMMAR_MAX_LENGTH);
     const char *sys = json_string_value(
         json_object_get(json_array_get(json_object_get(body, "messages"), 0), "content"));
     assert_non_null(strstr(sys, "You are a coach."));

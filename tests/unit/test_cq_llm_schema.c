@@ -109,7 +109,9 @@ static void assert_grammar_friendly(const json_t *v)
         assert_false(json_is_string(json_object_get(v, "format")));
         for (size_t i = 0; i < 4; i++) {
             json_t *b = json_object_get(v, bounds[i]);
-            if (json_is_integer(b) && json_integer_value(b) > CQ_LLM_SCHEMA_GRAMMAR_BOUND)
+            json_int_t max =
+                i < 2 ? CQ_LLM_SCHEMA_GRAMMAR_MAX_LENGTH : CQ_LLM_SCHEMA_GRAMMAR_MAX_ITEMS;
+            if (json_is_integer(b) && json_integer_value(b) > max)
                 fail_msg("%s %lld kept", bounds[i], (long long)json_integer_value(b));
         }
         for (void *it = json_object_iter((json_t *)v); it;
@@ -203,35 +205,39 @@ static void test_llm_schema_plain_keeps_constraints(void **state)
     json_decref(doc);
 }
 
-/* The grammar shape (llama.cpp json_object, prompt-only) drops patterns,
- * formats and large bounds, says them in the description, and keeps the
- * rest — small bounds included — as the plain shape does. */
+/* The grammar shape (llama.cpp json_object, prompt-only) drops patterns and
+ * formats (said in the description), clamps large maxima to its bounds,
+ * drops minima above them (with their maxima), and keeps the rest as the
+ * plain shape does. */
 static void test_llm_schema_grammar_drops_heavy_keywords(void **state)
 {
     (void)state;
     json_t *doc = parse("{\"type\":\"object\",\"properties\":{"
                         "\"note\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":5000,"
                         "\"description\":\"Note\"},"
+                        "\"essay\":{\"type\":\"string\",\"minLength\":300,\"maxLength\":5000},"
                         "\"code\":{\"type\":\"string\",\"pattern\":\"^[A-Z]{3}$\",\"maxLength\":3},"
                         "\"day\":{\"type\":\"string\",\"format\":\"date\"},"
                         "\"tags\":{\"type\":\"array\",\"minItems\":1,\"maxItems\":100,"
-                        "\"items\":{\"type\":\"string\",\"maxLength\":64}},"
+                        "\"items\":{\"type\":\"string\",\"maxLength\":256}},"
                         "\"pattern\":{\"type\":\"integer\",\"minimum\":0}},"
                         "\"required\":[\"note\"],\"additionalProperties\":false}");
     char err[256];
     json_t *s = cq_llm_schema_convert(doc, NULL, CQ_LLM_SHAPE_GRAMMAR, err, sizeof(err));
     assert_non_null(s);
-    assert_json_eq(
-        s, "{\"type\":\"object\",\"properties\":{"
-           "\"note\":{\"type\":\"string\",\"minLength\":1,\"description\":\"Note "
-           "(maxLength: 5000)\"},"
-           "\"code\":{\"type\":\"string\",\"maxLength\":3,\"description\":\"(pattern: "
-           "\\\"^[A-Z]{3}$\\\")\"},"
-           "\"day\":{\"type\":\"string\",\"description\":\"(format: \\\"date\\\")\"},"
-           "\"tags\":{\"type\":\"array\",\"minItems\":1,\"description\":\"(maxItems: 100)\","
-           "\"items\":{\"type\":\"string\",\"maxLength\":64}},"
-           "\"pattern\":{\"type\":\"integer\",\"minimum\":0}},"
-           "\"required\":[\"note\"],\"additionalProperties\":false}");
+    assert_json_eq(s,
+                   "{\"type\":\"object\",\"properties\":{"
+                   "\"note\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":256,"
+                   "\"description\":\"Note\"},"
+                   "\"essay\":{\"type\":\"string\",\"description\":\"(minLength: 300, maxLength: "
+                   "5000)\"},"
+                   "\"code\":{\"type\":\"string\",\"maxLength\":3,\"description\":\"(pattern: "
+                   "\\\"^[A-Z]{3}$\\\")\"},"
+                   "\"day\":{\"type\":\"string\",\"description\":\"(format: \\\"date\\\")\"},"
+                   "\"tags\":{\"type\":\"array\",\"minItems\":1,\"maxItems\":20,"
+                   "\"items\":{\"type\":\"string\",\"maxLength\":256}},"
+                   "\"pattern\":{\"type\":\"integer\",\"minimum\":0}},"
+                   "\"required\":[\"note\"],\"additionalProperties\":false}");
     assert_grammar_friendly(s);
     json_decref(s);
     /* The plain shape keeps them all. */
