@@ -393,8 +393,35 @@ static void cq_llm_accept(cq_llm_reply_t *out, json_t *answer)
     cq_llm_verdict(out, CQ_LLM_OK, CQ_ERR_OK, "ok");
 }
 
-/* Parses answer text, tolerating a Markdown code fence around it, or prose
- * around one JSON object (prompt-only answers of small models). */
+/* The text with raw control characters inside string literals escaped
+ * (\u00XX): grammar-constrained servers let a model write a bare newline in
+ * a string, which JSON forbids. Caller frees. */
+static char *cq_llm_escape_controls(const char *start, size_t len, size_t *out_len)
+{
+    char *out = cq_malloc(len * 6 + 1), *o = out;
+    bool in_string = false, escaped = false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)start[i];
+        if (escaped) {
+            escaped = false;
+        } else if (in_string && ch < 0x20) {
+            o += snprintf(o, 7, "\\u%04x", ch);
+            continue;
+        } else if (in_string && ch == '\\') {
+            escaped = true;
+        } else if (ch == '"') {
+            in_string = !in_string;
+        }
+        *o++ = (char)ch;
+    }
+    *o = '\0';
+    *out_len = (size_t)(o - out);
+    return out;
+}
+
+/* Parses answer text, tolerating a Markdown code fence around it, bare
+ * control characters in its strings, or prose around one JSON object
+ * (prompt-only answers of small models). */
 static json_t *cq_llm_answer_json(const char *text, json_error_t *jerr)
 {
     const char *start = text, *end = text + strlen(text);
@@ -411,6 +438,13 @@ static json_t *cq_llm_answer_json(const char *text, json_error_t *jerr)
     }
     json_t *v =
         json_loadb(start, (size_t)(end - start), JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, jerr);
+    if (v)
+        return v;
+    size_t fixed_len;
+    char *fixed = cq_llm_escape_controls(start, (size_t)(end - start), &fixed_len);
+    json_error_t again;
+    v = json_loadb(fixed, fixed_len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &again);
+    free(fixed);
     if (v)
         return v;
     const char *open = memchr(start, '{', (size_t)(end - start));

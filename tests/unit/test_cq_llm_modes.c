@@ -329,6 +329,15 @@ static void test_llm_modes_prose_around_answer(void **state)
     assert_int_equal(r.verdict, CQ_LLM_OK);
     assert_int_equal(json_integer_value(json_object_get(r.content, "a")), 1);
     cq_llm_reply_clear(&r);
+    /* A bare newline inside a string (grammar-constrained servers allow it). */
+    parse(200,
+          "{\"choices\":[{\"message\":{\"content\":\"{\\\"a\\\": \\\"x\\ny "
+          "\\\\\\\"q\\\\\\\"\\\"}\\n\"},"
+          "\"finish_reason\":\"stop\"}]}",
+          &r);
+    assert_int_equal(r.verdict, CQ_LLM_OK);
+    assert_string_equal(json_string_value(json_object_get(r.content, "a")), "x\ny \"q\"");
+    cq_llm_reply_clear(&r);
     parse(200,
           "{\"choices\":[{\"message\":{\"content\":\"Sure! {a: 1}\"},\"finish_reason\":\"stop\"}]}",
           &r);
