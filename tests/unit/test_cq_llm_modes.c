@@ -317,6 +317,68 @@ static void test_llm_modes_provider_text_sanitised(void **state)
     cq_llm_reply_clear(&r);
 }
 
+static void parse_as(cq_llm_provider_t p, long status, const char *retry_after, const char *body,
+                     int transport, cq_llm_reply_t *out)
+{
+    cq_llm_parse_reply(p, status, retry_after, body, body ? strlen(body) : 0, transport, 60000,
+                       out);
+    assert_true(out->message[0] != '\0');
+}
+
+/* Retriable and permanent statuses; every message in our words. */
+static void test_llm_modes_status_classes_in_our_words(void **state)
+{
+    static const long retry[] = {408, 409, 425, 429, 500, 502, 503, 504, 529};
+    static const long fail[] = {400, 401, 403, 404, 413, 422};
+    cq_llm_reply_t r;
+    for (size_t i = 0; i < CQ_ARRAY_SIZE(retry); i++) {
+        parse_as(CQ_LLM_ANTHROPIC, retry[i], NULL,
+                 "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":"
+                 "\"Overloaded\"}}",
+                 0, &r);
+        assert_int_equal(r.verdict, CQ_LLM_RETRY);
+        assert_int_equal(r.err, retry[i] == 429 ? CQ_ERR_RATE_LIMIT_EXCEEDED
+                                                : CQ_ERR_AI_SERVICE_UNAVAILABLE);
+        assert_true(cq_err_retriable(r.err));
+        /* Our words and the provider's error type; its text only for the log. */
+        assert_non_null(strstr(r.message, "overloaded_error"));
+        assert_null(strstr(r.message, "Overloaded"));
+        assert_string_equal(r.provider_text, "Overloaded");
+        cq_llm_reply_clear(&r);
+    }
+    for (size_t i = 0; i < CQ_ARRAY_SIZE(fail); i++) {
+        parse_as(CQ_LLM_OPENAI, fail[i], NULL,
+                 "{\"error\":{\"message\":\"Incorrect API key provided\",\"type\":"
+                 "\"invalid_request_error\",\"code\":\"invalid_api_key\"}}",
+                 0, &r);
+        assert_int_equal(r.verdict, CQ_LLM_FAIL);
+        assert_int_equal(r.err, CQ_ERR_AI_SERVICE_REJECTED);
+        assert_false(cq_err_retriable(r.err));
+        char expect[64];
+        snprintf(expect, sizeof(expect), "openai answered HTTP %ld, ", fail[i]);
+        assert_non_null(strstr(r.message, expect));
+        assert_non_null(strstr(r.message, "invalid_request_error"));
+        assert_null(strstr(r.message, "Incorrect API key"));
+        assert_string_equal(r.provider_text, "Incorrect API key provided");
+        assert_false(r.format_refused);
+        cq_llm_reply_clear(&r);
+    }
+    /* Bedrock's error shape, and an HTML error page from a proxy. */
+    parse_as(CQ_LLM_BEDROCK, 403, NULL, "{\"message\":\"The security token included is invalid.\"}",
+             0, &r);
+    assert_int_equal(r.verdict, CQ_LLM_FAIL);
+    assert_null(strstr(r.message, "security token"));
+    assert_non_null(strstr(r.provider_text, "security token"));
+    cq_llm_reply_clear(&r);
+    parse_as(CQ_LLM_OPENAI, 502, NULL, "<html><body>Bad Gateway</body></html>", 0, &r);
+    assert_int_equal(r.verdict, CQ_LLM_RETRY);
+    assert_non_null(strstr(r.message, "HTTP 502"));
+    cq_llm_reply_clear(&r);
+    parse_as(CQ_LLM_OPENAI, 501, NULL, NULL, 0, &r);
+    assert_int_equal(r.verdict, CQ_LLM_FAIL);
+    cq_llm_reply_clear(&r);
+}
+
 /* Prompt-only answers from small models: prose around one JSON object. */
 static void test_llm_modes_prose_around_answer(void **state)
 {
@@ -355,6 +417,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_llm_modes_build_refuses_foreign_mode, setup, teardown),
         cmocka_unit_test(test_llm_modes_format_refusal_detected),
         cmocka_unit_test(test_llm_modes_provider_text_sanitised),
+        cmocka_unit_test(test_llm_modes_status_classes_in_our_words),
         cmocka_unit_test(test_llm_modes_prose_around_answer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
