@@ -130,6 +130,8 @@ cq_llm_t *cq_llm_new(const cq_config_t *conf, char *errstr, size_t errstr_size)
             return NULL;
         }
     }
+    CQ_LOG(CQ_LOG_INFO, "llm", NULL, "structured output: %s (llm.structured_output=%s)",
+           cq_llm_mode_name(mode), conf->llm_structured_output);
     pthread_once(&cq_llm_curl_once, cq_llm_curl_init);
     llm->multi = curl_multi_init();
     llm->idle_cap = (size_t)conf->worker_max_in_flight;
@@ -478,6 +480,8 @@ static void cq_llm_on_done(cq_llm_call_t *call, CURLcode code)
                    cq_llm_provider_name(llm->provider), cq_llm_mode_name(call->mode), reply.message,
                    reply.provider_text, cq_llm_mode_name(next));
         }
+        /* The server answered: it is up (and a half-open breaker's trial ends). */
+        cq_breaker_record(llm->breaker, true, now);
         call->fallbacks++;
         cq_llm_call_reset_transfer(call);
         cq_llm_attempt(call); /* rebuilt in the engine's mode */
