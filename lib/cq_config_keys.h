@@ -113,6 +113,14 @@
     X("llm.aws_region", llm_aws_region, STR, "us-east-1", 0, 0, W,                                 \
       "AWS region for bedrock; credentials come from AWS_ACCESS_KEY_ID, "                          \
       "AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.")                                              \
+    X("llm.structured_output", llm_structured_output, STR, "auto", 0, 0, W,                        \
+      "How the model is made to answer in the result schema: auto (openai: json_schema, then "     \
+      "json_object, then prompt while the server refuses them, remembered per worker; "            \
+      "anthropic, bedrock: tool), json_schema (strict structured output), json_object (JSON "      \
+      "mode with the schema, as llama.cpp servers take it), tool (a forced tool call; "            \
+      "anthropic, bedrock) or prompt (the schema in the system prompt). A value other than "       \
+      "auto is kept even when refused. Answers are validated, and repaired once, in every "        \
+      "mode.")                                                                                     \
     X("llm.max_tokens", llm_max_tokens, INT, "2048", 16, 200000, W,                                \
       "Largest completion the model may write.")                                                   \
     X("llm.connect_timeout", llm_connect_timeout, MS, "5s", 100, 600000, W,                        \

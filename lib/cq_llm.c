@@ -7,6 +7,16 @@
  * Callbacks are delivered only from cq_llm_poll, never from cq_llm_call, so
  * a caller never re-enters itself.
  *
+ * Structured output: the engine holds the provider's current mode
+ * (llm.structured_output). With auto, a reply that says the server refused
+ * the mode's request format moves the engine to the next mode
+ * (cq_llm_mode_next), logged once per step, and the call is sent again at
+ * once in that mode; calls built in an older mode are rebuilt before their
+ * next attempt. A refusal is not a failure for the breaker.
+ *
+ * Errors: job messages are the reply's own words; the provider's error
+ * text is logged (cut short), never passed on.
+ *
  * Memory: a call holds its prompts, its request and its reply body (capped
  * at CQ_LLM_REPLY_MAX); curl's receive buffer is kept small so thousands
  * of calls in flight stay within tens of megabytes.
@@ -33,6 +43,8 @@ typedef struct cq_llm_call_s {
     cq_llm_done_fn *done;
     void *opaque;
     int attempts;
+    uint8_t fallbacks; /* attempts spent on a refused structured-output mode */
+    uint8_t mode;      /* the cq_llm_mode_t its request was built in */
     bool repaired;
     char *repair_note, *previous_answer;
     int64_t started_ms, retry_at;
@@ -54,6 +66,8 @@ typedef struct cq_llm_call_s {
 struct cq_llm_s {
     const cq_config_t *conf;
     cq_llm_provider_t provider;
+    cq_llm_mode_t mode; /* structured output now; moves on when refused (auto only) */
+    bool mode_auto;     /* llm.structured_output=auto: fallback allowed */
     CURLM *multi;
     cq_breaker_t *breaker;
     cq_llm_call_t *active; /* transfers running, so destroy can reach them */
@@ -93,9 +107,16 @@ cq_llm_t *cq_llm_new(const cq_config_t *conf, char *errstr, size_t errstr_size)
         cq_errstr_set(errstr, errstr_size, "llm.api_key is required for provider anthropic");
         return NULL;
     }
+    cq_llm_mode_t mode = CQ_LLM_MODE_AUTO, configured = CQ_LLM_MODE_AUTO;
+    if (provider != CQ_LLM_BUILTIN && cq_llm_mode_select(provider, conf->llm_structured_output,
+                                                         &mode, errstr, errstr_size) != CQ_ERR_OK)
+        return NULL;
+    cq_llm_mode_parse(conf->llm_structured_output, &configured);
     cq_llm_t *llm = cq_calloc(1, sizeof(*llm));
     llm->conf = conf;
     llm->provider = provider;
+    llm->mode = mode;
+    llm->mode_auto = configured == CQ_LLM_MODE_AUTO;
     llm->seed = (unsigned int)cq_now_ms();
     if (provider == CQ_LLM_BUILTIN)
         return llm;
@@ -109,6 +130,8 @@ cq_llm_t *cq_llm_new(const cq_config_t *conf, char *errstr, size_t errstr_size)
             return NULL;
         }
     }
+    CQ_LOG(CQ_LOG_INFO, "llm", NULL, "structured output: %s (llm.structured_output=%s)",
+           cq_llm_mode_name(mode), conf->llm_structured_output);
     pthread_once(&cq_llm_curl_once, cq_llm_curl_init);
     llm->multi = curl_multi_init();
     llm->idle_cap = (size_t)conf->worker_max_in_flight;
@@ -219,6 +242,11 @@ const char *cq_llm_provider(const cq_llm_t *llm)
     return cq_llm_provider_name(llm->provider);
 }
 
+const char *cq_llm_structured_output(const cq_llm_t *llm)
+{
+    return cq_llm_mode_name(llm->mode);
+}
+
 const char *cq_llm_circuit_state(cq_llm_t *llm)
 {
     return llm->breaker ? cq_breaker_state_name(llm->breaker) : "closed";
@@ -293,20 +321,30 @@ static void cq_llm_attempt(cq_llm_call_t *call)
                       "The AI provider's circuit is open after repeated failures");
         return;
     }
-    cq_llm_prompt_t prompt = {
-        .system = call->system,
-        .user = call->user,
-        .result_schema = call->schema,
-        .schema_name = call->schema_name,
-        .repair_note = call->repair_note,
-        .previous_answer = call->previous_answer,
-    };
     char err[256];
     /* A retry sends the request it already has, except to Bedrock, whose
-     * signature is only valid for a few minutes. */
-    if (call->http.body && llm->provider == CQ_LLM_BEDROCK)
+     * signature is only valid for a few minutes, and except when the
+     * engine's structured-output mode moved on since it was built. */
+    if (call->http.body && (llm->provider == CQ_LLM_BEDROCK || call->mode != llm->mode)) {
+        if (!call->user)
+            call->user = cq_llm_request_user(call->http.body);
         cq_llm_http_clear(&call->http);
+        if (!call->user) {
+            cq_llm_finish(call, CQ_ERR_INTERNAL_ERROR, "cannot rebuild the request");
+            return;
+        }
+    }
     if (!call->http.body) {
+        cq_llm_prompt_t prompt = {
+            .system = call->system,
+            .user = call->user,
+            .result_schema = call->schema,
+            .schema_name = call->schema_name,
+            .repair_note = call->repair_note,
+            .previous_answer = call->previous_answer,
+            .mode = llm->mode,
+        };
+        call->mode = (uint8_t)llm->mode;
         if (cq_llm_build_request(llm->conf, llm->provider, &prompt, &call->http, err,
                                  sizeof(err)) != CQ_ERR_OK) {
             cq_llm_finish(call, CQ_ERR_INTERNAL_ERROR, err);
@@ -433,6 +471,25 @@ static void cq_llm_on_done(cq_llm_call_t *call, CURLcode code)
         call->model = cq_strdup(reply.model);
     int64_t now = cq_mono_ms();
     const char *id = call->schema_name;
+    cq_llm_mode_t next;
+    if (reply.format_refused && llm->mode_auto && cq_llm_mode_next(call->mode, &next)) {
+        if (llm->mode == (cq_llm_mode_t)call->mode) {
+            llm->mode = next;
+            CQ_LOG(CQ_LOG_WARN, "llm", id,
+                   "%s refused structured output %s (%s; server said: %s); using %s from now on",
+                   cq_llm_provider_name(llm->provider), cq_llm_mode_name(call->mode), reply.message,
+                   reply.provider_text, cq_llm_mode_name(next));
+        }
+        /* The server answered: it is up (and a half-open breaker's trial ends). */
+        cq_breaker_record(llm->breaker, true, now);
+        call->fallbacks++;
+        cq_llm_call_reset_transfer(call);
+        cq_llm_attempt(call); /* rebuilt in the engine's mode */
+        cq_llm_reply_clear(&reply);
+        return;
+    }
+    /* The provider's own text is for the log only (cut short in the reply). */
+    const char *said = reply.provider_text[0] ? reply.provider_text : "-";
     switch (reply.verdict) {
     case CQ_LLM_OK: {
         cq_breaker_record(llm->breaker, true, now);
@@ -477,17 +534,20 @@ static void cq_llm_on_done(cq_llm_call_t *call, CURLcode code)
         break;
     case CQ_LLM_RETRY:
         cq_breaker_record(llm->breaker, false, now);
-        if (call->attempts < llm->conf->llm_max_attempts) {
+        if (call->attempts - call->fallbacks < llm->conf->llm_max_attempts) {
             int64_t delay = reply.retry_after_ms >= 0 ? reply.retry_after_ms
                                                       : cq_llm_backoff(llm, call->attempts);
-            CQ_LOG(CQ_LOG_INFO, "llm", id, "attempt %d: %s; retrying in %lld ms", call->attempts,
-                   reply.message, (long long)delay);
+            CQ_LOG(CQ_LOG_INFO, "llm", id, "attempt %d: %s (server said: %s); retrying in %lld ms",
+                   call->attempts, reply.message, said, (long long)delay);
             cq_llm_schedule(call, delay);
         } else {
+            CQ_LOG(CQ_LOG_WARN, "llm", id, "attempt %d: %s (server said: %s); giving up",
+                   call->attempts, reply.message, said);
             cq_llm_finish(call, reply.err, reply.message);
         }
         break;
     case CQ_LLM_FAIL:
+        CQ_LOG(CQ_LOG_WARN, "llm", id, "%s (server said: %s)", reply.message, said);
         cq_llm_finish(call, reply.err, reply.message);
         break;
     }

@@ -6,7 +6,10 @@
  * (cq_llm_proto), send it, interpret the reply, then either finish, retry
  * after a jittered backoff or the server's Retry-After (up to
  * llm.max_attempts calls), or — once — ask the model to repair an answer
- * that broke the result schema. A per-provider circuit breaker stops calls
+ * that broke the result schema. The answer is asked for in the provider's
+ * structured-output mode (llm.structured_output); under auto, a server
+ * that refuses a mode moves the engine to the next one for good. A
+ * per-provider circuit breaker stops calls
  * while the provider is failing; with llm.fallback_builtin the caller is told
  * to use the builtin engine instead.
  *
@@ -53,6 +56,10 @@ void cq_llm_destroy(cq_llm_t *llm);
 
 bool cq_llm_is_builtin(const cq_llm_t *llm);
 const char *cq_llm_provider(const cq_llm_t *llm);
+/* The structured-output mode calls use now ("json_schema", "json_object",
+ * "tool", "prompt"; "auto" for builtin): it moves on when the server
+ * refuses it under llm.structured_output=auto. */
+const char *cq_llm_structured_output(const cq_llm_t *llm);
 /* "closed", "open" or "half_open". */
 const char *cq_llm_circuit_state(cq_llm_t *llm);
 

@@ -5,8 +5,11 @@
  * (cq_llm_build_request), performs it, and asks what the reply means
  * (cq_llm_parse_reply): the structured answer, or whether to retry, give
  * up, or send a repair prompt. Providers: OpenAI-compatible chat
- * completions (json_schema structured output in strict mode), Anthropic
- * messages and Bedrock (Anthropic models, forced tool call).
+ * completions, Anthropic messages and Bedrock (Anthropic models). How the
+ * answer is asked for is the structured-output mode: json_schema (strict)
+ * or json_object with a schema (llama.cpp servers) for OpenAI, a forced
+ * tool call for Anthropic and Bedrock, or prompt-only for any of them.
+ * Requests are built in cq_llm_proto.c, replies read in cq_llm_reply.c.
  *
  * Requests carry API keys and signatures in their headers: never log the
  * headers. Replies are untrusted: any byte sequence gives a verdict, never
@@ -31,6 +34,30 @@ typedef enum { CQ_LLM_BUILTIN, CQ_LLM_OPENAI, CQ_LLM_ANTHROPIC, CQ_LLM_BEDROCK }
 bool cq_llm_provider_parse(const char *name, cq_llm_provider_t *out);
 /* The llm.provider spelling; "unknown" for values outside the enum. */
 const char *cq_llm_provider_name(cq_llm_provider_t p);
+
+/* How the model is made to answer in the result schema (llm.structured_output).
+ * AUTO stands for the provider's default: json_schema for openai, tool for
+ * anthropic and bedrock. */
+typedef enum {
+    CQ_LLM_MODE_AUTO = 0,
+    CQ_LLM_MODE_JSON_SCHEMA, /* response_format json_schema, strict */
+    CQ_LLM_MODE_JSON_OBJECT, /* response_format json_object with a grammar-friendly schema */
+    CQ_LLM_MODE_TOOL,        /* a forced tool call whose input is the answer */
+    CQ_LLM_MODE_PROMPT,      /* the schema described in the prompt, the answer parsed as text */
+} cq_llm_mode_t;
+
+/* "auto", "json_schema", "json_object", "tool", "prompt" (case-insensitive). */
+bool cq_llm_mode_parse(const char *name, cq_llm_mode_t *out);
+const char *cq_llm_mode_name(cq_llm_mode_t m);
+/* The mode a provider starts with for the configured llm.structured_output
+ * value: AUTO becomes the provider's default. CQ_ERR_CONFIG when the value
+ * is unknown or the provider cannot take that mode (json_schema and
+ * json_object are OpenAI-only; tool is Anthropic/Bedrock-only here). */
+cq_err_t cq_llm_mode_select(cq_llm_provider_t p, const char *configured, cq_llm_mode_t *out,
+                            char *errstr, size_t errstr_size);
+/* Where auto falls back to when the server refuses mode: json_schema ->
+ * json_object -> prompt. False when mode has no fallback. */
+bool cq_llm_mode_next(cq_llm_mode_t mode, cq_llm_mode_t *next);
 
 /* One HTTP request to make (always POST); all strings owned. */
 typedef struct {
@@ -58,6 +85,8 @@ typedef struct {
     /* Where "#/..." $refs of result_schema resolve (the contract document);
      * NULL: in result_schema itself. */
     const json_t *schema_document;
+    /* How the answer is asked for; AUTO: the provider's default. */
+    cq_llm_mode_t mode;
 } cq_llm_prompt_t;
 
 /* Builds the request for provider p from the llm.* config (base_url,
@@ -67,8 +96,8 @@ typedef struct {
  * AWS_SESSION_TOKEN) and the current time: build right before sending, a
  * signature lasts about 5 minutes. Errors (CQ_ERR_CONFIG: builtin provider,
  * missing model, key or credentials, bad URL or region, a schema the
- * provider cannot take; CQ_ERR_INTERNAL_ERROR: no user prompt or invalid
- * UTF-8) leave out zeroed. */
+ * provider cannot take, a mode the provider cannot take; CQ_ERR_INTERNAL_ERROR: no user prompt or
+ * invalid UTF-8) leave out zeroed. */
 cq_err_t cq_llm_build_request(const cq_config_t *conf, cq_llm_provider_t p,
                               const cq_llm_prompt_t *prompt, cq_llm_http_t *out, char *errstr,
                               size_t errstr_size);
@@ -108,8 +137,18 @@ typedef struct {
      * request, untrusted certificate) or INVALID_AI_RESPONSE (refusal,
      * content filter); INVALID: INVALID_AI_RESPONSE. */
     cq_err_t err;
-    char message[256]; /* what happened, for job errors and logs; never holds secrets */
-    char *model;       /* the model that answered, when the reply says */
+    /* What happened in our words, for job errors and repair prompts: the
+     * provider's own error text is never in it (it can name server files). */
+    char message[256];
+    /* The provider's error text (error.message and the like), cut short and
+     * with control characters blanked: for logs only, never for clients. */
+    char provider_text[256];
+    /* The server refused the request's structured-output format (an HTTP
+     * 400/422/500/501 whose error text names response_format, json_schema,
+     * json_object, grammar or schema): the engine may fall back to the next
+     * mode (cq_llm_mode_next) instead of the verdict's retry or failure. */
+    bool format_refused;
+    char *model; /* the model that answered, when the reply says */
 } cq_llm_reply_t;
 
 /* Frees what reply holds and zeroes it; safe on a zeroed or cleared struct. */

@@ -3,9 +3,10 @@
  *
  * One recursive copy does everything: $refs are replaced by a converted
  * copy of their target (depth-limited, so a recursive $ref is an error, not
- * a stack overflow), and in strict mode each node keeps only the keywords
- * OpenAI's strict mode accepts. The contract document is never modified
- * and its reference counts are never touched: workers share it.
+ * a stack overflow), in strict mode each node keeps only the keywords
+ * OpenAI's strict mode accepts, and in grammar mode each node loses the
+ * keywords a grammar compiler cannot take in reasonable size. The contract document is never
+ * modified and its reference counts are never touched: workers share it.
  */
 #include "cq_llm_schema.h"
 #include "cq_schema.h"
@@ -17,7 +18,7 @@
 
 typedef struct {
     const json_t *doc;
-    bool strict;
+    bool strict, grammar;
     char *errstr;
     size_t errstr_size;
 } cq_llm_conv_t;
@@ -190,15 +191,53 @@ static bool cq_llm_schema_close_object(cq_llm_conv_t *c, const json_t *node, jso
     return true;
 }
 
+typedef enum { CQ_LLM_KEEP, CQ_LLM_DROP, CQ_LLM_CLAMP } cq_llm_grammar_action_t;
+
+/* What the grammar shape does with a keyword of node. Patterns and formats
+ * are dropped (regex-to-grammar translation is partial and slow). Bounds
+ * expand into one grammar rule per repetition, so a large maximum is
+ * clamped to the shape's bound (stricter: what fits the clamped schema
+ * fits the full one, and the model is still stopped); a minimum above the
+ * bound is dropped, and so is then its maximum, which can no longer be
+ * clamped below it. */
+static cq_llm_grammar_action_t cq_llm_schema_grammar_action(const json_t *node, const char *key,
+                                                            const json_t *val)
+{
+    if (strcmp(key, "pattern") == 0 || strcmp(key, "format") == 0)
+        return CQ_LLM_DROP;
+    bool length = strcmp(key, "minLength") == 0 || strcmp(key, "maxLength") == 0;
+    bool items = strcmp(key, "minItems") == 0 || strcmp(key, "maxItems") == 0;
+    if (!length && !items)
+        return CQ_LLM_KEEP;
+    json_int_t bound = length ? CQ_LLM_SCHEMA_GRAMMAR_MAX_LENGTH : CQ_LLM_SCHEMA_GRAMMAR_MAX_ITEMS;
+    if (!json_is_integer(val))
+        return CQ_LLM_DROP;
+    if (json_integer_value(val) <= bound)
+        return CQ_LLM_KEEP;
+    if (key[1] == 'i') /* minLength, minItems */
+        return CQ_LLM_DROP;
+    json_t *min = json_object_get(node, length ? "minLength" : "minItems");
+    return json_integer_value(min) > bound ? CQ_LLM_DROP : CQ_LLM_CLAMP;
+}
+
+/* Whether the converted node leaves out key (so the description says it). */
+static bool cq_llm_schema_dropped(const cq_llm_conv_t *c, const json_t *node, const char *key,
+                                  const json_t *val)
+{
+    if (c->strict)
+        return cq_llm_schema_in(key, cq_llm_schema_hinted, CQ_ARRAY_SIZE(cq_llm_schema_hinted));
+    return c->grammar && cq_llm_schema_grammar_action(node, key, val) == CQ_LLM_DROP;
+}
+
 /* Appends "(minLength: 1, maxLength: 500)" for dropped keywords to the description. */
-static void cq_llm_schema_hint(json_t *out, const json_t *node)
+static void cq_llm_schema_hint(const cq_llm_conv_t *c, json_t *out, const json_t *node)
 {
     char *hint = NULL;
     for (void *it = json_object_iter((json_t *)node); it;
          it = json_object_iter_next((json_t *)node, it)) {
         const char *key = json_object_iter_key(it);
         json_t *val = json_object_iter_value(it);
-        if (!cq_llm_schema_in(key, cq_llm_schema_hinted, CQ_ARRAY_SIZE(cq_llm_schema_hinted)))
+        if (!cq_llm_schema_dropped(c, node, key, val))
             continue;
         char *text = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
         char *next =
@@ -265,6 +304,17 @@ static json_t *cq_llm_schema_conv(cq_llm_conv_t *c, const json_t *node, int dept
         const char *out_key = key;
         if (strcmp(key, "$defs") == 0 || strcmp(key, "definitions") == 0)
             continue; /* every $ref is inlined */
+        cq_llm_grammar_action_t act =
+            c->grammar ? cq_llm_schema_grammar_action(node, key, val) : CQ_LLM_KEEP;
+        if (act == CQ_LLM_DROP)
+            continue; /* told in the description below */
+        if (act == CQ_LLM_CLAMP) {
+            json_object_set_new(out, key,
+                                json_integer(strcmp(key, "maxLength") == 0
+                                                 ? CQ_LLM_SCHEMA_GRAMMAR_MAX_LENGTH
+                                                 : CQ_LLM_SCHEMA_GRAMMAR_MAX_ITEMS));
+            continue;
+        }
         if (strcmp(key, "properties") == 0) {
             conv = cq_llm_schema_conv_props(c, val, depth);
         } else if (strcmp(key, "items") == 0 ||
@@ -310,8 +360,9 @@ static json_t *cq_llm_schema_conv(cq_llm_conv_t *c, const json_t *node, int dept
         if (json_object_get(node, "properties") || cq_llm_schema_type_has(type, "object"))
             if (!cq_llm_schema_close_object(c, node, out))
                 goto fail;
-        cq_llm_schema_hint(out, node);
     }
+    if (c->strict || c->grammar)
+        cq_llm_schema_hint(c, out, node);
     return out;
 fail:
     json_decref(out);
@@ -321,7 +372,7 @@ fail:
 /* The schema at the root after following $refs; NULL when dangling. */
 static const json_t *cq_llm_schema_root(const json_t *schema, const json_t *document)
 {
-    cq_llm_conv_t c = {document ? document : schema, false, NULL, 0};
+    cq_llm_conv_t c = {document ? document : schema, false, false, NULL, 0};
     for (int i = 0; i < CQ_LLM_SCHEMA_MAX_DEPTH && schema; i++) {
         const char *ref = json_string_value(json_object_get(schema, "$ref"));
         if (!ref)
@@ -338,10 +389,11 @@ bool cq_llm_schema_wrapped(const json_t *schema, const json_t *document)
     return !(json_is_string(type) && strcmp(json_string_value(type), "object") == 0);
 }
 
-json_t *cq_llm_schema_convert(const json_t *schema, const json_t *document, bool strict,
+json_t *cq_llm_schema_convert(const json_t *schema, const json_t *document, cq_llm_shape_t shape,
                               char *errstr, size_t errstr_size)
 {
-    cq_llm_conv_t c = {document ? document : schema, strict, errstr, errstr_size};
+    cq_llm_conv_t c = {document ? document : schema, shape == CQ_LLM_SHAPE_STRICT,
+                       shape == CQ_LLM_SHAPE_GRAMMAR, errstr, errstr_size};
     if (!schema) {
         cq_errstr_set(errstr, errstr_size, "no result schema");
         return NULL;

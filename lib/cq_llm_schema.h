@@ -10,8 +10,15 @@
  * has additionalProperties false, an optional property may be null
  * instead, oneOf becomes anyOf, and keywords strict mode rejects are
  * removed; their values move into the description so the model still
- * sees them. Our own validator checks the answer against the original
- * schema afterwards, so nothing is lost by loosening.
+ * sees them. Grammar-driven servers (llama.cpp's json_object mode, and
+ * the schema a prompt-only call describes) get the plain shape minus what
+ * grammar compilers choke on: pattern and format are dropped (and told in
+ * the description), maxLength and maxItems above the grammar bounds are
+ * clamped to them (a maxLength of 2000 becomes thousands of grammar rules:
+ * llama-cpp-python's server crashes on it), minimums above them dropped.
+ * Clamping only tightens the schema. Our own validator
+ * checks the answer against the original schema afterwards, so nothing is
+ * lost by loosening.
  *
  * Pure functions of their inputs; the inputs are only read (no reference
  * counts touched), so a shared contract document is safe from any thread.
@@ -28,12 +35,21 @@
 #define CQ_LLM_SCHEMA_WRAP_ARRAY "items"
 #define CQ_LLM_SCHEMA_WRAP_OTHER "result"
 
-/* Converts schema for a provider: strict for OpenAI strict mode, otherwise
- * (Anthropic tool input) only refs inlined and the root wrapped. $refs
- * resolve in document (NULL: in schema itself). Returns a new reference,
- * or NULL with errstr (dangling or non-local $ref, recursion, a keyword
- * strict mode cannot express such as allOf). */
-json_t *cq_llm_schema_convert(const json_t *schema, const json_t *document, bool strict,
+/* Largest maxLength (minLength) and maxItems (minItems) of the grammar shape. */
+#define CQ_LLM_SCHEMA_GRAMMAR_MAX_LENGTH 256
+#define CQ_LLM_SCHEMA_GRAMMAR_MAX_ITEMS  20
+
+typedef enum {
+    CQ_LLM_SHAPE_PLAIN,   /* refs inlined, root wrapped (Anthropic tool input) */
+    CQ_LLM_SHAPE_STRICT,  /* OpenAI strict json_schema */
+    CQ_LLM_SHAPE_GRAMMAR, /* plain, minus what grammar compilers choke on */
+} cq_llm_shape_t;
+
+/* Converts schema to a shape. $refs resolve in document (NULL: in schema
+ * itself). Returns a new reference, or NULL with errstr (dangling or
+ * non-local $ref, recursion, a keyword strict mode cannot express such as
+ * allOf). */
+json_t *cq_llm_schema_convert(const json_t *schema, const json_t *document, cq_llm_shape_t shape,
                               char *errstr, size_t errstr_size);
 
 /* Whether convert wraps this schema (resolved through a root $ref). */

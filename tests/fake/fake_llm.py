@@ -20,6 +20,15 @@ Provider endpoints (POST, JSON):
   /model/{modelId}/invoke  Bedrock runtime, Anthropic body without `model`
       plus `anthropic_version: "bedrock-2023-05-31"`; needs `Authorization`
       (the SigV4 headers are recorded, not verified). Answers as Anthropic.
+  /llama/v1/chat/completions  OpenAI-compatible as llama-cpp-python's server
+      serves it: no key needed, `model` optional; `response_format` may be
+      `{"type": "json_object", "schema": S}` (the answer is valid against S)
+      or `{"type": "text"}`. `{"type": "json_schema", ...}` gets HTTP 500
+      `{"error": {"message", "type": "internal_server_error"}}` whose message
+      names a server-side file, as the real server's does; so does a schema
+      with a maxLength, minLength, maxItems or minItems above 1000 (its
+      grammar compiler gives up on those). Answers as OpenAI. These
+      refusals consume no script step.
 A request missing credentials or required fields gets the provider's 401/403/
 400 and consumes no script step. Errors are provider-shaped: OpenAI
 `{"error": {message, type, param, code}}`, Anthropic `{"type": "error",
@@ -337,6 +346,22 @@ def break_instance(schema, value, root=None):
     return ["unexpected"] if isinstance(value, dict) else {"unexpected": True}
 
 
+def big_bound(schema, depth=0):
+    """Whether a schema holds a length or item bound above LLAMA_BOUND."""
+    if depth > 64:
+        return False
+    if isinstance(schema, dict):
+        for k, v in schema.items():
+            if k in ("maxLength", "minLength", "maxItems", "minItems") and isinstance(v, int) \
+                    and v > LLAMA_BOUND:
+                return True
+            if big_bound(v, depth + 1):
+                return True
+    elif isinstance(schema, list):
+        return any(big_bound(v, depth + 1) for v in schema)
+    return False
+
+
 # ---------------------------------------------------------------- LLM providers
 
 OPENAI_ERRORS = {400: ("invalid_request_error", None), 401: ("invalid_request_error", "invalid_api_key"),
@@ -350,6 +375,8 @@ BEDROCK_ERRORS = {400: "ValidationException", 401: "UnrecognizedClientException"
                   403: "AccessDeniedException", 404: "ResourceNotFoundException",
                   429: "ThrottlingException", 500: "InternalServerException",
                   503: "ServiceUnavailableException", 529: "ServiceUnavailableException"}
+LLAMA_FILE = "/opt/llama/venv/lib/python3.11/site-packages/llama_cpp/server/app.py"
+LLAMA_BOUND = 1000
 TRUNCATED = b'{"id": "fake-truncated", "choices": [{"message": {"content": "{\\"te'
 NOT_JSON = "Sure! Here is the JSON you asked for: {text: ok"
 
@@ -359,13 +386,15 @@ def new_id(prefix):
 
 
 class FakeLLM(FakeServer):
-    ROUTES = ("openai", "anthropic", "bedrock")
+    ROUTES = ("openai", "anthropic", "bedrock", "llama")
     KINDS = KINDS
     BEDROCK = re.compile(r"^/model/([^/]+)/invoke$")
 
     def route(self, req):
         if req.path in ("/v1/chat/completions", "/chat/completions"):
             route = "openai"
+        elif req.path == "/llama/v1/chat/completions":
+            route = "llama"
         elif req.path == "/v1/messages":
             route = "anthropic"
         elif self.BEDROCK.match(req.path):
@@ -376,7 +405,7 @@ class FakeLLM(FakeServer):
 
     def error(self, route, code, message, etype=None, headers=None):
         headers = dict(headers or {})
-        if route == "openai":
+        if route in ("openai", "llama"):
             t, c = OPENAI_ERRORS.get(code, ("server_error", None))
             body = {"error": {"message": message, "type": etype or t, "param": None, "code": etype or c}}
         elif route == "anthropic":
@@ -404,6 +433,8 @@ class FakeLLM(FakeServer):
             return self.error(route, 400, "request body is not valid JSON")
         if not isinstance(body, dict):
             return self.error(route, 400, "request body must be a JSON object")
+        if route == "llama":
+            return self.check_llama(body)
         problems = []
         if not isinstance(body.get("messages"), list) or not body["messages"]:
             problems.append("messages: a non-empty array is required")
@@ -418,6 +449,30 @@ class FakeLLM(FakeServer):
         if route != "openai" and self.tool(body) is False:
             problems.append("tools/tool_choice: not a list of tools, or names a tool not in tools")
         return self.error(route, 400, "; ".join(problems)) if problems else None
+
+    def check_llama(self, body):
+        """llama-cpp-python's refusals: unknown response_format types and
+        grammar-breaking schemas surface as 500s that quote a source file."""
+        if not isinstance(body.get("messages"), list) or not body["messages"]:
+            return self.error("llama", 422, "messages: field required")
+        rf = body.get("response_format")
+        if rf is None:
+            return None
+        kind = rf.get("type") if isinstance(rf, dict) else None
+        if kind not in ("text", "json_object"):
+            return self.llama_500(
+                f"1 validation error for ChatCompletionRequestResponseFormat type: Input should be "
+                f"'text' or 'json_object' [type=literal_error, input_value={kind!r}]")
+        if kind == "json_object" and big_bound(rf.get("schema")):
+            return self.llama_500("RecursionError: maximum recursion depth exceeded while "
+                                  "building the grammar for the JSON schema")
+        return None
+
+    def llama_500(self, what):
+        return json_response(500, {"error": {
+            "message": f"{what}\nTraceback (most recent call last):\n  File \"{LLAMA_FILE}\", "
+                       f"line 513, in create_chat_completion",
+            "type": "internal_server_error", "param": None, "code": None}})
 
     @staticmethod
     def tool(body):
@@ -434,6 +489,9 @@ class FakeLLM(FakeServer):
 
     @staticmethod
     def schema_of(route, body):
+        if route == "llama":
+            rf = body.get("response_format") or {}
+            return rf.get("schema") if rf.get("type") == "json_object" else None
         if route == "openai":
             rf = body.get("response_format") or {}
             return (rf.get("json_schema") or {}).get("schema") if rf.get("type") == "json_schema" else None
@@ -447,7 +505,8 @@ class FakeLLM(FakeServer):
                 code, etype, message = {
                     "openai": (429, "insufficient_quota", "You exceeded your current quota"),
                     "anthropic": (400, None, "Your credit balance is too low to access the Anthropic API."),
-                    "bedrock": (400, "ServiceQuotaExceededException", "Service quota exceeded")}[route]
+                    "bedrock": (400, "ServiceQuotaExceededException", "Service quota exceeded"),
+                    "llama": (429, "insufficient_quota", "You exceeded your current quota")}[route]
             else:
                 code, etype, message = step["code"], None, step.get("message", f"scripted {step['code']}")
             headers = dict(step.get("headers", {}))
@@ -468,10 +527,10 @@ class FakeLLM(FakeServer):
         text = NOT_JSON if kind == "malformed" else json.dumps(value)
         usage_in = max(1, len(json.dumps(body.get("messages"))) // 4)
         usage_out = max(1, len(text) // 4)
-        if route == "openai":
+        if route in ("openai", "llama"):
             return json_response(200, {
                 "id": new_id("chatcmpl-"), "object": "chat.completion", "created": int(time.time()),
-                "model": body["model"],
+                "model": body.get("model") or "local-gguf",
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                              "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": usage_in, "completion_tokens": usage_out,

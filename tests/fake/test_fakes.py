@@ -268,6 +268,35 @@ class LLMTest(unittest.TestCase):
             self.assertEqual(rec["headers"][name], sent[name])
         self.assertEqual(rec["body"]["anthropic_version"], "bedrock-2023-05-31")
 
+    def test_llama_route_refuses_json_schema(self):
+        """llama-cpp-python's server: json_schema is a 500 naming a server file;
+        json_object with a schema is answered; big bounds break its grammar."""
+        path, h = "/llama/v1/chat/completions", {"Content-Type": "application/json"}
+        self.srv.script([{"kind": "status", "code": 503}])
+        body = {k: v for k, v in openai_body().items() if k != "model"}
+        status, doc = self.srv.json("POST", path, body, h)
+        self.assertEqual((status, doc["error"]["type"]), (500, "internal_server_error"))
+        self.assertIn("json_schema", doc["error"]["message"])
+        self.assertIn("llama_cpp/server/app.py", doc["error"]["message"])
+        big = {"type": "object", "properties": {"t": {"type": "string", "maxLength": 5000}}}
+        status, doc = self.srv.json("POST", path, {**body, "response_format": {
+            "type": "json_object", "schema": big}}, h)
+        self.assertEqual(status, 500)
+        self.assertIn("grammar", doc["error"]["message"])
+        self.assertEqual(self.srv.json("POST", path, body, h)[0], 500)  # still no step taken
+        self.assertEqual(self.srv.request("POST", path, {"model": "m"}, h)[0], 422)
+        self.srv.script([])
+        status, doc = self.srv.json("POST", path, {**body, "response_format": {
+            "type": "json_object", "schema": SCHEMA}}, h)
+        self.assertEqual(status, 200, doc)
+        self.assertEqual(doc["model"], "local-gguf")
+        self.assertEqual(schema_errors(SCHEMA, json.loads(doc["choices"][0]["message"]["content"])), [])
+        status, doc = self.srv.json("POST", path, {"messages": MESSAGES}, h)
+        self.assertEqual(json.loads(doc["choices"][0]["message"]["content"]), {"text": "ok"})
+        recs = self.srv.json("GET", "/_control/requests")[1]
+        self.assertEqual([r["route"] for r in recs], ["llama"] * 6)
+        self.assertEqual([r["kind"] for r in recs], ["rejected"] * 4 + ["ok"] * 2)
+
     def test_rejected_requests_take_no_step(self):
         self.srv.script([{"kind": "status", "code": 500}])
         status, doc = self.srv.json("POST", "/v1/chat/completions", openai_body(), {})

@@ -5,8 +5,10 @@
  * success per provider, 429 with Retry-After honoured, 5xx retried, a hang
  * cut by the timeout and retried, a malformed answer repaired, an answer
  * that stays invalid failing the job onto the dead-letter topic, the circuit
- * breaker with fallback to the builtin engine, and the Bedrock request's
- * SigV4 signature recomputed independently.
+ * breaker with fallback to the builtin engine, the Bedrock request's
+ * SigV4 signature recomputed independently, a llama-cpp-python-like server
+ * that refuses json_schema (fallback to json_object, remembered), and
+ * provider error text kept out of what clients see.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -354,6 +356,107 @@ static void test_it_llm_bedrock_sigv4_verifies(void **state)
     unsetenv("AWS_SESSION_TOKEN");
 }
 
+/* The fake's llama route behaves like llama-cpp-python's server. */
+static void llama_worker(const char *const *more)
+{
+    char base[128];
+    snprintf(base, sizeof(base), "llm.base_url=http://127.0.0.1:%d/llama/v1", fake_port);
+    const char *opts[8] = {base};
+    size_t n = 1;
+    for (; more && *more && n < 7; more++)
+        opts[n++] = *more;
+    opts[n] = NULL;
+    worker("openai", opts);
+}
+
+/* Whether a length or item bound above the grammar shape's is in v. */
+static bool has_big_bound(const json_t *v)
+{
+    static const char *const bounds[] = {"minLength", "maxLength", "minItems", "maxItems"};
+    if (json_is_object(v)) {
+        for (size_t i = 0; i < CQ_ARRAY_SIZE(bounds); i++)
+            if (json_integer_value(json_object_get(v, bounds[i])) > (i < 2 ? 256 : 20))
+                return true;
+        for (void *it = json_object_iter((json_t *)v); it;
+             it = json_object_iter_next((json_t *)v, it))
+            if (has_big_bound(json_object_iter_value(it)))
+                return true;
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if (has_big_bound(json_array_get(v, i)))
+                return true;
+    }
+    return false;
+}
+
+/* A server that refuses json_schema with a 500 (llama-cpp-python): the job
+ * succeeds through json_object with a grammar-friendly schema, and the
+ * worker remembers, so the next job goes straight to json_object. */
+static void test_it_llm_llama_server_falls_back_to_json_object(void **state)
+{
+    llama_worker(NULL);
+    long status;
+    json_t *job = run_job(&status);
+    assert_int_equal(status, 200);
+    assert_string_equal(str(job, "status"), "succeeded");
+    assert_int_equal(num(job, "engine.attempts"), 2);
+    json_decref(job);
+    job = run_job(&status);
+    assert_string_equal(str(job, "status"), "succeeded");
+    assert_int_equal(num(job, "engine.attempts"), 1);
+    json_decref(job);
+
+    json_t *calls = cq_it_fake_requests(fake_port);
+    assert_int_equal(json_array_size(calls), 3);
+    assert_string_equal(str(calls, "0.route"), "llama");
+    assert_string_equal(str(calls, "0.kind"), "rejected");
+    assert_string_equal(str(calls, "0.body.response_format.type"), "json_schema");
+    for (size_t i = 1; i < 3; i++) {
+        json_t *c = json_array_get(calls, i);
+        assert_string_equal(str(c, "kind"), "ok");
+        assert_string_equal(str(c, "body.response_format.type"), "json_object");
+        json_t *schema = cq_it_get(c, "body.response_format.schema");
+        assert_string_equal(str(schema, "type"), "object");
+        /* The contract's maxLength 2000 and the like are not sent (the
+         * fake's grammar, like llama.cpp's, gives up above 1000). */
+        assert_false(has_big_bound(schema));
+    }
+    json_decref(calls);
+}
+
+/* With the mode pinned to json_schema there is no fallback: the job fails,
+ * and neither the problem detail nor the job's error repeats the server's
+ * text (which names a file on the server). */
+static void test_it_llm_provider_error_text_not_passed_on(void **state)
+{
+    const char *const more[] = {"llm.structured_output=json_schema", "llm.max_attempts=1", NULL};
+    llama_worker(more);
+    char url[256];
+    snprintf(url, sizeof(url), "%s/coaching/alignment-check", stack.base);
+    cq_it_resp_t r = cq_it_http("POST", url, json_h, BODY, strlen(BODY));
+    assert_true(r.status >= 500);
+    assert_non_null(strstr(r.body, "HTTP 500"));
+    assert_null(strstr(r.body, "llama_cpp"));
+    assert_null(strstr(r.body, "/opt/"));
+    assert_null(strstr(r.body, "Traceback"));
+    char job_id[64] = "";
+    assert_true(cq_it_header(&r, "X-Job-Id", job_id, sizeof(job_id)));
+    cq_it_resp_free(&r);
+    snprintf(url, sizeof(url), "%s/jobs/%s", stack.base, job_id);
+    const char *const poll[] = {"X-Tenant-Id: tenant-l", NULL};
+    r = cq_it_http("GET", url, poll, NULL, 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(str(r.json, "status"), "failed");
+    assert_null(strstr(r.body, "llama_cpp"));
+    assert_null(strstr(r.body, "/opt/"));
+    cq_it_resp_free(&r);
+    json_t *calls = cq_it_fake_requests(fake_port);
+    for (size_t i = 0; i < json_array_size(calls); i++)
+        assert_string_equal(str(json_array_get(calls, i), "body.response_format.type"),
+                            "json_schema");
+    json_decref(calls);
+}
+
 static int setup(void **state)
 {
     cq_it_stack_init(&stack, "llm");
@@ -385,6 +488,8 @@ int main(void)
         cmocka_unit_test(test_it_llm_breaker_opens_and_falls_back),
         cmocka_unit_test(test_it_llm_sigterm_drains_calls_in_flight),
         cmocka_unit_test(test_it_llm_bedrock_sigv4_verifies),
+        cmocka_unit_test(test_it_llm_llama_server_falls_back_to_json_object),
+        cmocka_unit_test(test_it_llm_provider_error_text_not_passed_on),
     };
     return cmocka_run_group_tests_name("integration.llm", tests, setup, teardown);
 }

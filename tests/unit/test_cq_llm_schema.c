@@ -1,7 +1,9 @@
 /*
  * Unit tests of the structured-output schema conversion: OpenAI strict
  * rules (all properties required, optional ones nullable, closed objects,
- * dropped keywords told in the description, oneOf as anyOf), $ref inlining,
+ * dropped keywords told in the description, oneOf as anyOf), the grammar
+ * shape for llama.cpp-style servers (patterns, formats and large bounds
+ * dropped), $ref inlining,
  * root wrapping and unwrapping, null removal, errors, and every result
  * schema of the built-in contract.
  */
@@ -98,6 +100,29 @@ static void assert_strict_objects(const json_t *v)
     }
 }
 
+/* Checks that no node of v keeps what the grammar shape drops. */
+static void assert_grammar_friendly(const json_t *v)
+{
+    if (json_is_object(v)) {
+        static const char *const bounds[] = {"minLength", "maxLength", "minItems", "maxItems"};
+        assert_false(json_is_string(json_object_get(v, "pattern")));
+        assert_false(json_is_string(json_object_get(v, "format")));
+        for (size_t i = 0; i < 4; i++) {
+            json_t *b = json_object_get(v, bounds[i]);
+            json_int_t max =
+                i < 2 ? CQ_LLM_SCHEMA_GRAMMAR_MAX_LENGTH : CQ_LLM_SCHEMA_GRAMMAR_MAX_ITEMS;
+            if (json_is_integer(b) && json_integer_value(b) > max)
+                fail_msg("%s %lld kept", bounds[i], (long long)json_integer_value(b));
+        }
+        for (void *it = json_object_iter((json_t *)v); it;
+             it = json_object_iter_next((json_t *)v, it))
+            assert_grammar_friendly(json_object_iter_value(it));
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            assert_grammar_friendly(json_array_get(v, i));
+    }
+}
+
 static void assert_json_eq(const json_t *v, const char *expected)
 {
     json_t *e = parse(expected);
@@ -113,7 +138,8 @@ static void test_llm_schema_strict_object(void **state)
     json_t *doc = parse(doc_text);
     char *before = json_dumps(doc, JSON_COMPACT);
     char err[256];
-    json_t *s = cq_llm_schema_convert(schema_of(doc, "Thing"), doc, true, err, sizeof(err));
+    json_t *s =
+        cq_llm_schema_convert(schema_of(doc, "Thing"), doc, CQ_LLM_SHAPE_STRICT, err, sizeof(err));
     assert_non_null(s);
     json_t *props = json_object_get(s, "properties");
 
@@ -163,7 +189,8 @@ static void test_llm_schema_plain_keeps_constraints(void **state)
 {
     json_t *doc = parse(doc_text);
     char err[256];
-    json_t *s = cq_llm_schema_convert(schema_of(doc, "Thing"), doc, false, err, sizeof(err));
+    json_t *s =
+        cq_llm_schema_convert(schema_of(doc, "Thing"), doc, CQ_LLM_SHAPE_PLAIN, err, sizeof(err));
     assert_non_null(s);
     json_t *props = json_object_get(s, "properties");
     assert_json_eq(json_object_get(s, "required"), "[\"name\",\"sub\",\"alt\",\"list\"]");
@@ -178,6 +205,49 @@ static void test_llm_schema_plain_keeps_constraints(void **state)
     json_decref(doc);
 }
 
+/* The grammar shape (llama.cpp json_object, prompt-only) drops patterns and
+ * formats (said in the description), clamps large maxima to its bounds,
+ * drops minima above them (with their maxima), and keeps the rest as the
+ * plain shape does. */
+static void test_llm_schema_grammar_drops_heavy_keywords(void **state)
+{
+    (void)state;
+    json_t *doc = parse("{\"type\":\"object\",\"properties\":{"
+                        "\"note\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":5000,"
+                        "\"description\":\"Note\"},"
+                        "\"essay\":{\"type\":\"string\",\"minLength\":300,\"maxLength\":5000},"
+                        "\"code\":{\"type\":\"string\",\"pattern\":\"^[A-Z]{3}$\",\"maxLength\":3},"
+                        "\"day\":{\"type\":\"string\",\"format\":\"date\"},"
+                        "\"tags\":{\"type\":\"array\",\"minItems\":1,\"maxItems\":100,"
+                        "\"items\":{\"type\":\"string\",\"maxLength\":256}},"
+                        "\"pattern\":{\"type\":\"integer\",\"minimum\":0}},"
+                        "\"required\":[\"note\"],\"additionalProperties\":false}");
+    char err[256];
+    json_t *s = cq_llm_schema_convert(doc, NULL, CQ_LLM_SHAPE_GRAMMAR, err, sizeof(err));
+    assert_non_null(s);
+    assert_json_eq(s,
+                   "{\"type\":\"object\",\"properties\":{"
+                   "\"note\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":256,"
+                   "\"description\":\"Note\"},"
+                   "\"essay\":{\"type\":\"string\",\"description\":\"(minLength: 300, maxLength: "
+                   "5000)\"},"
+                   "\"code\":{\"type\":\"string\",\"maxLength\":3,\"description\":\"(pattern: "
+                   "\\\"^[A-Z]{3}$\\\")\"},"
+                   "\"day\":{\"type\":\"string\",\"description\":\"(format: \\\"date\\\")\"},"
+                   "\"tags\":{\"type\":\"array\",\"minItems\":1,\"maxItems\":20,"
+                   "\"items\":{\"type\":\"string\",\"maxLength\":256}},"
+                   "\"pattern\":{\"type\":\"integer\",\"minimum\":0}},"
+                   "\"required\":[\"note\"],\"additionalProperties\":false}");
+    assert_grammar_friendly(s);
+    json_decref(s);
+    /* The plain shape keeps them all. */
+    s = cq_llm_schema_convert(doc, NULL, CQ_LLM_SHAPE_PLAIN, err, sizeof(err));
+    assert_non_null(s);
+    assert_true(json_equal(s, doc));
+    json_decref(s);
+    json_decref(doc);
+}
+
 static void test_llm_schema_wraps_non_object_roots(void **state)
 {
     json_t *doc = parse(doc_text);
@@ -185,7 +255,8 @@ static void test_llm_schema_wraps_non_object_roots(void **state)
     assert_true(cq_llm_schema_wrapped(schema_of(doc, "List"), doc));
     assert_false(cq_llm_schema_wrapped(schema_of(doc, "Thing"), doc));
 
-    json_t *s = cq_llm_schema_convert(schema_of(doc, "List"), doc, true, err, sizeof(err));
+    json_t *s =
+        cq_llm_schema_convert(schema_of(doc, "List"), doc, CQ_LLM_SHAPE_STRICT, err, sizeof(err));
     assert_non_null(s);
     assert_string_equal(json_string_value(json_object_get(s, "type")), "object");
     assert_json_eq(json_object_get(s, "required"), "[\"items\"]");
@@ -197,12 +268,12 @@ static void test_llm_schema_wraps_non_object_roots(void **state)
 
     /* A root $ref to an array is wrapped as well. */
     json_t *ref = parse("{\"$ref\":\"#/components/schemas/List\"}");
-    s = cq_llm_schema_convert(ref, doc, false, err, sizeof(err));
+    s = cq_llm_schema_convert(ref, doc, CQ_LLM_SHAPE_PLAIN, err, sizeof(err));
     assert_non_null(json_object_get(json_object_get(s, "properties"), "items"));
     json_decref(s);
     json_decref(ref);
 
-    s = cq_llm_schema_convert(schema_of(doc, "Either"), doc, true, err, sizeof(err));
+    s = cq_llm_schema_convert(schema_of(doc, "Either"), doc, CQ_LLM_SHAPE_STRICT, err, sizeof(err));
     assert_non_null(s);
     assert_json_eq(json_object_get(s, "required"), "[\"result\"]");
     inner = json_object_get(json_object_get(s, "properties"), "result");
@@ -216,21 +287,27 @@ static void test_llm_schema_errors(void **state)
 {
     json_t *doc = parse(doc_text);
     char err[256];
-    assert_null(cq_llm_schema_convert(schema_of(doc, "Loop"), doc, false, err, sizeof(err)));
+    assert_null(
+        cq_llm_schema_convert(schema_of(doc, "Loop"), doc, CQ_LLM_SHAPE_PLAIN, err, sizeof(err)));
     assert_non_null(strstr(err, "recursive"));
-    assert_null(cq_llm_schema_convert(schema_of(doc, "Dangling"), doc, true, err, sizeof(err)));
+    assert_null(cq_llm_schema_convert(schema_of(doc, "Dangling"), doc, CQ_LLM_SHAPE_STRICT, err,
+                                      sizeof(err)));
     assert_non_null(strstr(err, "#/components/schemas/Nope"));
-    assert_null(cq_llm_schema_convert(schema_of(doc, "Remote"), doc, true, err, sizeof(err)));
+    assert_null(cq_llm_schema_convert(schema_of(doc, "Remote"), doc, CQ_LLM_SHAPE_STRICT, err,
+                                      sizeof(err)));
     assert_non_null(strstr(err, "local"));
-    assert_null(cq_llm_schema_convert(schema_of(doc, "Both"), doc, true, err, sizeof(err)));
+    assert_null(
+        cq_llm_schema_convert(schema_of(doc, "Both"), doc, CQ_LLM_SHAPE_STRICT, err, sizeof(err)));
     assert_non_null(strstr(err, "allOf"));
-    assert_null(cq_llm_schema_convert(schema_of(doc, "Map"), doc, true, err, sizeof(err)));
+    assert_null(
+        cq_llm_schema_convert(schema_of(doc, "Map"), doc, CQ_LLM_SHAPE_STRICT, err, sizeof(err)));
     assert_non_null(strstr(err, "additionalProperties"));
     /* Without strict mode the same two are fine. */
-    json_t *s = cq_llm_schema_convert(schema_of(doc, "Both"), doc, false, err, sizeof(err));
+    json_t *s =
+        cq_llm_schema_convert(schema_of(doc, "Both"), doc, CQ_LLM_SHAPE_PLAIN, err, sizeof(err));
     assert_non_null(s);
     json_decref(s);
-    assert_null(cq_llm_schema_convert(NULL, doc, true, err, sizeof(err)));
+    assert_null(cq_llm_schema_convert(NULL, doc, CQ_LLM_SHAPE_STRICT, err, sizeof(err)));
     json_decref(doc);
 }
 
@@ -314,14 +391,17 @@ static void test_llm_schema_contract_results(void **state)
                 continue;
             json_t *ref = json_pack("{s:s}", "$ref", ptr);
             char err[256];
-            for (int strict = 0; strict <= 1; strict++) {
-                json_t *s = cq_llm_schema_convert(ref, doc, strict, err, sizeof(err));
+            for (int shape = CQ_LLM_SHAPE_PLAIN; shape <= CQ_LLM_SHAPE_GRAMMAR; shape++) {
+                json_t *s =
+                    cq_llm_schema_convert(ref, doc, (cq_llm_shape_t)shape, err, sizeof(err));
                 if (!s)
-                    fail_msg("%s (strict %d): %s", ptr, strict, err);
+                    fail_msg("%s (shape %d): %s", ptr, shape, err);
                 assert_string_equal(json_string_value(json_object_get(s, "type")), "object");
                 assert_false(has_key_anywhere(s, "$ref"));
-                if (strict)
+                if (shape == CQ_LLM_SHAPE_STRICT)
                     assert_strict_objects(s);
+                if (shape == CQ_LLM_SHAPE_GRAMMAR)
+                    assert_grammar_friendly(s);
                 json_decref(s);
             }
             if (allows_null(doc, ref, 0))
@@ -381,6 +461,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llm_schema_strict_object),
         cmocka_unit_test(test_llm_schema_plain_keeps_constraints),
+        cmocka_unit_test(test_llm_schema_grammar_drops_heavy_keywords),
         cmocka_unit_test(test_llm_schema_wraps_non_object_roots),
         cmocka_unit_test(test_llm_schema_errors),
         cmocka_unit_test(test_llm_schema_contract_results),
