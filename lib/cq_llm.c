@@ -576,9 +576,15 @@ void cq_llm_call(cq_llm_t *llm, const char *system, const char *user, const char
         cq_llm_attempt(call);
 }
 
+/* Callbacks one poll runs at most: thousands of calls can end together,
+ * and each callback checks and stores an answer; the rest wait for the
+ * next poll (which then does not wait), so the caller's loop keeps
+ * serving its other events in between. */
+#define CQ_LLM_DELIVER_MAX 64
+
 static void cq_llm_deliver(cq_llm_t *llm)
 {
-    while (llm->ready) {
+    for (int n = 0; llm->ready && n < CQ_LLM_DELIVER_MAX; n++) {
         cq_llm_call_t *call = llm->ready;
         llm->ready = call->next;
         llm->in_flight--;
