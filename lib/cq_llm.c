@@ -74,6 +74,7 @@ struct cq_llm_s {
     cq_llm_call_t *timers; /* unordered; few at a time */
     cq_llm_call_t *ready;
     size_t in_flight, peak;
+    bool more_done; /* finished transfers left for the next poll */
     /* Easy handles of finished transfers, reset and kept for the next calls:
      * a steady pool instead of thousands of allocations and frees a second. */
     CURL **idle;
@@ -580,7 +581,7 @@ void cq_llm_call(cq_llm_t *llm, const char *system, const char *user, const char
  * and each callback checks and stores an answer; the rest wait for the
  * next poll (which then does not wait), so the caller's loop keeps
  * serving its other events in between. */
-#define CQ_LLM_DELIVER_MAX 64
+#define CQ_LLM_DELIVER_MAX 32
 
 static void cq_llm_deliver(cq_llm_t *llm)
 {
@@ -624,21 +625,25 @@ void cq_llm_poll(cq_llm_t *llm, int timeout_ms)
             pp = &call->next;
         }
     }
-    if (llm->ready)
+    if (llm->ready || llm->more_done)
         wait = 0;
     int running = 0;
     curl_multi_perform(llm->multi, &running);
     if (wait > 0 && running > 0)
         curl_multi_poll(llm->multi, NULL, 0, (int)wait, NULL);
     curl_multi_perform(llm->multi, &running);
-    int left;
+    /* Each finished transfer's reply is parsed and checked here: like the
+     * callbacks, at most CQ_LLM_DELIVER_MAX per poll (curl keeps the rest). */
+    int left = 0, handled = 0;
     CURLMsg *msg;
-    while ((msg = curl_multi_info_read(llm->multi, &left))) {
+    while (handled < CQ_LLM_DELIVER_MAX && (msg = curl_multi_info_read(llm->multi, &left))) {
         if (msg->msg != CURLMSG_DONE)
             continue;
         cq_llm_call_t *call = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
         cq_llm_on_done(call, msg->data.result);
+        handled++;
     }
+    llm->more_done = left > 0;
     cq_llm_deliver(llm);
 }

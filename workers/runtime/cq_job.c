@@ -40,6 +40,7 @@ void cq_job_free(cq_job_t *job)
     json_decref(job->llm_fallback);
     free(job->llm_engine);
     free(job->result_text);
+    json_decref(job->result_json);
     free(job->engine);
     free(job->topic);
     free(job->raw);
@@ -163,7 +164,13 @@ static void cq_job_publish_to(cq_job_t *job, const cq_job_record_t *rec, bool to
 {
     cq_worker_t *w = job->w;
     json_t *engine = rec->engine ? json_loads(rec->engine, 0, NULL) : NULL;
-    json_t *result = rec->result ? json_loads(rec->result, 0, NULL) : NULL;
+    /* The result this worker just stored is at hand; a record from an
+     * earlier run (or another worker) is parsed from its text. */
+    json_t *result = rec->result && job->result_json && job->result_text &&
+                             strcmp(rec->result, job->result_text) == 0
+                         ? json_incref(job->result_json)
+                     : rec->result ? json_loads(rec->result, 0, NULL)
+                                   : NULL;
     cq_job_result_msg_t msg = {
         .job_id = rec->job_id,
         .tenant_id = rec->tenant_id ? rec->tenant_id : job->env.tenant_id,
@@ -394,8 +401,9 @@ static void cq_job_complete(cq_job_t *job, const json_t *answer, char *engine)
 {
     cq_schema_errors_t errors;
     memset(&errors, 0, sizeof(errors));
-    json_t *result = cq_job_stamp(job, answer);
-    if (!cq_schema_validate(job->cop->result, result, &errors)) {
+    /* The LLM engine's check already stamped and validated this very answer. */
+    json_t *result = job->checked ? json_incref((json_t *)answer) : cq_job_stamp(job, answer);
+    if (!job->checked && !cq_schema_validate(job->cop->result, result, &errors)) {
         char err[512];
         snprintf(err, sizeof(err), "The result does not match the schema: %s %s",
                  errors.count ? errors.items[0].path : "",
@@ -405,6 +413,8 @@ static void cq_job_complete(cq_job_t *job, const json_t *answer, char *engine)
     } else {
         job->stage = CQ_JOB_STAGE_STORE;
         job->result_text = json_dumps(result, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        json_decref(job->result_json);
+        job->result_json = json_incref(result); /* publish need not parse the text back */
         job->engine = engine;
         cq_job_store_result(job);
     }
@@ -481,6 +491,7 @@ static void cq_job_arm(cq_job_t *job)
     ctx->credentials = NULL; /* the envelope carries none yet */
     ctx->attempt = job->claimed.attempts;
     ctx->env = &job->w->env;
+    job->checked = false;
     ctx->done = cq_job_engine_done;
     ctx->ask = cq_job_ask_llm;
     cq_engine_ctx_clear(ctx); /* what an earlier attempt left */
@@ -589,7 +600,8 @@ static bool cq_job_llm_check(void *opaque, json_t *content, cq_schema_errors_t *
     if (json_is_object(stamped) && json_is_object(content))
         json_object_update(content, stamped);
     json_decref(stamped);
-    return cq_schema_validate(job->cop->result, content, errors);
+    job->checked = cq_schema_validate(job->cop->result, content, errors);
+    return job->checked;
 }
 
 /* Sends the operation's prompts, rendered with input, and its result

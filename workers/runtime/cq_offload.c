@@ -47,11 +47,14 @@ static void *cq_offload_thread(void *opaque)
         item->work(item);
 
         pthread_mutex_lock(&q->lock);
+        /* One wake per batch: while completions wait undrained, the loop
+         * has been woken already or does not wait (a partial drain). */
+        bool first = q->finished == NULL;
         item->next = NULL;
         *q->finished_tail = item;
         q->finished_tail = &item->next;
         pthread_mutex_unlock(&q->lock);
-        if (q->wake)
+        if (first && q->wake)
             q->wake(q->wake_opaque);
         pthread_mutex_lock(&q->lock);
     }
@@ -106,14 +109,26 @@ void cq_offload_submit(cq_offload_t *q, cq_offload_item_t *item)
     pthread_mutex_unlock(&q->lock);
 }
 
-size_t cq_offload_drain(cq_offload_t *q)
+size_t cq_offload_drain(cq_offload_t *q, size_t max)
 {
     pthread_mutex_lock(&q->lock);
-    cq_offload_item_t *list = q->finished;
-    q->finished = NULL;
-    q->finished_tail = &q->finished;
-    pthread_mutex_unlock(&q->lock);
+    cq_offload_item_t *list = q->finished, *last = NULL;
     size_t n = 0;
+    /* Take up to max from the head; the rest stays for the next drain. */
+    for (cq_offload_item_t *it = list; it && (max == 0 || n < max); it = it->next) {
+        last = it;
+        n++;
+    }
+    if (last) {
+        q->finished = last->next;
+        if (!q->finished)
+            q->finished_tail = &q->finished;
+        last->next = NULL;
+    } else {
+        list = NULL;
+    }
+    pthread_mutex_unlock(&q->lock);
+    n = 0;
     while (list) {
         cq_offload_item_t *item = list;
         list = item->next;

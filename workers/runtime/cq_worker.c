@@ -29,6 +29,8 @@
 
 /* Longest time one loop iteration spends taking new jobs. */
 #define CQ_WORKER_CONSUME_SLICE_US 5000
+/* Most offloaded completions one loop iteration handles. */
+#define CQ_WORKER_DRAIN_SLICE 32
 
 static volatile sig_atomic_t cq_worker_stop;
 
@@ -369,8 +371,12 @@ static void cq_worker_loop(cq_worker_t *w)
     size_t cap = (size_t)w->conf->worker_max_in_flight;
     while (!cq_worker_stop) {
         int64_t began = cq_worker_now_us(), waited = 0;
-        cq_offload_drain(w->offload);
+        /* Completions in slices too: when thousands end together (each
+         * publishes a record) the loop serves its other events between. */
+        bool more = cq_offload_drain(w->offload, CQ_WORKER_DRAIN_SLICE) == CQ_WORKER_DRAIN_SLICE;
         int wait = cq_job_run_due(w);
+        if (more)
+            wait = 0;
         cq_kafka_producer_poll(w->producer, 0);
         cq_worker_publish_circuit(w);
         atomic_store(&w->stats.in_flight, cq_offsets_in_flight(w->offsets));
@@ -433,7 +439,7 @@ static void cq_worker_loop(cq_worker_t *w)
     cq_kafka_consumer_pause(w->consumer, true);
     int64_t until = cq_mono_ms() + w->conf->worker_drain_timeout;
     while (cq_offsets_in_flight(w->offsets) > 0 && cq_mono_ms() < until) {
-        cq_offload_drain(w->offload);
+        cq_offload_drain(w->offload, 0);
         int wait = cq_job_run_due(w);
         if (cq_offload_pending(w->offload) > 0 && wait > 2)
             wait = 2; /* the producer's wait below is not woken by completions */

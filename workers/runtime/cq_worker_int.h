@@ -114,23 +114,25 @@ struct cq_job_s {
     bool decoded;
     cq_job_envelope_t env;
     cq_job_stage_t stage;
-    cq_job_record_t claimed;           /* the record as the claim left it */
-    const cq_operation_t *cop;         /* the contract's operation */
-    const cq_worker_opdef_t *op;       /* this kind's operation */
-    cq_engine_ctx_t ctx;               /* what the engine sees of the job */
-    bool in_engine;                    /* started, cq_job_done not yet called */
-    bool in_start;                     /* inside the engine's start function */
-    bool fallback;                     /* the registered engine answers for an open LLM circuit */
-    int64_t engine_started;            /* monotonic ms */
-    char *llm_engine;                  /* the LLM engine's description of its answer (JSON) */
-    json_t *llm_fallback;              /* a preparing engine's own answer, for an open circuit */
-    char *result_text, *engine;        /* the answer, once there (JSON text) */
-    int pending;                       /* produced records not yet acknowledged */
-    cq_offload_item_t io;              /* the job's one store or metadata call */
-    bool io_busy;                      /* io submitted, its done not yet run */
-    cq_err_t io_rc;                    /* what the call answered */
-    bool io_flag;                      /* a yes/no answer (reply topic exists) */
-    cq_job_record_t stored;            /* the record a finish left */
+    cq_job_record_t claimed;     /* the record as the claim left it */
+    const cq_operation_t *cop;   /* the contract's operation */
+    const cq_worker_opdef_t *op; /* this kind's operation */
+    cq_engine_ctx_t ctx;         /* what the engine sees of the job */
+    bool in_engine;              /* started, cq_job_done not yet called */
+    bool in_start;               /* inside the engine's start function */
+    bool fallback;               /* the registered engine answers for an open LLM circuit */
+    int64_t engine_started;      /* monotonic ms */
+    char *llm_engine;            /* the LLM engine's description of its answer (JSON) */
+    json_t *result_json;         /* the checked result, while result_text is stored and published */
+    bool checked;                /* the LLM engine's check validated the answer it returns */
+    json_t *llm_fallback;        /* a preparing engine's own answer, for an open circuit */
+    char *result_text, *engine;  /* the answer, once there (JSON text) */
+    int pending;                 /* produced records not yet acknowledged */
+    cq_offload_item_t io;        /* the job's one store or metadata call */
+    bool io_busy;                /* io submitted, its done not yet run */
+    cq_err_t io_rc;              /* what the call answered */
+    bool io_flag;                /* a yes/no answer (reply topic exists) */
+    cq_job_record_t stored;      /* the record a finish left */
     const cq_job_record_t *publishing; /* the record waiting for a topic check */
     cq_err_t fail_err;                 /* why the job fails, or its retried attempt failed */
     char *fail_message;
