@@ -123,6 +123,19 @@ void cq_gateway_waiter_leave(cq_gateway_t *gw)
     atomic_fetch_sub(&gw->waiters, 1);
 }
 
+/* Longest Authorization value forwarded; a JWT is well under it. */
+#define CQ_GATEWAY_MAX_FORWARDED 8192
+
+const char *cq_gateway_forwarded_credentials(const cq_operation_t *op, const cq_http_req_t *req)
+{
+    if (!op->forward_credentials)
+        return NULL;
+    const char *auth = cq_http_header(req, "Authorization");
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 || strlen(auth) > CQ_GATEWAY_MAX_FORWARDED)
+        return NULL;
+    return auth;
+}
+
 void cq_gateway_parse_prefer(const cq_gateway_t *gw, const cq_http_req_t *req, bool *async,
                              int64_t *wait_ms)
 {

@@ -48,6 +48,11 @@ void cq_gateway_handle(void *opaque, const cq_http_req_t *req, cq_http_resp_t *r
 bool cq_gateway_waiter_enter(cq_gateway_t *gw);
 void cq_gateway_waiter_leave(cq_gateway_t *gw);
 
+/* The caller's Authorization header to put in the job of op: only for an
+ * operation marked x-coachq-forward-credentials, only a bearer token of
+ * sane length; NULL otherwise. Borrowed from req. Never log it. */
+const char *cq_gateway_forwarded_credentials(const cq_operation_t *op, const cq_http_req_t *req);
+
 /* Parses Prefer: sets *async for respond-async, *wait_ms for wait=N
  * (bounded by gateway.max_wait); leaves them as they were otherwise. */
 void cq_gateway_parse_prefer(const cq_gateway_t *gw, const cq_http_req_t *req, bool *async,

@@ -237,6 +237,7 @@ void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_princ
         .deadline = now + gw->conf->jobs_deadline,
         .trace_parent = traceparent && strlen(traceparent) < 128 ? (char *)traceparent : NULL,
         .payload = body,
+        .authorization = (char *)cq_gateway_forwarded_credentials(op, req),
     };
     char err[512];
     rc = cq_avro_envelope_encode(gw->avro, &env, &buf, &len, err, sizeof(err));
