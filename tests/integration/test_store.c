@@ -653,6 +653,31 @@ static void test_store_cache(void **state)
     cq_store_destroy(store);
 }
 
+static void test_store_cache_add_is_single_flight(void **state)
+{
+    cq_store_t *store = store_new(4);
+    char *held = NULL;
+    assert_int_equal(cq_store_cache_add(store, "flight:t1", "job-a", 300000, &held), CQ_ERR_OK);
+    assert_null(held);
+    assert_int_equal(cq_store_cache_add(store, "flight:t1", "job-b", 300000, &held), CQ_ERR_OK);
+    assert_non_null(held);
+    assert_string_equal(held, "job-a");
+    free(held);
+    /* a delete naming another holder leaves the key; the holder's removes it */
+    assert_int_equal(cq_store_cache_del(store, "flight:t1", "job-b"), CQ_ERR_OK);
+    char *value = NULL;
+    assert_int_equal(cq_store_cache_get(store, "flight:t1", &value), CQ_ERR_OK);
+    assert_string_equal(value, "job-a");
+    free(value);
+    assert_int_equal(cq_store_cache_del(store, "flight:t1", "job-a"), CQ_ERR_OK);
+    assert_int_equal(cq_store_cache_get(store, "flight:t1", &value), CQ_ERR_NOT_FOUND);
+    assert_int_equal(cq_store_cache_add(store, "flight:t1", "job-c", 300000, &held), CQ_ERR_OK);
+    assert_null(held);
+    assert_int_equal(cq_store_cache_del(store, "flight:t1", NULL), CQ_ERR_OK);
+    assert_int_equal(cq_store_cache_get(store, "flight:t1", &value), CQ_ERR_NOT_FOUND);
+    cq_store_destroy(store);
+}
+
 int main(void)
 {
     const char *port = getenv("COACHQ_IT_REDIS_PORT");
@@ -680,6 +705,7 @@ int main(void)
         cmocka_unit_test(test_store_wait_many),
         cmocka_unit_test(test_store_reconnects_after_client_kill),
         cmocka_unit_test(test_store_cache),
+        cmocka_unit_test(test_store_cache_add_is_single_flight),
         cmocka_unit_test_teardown(test_store_auth_and_db, teardown_auth),
     };
     int rc = cmocka_run_group_tests_name("store", tests, NULL, NULL);
