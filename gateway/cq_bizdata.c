@@ -9,8 +9,9 @@
  * the first takes the tenant's flight key (cq_bdcache, set-if-absent,
  * business_data.inflight_ttl) naming the job id it then submits; the
  * others find the key and wait for that job with the store's wait, as a
- * submission waits for its own. A key naming a job that has ended (or
- * vanished) is stale: it is given back and taken again. The worker gives
+ * submission waits for its own. A key naming a job that has ended, or one
+ * still unrecorded after 2 s (its submitter died), is stale: it is given
+ * back and taken again. The worker gives
  * the key back when the job's outcome is final. Tenancy: every key and
  * copy is the caller's tenant's (cq_bdcache checks the tenant inside).
  *
@@ -24,6 +25,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* How long a flight key may name a job not recorded yet: 100 x 20 ms. */
+#define CQ_BIZDATA_RECORD_POLLS   100
+#define CQ_BIZDATA_RECORD_POLL_MS 20
 
 /* Whether the client asked for a refresh (Cache-Control or Pragma no-cache). */
 static bool cq_bizdata_no_cache(const cq_http_req_t *req)
@@ -62,6 +68,27 @@ static void cq_bizdata_count_stale(cq_gateway_t *gw, const cq_http_resp_t *resp)
         atomic_fetch_add(&gw->bd_stale, 1);
 }
 
+/* Whether the job a flight key names is still to come: queued or running,
+ * or not recorded yet (the holder records it just after taking the key, so
+ * a missing record is given a moment before the key counts as abandoned). */
+static bool cq_bizdata_holder_running(cq_gateway_t *gw, const char *holder)
+{
+    for (int i = 0; i < CQ_BIZDATA_RECORD_POLLS; i++) {
+        cq_job_record_t job;
+        memset(&job, 0, sizeof(job));
+        cq_err_t rc = cq_store_get(gw->store, holder, &job);
+        bool terminal = rc == CQ_ERR_OK && cq_job_status_terminal(job.status);
+        cq_job_record_clear(&job);
+        if (rc == CQ_ERR_OK)
+            return !terminal;
+        if (rc != CQ_ERR_NOT_FOUND)
+            return true; /* cannot tell: waiting is the safe side */
+        struct timespec ts = {0, CQ_BIZDATA_RECORD_POLL_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
 void cq_bizdata_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_principal_t *who,
                        const cq_http_req_t *req, cq_http_resp_t *resp)
 {
@@ -83,12 +110,7 @@ void cq_bizdata_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_prin
             took = true;
             break;
         }
-        cq_job_record_t job;
-        memset(&job, 0, sizeof(job));
-        bool running = cq_store_get(gw->store, holder, &job) == CQ_ERR_OK &&
-                       !cq_job_status_terminal(job.status);
-        cq_job_record_clear(&job);
-        if (running) {
+        if (cq_bizdata_holder_running(gw, holder)) {
             bool async = false;
             int64_t wait_ms = gw->conf->gateway_default_wait;
             cq_gateway_parse_prefer(gw, req, &async, &wait_ms);

@@ -38,6 +38,15 @@ cq_gateway_t *cq_gateway_new(const cq_config_t *conf, char *errstr, size_t errst
         cq_errstr_set(errstr, errstr_size, "contract: BatchRequest: %s", err);
         goto fail;
     }
+    if (!(gw->insights_list_schema =
+              cq_schema_new(cq_contract_document(gw->contract),
+                            "/components/schemas/InsightsListRequest", err, sizeof(err))) ||
+        !(gw->insight_patch_schema =
+              cq_schema_new(cq_contract_document(gw->contract),
+                            "/components/schemas/InsightPatchRequest", err, sizeof(err)))) {
+        cq_errstr_set(errstr, errstr_size, "contract: insights: %s", err);
+        goto fail;
+    }
     if (!(gw->auth = cq_auth_new(conf, err, sizeof(err)))) {
         cq_errstr_set(errstr, errstr_size, "auth: %s", err);
         goto fail;
@@ -105,6 +114,8 @@ void cq_gateway_destroy(cq_gateway_t *gw)
     cq_avro_destroy(gw->avro);
     cq_auth_destroy(gw->auth);
     cq_schema_destroy(gw->batch_schema);
+    cq_schema_destroy(gw->insights_list_schema);
+    cq_schema_destroy(gw->insight_patch_schema);
     cq_contract_destroy(gw->contract);
     free(gw);
 }
@@ -269,6 +280,20 @@ static void cq_gateway_dispatch(cq_gateway_t *gw, const cq_http_req_t *req, cq_h
         else if (cq_gateway_authenticate(gw, req, &who, resp))
             cq_http_resp_json(resp, 200,
                               json_pack("{s:b, s:O}", "success", 1, "data", (json_t *)values));
+        return;
+    }
+    /* Stored insights (answered here, no job): GET /insights, PATCH /insights/{id}. */
+    if (strcmp(path, "/insights") == 0) {
+        if (!get)
+            cq_gateway_method_not_allowed(req, resp, "GET, HEAD");
+        else if (cq_gateway_authenticate(gw, req, &who, resp))
+            cq_insights_list(gw, &who, req, resp);
+        return;
+    }
+    if (strncmp(path, "/insights/", 10) == 0 && strcmp(req->method, "PATCH") == 0 && path[10] &&
+        !strchr(path + 10, '/')) {
+        if (cq_gateway_authenticate(gw, req, &who, resp))
+            cq_insights_patch(gw, path + 10, &who, req, resp);
         return;
     }
     const cq_operation_t *op = cq_contract_match(gw->contract, method, path, &path_known);

@@ -20,7 +20,8 @@
 typedef struct cq_gateway_s {
     const cq_config_t *conf;
     cq_contract_t *contract;
-    cq_schema_t *batch_schema; /* the contract's BatchRequest */
+    cq_schema_t *batch_schema;                                /* the contract's BatchRequest */
+    cq_schema_t *insights_list_schema, *insight_patch_schema; /* InsightsListRequest, ...Patch... */
     cq_auth_t *auth;
     cq_avro_t *avro;
     cq_store_t *store;
@@ -73,6 +74,12 @@ void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_pr
  * result or its resource, as a submission does. */
 void cq_submit_answer(cq_gateway_t *gw, const char *job_id, bool async, int64_t wait_ms,
                       const cq_http_req_t *req, cq_http_resp_t *resp);
+/* GET /insights and PATCH /insights/{id}: the tenant's stored insights
+ * (cq_insights.c). */
+void cq_insights_list(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_req_t *req,
+                      cq_http_resp_t *resp);
+void cq_insights_patch(cq_gateway_t *gw, const char *id, const cq_principal_t *who,
+                       const cq_http_req_t *req, cq_http_resp_t *resp);
 /* GET business-data: the tenant's cached copy, or one job per tenant
  * (cq_bizdata.c). */
 void cq_bizdata_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_principal_t *who,

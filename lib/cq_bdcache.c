@@ -112,8 +112,53 @@ cq_err_t cq_bdcache_insights_get(cq_store_t *store, const char *tenant, json_t *
     return err;
 }
 
-cq_err_t cq_bdcache_insights_put(cq_store_t *store, const char *tenant, const json_t *items)
+/* Tries of an insights update before giving up on a busy key. */
+#define CQ_BDCACHE_SWAP_TRIES 16
+
+cq_err_t cq_bdcache_insights_update(cq_store_t *store, const char *tenant,
+                                    cq_bdcache_insights_fn fn, void *arg)
 {
-    return cq_bdcache_write(store, "insights", tenant, items, cq_now_ms(),
-                            CQ_BDCACHE_INSIGHTS_TTL_MS);
+    if (!tenant || !*tenant)
+        return CQ_ERR_INTERNAL_ERROR;
+    char *key = cq_bdcache_key("insights", tenant);
+    cq_err_t err = CQ_ERR_SERVICE_UNAVAILABLE;
+    for (int i = 0; i < CQ_BDCACHE_SWAP_TRIES; i++) {
+        char *old = NULL;
+        cq_err_t rc = cq_store_cache_get(store, key, &old);
+        if (rc != CQ_ERR_OK && rc != CQ_ERR_NOT_FOUND) {
+            err = rc;
+            break;
+        }
+        json_t *doc = old ? json_loads(old, 0, NULL) : NULL;
+        const char *owner = json_string_value(json_object_get(doc, "tenantId"));
+        json_t *items = json_object_get(doc, "data");
+        items = owner && strcmp(owner, tenant) == 0 && json_is_array(items) ? json_incref(items)
+                                                                            : json_array();
+        json_decref(doc);
+        rc = fn(items, arg);
+        if (rc != CQ_ERR_OK) {
+            json_decref(items);
+            free(old);
+            err = rc;
+            break;
+        }
+        json_t *next = json_pack("{s:s, s:I, s:o}", "tenantId", tenant, "storedAt",
+                                 (json_int_t)cq_now_ms(), "data", items);
+        char *text = json_dumps(next, JSON_COMPACT);
+        json_decref(next);
+        bool swapped = false;
+        rc = cq_store_cache_swap(store, key, old, text, CQ_BDCACHE_INSIGHTS_TTL_MS, &swapped);
+        free(text);
+        free(old);
+        if (rc != CQ_ERR_OK) {
+            err = rc;
+            break;
+        }
+        if (swapped) {
+            err = CQ_ERR_OK;
+            break;
+        }
+    }
+    free(key);
+    return err;
 }

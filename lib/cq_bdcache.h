@@ -43,7 +43,14 @@ cq_err_t cq_bdcache_flight_release(cq_store_t *store, const char *tenant, const 
 /* The tenant's stored insights: *items a new array of Insight objects
  * (empty when none). */
 cq_err_t cq_bdcache_insights_get(cq_store_t *store, const char *tenant, json_t **items);
-/* Replaces the tenant's stored insights with items (borrowed). */
-cq_err_t cq_bdcache_insights_put(cq_store_t *store, const char *tenant, const json_t *items);
+/* Changes the tenant's stored insights without losing a concurrent
+ * change: fn gets the current items (an array, maybe empty, fn may change
+ * it in place) and returns CQ_ERR_OK to store them, or another code to
+ * leave them as they are (then returned). When another writer changed them
+ * meanwhile, reads again and calls fn again (a few times, then
+ * CQ_ERR_SERVICE_UNAVAILABLE). */
+typedef cq_err_t (*cq_bdcache_insights_fn)(json_t *items, void *arg);
+cq_err_t cq_bdcache_insights_update(cq_store_t *store, const char *tenant,
+                                    cq_bdcache_insights_fn fn, void *arg);
 
 #endif

@@ -140,6 +140,11 @@ cq_err_t cq_store_cache_set(cq_store_t *store, const char *key, const char *valu
  * leaves it and *existing = the value held (caller frees). */
 cq_err_t cq_store_cache_add(cq_store_t *store, const char *key, const char *value, int64_t ttl_ms,
                             char **existing);
+/* Cache, atomic compare-and-set (read-modify-write without lost updates):
+ * stores value for ttl_ms only while key holds expected (NULL: while it is
+ * absent); *swapped says whether it did. */
+cq_err_t cq_store_cache_swap(cq_store_t *store, const char *key, const char *expected,
+                             const char *value, int64_t ttl_ms, bool *swapped);
 /* Cache: deletes key, only while it holds if_value when that is not NULL
  * (atomic). CQ_ERR_OK whether or not a key was removed. */
 cq_err_t cq_store_cache_del(cq_store_t *store, const char *key, const char *if_value);

@@ -678,6 +678,32 @@ static void test_store_cache_add_is_single_flight(void **state)
     cq_store_destroy(store);
 }
 
+static void test_store_cache_swap_loses_no_update(void **state)
+{
+    cq_store_t *store = store_new(4);
+    bool swapped = true;
+    /* absent: only a swap expecting absence stores */
+    assert_int_equal(cq_store_cache_swap(store, "swap:t1", "v0", "v1", 300000, &swapped),
+                     CQ_ERR_OK);
+    assert_false(swapped);
+    assert_int_equal(cq_store_cache_swap(store, "swap:t1", NULL, "v1", 300000, &swapped),
+                     CQ_ERR_OK);
+    assert_true(swapped);
+    /* a writer that read v1 wins once; one that read it too must read again */
+    assert_int_equal(cq_store_cache_swap(store, "swap:t1", "v1", "v2", 300000, &swapped),
+                     CQ_ERR_OK);
+    assert_true(swapped);
+    assert_int_equal(cq_store_cache_swap(store, "swap:t1", "v1", "v2-lost", 300000, &swapped),
+                     CQ_ERR_OK);
+    assert_false(swapped);
+    char *value = NULL;
+    assert_int_equal(cq_store_cache_get(store, "swap:t1", &value), CQ_ERR_OK);
+    assert_string_equal(value, "v2");
+    free(value);
+    cq_store_cache_del(store, "swap:t1", NULL);
+    cq_store_destroy(store);
+}
+
 int main(void)
 {
     const char *port = getenv("COACHQ_IT_REDIS_PORT");
@@ -706,6 +732,7 @@ int main(void)
         cmocka_unit_test(test_store_reconnects_after_client_kill),
         cmocka_unit_test(test_store_cache),
         cmocka_unit_test(test_store_cache_add_is_single_flight),
+        cmocka_unit_test(test_store_cache_swap_loses_no_update),
         cmocka_unit_test_teardown(test_store_auth_and_db, teardown_auth),
     };
     int rc = cmocka_run_group_tests_name("store", tests, NULL, NULL);

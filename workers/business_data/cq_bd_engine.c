@@ -51,6 +51,9 @@ static void cq_bd_load(void)
         CQ_LOG(CQ_LOG_ERROR, "business-data", NULL, "insight rules: %s", err);
 }
 
+/* Stored insights kept per tenant. */
+#define CQ_BD_STORED_INSIGHTS_MAX 500
+
 typedef struct cq_bd_job_s cq_bd_job_t;
 
 typedef struct {
@@ -74,7 +77,8 @@ struct cq_bd_job_s {
     json_t *result;    /* the answer being built */
     bool write_cache;  /* a complete answer: store it */
     bool release;      /* give the single-flight key back */
-    json_t *generated; /* insights: this run's items, statuses merged */
+    json_t *generated; /* insights: this run's items as the rules made them */
+    json_t *shown;     /* the same with their stored statuses: the answer */
     cq_err_t io_rc;
 };
 
@@ -89,6 +93,7 @@ static void cq_bd_job_free(void *opaque)
     json_decref(job->copy);
     json_decref(job->result);
     json_decref(job->generated);
+    json_decref(job->shown);
     free(job);
 }
 
@@ -128,6 +133,51 @@ static bool cq_bd_final_attempt(const cq_bd_job_t *job)
 
 /* ---- the end of a job ------------------------------------------------------ */
 
+/* Stored insights (cq_bdcache_insights_update, offloaded): this run's
+ * items first (same id: the stored status and creation time win, so a
+ * dismissed insight stays dismissed), then the older ones it did not
+ * produce again. */
+static cq_err_t cq_bd_merge_insights(json_t *stored, void *arg)
+{
+    cq_bd_job_t *job = arg;
+    json_t *merged = json_array();
+    size_t i, k;
+    json_t *it, *old;
+    json_decref(job->shown); /* an earlier try's, if another writer came between */
+    job->shown = json_array();
+    json_array_foreach(job->generated, i, it)
+    {
+        it = json_deep_copy(it);
+        json_array_append_new(job->shown, it);
+        json_array_foreach(stored, k, old)
+        {
+            if (json_equal(json_object_get(old, "id"), json_object_get(it, "id"))) {
+                json_object_set(it, "status", json_object_get(old, "status"));
+                json_object_set(it, "createdAt", json_object_get(old, "createdAt"));
+            }
+        }
+        json_array_append(merged, it);
+    }
+    json_array_foreach(stored, k, old)
+    {
+        bool again = false;
+        json_array_foreach(job->generated, i, it)
+        {
+            if (json_equal(json_object_get(old, "id"), json_object_get(it, "id")))
+                again = true;
+        }
+        if (!again)
+            json_array_append(merged, old);
+    }
+    /* The oldest go first: a tenant's list stays bounded over the months. */
+    while (json_array_size(merged) > CQ_BD_STORED_INSIGHTS_MAX)
+        json_array_remove(merged, json_array_size(merged) - 1);
+    json_array_clear(stored);
+    json_array_extend(stored, merged);
+    json_decref(merged);
+    return CQ_ERR_OK;
+}
+
 static void cq_bd_finish_work(cq_offload_item_t *item)
 {
     cq_bd_job_t *job = item->arg;
@@ -142,39 +192,7 @@ static void cq_bd_finish_work(cq_offload_item_t *item)
             job->io_rc = rc;
     }
     if (job->generated) {
-        /* Stored insights: this run's items (same id: the stored status
-         * wins, so a dismissed insight stays dismissed), then the older
-         * ones it did not produce again. */
-        json_t *stored = NULL;
-        cq_err_t rc = cq_bdcache_insights_get(store, tenant, &stored);
-        if (rc == CQ_ERR_OK) {
-            json_t *merged = json_array();
-            size_t i, k;
-            json_t *it, *old;
-            json_array_foreach(job->generated, i, it)
-            {
-                const char *id = json_string_value(json_object_get(it, "id"));
-                json_array_foreach(stored, k, old)
-                {
-                    if (id && json_equal(json_object_get(old, "id"), json_object_get(it, "id"))) {
-                        json_object_set(it, "status", json_object_get(old, "status"));
-                        json_object_set(it, "createdAt", json_object_get(old, "createdAt"));
-                    }
-                }
-                json_array_append(merged, it);
-            }
-            json_array_foreach(stored, k, old)
-            {
-                bool again = false;
-                json_array_foreach(job->generated, i, it) again |=
-                    json_equal(json_object_get(old, "id"), json_object_get(it, "id"));
-                if (!again)
-                    json_array_append(merged, old);
-            }
-            rc = cq_bdcache_insights_put(store, tenant, merged);
-            json_decref(merged);
-        }
-        json_decref(stored);
+        cq_err_t rc = cq_bdcache_insights_update(store, tenant, cq_bd_merge_insights, job);
         if (rc != CQ_ERR_OK)
             job->io_rc = rc;
     }
@@ -196,7 +214,7 @@ static void cq_bd_finish_done(cq_offload_item_t *item)
         return;
     }
     if (job->insights) {
-        json_t *page = cq_bd_insights_page(job->generated, job->request);
+        json_t *page = cq_bd_insights_page(job->shown ? job->shown : job->generated, job->request);
         cq_job_done(ctx, CQ_ERR_OK, page, NULL);
         return;
     }
