@@ -25,6 +25,7 @@
 static cq_it_stack_t stack;
 static cq_it_proc_t upstream;
 static int upstream_port;
+static int worker_metrics_port;
 
 /* The paths the aggregate reads (cq_bd_upstream.c, CQ_BD_USE_AGGREGATE). */
 static const char *const aggregate_paths[] = {
@@ -456,6 +457,31 @@ static void test_it_bd_metrics_count_hits_misses_and_waits(void **state)
     assert_true(hits >= 2);
     assert_true(waits >= 90); /* most of the 100 cold requests joined the one job */
     cq_it_resp_free(&r);
+
+    /* The worker's: upstream outcomes by source and class, answers by kind. */
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", worker_metrics_port);
+    r = cq_it_http("GET", url, NULL, NULL, 0);
+    assert_int_equal(r.status, 200);
+    static const char *const want[] = {
+        "coachq_worker_business_data_upstream_calls_total{kind=\"business-data\","
+        "source=\"account.revenue\",outcome=\"ok\"}",
+        "source=\"account.revenue\",outcome=\"timeout\"}",
+        "source=\"traction.goals\",outcome=\"status_429\"}",
+        "source=\"traction.goals\",outcome=\"status_5xx\"}",
+        "source=\"traction.goals\",outcome=\"invalid\"}",
+        "source=\"account.team\",outcome=\"reset\"}",
+        "coachq_worker_business_data_answers_total{kind=\"business-data\","
+        "operation=\"business-data\",data=\"stale\"}",
+        "operation=\"business-data\",data=\"partial\"}",
+        "operation=\"business-data\",data=\"unavailable\"}",
+        "operation=\"business-data\",data=\"complete\"}",
+        "coachq_worker_business_data_upstream_latency_ms_total{kind=\"business-data\","
+        "source=\"traction.issues\"}",
+    };
+    for (size_t i = 0; i < CQ_ARRAY_SIZE(want); i++)
+        if (!strstr(r.body, want[i]))
+            fail_msg("worker /metrics lacks %s", want[i]);
+    cq_it_resp_free(&r);
 }
 
 static int setup(void **state)
@@ -467,7 +493,11 @@ static int setup(void **state)
     snprintf(account, sizeof(account), "upstream.account.url=http://127.0.0.1:%d", upstream_port);
     snprintf(traction, sizeof(traction), "upstream.traction.url=http://127.0.0.1:%d/",
              upstream_port);
+    char metrics[96];
+    worker_metrics_port = cq_it_free_port();
+    snprintf(metrics, sizeof(metrics), "worker.metrics_listen=127.0.0.1:%d", worker_metrics_port);
     const char *worker[] = {account,
+                            metrics,
                             traction,
                             "upstream.timeout=700ms",
                             "fetch.max_attempts=2",

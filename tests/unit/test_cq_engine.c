@@ -353,10 +353,12 @@ static void test_plan_takes_the_kinds_operations_from_the_contract(void **state)
     size_t expected = 0;
     for (size_t i = 0; i < cq_contract_count(contract); i++)
         expected += strcmp(cq_contract_at(contract, i)->kind, "alignment") == 0;
-    const cq_worker_op_t ops[] = {{.name = "alignment-check", .builtin = echo_builtin}};
+    /* website-scan has no prompts: only an engine answers it. */
+    const cq_worker_op_t ops[] = {{.name = "alignment-check", .builtin = echo_builtin},
+                                  {.name = "website-scan", .start = io_start}};
     size_t count = 0;
     char err[512] = "";
-    assert_true(plan("alignment", ops, 1, &count, err, sizeof(err)));
+    assert_true(plan("alignment", ops, 2, &count, err, sizeof(err)));
     assert_int_equal(count, expected);
     assert_true(count >= 8); /* website-scan included: no operation is left unrouted */
 }

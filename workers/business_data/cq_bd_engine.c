@@ -51,6 +51,16 @@ static void cq_bd_load(void)
         CQ_LOG(CQ_LOG_ERROR, "business-data", NULL, "insight rules: %s", err);
 }
 
+/* Counters of the worker's /metrics (cq_engine_count). */
+#define CQ_BD_M_CALLS   "business_data_upstream_calls_total"
+#define CQ_BD_M_CALLS_H "Upstream calls by source and outcome (ok or the error class)."
+#define CQ_BD_M_LAT     "business_data_upstream_latency_ms_total"
+#define CQ_BD_M_LAT_H   "Milliseconds spent in upstream calls by source, retries included."
+#define CQ_BD_M_ANS     "business_data_answers_total"
+#define CQ_BD_M_ANS_H                                                                              \
+    "Business data of jobs by what it was: complete, partial, stale (a cached copy filled in), "   \
+    "fresh_copy (insights from the cache), unavailable."
+
 /* Stored insights kept per tenant. */
 #define CQ_BD_STORED_INSIGHTS_MAX 500
 
@@ -268,6 +278,17 @@ static void cq_bd_conclude(cq_bd_job_t *job, json_t *data, bool fetched)
                 cq_bd_source_is(data, "traction", "unavailable");
     job->write_cache = fetched && cq_bd_source_is(data, "account", "ok") &&
                        cq_bd_source_is(data, "traction", "ok");
+    const char *what =
+        !fetched           ? "fresh_copy"
+        : none             ? "unavailable"
+        : job->write_cache ? "complete"
+        : cq_bd_source_is(data, "account", "stale") || cq_bd_source_is(data, "traction", "stale")
+            ? "stale"
+            : "partial";
+    char labels[96];
+    snprintf(labels, sizeof(labels), "operation=\"%s\",data=\"%s\"", cq_engine_operation(ctx),
+             what);
+    cq_engine_count(ctx, CQ_BD_M_ANS, CQ_BD_M_ANS_H, labels, 1);
     if (none) {
         json_decref(data);
         data = NULL;
@@ -312,6 +333,33 @@ static void cq_bd_all_fetched(cq_bd_job_t *job)
     cq_bd_conclude(job, data, true);
 }
 
+static void cq_bd_count_call(cq_bd_job_t *job, cq_bd_source_id_t id, const char *outcome,
+                             int64_t latency_ms)
+{
+    char labels[160];
+    snprintf(labels, sizeof(labels), "source=\"%s\",outcome=\"%s\"", cq_bd_source(id)->name,
+             outcome);
+    cq_engine_count(job->ctx, CQ_BD_M_CALLS, CQ_BD_M_CALLS_H, labels, 1);
+    if (latency_ms > 0) {
+        snprintf(labels, sizeof(labels), "source=\"%s\"", cq_bd_source(id)->name);
+        cq_engine_count(job->ctx, CQ_BD_M_LAT, CQ_BD_M_LAT_H, labels, (uint64_t)latency_ms);
+    }
+}
+
+/* The error class of a call that gave no usable reply. */
+static const char *cq_bd_outcome(const cq_fetch_result_t *res, const cq_bd_reply_t *reply)
+{
+    if (res->err != CQ_ERR_OK)
+        return cq_fetch_fail_name(res->fail);
+    if (res->status == 429)
+        return "status_429";
+    if (res->status >= 500)
+        return "status_5xx";
+    if (res->status != 200)
+        return "status_other";
+    return reply->state == CQ_BD_REPLY_OK ? "ok" : "invalid";
+}
+
 static void cq_bd_fetched(void *opaque, cq_fetch_result_t *res)
 {
     cq_bd_slot_t *slot = opaque;
@@ -327,6 +375,7 @@ static void cq_bd_fetched(void *opaque, cq_fetch_result_t *res)
         cq_bd_reply_unavailable(reply, "no schemas built in");
     else
         cq_bd_upstream_validate(cq_bd_schemas, slot->id, res->body, res->body_len, reply);
+    cq_bd_count_call(job, slot->id, cq_bd_outcome(res, reply), res->latency_ms);
     if (reply->state != CQ_BD_REPLY_OK)
         CQ_LOG(CQ_LOG_INFO, "business-data", cq_engine_job_id(job->ctx),
                "%s unavailable after %d tries, %lld ms: %s", name, res->attempts,
@@ -357,10 +406,12 @@ static void cq_bd_fetch_all(cq_bd_job_t *job)
         if (!*base) {
             cq_bd_reply_unavailable(&job->replies[i], "upstream.%s.url is not set",
                                     cq_bd_service_name(src->service));
+            cq_bd_count_call(job, (cq_bd_source_id_t)i, "not_configured", 0);
             continue;
         }
         if (!auth) {
             cq_bd_reply_unavailable(&job->replies[i], "the job carries no credentials");
+            cq_bd_count_call(job, (cq_bd_source_id_t)i, "no_credentials", 0);
             continue;
         }
         size_t blen = strlen(base);

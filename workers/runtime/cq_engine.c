@@ -143,3 +143,11 @@ void cq_engine_run_builtin(cq_engine_ctx_t *ctx, cq_builtin_fn *fn, const json_t
     }
     cq_job_done(ctx, CQ_ERR_OK, result, NULL);
 }
+
+void cq_engine_count(cq_engine_ctx_t *ctx, const char *name, const char *help, const char *labels,
+                     uint64_t delta)
+{
+    cq_engine_check(ctx);
+    if (ctx->env && ctx->env->metrics)
+        cq_metrics_add(ctx->env->metrics, name, help, labels, delta);
+}
