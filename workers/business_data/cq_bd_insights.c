@@ -352,7 +352,7 @@ void cq_bd_insights_id(const char *tenant_id, const char *rule, const char *peri
     time_t secs = (time_t)(now_ms / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
-    char when[16];
+    char when[48];
     if (strcmp(period, "day") == 0)
         snprintf(when, sizeof(when), "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
                  tm.tm_mday);
