@@ -237,6 +237,16 @@ static void test_it_bd_both_down_serves_the_stale_copy_or_503(void **state)
     json_t *good = json_deep_copy(cq_it_get(r.json, "data"));
     cq_it_resp_free(&r);
     usleep(2300 * 1000); /* past business_data.cache_ttl (2 s here) */
+    /* One service down: fresh figures of the other, the copy's of the failed one. */
+    script("traction", "{\"kind\": \"status\", \"code\": 503}");
+    r = get_bd(t, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(str(r.json, "data.sources.account"), "ok");
+    assert_string_equal(str(r.json, "data.sources.traction"), "stale");
+    assert_true(
+        json_equal(cq_it_get(r.json, "data.operations"), json_object_get(good, "operations")));
+    cq_it_resp_free(&r);
+    /* Such an answer is not cached: the next request is a job again. */
     script(NULL, "{\"kind\": \"status\", \"code\": 503}");
     r = get_bd(t, NULL);
     assert_int_equal(r.status, 200);
