@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "cq_bdcache.h"
 #include "cq_store.h"
 
 #include <hiredis/hiredis.h>
@@ -704,6 +705,29 @@ static void test_store_cache_swap_loses_no_update(void **state)
     cq_store_destroy(store);
 }
 
+static void test_bdcache_never_serves_a_copy_to_another_tenant(void **state)
+{
+    cq_store_t *store = store_new(4);
+    json_t *data = json_pack("{s:{s:s, s:s}}", "sources", "account", "ok", "traction", "ok");
+    assert_int_equal(cq_bdcache_put(store, "tenant-a", data, 1000, 300000), CQ_ERR_OK);
+    json_t *got = NULL;
+    int64_t at = 0;
+    assert_int_equal(cq_bdcache_get(store, "tenant-a", &got, &at), CQ_ERR_OK);
+    assert_true(json_equal(got, data));
+    assert_int_equal(at, 1000);
+    json_decref(got);
+    assert_int_equal(cq_bdcache_get(store, "tenant-b", &got, &at), CQ_ERR_NOT_FOUND);
+    /* a's copy under b's key (a bug, a bad restore): still not b's */
+    char *raw = NULL;
+    assert_int_equal(cq_store_cache_get(store, "business_data:tenant-a", &raw), CQ_ERR_OK);
+    assert_int_equal(cq_store_cache_set(store, "business_data:tenant-b", raw, 300000), CQ_ERR_OK);
+    free(raw);
+    assert_int_equal(cq_bdcache_get(store, "tenant-b", &got, &at), CQ_ERR_NOT_FOUND);
+    assert_null(got);
+    json_decref(data);
+    cq_store_destroy(store);
+}
+
 int main(void)
 {
     const char *port = getenv("COACHQ_IT_REDIS_PORT");
@@ -733,6 +757,7 @@ int main(void)
         cmocka_unit_test(test_store_cache),
         cmocka_unit_test(test_store_cache_add_is_single_flight),
         cmocka_unit_test(test_store_cache_swap_loses_no_update),
+        cmocka_unit_test(test_bdcache_never_serves_a_copy_to_another_tenant),
         cmocka_unit_test_teardown(test_store_auth_and_db, teardown_auth),
     };
     int rc = cmocka_run_group_tests_name("store", tests, NULL, NULL);
