@@ -485,8 +485,11 @@ static void test_it_bd_metrics_count_hits_misses_and_waits(void **state)
         "operation=\"business-data\",data=\"partial\"}",
         "operation=\"business-data\",data=\"unavailable\"}",
         "operation=\"business-data\",data=\"complete\"}",
-        "coachq_worker_business_data_upstream_latency_ms_total{kind=\"business-data\","
-        "source=\"traction.issues\"}",
+        "# TYPE coachq_worker_business_data_upstream_seconds histogram",
+        "coachq_worker_business_data_upstream_seconds_bucket{kind=\"business-data\","
+        "source=\"traction.issues\",le=\"+Inf\"}",
+        "coachq_worker_business_data_upstream_seconds_count{kind=\"business-data\","
+        "source=\"account.revenue\"}",
     };
     for (size_t i = 0; i < CQ_ARRAY_SIZE(want); i++)
         if (!strstr(r.body, want[i]))

@@ -38,6 +38,31 @@ static void test_metrics_series_count_apart_and_render_once_per_name(void **stat
     cq_metrics_destroy(NULL);
 }
 
+static void test_metrics_histogram_renders_cumulative_buckets(void **state)
+{
+    cq_metrics_t *m = cq_metrics_new();
+    static const double bounds[] = {0.01, 0.1, 1};
+    static const double values[] = {0.005, 0.05, 0.05, 0.5, 3};
+    for (size_t i = 0; i < 5; i++)
+        cq_metrics_observe(m, "lat_seconds", "Latency.", "source=\"s\"", bounds, 3, values[i]);
+    assert_int_equal(cq_metrics_get(m, "lat_seconds", "source=\"s\""), 5);
+    char *text = cq_metrics_render(m, "k");
+    const char *want = "# HELP coachq_worker_lat_seconds Latency.\n"
+                       "# TYPE coachq_worker_lat_seconds histogram\n"
+                       "coachq_worker_lat_seconds_bucket{kind=\"k\",source=\"s\",le=\"0.01\"} 1\n"
+                       "coachq_worker_lat_seconds_bucket{kind=\"k\",source=\"s\",le=\"0.1\"} 3\n"
+                       "coachq_worker_lat_seconds_bucket{kind=\"k\",source=\"s\",le=\"1\"} 4\n"
+                       "coachq_worker_lat_seconds_bucket{kind=\"k\",source=\"s\",le=\"+Inf\"} 5\n"
+                       "coachq_worker_lat_seconds_sum{kind=\"k\",source=\"s\"} 3.605000\n"
+                       "coachq_worker_lat_seconds_count{kind=\"k\",source=\"s\"} 5\n";
+    assert_string_equal(text, want);
+    free(text);
+    /* a name used as a histogram does not count as a counter too */
+    cq_metrics_add(m, "lat_seconds", NULL, "source=\"s\"", 7);
+    assert_int_equal(cq_metrics_get(m, "lat_seconds", "source=\"s\""), 5);
+    cq_metrics_destroy(m);
+}
+
 static void *adder(void *opaque)
 {
     for (int i = 0; i < 10000; i++)
@@ -66,6 +91,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_series_count_apart_and_render_once_per_name),
+        cmocka_unit_test(test_metrics_histogram_renders_cumulative_buckets),
         cmocka_unit_test(test_metrics_concurrent_adds_lose_nothing),
     };
     return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);

@@ -54,8 +54,8 @@ static void cq_bd_load(void)
 /* Counters of the worker's /metrics (cq_engine_count). */
 #define CQ_BD_M_CALLS   "business_data_upstream_calls_total"
 #define CQ_BD_M_CALLS_H "Upstream calls by source and outcome (ok or the error class)."
-#define CQ_BD_M_LAT     "business_data_upstream_latency_ms_total"
-#define CQ_BD_M_LAT_H   "Milliseconds spent in upstream calls by source, retries included."
+#define CQ_BD_M_LAT     "business_data_upstream_seconds"
+#define CQ_BD_M_LAT_H   "Time of an upstream call by source, retries and waits included."
 #define CQ_BD_M_ANS     "business_data_answers_total"
 #define CQ_BD_M_ANS_H                                                                              \
     "Business data of jobs by what it was: complete, partial, stale (a cached copy filled in), "   \
@@ -340,9 +340,13 @@ static void cq_bd_count_call(cq_bd_job_t *job, cq_bd_source_id_t id, const char 
     snprintf(labels, sizeof(labels), "source=\"%s\",outcome=\"%s\"", cq_bd_source(id)->name,
              outcome);
     cq_engine_count(job->ctx, CQ_BD_M_CALLS, CQ_BD_M_CALLS_H, labels, 1);
-    if (latency_ms > 0) {
+    if (latency_ms >= 0 && strcmp(outcome, "not_configured") != 0 &&
+        strcmp(outcome, "no_credentials") != 0) {
+        static const double bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                        0.5,   1,    2.5,   5,    10,  30};
         snprintf(labels, sizeof(labels), "source=\"%s\"", cq_bd_source(id)->name);
-        cq_engine_count(job->ctx, CQ_BD_M_LAT, CQ_BD_M_LAT_H, labels, (uint64_t)latency_ms);
+        cq_engine_observe(job->ctx, CQ_BD_M_LAT, CQ_BD_M_LAT_H, labels, bounds,
+                          CQ_ARRAY_SIZE(bounds), (double)latency_ms / 1000.0);
     }
 }
 

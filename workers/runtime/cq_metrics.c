@@ -18,7 +18,11 @@
 
 typedef struct {
     char *name, *help, *labels;
-    uint64_t value;
+    uint64_t value;     /* a counter's value, a histogram's count */
+    size_t bound_count; /* 0: a counter */
+    double bounds[CQ_METRICS_MAX_BOUNDS];
+    uint64_t buckets[CQ_METRICS_MAX_BOUNDS]; /* not cumulative; above the last: value - sum */
+    double sum;
 } cq_metrics_series_t;
 
 struct cq_metrics_s {
@@ -59,27 +63,60 @@ static cq_metrics_series_t *cq_metrics_find(cq_metrics_t *metrics, const char *n
     return NULL;
 }
 
+/* Under the lock: the series, created when absent (NULL past the cap). */
+static cq_metrics_series_t *cq_metrics_series(cq_metrics_t *metrics, const char *name,
+                                              const char *help, const char *labels)
+{
+    cq_metrics_series_t *s = cq_metrics_find(metrics, name, labels);
+    if (s || metrics->count >= CQ_METRICS_MAX_SERIES)
+        return s;
+    if (metrics->count == metrics->cap) {
+        metrics->cap = metrics->cap ? 2 * metrics->cap : 32;
+        metrics->series = cq_realloc(metrics->series, metrics->cap * sizeof(*metrics->series));
+    }
+    s = &metrics->series[metrics->count++];
+    memset(s, 0, sizeof(*s));
+    s->name = cq_strdup(name);
+    s->help = cq_strdup(help ? help : name);
+    s->labels = cq_strdup(labels);
+    return s;
+}
+
 void cq_metrics_add(cq_metrics_t *metrics, const char *name, const char *help, const char *labels,
                     uint64_t delta)
 {
     if (!metrics || !name)
         return;
-    labels = labels ? labels : "";
     pthread_mutex_lock(&metrics->lock);
-    cq_metrics_series_t *s = cq_metrics_find(metrics, name, labels);
-    if (!s && metrics->count < CQ_METRICS_MAX_SERIES) {
-        if (metrics->count == metrics->cap) {
-            metrics->cap = metrics->cap ? 2 * metrics->cap : 32;
-            metrics->series = cq_realloc(metrics->series, metrics->cap * sizeof(*metrics->series));
-        }
-        s = &metrics->series[metrics->count++];
-        s->name = cq_strdup(name);
-        s->help = cq_strdup(help ? help : name);
-        s->labels = cq_strdup(labels);
-        s->value = 0;
-    }
-    if (s)
+    cq_metrics_series_t *s = cq_metrics_series(metrics, name, help, labels ? labels : "");
+    if (s && s->bound_count == 0)
         s->value += delta;
+    pthread_mutex_unlock(&metrics->lock);
+}
+
+void cq_metrics_observe(cq_metrics_t *metrics, const char *name, const char *help,
+                        const char *labels, const double *bounds, size_t bound_count, double value)
+{
+    if (!metrics || !name || !bounds || bound_count == 0)
+        return;
+    if (bound_count > CQ_METRICS_MAX_BOUNDS)
+        bound_count = CQ_METRICS_MAX_BOUNDS;
+    pthread_mutex_lock(&metrics->lock);
+    cq_metrics_series_t *s = cq_metrics_series(metrics, name, help, labels ? labels : "");
+    if (s && s->value == 0 && s->bound_count == 0) {
+        s->bound_count = bound_count;
+        memcpy(s->bounds, bounds, bound_count * sizeof(*bounds));
+    }
+    if (s && s->bound_count > 0) {
+        for (size_t i = 0; i < s->bound_count; i++) {
+            if (value <= s->bounds[i]) {
+                s->buckets[i]++;
+                break;
+            }
+        }
+        s->value++;
+        s->sum += value;
+    }
     pthread_mutex_unlock(&metrics->lock);
 }
 
@@ -106,19 +143,39 @@ char *cq_metrics_render(cq_metrics_t *metrics, const char *kind)
         qsort(metrics->series, metrics->count, sizeof(*metrics->series), cq_metrics_cmp);
     size_t cap = 256, len = 0;
     for (size_t i = 0; i < metrics->count; i++)
-        cap += 2 * strlen(metrics->series[i].name) + strlen(metrics->series[i].help) +
-               strlen(metrics->series[i].labels) + strlen(kind) + 96;
+        cap += (metrics->series[i].bound_count + 4) *
+                   (strlen(metrics->series[i].name) + strlen(metrics->series[i].labels) +
+                    strlen(kind) + 64) +
+               strlen(metrics->series[i].help) + strlen(metrics->series[i].name);
     char *text = cq_malloc(cap);
     text[0] = '\0';
     for (size_t i = 0; i < metrics->count; i++) {
         const cq_metrics_series_t *s = &metrics->series[i];
         if (i == 0 || strcmp(s->name, metrics->series[i - 1].name) != 0)
-            len += (size_t)snprintf(text + len, cap - len,
-                                    "# HELP coachq_worker_%s %s\n# TYPE coachq_worker_%s counter\n",
-                                    s->name, s->help, s->name);
-        len += (size_t)snprintf(text + len, cap - len, "coachq_worker_%s{kind=\"%s\"%s%s} %llu\n",
-                                s->name, kind, *s->labels ? "," : "", s->labels,
-                                (unsigned long long)s->value);
+            len += (size_t)snprintf(
+                text + len, cap - len, "# HELP coachq_worker_%s %s\n# TYPE coachq_worker_%s %s\n",
+                s->name, s->help, s->name, s->bound_count ? "histogram" : "counter");
+        const char *sep = *s->labels ? "," : "";
+        if (s->bound_count == 0) {
+            len +=
+                (size_t)snprintf(text + len, cap - len, "coachq_worker_%s{kind=\"%s\"%s%s} %llu\n",
+                                 s->name, kind, sep, s->labels, (unsigned long long)s->value);
+            continue;
+        }
+        uint64_t cumulative = 0;
+        for (size_t b = 0; b < s->bound_count; b++) {
+            cumulative += s->buckets[b];
+            len += (size_t)snprintf(
+                text + len, cap - len, "coachq_worker_%s_bucket{kind=\"%s\"%s%s,le=\"%g\"} %llu\n",
+                s->name, kind, sep, s->labels, s->bounds[b], (unsigned long long)cumulative);
+        }
+        len += (size_t)snprintf(text + len, cap - len,
+                                "coachq_worker_%s_bucket{kind=\"%s\"%s%s,le=\"+Inf\"} %llu\n"
+                                "coachq_worker_%s_sum{kind=\"%s\"%s%s} %.6f\n"
+                                "coachq_worker_%s_count{kind=\"%s\"%s%s} %llu\n",
+                                s->name, kind, sep, s->labels, (unsigned long long)s->value,
+                                s->name, kind, sep, s->labels, s->sum, s->name, kind, sep,
+                                s->labels, (unsigned long long)s->value);
     }
     pthread_mutex_unlock(&metrics->lock);
     return text;

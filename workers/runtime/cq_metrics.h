@@ -3,11 +3,10 @@
  * upstream errors by source and class, ...), shown on the worker's
  * /metrics after the runtime's own rows.
  *
- * A counter is a name (without the coachq_worker_ prefix, e.g.
- * "business_data_upstream_calls_total"), a help text, and a label set in
- * Prometheus syntax (e.g. source="account.revenue",outcome="timeout"); the
- * kind="..." label is added when rendered. Names and labels are the
- * engine's constants, never outside input.
+ * A series is a counter or a histogram. A counter is a name (without the coachq_worker_ prefix,
+ * e.g. "business_data_upstream_calls_total"), a help text, and a label set in Prometheus syntax
+ * (e.g. source="account.revenue",outcome="timeout"); the kind="..." label is added when rendered.
+ * Names and labels are the engine's constants, never outside input.
  *
  * Threads: any; a mutex guards the registry (the loop thread adds, the
  * metrics server's threads render).
@@ -29,7 +28,18 @@ void cq_metrics_destroy(cq_metrics_t *metrics);
 void cq_metrics_add(cq_metrics_t *metrics, const char *name, const char *help, const char *labels,
                     uint64_t delta);
 
-/* The counter's value (0 when it does not exist): for tests. */
+/* Most bucket bounds of a histogram. */
+#define CQ_METRICS_MAX_BOUNDS 16
+
+/* Records value in the histogram (name, labels): bounds (ascending, at
+ * most CQ_METRICS_MAX_BOUNDS, more are ignored) are fixed by the first
+ * call of a series. Rendered as a Prometheus histogram (_bucket with le,
+ * _sum, _count). */
+void cq_metrics_observe(cq_metrics_t *metrics, const char *name, const char *help,
+                        const char *labels, const double *bounds, size_t bound_count, double value);
+
+/* The counter's value, or a histogram's count (0 when it does not exist):
+ * for tests. */
 uint64_t cq_metrics_get(cq_metrics_t *metrics, const char *name, const char *labels);
 
 /* The Prometheus text of every counter, names sorted, each with its HELP
