@@ -6,6 +6,10 @@
 #         coachq-*-worker in the background (logs and pid files in .run/);
 #         waits until /health/ready answers 200 and prints how to call it.
 #         A second run rebuilds and restarts the programs; the stack stays.
+#         Unless COACHQ_RUN_ACCOUNT_URL and COACHQ_RUN_TRACTION_URL name the
+#         real Account and Traction services, a stand-in for both is started
+#         (tests/fake/fake_upstream.py: DEMO DATA, log .run/fake-upstream.log)
+#         and the business-data worker is pointed at it.
 #   stop  stops the programs and the stack.
 #   test  deploy/setup.sh; clang-format check; ASan+UBSan build in build/asan;
 #         unit tests; a throw-away stack on test ports for the integration
@@ -21,6 +25,7 @@
 #   COACHQ_RUN_HTTP_PORT (8080), COACHQ_STACK_KAFKA_PORT (9092), COACHQ_STACK_CONTROLLER_PORT (9093),
 #   COACHQ_STACK_REDIS_PORT (6379), COACHQ_STACK_DIR (.run/stack), COACHQ_STACK_KAFKA_HEAP (512m): run
 #   COACHQ_RUN_GATEWAY_OPTS, COACHQ_RUN_WORKER_OPTS: more "-o key=value" words for run
+#   COACHQ_RUN_ACCOUNT_URL, COACHQ_RUN_TRACTION_URL: base URLs of the real services for run
 #   COACHQ_TEST_KAFKA_PORT (29092), COACHQ_TEST_KAFKA_CONTROLLER_PORT (29093),
 #   COACHQ_TEST_REDIS_PORT (26379): the test stack
 set -euo pipefail
@@ -42,7 +47,7 @@ STOP_TIMEOUT=20
 # keys: the programs must not see them.
 SCRIPT_VARS=(COACHQ_STACK_DIR COACHQ_STACK_KAFKA_PORT COACHQ_STACK_CONTROLLER_PORT COACHQ_STACK_KAFKA_HEAP
     COACHQ_STACK_REDIS_PERSIST COACHQ_STACK_TIMEOUT COACHQ_RUN_HTTP_PORT COACHQ_RUN_GATEWAY_OPTS
-    COACHQ_RUN_WORKER_OPTS COACHQ_TEST_KAFKA_PORT COACHQ_TEST_KAFKA_CONTROLLER_PORT
+    COACHQ_RUN_WORKER_OPTS COACHQ_RUN_ACCOUNT_URL COACHQ_RUN_TRACTION_URL COACHQ_TEST_KAFKA_PORT COACHQ_TEST_KAFKA_CONTROLLER_PORT
     COACHQ_TEST_REDIS_PORT COACHQ_IT_KAFKA_BOOTSTRAP COACHQ_IT_REDIS_PORT COACHQ_IT_REQUIRED
     COACHQ_BIN_DIR COACHQ_SOURCE_DIR COACHQ_AVRO_TOOLS)
 
@@ -88,6 +93,40 @@ stop_programs() {
     ((${#pids[@]} == 0)) && return 0
     terminate_pids "$STOP_TIMEOUT" "${pids[@]}"
     say "stopped ${names[*]}"
+}
+
+# The stand-in for the Account and Traction services (demo data).
+FAKE_UPSTREAM=$ROOT_DIR/tests/fake/fake_upstream.py
+
+stop_fake_upstream() {
+    local f=$RUN_DIR/fake-upstream.pid pid cmd
+    [[ -f $f ]] || return 0
+    pid=$(<"$f")
+    rm -f "$f"
+    [[ $pid =~ ^[0-9]+$ ]] || return 0
+    cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 0
+    [[ $cmd == *fake_upstream.py* ]] || return 0
+    terminate_pids "$STOP_TIMEOUT" "$pid"
+    say "stopped the fake Account/Traction services"
+}
+
+# start_fake_upstream: prints the port it listens on (loopback only).
+start_fake_upstream() {
+    local port_file=$RUN_DIR/fake-upstream.port i
+    rm -f "$port_file"
+    setsid python3 "$FAKE_UPSTREAM" --port 0 --port-file "$port_file" \
+        >"$RUN_DIR/fake-upstream.log" 2>&1 </dev/null &
+    echo $! >"$RUN_DIR/fake-upstream.pid"
+    for ((i = 0; i < 100; i++)); do
+        [[ -s $port_file ]] && break
+        alive "$RUN_DIR/fake-upstream.pid" || break
+        sleep 0.1
+    done
+    [[ -s $port_file ]] || {
+        log_tail "$RUN_DIR/fake-upstream.log"
+        die "the fake Account/Traction services did not start"
+    }
+    cat "$port_file"
 }
 
 # start_program <binary> <args...>: in the background, detached from this
@@ -161,6 +200,17 @@ Submit and come back later (202 at once; Location names the job):
            "coreValues": ["Customer obsession", "Simplicity"]}}'
   curl -sS $BASE_URL/jobs/<jobId> -H 'Prefer: wait=20' -H 'X-Tenant-Id: acme-dental' -H 'X-User-Id: u-1001'
 
+The tenant's business data (the gateway forwards the bearer token to the
+Account and Traction services; here a stand-in with DEMO DATA unless
+COACHQ_RUN_ACCOUNT_URL / COACHQ_RUN_TRACTION_URL named the real ones). A
+second call within 5 minutes is answered from the cache (cached: true, Age):
+
+  curl -sS $BASE_URL/multitenant/conversations/business-data \\
+    -H 'X-Tenant-Id: acme-dental' -H 'Authorization: Bearer demo-token'
+  curl -sS -X POST $BASE_URL/insights/generate -H 'X-Tenant-Id: acme-dental' \\
+    -H 'Authorization: Bearer demo-token'
+  curl -sS $BASE_URL/insights -H 'X-Tenant-Id: acme-dental'
+
 Logs: .run/*.log and .run/stack/*.log. API reference: $BASE_URL/docs
 Stop everything: ./deploy/local.sh stop
 EOF
@@ -183,11 +233,32 @@ cmd_run() {
     read -r -a gateway_opts <<<"${COACHQ_RUN_GATEWAY_OPTS:-}"
     read -r -a worker_opts <<<"${COACHQ_RUN_WORKER_OPTS:-}"
 
+    stop_fake_upstream
+    local upstream_opts=()
+    if [[ -n ${COACHQ_RUN_ACCOUNT_URL:-} && -n ${COACHQ_RUN_TRACTION_URL:-} ]]; then
+        upstream_opts=(-o "upstream.account.url=$COACHQ_RUN_ACCOUNT_URL"
+            -o "upstream.traction.url=$COACHQ_RUN_TRACTION_URL")
+        say "business data from the real services: $COACHQ_RUN_ACCOUNT_URL, $COACHQ_RUN_TRACTION_URL"
+    else
+        local up_port
+        up_port=$(start_fake_upstream) || exit 1
+        [[ $up_port =~ ^[0-9]+$ ]] || die "the fake Account/Traction services gave no port"
+        upstream_opts=(-o "upstream.account.url=http://127.0.0.1:$up_port"
+            -o "upstream.traction.url=http://127.0.0.1:$up_port")
+        say "DEMO DATA: the Account and Traction services are a local stand-in" \
+            "(tests/fake/fake_upstream.py on 127.0.0.1:$up_port, log .run/fake-upstream.log)." \
+            "Set COACHQ_RUN_ACCOUNT_URL and COACHQ_RUN_TRACTION_URL for the real ones."
+    fi
+
     local bin workers=0
     shopt -s nullglob
     for bin in "$ROOT_DIR"/build/release/coachq-*-worker; do
         [[ -x $bin ]] || continue
-        start_program "$bin" "${common[@]}" "${worker_opts[@]}"
+        if [[ $(basename "$bin") == coachq-business-data-worker ]]; then
+            start_program "$bin" "${common[@]}" "${upstream_opts[@]}" "${worker_opts[@]}"
+        else
+            start_program "$bin" "${common[@]}" "${worker_opts[@]}"
+        fi
         workers=$((workers + 1))
     done
     shopt -u nullglob
@@ -215,6 +286,7 @@ cmd_run() {
 
 cmd_stop() {
     stop_programs
+    stop_fake_upstream
     COACHQ_STACK_DIR=${COACHQ_STACK_DIR:-$RUN_DIR/stack} "$DEPLOY_DIR/stack.sh" stop
 }
 

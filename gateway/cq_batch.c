@@ -228,7 +228,9 @@ void cq_batch_submit(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_
                                  .deadline = now + gw->conf->jobs_deadline,
                                  .batch_id = batch_id,
                                  .custom_id = (char *)custom,
-                                 .payload = op->request ? json_object_get(item, "body") : NULL};
+                                 .payload = op->request ? json_object_get(item, "body") : NULL,
+                                 .authorization =
+                                     (char *)cq_gateway_forwarded_credentials(op, req)};
         size_t len = 0;
         char err[256];
         if (cq_avro_envelope_encode(gw->avro, &env, &bufs[i], &len, err, sizeof(err)) !=

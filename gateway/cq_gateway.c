@@ -38,6 +38,15 @@ cq_gateway_t *cq_gateway_new(const cq_config_t *conf, char *errstr, size_t errst
         cq_errstr_set(errstr, errstr_size, "contract: BatchRequest: %s", err);
         goto fail;
     }
+    if (!(gw->insights_list_schema =
+              cq_schema_new(cq_contract_document(gw->contract),
+                            "/components/schemas/InsightsListRequest", err, sizeof(err))) ||
+        !(gw->insight_patch_schema =
+              cq_schema_new(cq_contract_document(gw->contract),
+                            "/components/schemas/InsightPatchRequest", err, sizeof(err)))) {
+        cq_errstr_set(errstr, errstr_size, "contract: insights: %s", err);
+        goto fail;
+    }
     if (!(gw->auth = cq_auth_new(conf, err, sizeof(err)))) {
         cq_errstr_set(errstr, errstr_size, "auth: %s", err);
         goto fail;
@@ -106,6 +115,8 @@ void cq_gateway_destroy(cq_gateway_t *gw)
     cq_avro_destroy(gw->avro);
     cq_auth_destroy(gw->auth);
     cq_schema_destroy(gw->batch_schema);
+    cq_schema_destroy(gw->insights_list_schema);
+    cq_schema_destroy(gw->insight_patch_schema);
     cq_contract_destroy(gw->contract);
     free(gw);
 }
@@ -122,6 +133,19 @@ bool cq_gateway_waiter_enter(cq_gateway_t *gw)
 void cq_gateway_waiter_leave(cq_gateway_t *gw)
 {
     atomic_fetch_sub(&gw->waiters, 1);
+}
+
+/* Longest Authorization value forwarded; a JWT is well under it. */
+#define CQ_GATEWAY_MAX_FORWARDED 8192
+
+const char *cq_gateway_forwarded_credentials(const cq_operation_t *op, const cq_http_req_t *req)
+{
+    if (!op->forward_credentials)
+        return NULL;
+    const char *auth = cq_http_header(req, "Authorization");
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 || strlen(auth) > CQ_GATEWAY_MAX_FORWARDED)
+        return NULL;
+    return auth;
 }
 
 void cq_gateway_parse_prefer(const cq_gateway_t *gw, const cq_http_req_t *req, bool *async,
@@ -259,6 +283,20 @@ static void cq_gateway_dispatch(cq_gateway_t *gw, const cq_http_req_t *req, cq_h
                               json_pack("{s:b, s:O}", "success", 1, "data", (json_t *)values));
         return;
     }
+    /* Stored insights (answered here, no job): GET /insights, PATCH /insights/{id}. */
+    if (strcmp(path, "/insights") == 0) {
+        if (!get)
+            cq_gateway_method_not_allowed(req, resp, "GET, HEAD");
+        else if (cq_gateway_authenticate(gw, req, &who, resp))
+            cq_insights_list(gw, &who, req, resp);
+        return;
+    }
+    if (strncmp(path, "/insights/", 10) == 0 && strcmp(req->method, "PATCH") == 0 && path[10] &&
+        !strchr(path + 10, '/')) {
+        if (cq_gateway_authenticate(gw, req, &who, resp))
+            cq_insights_patch(gw, path + 10, &who, req, resp);
+        return;
+    }
     const cq_operation_t *op = cq_contract_match(gw->contract, method, path, &path_known);
     if (!op) {
         if (path_known) {
@@ -275,7 +313,11 @@ static void cq_gateway_dispatch(cq_gateway_t *gw, const cq_http_req_t *req, cq_h
         }
         return;
     }
-    if (cq_gateway_authenticate(gw, req, &who, resp))
+    if (!cq_gateway_authenticate(gw, req, &who, resp))
+        return;
+    if (strcmp(op->name, "business-data") == 0)
+        cq_bizdata_handle(gw, op, &who, req, resp);
+    else
         cq_submit_handle(gw, op, &who, req, resp);
 }
 

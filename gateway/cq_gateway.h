@@ -20,7 +20,8 @@
 typedef struct cq_gateway_s {
     const cq_config_t *conf;
     cq_contract_t *contract;
-    cq_schema_t *batch_schema; /* the contract's BatchRequest */
+    cq_schema_t *batch_schema;                                /* the contract's BatchRequest */
+    cq_schema_t *insights_list_schema, *insight_patch_schema; /* InsightsListRequest, ...Patch... */
     cq_auth_t *auth;
     cq_avro_t *avro;
     cq_store_t *store;
@@ -33,6 +34,10 @@ typedef struct cq_gateway_s {
     /* Counters for /metrics. */
     atomic_uint_fast64_t responses[6]; /* by status class: [2] = 2xx ... [5] = 5xx */
     atomic_uint_fast64_t jobs_submitted, jobs_not_queued;
+    /* Business data: answers from the cache, misses (a job ran or was
+     * joined), misses that joined a job already under way, answers with a
+     * stale source. */
+    atomic_uint_fast64_t bd_hits, bd_misses, bd_flight_waits, bd_stale;
     int64_t started_ms;
 } cq_gateway_t;
 
@@ -48,6 +53,11 @@ void cq_gateway_handle(void *opaque, const cq_http_req_t *req, cq_http_resp_t *r
 bool cq_gateway_waiter_enter(cq_gateway_t *gw);
 void cq_gateway_waiter_leave(cq_gateway_t *gw);
 
+/* The caller's Authorization header to put in the job of op: only for an
+ * operation marked x-coachq-forward-credentials, only a bearer token of
+ * sane length; NULL otherwise. Borrowed from req. Never log it. */
+const char *cq_gateway_forwarded_credentials(const cq_operation_t *op, const cq_http_req_t *req);
+
 /* Parses Prefer: sets *async for respond-async, *wait_ms for wait=N
  * (bounded by gateway.max_wait); leaves them as they were otherwise. */
 void cq_gateway_parse_prefer(const cq_gateway_t *gw, const cq_http_req_t *req, bool *async,
@@ -56,6 +66,24 @@ void cq_gateway_parse_prefer(const cq_gateway_t *gw, const cq_http_req_t *req, b
 /* Endpoints (each in its own file). */
 void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_principal_t *who,
                       const cq_http_req_t *req, cq_http_resp_t *resp);
+/* The same with the job id chosen by the caller (a single-flight key names
+ * it before the job exists); NULL: a new one. */
+void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_principal_t *who,
+                         const cq_http_req_t *req, cq_http_resp_t *resp, const char *chosen_id);
+/* Waits (bounded by wait_ms unless async) for a job and answers with its
+ * result or its resource, as a submission does. */
+void cq_submit_answer(cq_gateway_t *gw, const char *job_id, bool async, int64_t wait_ms,
+                      const cq_http_req_t *req, cq_http_resp_t *resp);
+/* GET /insights and PATCH /insights/{id}: the tenant's stored insights
+ * (cq_insights.c). */
+void cq_insights_list(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_req_t *req,
+                      cq_http_resp_t *resp);
+void cq_insights_patch(cq_gateway_t *gw, const char *id, const cq_principal_t *who,
+                       const cq_http_req_t *req, cq_http_resp_t *resp);
+/* GET business-data: the tenant's cached copy, or one job per tenant
+ * (cq_bizdata.c). */
+void cq_bizdata_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_principal_t *who,
+                       const cq_http_req_t *req, cq_http_resp_t *resp);
 void cq_jobs_handle(cq_gateway_t *gw, const char *job_id, const cq_principal_t *who,
                     const cq_http_req_t *req, cq_http_resp_t *resp);
 /* How a job record is answered. */

@@ -132,7 +132,7 @@ void cq_health_handle(cq_gateway_t *gw, const char *path, const cq_http_req_t *r
             cq_http_resp_header(resp, "Retry-After", "%lld",
                                 (long long)gw->conf->gateway_retry_after);
     } else if (strcmp(path, "/metrics") == 0) {
-        char text[2048];
+        char text[4096];
         int n = snprintf(
             text, sizeof(text),
             "# HELP coachq_gateway_responses_total HTTP answers by status class.\n"
@@ -149,6 +149,14 @@ void cq_health_handle(cq_gateway_t *gw, const char *path, const cq_http_req_t *r
             "# HELP coachq_gateway_waiting_requests Requests waiting for a job.\n"
             "# TYPE coachq_gateway_waiting_requests gauge\n"
             "coachq_gateway_waiting_requests %d\n"
+            "# HELP coachq_gateway_business_data_total Business-data requests: answered from the "
+            "cache (hit), needing a job (miss), joining a job under way (flight_wait), answered "
+            "with a stale source (stale).\n"
+            "# TYPE coachq_gateway_business_data_total counter\n"
+            "coachq_gateway_business_data_total{outcome=\"hit\"} %llu\n"
+            "coachq_gateway_business_data_total{outcome=\"miss\"} %llu\n"
+            "coachq_gateway_business_data_total{outcome=\"flight_wait\"} %llu\n"
+            "coachq_gateway_business_data_total{outcome=\"stale\"} %llu\n"
             "# HELP coachq_gateway_uptime_seconds Seconds since start.\n"
             "# TYPE coachq_gateway_uptime_seconds counter\n"
             "coachq_gateway_uptime_seconds %lld\n",
@@ -157,6 +165,10 @@ void cq_health_handle(cq_gateway_t *gw, const char *path, const cq_http_req_t *r
             (unsigned long long)atomic_load(&gw->responses[5]),
             (unsigned long long)atomic_load(&gw->jobs_submitted),
             (unsigned long long)atomic_load(&gw->jobs_not_queued), atomic_load(&gw->waiters),
+            (unsigned long long)atomic_load(&gw->bd_hits),
+            (unsigned long long)atomic_load(&gw->bd_misses),
+            (unsigned long long)atomic_load(&gw->bd_flight_waits),
+            (unsigned long long)atomic_load(&gw->bd_stale),
             (long long)((cq_now_ms() - gw->started_ms) / 1000));
         cq_http_resp_body(resp, 200, "text/plain; version=0.0.4", text, (size_t)n);
     } else if (strcmp(path, "/openapi.json") == 0) {

@@ -64,6 +64,9 @@ void cq_jobs_respond(cq_gateway_t *gw, const cq_job_record_t *job, cq_jobs_answe
         cq_err_t err = cq_err_from_name(job->error_code);
         cq_http_resp_problem_ex(resp, req, err, job->error_message, NULL,
                                 json_pack("{s:s}", "jobId", job->job_id));
+        if (cq_err_http_status(err) == 503)
+            cq_http_resp_header(resp, "Retry-After", "%lld",
+                                (long long)gw->conf->gateway_retry_after);
     } else if (result && job->status == CQ_JOB_CANCELLED) {
         cq_http_resp_problem_ex(resp, req, CQ_ERR_JOB_CANCELLED, "The job was cancelled", NULL,
                                 json_pack("{s:s}", "jobId", job->job_id));

@@ -73,8 +73,8 @@ static void cq_submit_not_queued(cq_gateway_t *gw, const cq_http_req_t *req, cq_
 }
 
 /* Waits (bounded) for a job and answers with its result or its resource. */
-static void cq_submit_answer(cq_gateway_t *gw, const char *job_id, bool async, int64_t wait_ms,
-                             const cq_http_req_t *req, cq_http_resp_t *resp)
+void cq_submit_answer(cq_gateway_t *gw, const char *job_id, bool async, int64_t wait_ms,
+                      const cq_http_req_t *req, cq_http_resp_t *resp)
 {
     cq_job_record_t job;
     memset(&job, 0, sizeof(job));
@@ -131,6 +131,12 @@ static void cq_submit_merge_query(cq_gateway_t *gw, const cq_operation_t *op,
 
 void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_principal_t *who,
                       const cq_http_req_t *req, cq_http_resp_t *resp)
+{
+    cq_submit_handle_as(gw, op, who, req, resp, NULL);
+}
+
+void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_principal_t *who,
+                         const cq_http_req_t *req, cq_http_resp_t *resp, const char *chosen_id)
 {
     json_t *body = NULL;
     cq_schema_errors_t errors;
@@ -190,7 +196,10 @@ void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_princ
     cq_gateway_parse_prefer(gw, req, &async, &wait_ms);
 
     char job_id[CQ_UUID_STR_LEN + 1];
-    cq_uuid_v7(job_id);
+    if (chosen_id)
+        cq_strlcpy(job_id, chosen_id, sizeof(job_id));
+    else
+        cq_uuid_v7(job_id);
     const char *idem_key = cq_http_header(req, "Idempotency-Key");
     if (idem_key) {
         if (!*idem_key || strlen(idem_key) > 255) {
@@ -257,6 +266,7 @@ void cq_submit_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_princ
         .deadline = now + gw->conf->jobs_deadline,
         .trace_parent = traceparent && strlen(traceparent) < 128 ? (char *)traceparent : NULL,
         .payload = body,
+        .authorization = (char *)cq_gateway_forwarded_credentials(op, req),
     };
     char err[512];
     rc = cq_avro_envelope_encode(gw->avro, &env, &buf, &len, err, sizeof(err));

@@ -140,6 +140,7 @@ void cq_job_envelope_clear(cq_job_envelope_t *env)
     free(env->trace_parent);
     free(env->batch_id);
     free(env->custom_id);
+    free(env->authorization);
     json_decref(env->payload);
     memset(env, 0, sizeof(*env));
 }
@@ -411,6 +412,8 @@ cq_err_t cq_avro_envelope_encode(cq_avro_t *avro, const cq_job_envelope_t *env, 
         put_string(&w, &rec, CQ_AVRO_ENV_CUSTOM_ID, "customId", env->custom_id, true) &&
         put_op_value(&w, &rec, CQ_AVRO_ENV_PAYLOAD, root->fields[CQ_AVRO_ENV_PAYLOAD].type,
                      op->request_branch, env->payload, "payload") &&
+        put_string(&w, &rec, CQ_AVRO_ENV_AUTHORIZATION, "authorization", env->authorization,
+                   true) &&
         write_message(&w, &rec, buf, len);
     avro_value_decref(&rec);
     return ok ? CQ_ERR_OK : w.err;
@@ -440,7 +443,8 @@ cq_err_t cq_avro_envelope_decode(cq_avro_t *avro, const void *buf, size_t len,
         get_string(&w, &rec, CQ_AVRO_ENV_CUSTOM_ID, "customId", &env->custom_id, true) &&
         get_op_value(&w, &rec, CQ_AVRO_ENV_PAYLOAD, root->fields[CQ_AVRO_ENV_PAYLOAD].type,
                      cq_avro_schema_op(avro->gen, env->operation), false, env->operation,
-                     &env->payload);
+                     &env->payload) &&
+        get_string(&w, &rec, CQ_AVRO_ENV_AUTHORIZATION, "authorization", &env->authorization, true);
     avro_value_decref(&rec);
     if (!ok) {
         cq_job_envelope_clear(env);

@@ -49,15 +49,18 @@ json_t *cq_avro_schema_json(const cq_avro_t *avro, const char *record);
 const char *cq_avro_fingerprint(const cq_avro_t *avro, const char *record);
 
 /* A job envelope. Every pointer is owned by the struct (freed by _clear).
- * reply_to, trace_parent, batch_id, custom_id and payload may be NULL
- * (absent). payload is the operation's request object, NULL for operations
- * without a request body. */
+ * reply_to, trace_parent, batch_id, custom_id, payload and authorization
+ * may be NULL (absent). payload is the operation's request object, NULL for
+ * operations without a request body. authorization is the caller's
+ * Authorization header value, forwarded for operations marked
+ * x-coachq-forward-credentials: a secret, never to be logged. */
 typedef struct {
     char *job_id, *tenant_id, *user_id, *operation;
     int32_t attempt;
     int64_t created_at, deadline; /* ms since the Unix epoch */
     char *reply_to, *trace_parent, *batch_id, *custom_id;
     json_t *payload;
+    char *authorization;
 } cq_job_envelope_t;
 
 /* Frees every member and zeroes the struct (it may be reused). */

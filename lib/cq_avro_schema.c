@@ -228,6 +228,13 @@ static bool gen_envelope(cq_avro_map_t *g, const json_t *openapi, cq_avro_schema
     add_field(g, rec, fields, "payload", payload, avro, false,
               "The operation's request; null for operations without a request body. One branch "
               "per request schema, in the order operations appear in the document.");
+    /* Last, so that a reader of the older schema resolves every other field
+     * by position and name unchanged. */
+    t = prim(g, CQ_AVRO_STRING, &avro);
+    add_field(g, rec, fields, "authorization", t, avro, true,
+              "The caller's Authorization header (a short-lived bearer token), set only for "
+              "operations marked x-coachq-forward-credentials, which call upstream services on "
+              "the caller's behalf. A secret: never logged.");
     char *doc = generated_doc(openapi, "A coachq job, produced to coachq.jobs.<kind>.");
     schema->envelope.json = record_json("JobEnvelope", "io.coachq", doc, fields);
     schema->envelope.root = rec;

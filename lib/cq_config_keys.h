@@ -157,6 +157,49 @@
     X("fetch.breaker_failures", fetch_breaker_failures, INT, "5", 1, 1000, W,                      \
       "Consecutive failed calls to one host:port that open its circuit.")                          \
     X("fetch.breaker_cooldown", fetch_breaker_cooldown, MS, "30s", 100, 3600000, W,                \
-      "How long an open circuit refuses calls to its host:port before one trial call.")
+      "How long an open circuit refuses calls to its host:port before one trial call.")            \
+    X("upstream.account.url", upstream_account_url, STR, "", 0, 0, W,                              \
+      "Base URL of the Account service (e.g. https://account.internal); empty: business-data "     \
+      "answers with its Account figures unavailable.")                                             \
+    X("upstream.traction.url", upstream_traction_url, STR, "", 0, 0, W,                            \
+      "Base URL of the Traction service; empty: the Traction figures are unavailable.")            \
+    X("upstream.account.profile_path", upstream_account_profile_path, STR, "/user/profile", 0, 0,  \
+      W, "Path (and query) of Account: the caller's profile (its tenantId is checked).")           \
+    X("upstream.account.foundation_path", upstream_account_foundation_path, STR,                   \
+      "/business/foundation", 0, 0, W,                                                             \
+      "Path (and query) of Account: the business foundation (LLM prompt context).")                \
+    X("upstream.account.revenue_path", upstream_account_revenue_path, STR, "/metrics/revenue", 0,  \
+      0, W,                                                                                        \
+      "Path (and query) of Account: revenue, this and last period (chosen: none is published).")   \
+    X("upstream.account.customers_path", upstream_account_customers_path, STR,                     \
+      "/metrics/customers", 0, 0, W,                                                               \
+      "Path (and query) of Account: customers total, new, churned (chosen: none is published).")   \
+    X("upstream.account.team_path", upstream_account_team_path, STR, "/metrics/team", 0, 0, W,     \
+      "Path (and query) of Account: team size, utilisation, satisfaction (chosen: none "           \
+      "published).")                                                                               \
+    X("upstream.traction.goals_path", upstream_traction_goals_path, STR, "/goals/stats", 0, 0, W,  \
+      "Path (and query) of Traction: goal counts (active).")                                       \
+    X("upstream.traction.actions_path", upstream_traction_actions_path, STR,                       \
+      "/operations/actions", 0, 0, W,                                                              \
+      "Path (and query) of Traction: the complete list of actions.")                               \
+    X("upstream.traction.issues_path", upstream_traction_issues_path, STR,                         \
+      "/api/issues?status=open", 0, 0, W,                                                          \
+      "Path (and query) of Traction: open issues (their total is read).")                          \
+    X("upstream.traction.people_path", upstream_traction_people_path, STR, "/people", 0, 0, W,     \
+      "Path (and query) of Traction: people (LLM prompt context).")                                \
+    X("upstream.traction.measures_path", upstream_traction_measures_path, STR,                     \
+      "/measures/summary", 0, 0, W,                                                                \
+      "Path (and query) of Traction: measures on and off track (LLM prompt context).")             \
+    X("upstream.timeout", upstream_timeout, MS, "5s", 100, 600000, W,                              \
+      "Timeout of one try of one upstream call (Account, Traction); each source has its own.")     \
+    X("business_data.cache_ttl", business_data_cache_ttl, MS, "5m", 1000, 86400000, GW,            \
+      "How long a tenant's business data is fresh: answered from Redis by the gateway without "    \
+      "a job.")                                                                                    \
+    X("business_data.stale_ttl", business_data_stale_ttl, MS, "24h", 1000, 604800000, GW,          \
+      "How long a tenant's business data is kept: past cache_ttl it is refreshed, and served "     \
+      "with the failed source marked stale while an upstream is down.")                            \
+    X("business_data.inflight_ttl", business_data_inflight_ttl, MS, "30s", 1000, 600000, G,        \
+      "Lifetime of the single-flight key naming the job that refreshes a tenant's business "       \
+      "data; concurrent misses wait for that job at most this long.")
 
 #endif

@@ -33,6 +33,8 @@ typedef struct {
     const char *sunset;         /* Sunset header value (x-coachq-sunset), or NULL */
     const char *successors;     /* x-coachq-successors paths, comma-separated, or NULL */
     bool request_from_query;    /* x-coachq-request-from-query: the request comes from the query */
+    bool forward_credentials;   /* x-coachq-forward-credentials: the job carries the caller's
+                                   Authorization to call upstream services on its behalf */
     const cq_schema_t *request; /* NULL for operations without a body */
     const cq_schema_t *result;
     const char *request_pointer; /* "/components/schemas/AlignmentCheckRequest" or NULL */

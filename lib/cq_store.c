@@ -276,6 +276,9 @@ enum {
     CQ_SCRIPT_CANCEL,
     CQ_SCRIPT_IDEM,
     CQ_SCRIPT_IDEM_RELEASE,
+    CQ_SCRIPT_CACHE_ADD,
+    CQ_SCRIPT_CACHE_DEL_IF,
+    CQ_SCRIPT_CACHE_SWAP,
     CQ_SCRIPT__COUNT
 };
 
@@ -358,6 +361,22 @@ static const char *const cq_store_scripts[CQ_SCRIPT__COUNT] = {
         "  return redis.call('DEL', KEYS[1])\n"
         "end\n"
         "return 0\n",
+    /* KEYS[1] cache key; ARGV[1] value, ARGV[2] TTL ms. {1} = set; {0, value} = held. */
+    [CQ_SCRIPT_CACHE_ADD] =
+        "local v = redis.call('GET', KEYS[1])\n"
+        "if v then return {0, v} end\n"
+        "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+        "return {1}\n",
+    /* KEYS[1] cache key; ARGV[1] the value it must hold to be deleted. */
+    [CQ_SCRIPT_CACHE_DEL_IF] =
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
+        "return 0\n",
+    /* KEYS[1] cache key; ARGV[1] the value it must hold ('' = absent), ARGV[2] the new
+     * value, ARGV[3] TTL ms. 1 = swapped; 0 = it held something else. */
+    [CQ_SCRIPT_CACHE_SWAP] =
+        "if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end\n"
+        "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])\n"
+        "return 1\n",
 };
 /* clang-format on */
 
@@ -930,5 +949,81 @@ cq_err_t cq_store_wait(cq_store_t *store, const char *job_id, int64_t timeout_ms
     pthread_mutex_lock(&store->wait_lock);
     cq_store_waiter_put(store, w);
     pthread_mutex_unlock(&store->wait_lock);
+    return err;
+}
+
+cq_err_t cq_store_cache_add(cq_store_t *store, const char *key, const char *value, int64_t ttl_ms,
+                            char **existing)
+{
+    if (!existing)
+        return CQ_ERR_INTERNAL_ERROR;
+    *existing = NULL;
+    if (!store || !key || !value || ttl_ms <= 0)
+        return CQ_ERR_INTERNAL_ERROR;
+    char *ckey = cq_asprintf("%scache:%s", store->prefix, key);
+    cq_store_args_t args;
+    cq_redis_reply_t *reply;
+    cq_store_args_init(&args);
+    cq_store_args_add(&args, ckey);
+    cq_store_args_add(&args, value);
+    cq_store_args_add_int(&args, ttl_ms);
+    cq_err_t err = cq_store_exec(store, CQ_SCRIPT_CACHE_ADD, 1, &args, &reply);
+    if (err == CQ_ERR_OK && cq_redis_reply_count(reply) == 2) {
+        size_t len;
+        const char *str = cq_redis_reply_str(cq_redis_reply_at(reply, 1), &len);
+        if (str)
+            *existing = cq_strndup(str, len);
+        else
+            err = CQ_ERR_INTERNAL_ERROR;
+    } else if (err == CQ_ERR_OK && cq_redis_reply_count(reply) != 1) {
+        err = CQ_ERR_INTERNAL_ERROR;
+    }
+    cq_redis_reply_free(reply);
+    free(ckey);
+    return err;
+}
+
+cq_err_t cq_store_cache_del(cq_store_t *store, const char *key, const char *if_value)
+{
+    if (!store || !key)
+        return CQ_ERR_INTERNAL_ERROR;
+    char *ckey = cq_asprintf("%scache:%s", store->prefix, key);
+    cq_store_args_t args;
+    cq_redis_reply_t *reply;
+    cq_store_args_init(&args);
+    cq_err_t err;
+    if (if_value) {
+        cq_store_args_add(&args, ckey);
+        cq_store_args_add(&args, if_value);
+        err = cq_store_exec(store, CQ_SCRIPT_CACHE_DEL_IF, 1, &args, &reply);
+    } else {
+        cq_store_args_add(&args, "DEL");
+        cq_store_args_add(&args, ckey);
+        err = cq_store_exec(store, -1, 0, &args, &reply);
+    }
+    cq_redis_reply_free(reply);
+    free(ckey);
+    return err;
+}
+
+cq_err_t cq_store_cache_swap(cq_store_t *store, const char *key, const char *expected,
+                             const char *value, int64_t ttl_ms, bool *swapped)
+{
+    *swapped = false;
+    if (!store || !key || !value || ttl_ms <= 0)
+        return CQ_ERR_INTERNAL_ERROR;
+    char *ckey = cq_asprintf("%scache:%s", store->prefix, key);
+    cq_store_args_t args;
+    cq_redis_reply_t *reply;
+    cq_store_args_init(&args);
+    cq_store_args_add(&args, ckey);
+    cq_store_args_add(&args, expected ? expected : "");
+    cq_store_args_add(&args, value);
+    cq_store_args_add_int(&args, ttl_ms);
+    cq_err_t err = cq_store_exec(store, CQ_SCRIPT_CACHE_SWAP, 1, &args, &reply);
+    if (err == CQ_ERR_OK)
+        *swapped = cq_redis_reply_integer(reply) == 1;
+    cq_redis_reply_free(reply);
+    free(ckey);
     return err;
 }

@@ -135,5 +135,18 @@ cq_err_t cq_store_wait(cq_store_t *store, const char *job_id, int64_t timeout_ms
 cq_err_t cq_store_cache_get(cq_store_t *store, const char *key, char **value);
 /* Cache: stores value under key for ttl_ms (> 0, else CQ_ERR_INTERNAL_ERROR). */
 cq_err_t cq_store_cache_set(cq_store_t *store, const char *key, const char *value, int64_t ttl_ms);
+/* Cache, atomic set-if-absent (single flight): stores value under key for
+ * ttl_ms when the key is absent (*existing NULL: the caller holds it), else
+ * leaves it and *existing = the value held (caller frees). */
+cq_err_t cq_store_cache_add(cq_store_t *store, const char *key, const char *value, int64_t ttl_ms,
+                            char **existing);
+/* Cache, atomic compare-and-set (read-modify-write without lost updates):
+ * stores value for ttl_ms only while key holds expected (NULL: while it is
+ * absent); *swapped says whether it did. */
+cq_err_t cq_store_cache_swap(cq_store_t *store, const char *key, const char *expected,
+                             const char *value, int64_t ttl_ms, bool *swapped);
+/* Cache: deletes key, only while it holds if_value when that is not NULL
+ * (atomic). CQ_ERR_OK whether or not a key was removed. */
+cq_err_t cq_store_cache_del(cq_store_t *store, const char *key, const char *if_value);
 
 #endif

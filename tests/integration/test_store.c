@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "cq_bdcache.h"
 #include "cq_store.h"
 
 #include <hiredis/hiredis.h>
@@ -653,6 +654,80 @@ static void test_store_cache(void **state)
     cq_store_destroy(store);
 }
 
+static void test_store_cache_add_is_single_flight(void **state)
+{
+    cq_store_t *store = store_new(4);
+    char *held = NULL;
+    assert_int_equal(cq_store_cache_add(store, "flight:t1", "job-a", 300000, &held), CQ_ERR_OK);
+    assert_null(held);
+    assert_int_equal(cq_store_cache_add(store, "flight:t1", "job-b", 300000, &held), CQ_ERR_OK);
+    assert_non_null(held);
+    assert_string_equal(held, "job-a");
+    free(held);
+    /* a delete naming another holder leaves the key; the holder's removes it */
+    assert_int_equal(cq_store_cache_del(store, "flight:t1", "job-b"), CQ_ERR_OK);
+    char *value = NULL;
+    assert_int_equal(cq_store_cache_get(store, "flight:t1", &value), CQ_ERR_OK);
+    assert_string_equal(value, "job-a");
+    free(value);
+    assert_int_equal(cq_store_cache_del(store, "flight:t1", "job-a"), CQ_ERR_OK);
+    assert_int_equal(cq_store_cache_get(store, "flight:t1", &value), CQ_ERR_NOT_FOUND);
+    assert_int_equal(cq_store_cache_add(store, "flight:t1", "job-c", 300000, &held), CQ_ERR_OK);
+    assert_null(held);
+    assert_int_equal(cq_store_cache_del(store, "flight:t1", NULL), CQ_ERR_OK);
+    assert_int_equal(cq_store_cache_get(store, "flight:t1", &value), CQ_ERR_NOT_FOUND);
+    cq_store_destroy(store);
+}
+
+static void test_store_cache_swap_loses_no_update(void **state)
+{
+    cq_store_t *store = store_new(4);
+    bool swapped = true;
+    /* absent: only a swap expecting absence stores */
+    assert_int_equal(cq_store_cache_swap(store, "swap:t1", "v0", "v1", 300000, &swapped),
+                     CQ_ERR_OK);
+    assert_false(swapped);
+    assert_int_equal(cq_store_cache_swap(store, "swap:t1", NULL, "v1", 300000, &swapped),
+                     CQ_ERR_OK);
+    assert_true(swapped);
+    /* a writer that read v1 wins once; one that read it too must read again */
+    assert_int_equal(cq_store_cache_swap(store, "swap:t1", "v1", "v2", 300000, &swapped),
+                     CQ_ERR_OK);
+    assert_true(swapped);
+    assert_int_equal(cq_store_cache_swap(store, "swap:t1", "v1", "v2-lost", 300000, &swapped),
+                     CQ_ERR_OK);
+    assert_false(swapped);
+    char *value = NULL;
+    assert_int_equal(cq_store_cache_get(store, "swap:t1", &value), CQ_ERR_OK);
+    assert_string_equal(value, "v2");
+    free(value);
+    cq_store_cache_del(store, "swap:t1", NULL);
+    cq_store_destroy(store);
+}
+
+static void test_bdcache_never_serves_a_copy_to_another_tenant(void **state)
+{
+    cq_store_t *store = store_new(4);
+    json_t *data = json_pack("{s:{s:s, s:s}}", "sources", "account", "ok", "traction", "ok");
+    assert_int_equal(cq_bdcache_put(store, "tenant-a", data, 1000, 300000), CQ_ERR_OK);
+    json_t *got = NULL;
+    int64_t at = 0;
+    assert_int_equal(cq_bdcache_get(store, "tenant-a", &got, &at), CQ_ERR_OK);
+    assert_true(json_equal(got, data));
+    assert_int_equal(at, 1000);
+    json_decref(got);
+    assert_int_equal(cq_bdcache_get(store, "tenant-b", &got, &at), CQ_ERR_NOT_FOUND);
+    /* a's copy under b's key (a bug, a bad restore): still not b's */
+    char *raw = NULL;
+    assert_int_equal(cq_store_cache_get(store, "business_data:tenant-a", &raw), CQ_ERR_OK);
+    assert_int_equal(cq_store_cache_set(store, "business_data:tenant-b", raw, 300000), CQ_ERR_OK);
+    free(raw);
+    assert_int_equal(cq_bdcache_get(store, "tenant-b", &got, &at), CQ_ERR_NOT_FOUND);
+    assert_null(got);
+    json_decref(data);
+    cq_store_destroy(store);
+}
+
 int main(void)
 {
     const char *port = getenv("COACHQ_IT_REDIS_PORT");
@@ -680,6 +755,9 @@ int main(void)
         cmocka_unit_test(test_store_wait_many),
         cmocka_unit_test(test_store_reconnects_after_client_kill),
         cmocka_unit_test(test_store_cache),
+        cmocka_unit_test(test_store_cache_add_is_single_flight),
+        cmocka_unit_test(test_store_cache_swap_loses_no_update),
+        cmocka_unit_test(test_bdcache_never_serves_a_copy_to_another_tenant),
         cmocka_unit_test_teardown(test_store_auth_and_db, teardown_auth),
     };
     int rc = cmocka_run_group_tests_name("store", tests, NULL, NULL);

@@ -237,6 +237,7 @@ static void assert_env_eq(const cq_job_envelope_t *got, const cq_job_envelope_t 
     assert_str_eq_or_null(got->trace_parent, want->trace_parent);
     assert_str_eq_or_null(got->batch_id, want->batch_id);
     assert_str_eq_or_null(got->custom_id, want->custom_id);
+    assert_str_eq_or_null(got->authorization, want->authorization);
     if (want->payload)
         assert_json_eq(got->payload, want->payload);
     else
@@ -374,6 +375,7 @@ static void test_avro_envelope_round_trip(void **state)
     cq_job_envelope_t env = make_env("do-thing", FULL_PAYLOAD);
     env.batch_id = strdup("batch-1");
     env.custom_id = strdup("row-\xc3\xa9");
+    env.authorization = strdup("Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig");
     json_t *back = env_round_trip(avro, &env);
     assert_json_eq(back, env.payload);
     json_decref(back);
@@ -798,9 +800,10 @@ static void test_avro_decode_crafted(void **state)
     cq_avro_t *avro = fixture_avro();
     char err[512];
     cq_job_envelope_t env;
-    /* the well-formed base: an unknown operation with a null payload decodes */
+    /* the well-formed base: an unknown operation, every nullable field null (replyTo,
+     * traceParent, batchId, customId, payload, authorization) */
     bytes_t bb = env_head("j", "zzz");
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         put_long(&bb, 0);
     assert_int_equal(cq_avro_envelope_decode(avro, bb.b, bb.n, &env, err, sizeof(err)), CQ_ERR_OK);
     assert_string_equal(env.operation, "zzz");
@@ -831,14 +834,14 @@ static void test_avro_decode_crafted(void **state)
     /* NUL inside an id, invalid UTF-8 in an id */
     bytes_t nul = env_head("xxx", "zzz");
     nul.b[2] = '\0';
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         put_long(&nul, 0);
     expect_undecodable(avro, nul.b, nul.n, "jobId: contains a NUL byte");
     nul.b[2] = 0xc0;
     expect_undecodable(avro, nul.b, nul.n, "jobId: invalid UTF-8");
     /* a known operation with a null payload, an unknown one with a payload */
     bytes_t op = env_head("j", "do-thing");
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         put_long(&op, 0);
     expect_undecodable(avro, op.b, op.n, "needs a payload");
     /* over the size limit: refused before looking */
@@ -898,14 +901,15 @@ static void test_avro_decode_crafted(void **state)
     /* the item cap: 99999 empty tags decode, 100001 do not (nor encode) */
     buf =
         encode_env(avro, "do-thing", "{\"title\": \"t\", \"level\": \"low\", \"tags\": []}", &len);
-    assert_int_equal(buf[len - 4], 0); /* tags, then owner, reviewer, tree */
+    /* the last 5 bytes: tags, then owner, reviewer, tree, then the null authorization */
+    assert_int_equal(buf[len - 5], 0);
     for (int64_t items = 99999; items <= 100001; items += 2) {
         bytes_t n = {.n = 0};
         put_long(&n, items);
-        size_t big_len = len - 4 + n.n + (size_t)items + 4;
+        size_t big_len = len - 5 + n.n + (size_t)items + 5;
         unsigned char *big = calloc(1, big_len);
-        memcpy(big, buf, len - 4);
-        memcpy(big + len - 4, n.b, n.n);
+        memcpy(big, buf, len - 5);
+        memcpy(big + len - 5, n.b, n.n);
         cq_err_t rc = cq_avro_envelope_decode(avro, big, big_len, &env, err, sizeof(err));
         assert_int_equal(rc, items < CQ_AVRO_MAX_ITEMS ? CQ_ERR_OK : CQ_ERR_UNDECODABLE_MESSAGE);
         if (rc == CQ_ERR_OK)

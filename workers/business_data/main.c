@@ -2,19 +2,18 @@
  * coachq-business-data-worker — the tenant's business data (Account and
  * Traction services aggregated) and insights generated from it.
  *
- * Both operations need upstream I/O (the fetch layer of the worker
- * runtime), so neither has a pure built-in engine yet: the pieces that need
- * no I/O are cq_bd_upstream (sources, reply validation), cq_bd_aggregate
+ * Both operations are I/O engines (cq_bd_engine.c) on the runtime's fetch
+ * layer: cq_bd_upstream (sources, reply validation), cq_bd_aggregate
  * (replies -> BusinessDataResult) and cq_bd_insights (business data ->
- * insights), ready for an engine that fetches. Until then the runtime
- * answers business-data 501, and insights-generate through its LLM prompt
- * only when an LLM is configured.
+ * insights) do the pure parts; lib/cq_bdcache holds the Redis keys the
+ * worker shares with the gateway.
  */
+#include "cq_bd_engine.h"
 #include "cq_worker.h"
 
 static const cq_worker_op_t cq_business_data_ops[] = {
-    {.name = "business-data"},
-    {.name = "insights-generate"},
+    {.name = "business-data", .start = cq_bd_engine_business_data},
+    {.name = "insights-generate", .start = cq_bd_engine_insights},
 };
 
 static const cq_worker_kind_t cq_business_data_kind = {

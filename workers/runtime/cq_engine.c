@@ -150,3 +150,19 @@ void cq_engine_run_builtin(cq_engine_ctx_t *ctx, cq_builtin_fn *fn, const json_t
     }
     cq_job_done(ctx, CQ_ERR_OK, result, NULL);
 }
+
+void cq_engine_count(cq_engine_ctx_t *ctx, const char *name, const char *help, const char *labels,
+                     uint64_t delta)
+{
+    cq_engine_check(ctx);
+    if (ctx->env && ctx->env->metrics)
+        cq_metrics_add(ctx->env->metrics, name, help, labels, delta);
+}
+
+void cq_engine_observe(cq_engine_ctx_t *ctx, const char *name, const char *help, const char *labels,
+                       const double *bounds, size_t bound_count, double value)
+{
+    cq_engine_check(ctx);
+    if (ctx->env && ctx->env->metrics)
+        cq_metrics_observe(ctx->env->metrics, name, help, labels, bounds, bound_count, value);
+}

@@ -91,6 +91,15 @@ void cq_engine_offload(cq_engine_ctx_t *ctx, cq_offload_item_t *item);
  * address policy of fetch.allow). Its callbacks run on the loop thread. */
 cq_fetch_t *cq_engine_fetch(const cq_engine_ctx_t *ctx);
 
+/* Adds delta to the engine's counter name{labels} on the worker's
+ * /metrics (coachq_worker_<name>; see cq_metrics.h for the forms). */
+void cq_engine_count(cq_engine_ctx_t *ctx, const char *name, const char *help, const char *labels,
+                     uint64_t delta);
+
+/* Records value in the engine's histogram name{labels} (cq_metrics.h). */
+void cq_engine_observe(cq_engine_ctx_t *ctx, const char *name, const char *help, const char *labels,
+                       const double *bounds, size_t bound_count, double value);
+
 /* Hands the engine's per-job state to the context: the runtime calls
  * free_fn(state) when the job is freed. One state per job; a second call
  * frees the first. state_free may be NULL for state the engine frees. */

@@ -7,6 +7,7 @@
 #ifndef CQ_ENGINE_INT_H
 #define CQ_ENGINE_INT_H
 
+#include "cq_metrics.h"
 #include "cq_offload.h"
 #include "cq_worker.h"
 
@@ -20,6 +21,7 @@ typedef struct {
     cq_store_t *store;
     cq_offload_t *offload;
     cq_fetch_t *fetch;
+    cq_metrics_t *metrics; /* the engines' counters; NULL: not counted */
 } cq_engine_env_t;
 
 /* Takes a prepared LLM input (cq_engine_ask_llm; references taken on true). */

@@ -488,7 +488,7 @@ static void cq_job_arm(cq_job_t *job)
     ctx->tenant = job->env.tenant_id ? job->env.tenant_id : "";
     ctx->user = job->env.user_id;
     ctx->operation = job->env.operation;
-    ctx->credentials = NULL; /* the envelope carries none yet */
+    ctx->credentials = job->env.authorization; /* a secret: never logged */
     ctx->attempt = job->claimed.attempts;
     ctx->env = &job->w->env;
     job->checked = false;

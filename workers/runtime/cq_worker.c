@@ -111,7 +111,7 @@ static void cq_worker_rebalanced(void *opaque, bool assigned, const char *topic,
 }
 
 /* /metrics and /health of a worker; runs on the metrics server's threads
- * and reads only atomics. */
+ * and reads only atomics, and the engines' counters under their own lock. */
 static void cq_worker_http(void *opaque, const cq_http_req_t *req, cq_http_resp_t *resp)
 {
     cq_worker_t *w = opaque;
@@ -195,13 +195,25 @@ static void cq_worker_http(void *opaque, const cq_http_req_t *req, cq_http_resp_
             w->kind->kind, (double)atomic_load(&st->stall_sum_us) / 1e6, w->kind->kind,
             (unsigned long long)cumulative, w->kind->kind,
             (double)atomic_load(&st->stall_max_us) / 1e6);
-    cq_http_resp_body(resp, 200, "text/plain; version=0.0.4", text,
-                      n < sizeof(text) ? n : sizeof(text) - 1);
+    if (n >= sizeof(text))
+        n = sizeof(text) - 1;
+    char *engines = w->env.metrics ? cq_metrics_render(w->env.metrics, w->kind->kind) : NULL;
+    size_t elen = engines ? strlen(engines) : 0;
+    char *all = cq_malloc(n + elen + 1);
+    memcpy(all, text, n);
+    if (engines)
+        memcpy(all + n, engines, elen);
+    all[n + elen] = '\0';
+    cq_http_resp_body(resp, 200, "text/plain; version=0.0.4", all, n + elen);
+    free(all);
+    free(engines);
 }
 
 static void cq_worker_destroy(cq_worker_t *w)
 {
     cq_http_server_destroy(w->metrics);
+    cq_metrics_destroy(w->env.metrics);
+    w->env.metrics = NULL;
     /* Calls still queued never run; their jobs were not committed and will
      * be redelivered. Before the jobs are freed: they own the items. */
     cq_offload_destroy(w->offload);
@@ -304,6 +316,7 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
      * hangs up to its timeout) does not hold up every other job's. */
     w->offload = cq_offload_new(2, cq_worker_wake, w);
     w->reply_topics = json_object();
+    w->env.metrics = cq_metrics_new();
     if (*w->conf->worker_metrics_listen) {
         cq_http_options_t http = {
             .listen = w->conf->worker_metrics_listen, .threads = 2, .queue = 16, .max_body = 1024};

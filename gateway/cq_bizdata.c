@@ -1,0 +1,136 @@
+/*
+ * cq_bizdata.c — GET /multitenant/conversations/business-data: the
+ * tenant's cached copy when fresh, else one job per tenant.
+ *
+ * A copy younger than business_data.cache_ttl is answered here without a
+ * job: {success, data} with data.cached true and an Age header (seconds).
+ * A miss, or Cache-Control: no-cache, needs a job, and however many
+ * requests of one tenant miss at once only one job runs (single flight):
+ * the first takes the tenant's flight key (cq_bdcache, set-if-absent,
+ * business_data.inflight_ttl) naming the job id it then submits; the
+ * others find the key and wait for that job with the store's wait, as a
+ * submission waits for its own. A key naming a job that has ended, or one
+ * still unrecorded after 2 s (its submitter died), is stale: it is given
+ * back and taken again. The worker gives
+ * the key back when the job's outcome is final. Tenancy: every key and
+ * copy is the caller's tenant's (cq_bdcache checks the tenant inside).
+ *
+ * Runs on any HTTP thread; uses only thread-safe parts of the context.
+ */
+#define _GNU_SOURCE /* memmem, strcasestr */
+#include "cq_bdcache.h"
+#include "cq_gateway.h"
+#include "cq_log.h"
+#include "cq_uuid.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* How long a flight key may name a job not recorded yet: 100 x 20 ms. */
+#define CQ_BIZDATA_RECORD_POLLS   100
+#define CQ_BIZDATA_RECORD_POLL_MS 20
+
+/* Whether the client asked for a refresh (Cache-Control or Pragma no-cache). */
+static bool cq_bizdata_no_cache(const cq_http_req_t *req)
+{
+    const char *cc = cq_http_header(req, "Cache-Control");
+    const char *pragma = cq_http_header(req, "Pragma");
+    return (cc && strcasestr(cc, "no-cache")) || (pragma && strcasestr(pragma, "no-cache"));
+}
+
+/* Answers from the tenant's copy if it is fresh; false when there is none. */
+static bool cq_bizdata_from_cache(cq_gateway_t *gw, const cq_principal_t *who, cq_http_resp_t *resp)
+{
+    json_t *data = NULL;
+    int64_t stored_at = 0;
+    if (cq_bdcache_get(gw->store, who->tenant_id, &data, &stored_at) != CQ_ERR_OK)
+        return false;
+    int64_t age = cq_now_ms() - stored_at;
+    if (age < 0)
+        age = 0;
+    if (age >= gw->conf->business_data_cache_ttl || !json_is_object(data)) {
+        json_decref(data);
+        return false;
+    }
+    json_object_set_new(data, "cached", json_true());
+    cq_http_resp_json(resp, 200, json_pack("{s:b, s:o}", "success", 1, "data", data));
+    cq_http_resp_header(resp, "Age", "%lld", (long long)(age / 1000));
+    cq_http_resp_header(resp, "Cache-Control", "private, max-age=%lld",
+                        (long long)((gw->conf->business_data_cache_ttl - age) / 1000));
+    atomic_fetch_add(&gw->bd_hits, 1);
+    return true;
+}
+
+static void cq_bizdata_count_stale(cq_gateway_t *gw, const cq_http_resp_t *resp)
+{
+    if (resp->status == 200 && resp->body && memmem(resp->body, resp->body_len, "\"stale\"", 7))
+        atomic_fetch_add(&gw->bd_stale, 1);
+}
+
+/* Whether the job a flight key names is still to come: queued or running,
+ * or not recorded yet (the holder records it just after taking the key, so
+ * a missing record is given a moment before the key counts as abandoned). */
+static bool cq_bizdata_holder_running(cq_gateway_t *gw, const char *holder)
+{
+    for (int i = 0; i < CQ_BIZDATA_RECORD_POLLS; i++) {
+        cq_job_record_t job;
+        memset(&job, 0, sizeof(job));
+        cq_err_t rc = cq_store_get(gw->store, holder, &job);
+        bool terminal = rc == CQ_ERR_OK && cq_job_status_terminal(job.status);
+        cq_job_record_clear(&job);
+        if (rc == CQ_ERR_OK)
+            return !terminal;
+        if (rc != CQ_ERR_NOT_FOUND)
+            return true; /* cannot tell: waiting is the safe side */
+        struct timespec ts = {0, CQ_BIZDATA_RECORD_POLL_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+void cq_bizdata_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_principal_t *who,
+                       const cq_http_req_t *req, cq_http_resp_t *resp)
+{
+    bool refresh = cq_bizdata_no_cache(req);
+    if (!refresh && cq_bizdata_from_cache(gw, who, resp))
+        return;
+    atomic_fetch_add(&gw->bd_misses, 1);
+
+    char job_id[CQ_UUID_STR_LEN + 1];
+    cq_uuid_v7(job_id);
+    bool took = false;
+    for (int tries = 0; tries < 3 && !took; tries++) {
+        char *holder = NULL;
+        cq_err_t rc = cq_bdcache_flight_take(gw->store, who->tenant_id, job_id,
+                                             gw->conf->business_data_inflight_ttl, &holder);
+        if (rc != CQ_ERR_OK)
+            break; /* Redis trouble: the submission reports it */
+        if (!holder) {
+            took = true;
+            break;
+        }
+        if (cq_bizdata_holder_running(gw, holder)) {
+            bool async = false;
+            int64_t wait_ms = gw->conf->gateway_default_wait;
+            cq_gateway_parse_prefer(gw, req, &async, &wait_ms);
+            atomic_fetch_add(&gw->bd_flight_waits, 1);
+            cq_submit_answer(gw, holder, async, wait_ms, req, resp);
+            cq_bizdata_count_stale(gw, resp);
+            free(holder);
+            return;
+        }
+        cq_bdcache_flight_release(gw->store, who->tenant_id, holder);
+        free(holder);
+    }
+    /* A job that finished between the cache read and the key: its copy. */
+    if (took && !refresh && cq_bizdata_from_cache(gw, who, resp)) {
+        cq_bdcache_flight_release(gw->store, who->tenant_id, job_id);
+        return;
+    }
+    cq_submit_handle_as(gw, op, who, req, resp, job_id);
+    cq_bizdata_count_stale(gw, resp);
+    /* Not queued: nobody may wait for this job. */
+    if (took && resp->status >= 500)
+        cq_bdcache_flight_release(gw->store, who->tenant_id, job_id);
+}
