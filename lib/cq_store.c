@@ -45,7 +45,7 @@
  * Threads: any thread may call any function except cq_store_destroy; the
  * listener thread only touches the waiter table.
  */
-#include "cq_store.h"
+#include "cq_store_int.h"
 #include "cq_log.h"
 #include "cq_redis.h"
 
@@ -56,13 +56,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define CQ_STORE_SAFETY_TTL_MS (7LL * 24 * 3600 * 1000)
-#define CQ_STORE_REREAD_MS     1000
-#define CQ_STORE_WAIT_MAX_MS   (24LL * 3600 * 1000) /* keeps deadlines far from overflow */
-#define CQ_STORE_BUCKETS       256
-#define CQ_STORE_MAX_ARGS      48
-#define CQ_STORE_COMPONENT     "store"
 
 /* ---- job status ---------------------------------------------------------------------------- */
 
@@ -124,23 +117,13 @@ void cq_job_record_clear(cq_job_record_t *job)
     memset(job, 0, sizeof(*job));
 }
 
-/* Arguments of one command or script call. The sizes fit the largest call (claim:
- * 3 + 2 x 16 arguments, 5 numbers); going past them is a bug caught by the tests. */
-typedef struct {
-    const char *argv[CQ_STORE_MAX_ARGS];
-    size_t lens[CQ_STORE_MAX_ARGS];
-    int argc;
-    char nums[12][24];
-    int n_nums;
-} cq_store_args_t;
-
-static void cq_store_args_init(cq_store_args_t *a)
+void cq_store_args_init(cq_store_args_t *a)
 {
     a->argc = 0;
     a->n_nums = 0;
 }
 
-static void cq_store_args_add(cq_store_args_t *a, const char *s)
+void cq_store_args_add(cq_store_args_t *a, const char *s)
 {
     if (a->argc >= CQ_STORE_MAX_ARGS)
         abort(); /* a call site outgrew CQ_STORE_MAX_ARGS */
@@ -149,7 +132,7 @@ static void cq_store_args_add(cq_store_args_t *a, const char *s)
     a->argc++;
 }
 
-static void cq_store_args_add_int(cq_store_args_t *a, int64_t v)
+void cq_store_args_add_int(cq_store_args_t *a, int64_t v)
 {
     if (a->n_nums >= (int)CQ_ARRAY_SIZE(a->nums))
         abort(); /* a call site outgrew nums */
@@ -268,20 +251,6 @@ bad:
 
 /* ---- Lua scripts --------------------------------------------------------------------------- */
 
-enum {
-    CQ_SCRIPT_CREATE,
-    CQ_SCRIPT_CLAIM,
-    CQ_SCRIPT_REQUEUE,
-    CQ_SCRIPT_FINISH,
-    CQ_SCRIPT_CANCEL,
-    CQ_SCRIPT_IDEM,
-    CQ_SCRIPT_IDEM_RELEASE,
-    CQ_SCRIPT_CACHE_ADD,
-    CQ_SCRIPT_CACHE_DEL_IF,
-    CQ_SCRIPT_CACHE_SWAP,
-    CQ_SCRIPT__COUNT
-};
-
 /* clang-format off */
 #define CQ_LUA_TERMINAL "(st == 'succeeded' or st == 'failed' or st == 'cancelled')"
 /* Sets the ARGV field/value pairs from index i on; an empty value deletes the field. */
@@ -382,29 +351,8 @@ static const char *const cq_store_scripts[CQ_SCRIPT__COUNT] = {
 
 /* ---- the store ----------------------------------------------------------------------------- */
 
-typedef struct cq_store_waiter_s {
-    struct cq_store_waiter_s *next;
-    char *job_id;
-    size_t job_id_len;
-    unsigned refs;
-    uint64_t gen; /* bumped on every notification */
-    pthread_cond_t cond;
-} cq_store_waiter_t;
-
-struct cq_store_s {
-    cq_redis_t *redis;
-    char *prefix, *events;
-    int64_t result_ttl_ms, idem_ttl_ms;
-    cq_redis_script_t scripts[CQ_SCRIPT__COUNT];
-
-    pthread_mutex_t wait_lock; /* the waiter table and every waiter's condvar */
-    cq_store_waiter_t *buckets[CQ_STORE_BUCKETS];
-};
-
-/* Runs a plain command (script < 0) or one of the scripts with nkeys keys first. On
- * CQ_ERR_OK *reply is set (caller frees); on error it is NULL. */
-static cq_err_t cq_store_exec(cq_store_t *store, int script, int nkeys, cq_store_args_t *args,
-                              cq_redis_reply_t **reply)
+cq_err_t cq_store_exec(cq_store_t *store, int script, int nkeys, cq_store_args_t *args,
+                       cq_redis_reply_t **reply)
 {
     if (script < 0)
         return cq_redis_command(store->redis, args->argc, args->argv, args->lens, reply);
@@ -710,7 +658,7 @@ cq_err_t cq_store_cancel(cq_store_t *store, const char *job_id, const char *tena
     return err;
 }
 
-/* ---- idempotency and cache ----------------------------------------------------------------- */
+/* ---- idempotency ----------------------------------------------------------------- */
 
 static char *cq_store_idem_key(const cq_store_t *store, const char *tenant_id, const char *key)
 {
@@ -771,259 +719,5 @@ cq_err_t cq_store_idempotency_release(cq_store_t *store, const char *tenant_id, 
     cq_err_t err = cq_store_exec(store, CQ_SCRIPT_IDEM_RELEASE, 1, &args, &reply);
     cq_redis_reply_free(reply);
     free(idem);
-    return err;
-}
-
-cq_err_t cq_store_cache_get(cq_store_t *store, const char *key, char **value)
-{
-    if (!value)
-        return CQ_ERR_INTERNAL_ERROR;
-    *value = NULL;
-    if (!store || !key)
-        return CQ_ERR_INTERNAL_ERROR;
-    char *ckey = cq_asprintf("%scache:%s", store->prefix, key);
-    cq_store_args_t args;
-    cq_redis_reply_t *reply;
-    cq_store_args_init(&args);
-    cq_store_args_add(&args, "GET");
-    cq_store_args_add(&args, ckey);
-    cq_err_t err = cq_store_exec(store, -1, 0, &args, &reply);
-    size_t len;
-    const char *str = err == CQ_ERR_OK ? cq_redis_reply_str(reply, &len) : NULL;
-    if (str)
-        *value = cq_strndup(str, len);
-    else if (err == CQ_ERR_OK)
-        err = cq_redis_reply_type(reply) == CQ_REDIS_NIL ? CQ_ERR_NOT_FOUND : CQ_ERR_INTERNAL_ERROR;
-    cq_redis_reply_free(reply);
-    free(ckey);
-    return err;
-}
-
-cq_err_t cq_store_cache_set(cq_store_t *store, const char *key, const char *value, int64_t ttl_ms)
-{
-    if (!store || !key || !value || ttl_ms <= 0)
-        return CQ_ERR_INTERNAL_ERROR;
-    char *ckey = cq_asprintf("%scache:%s", store->prefix, key);
-    cq_store_args_t args;
-    cq_redis_reply_t *reply;
-    cq_store_args_init(&args);
-    cq_store_args_add(&args, "SET");
-    cq_store_args_add(&args, ckey);
-    cq_store_args_add(&args, value);
-    cq_store_args_add(&args, "PX");
-    cq_store_args_add_int(&args, ttl_ms);
-    cq_err_t err = cq_store_exec(store, -1, 0, &args, &reply);
-    cq_redis_reply_free(reply);
-    free(ckey);
-    return err;
-}
-
-/* ---- waiting ------------------------------------------------------------------------------- */
-
-static void cq_store_cond_init(pthread_cond_t *cond)
-{
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(cond, &attr);
-    pthread_condattr_destroy(&attr);
-}
-
-/* Waits on cond until the monotonic deadline (ms); ETIMEDOUT once past it. */
-static int cq_store_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t deadline)
-{
-    struct timespec ts = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000};
-    return pthread_cond_timedwait(cond, lock, &ts);
-}
-
-static size_t cq_store_bucket(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return (size_t)(h % CQ_STORE_BUCKETS);
-}
-
-/* Needs wait_lock. */
-static cq_store_waiter_t *cq_store_waiter_find(cq_store_t *store, const char *job_id, size_t len)
-{
-    for (cq_store_waiter_t *w = store->buckets[cq_store_bucket(job_id, len)]; w; w = w->next)
-        if (w->job_id_len == len && memcmp(w->job_id, job_id, len) == 0)
-            return w;
-    return NULL;
-}
-
-/* Registers one more waiter of job_id; needs wait_lock. */
-static cq_store_waiter_t *cq_store_waiter_get(cq_store_t *store, const char *job_id)
-{
-    size_t len = strlen(job_id);
-    cq_store_waiter_t *w = cq_store_waiter_find(store, job_id, len);
-    if (!w) {
-        w = cq_calloc(1, sizeof(*w));
-        w->job_id = cq_strdup(job_id);
-        w->job_id_len = len;
-        cq_store_cond_init(&w->cond);
-        size_t b = cq_store_bucket(job_id, len);
-        w->next = store->buckets[b];
-        store->buckets[b] = w;
-    }
-    w->refs++;
-    return w;
-}
-
-/* Unregisters a waiter, freeing the entry with the last one; needs wait_lock. */
-static void cq_store_waiter_put(cq_store_t *store, cq_store_waiter_t *w)
-{
-    if (--w->refs > 0)
-        return;
-    cq_store_waiter_t **p = &store->buckets[cq_store_bucket(w->job_id, w->job_id_len)];
-    while (*p != w)
-        p = &(*p)->next;
-    *p = w->next;
-    pthread_cond_destroy(&w->cond);
-    free(w->job_id);
-    free(w);
-}
-
-/* Wakes the waiters of one job, or of every job when job_id is NULL. */
-static void cq_store_notify(cq_store_t *store, const char *job_id, size_t len)
-{
-    pthread_mutex_lock(&store->wait_lock);
-    if (job_id) {
-        cq_store_waiter_t *w = cq_store_waiter_find(store, job_id, len);
-        if (w) {
-            w->gen++;
-            pthread_cond_broadcast(&w->cond);
-        }
-    } else {
-        for (int i = 0; i < CQ_STORE_BUCKETS; i++) {
-            for (cq_store_waiter_t *w = store->buckets[i]; w; w = w->next) {
-                w->gen++;
-                pthread_cond_broadcast(&w->cond);
-            }
-        }
-    }
-    pthread_mutex_unlock(&store->wait_lock);
-}
-
-/* Listener callback (listener thread): a finished job id, or NULL after a
- * (re)subscription, when any job may have finished unheard. */
-static void cq_store_on_event(void *arg, const char *job_id, size_t len)
-{
-    cq_store_notify(arg, job_id, len);
-}
-
-cq_err_t cq_store_wait(cq_store_t *store, const char *job_id, int64_t timeout_ms,
-                       cq_job_record_t *out)
-{
-    if (!store || !job_id || !out)
-        return CQ_ERR_INTERNAL_ERROR;
-    cq_job_record_clear(out);
-    if (!job_id[0])
-        return CQ_ERR_NOT_FOUND;
-    /* Started once; if it cannot run, waiters still re-read every second. */
-    cq_redis_listen(store->redis, store->events, cq_store_on_event, store);
-    if (timeout_ms > CQ_STORE_WAIT_MAX_MS)
-        timeout_ms = CQ_STORE_WAIT_MAX_MS;
-    int64_t deadline = cq_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-    pthread_mutex_lock(&store->wait_lock);
-    cq_store_waiter_t *w = cq_store_waiter_get(store, job_id);
-    pthread_mutex_unlock(&store->wait_lock);
-    cq_err_t err;
-    for (;;) {
-        /* Generation first: a message between the read and the sleep is not lost. */
-        pthread_mutex_lock(&store->wait_lock);
-        uint64_t gen = w->gen;
-        pthread_mutex_unlock(&store->wait_lock);
-        err = cq_store_get(store, job_id, out);
-        int64_t now = cq_mono_ms();
-        if (err != CQ_ERR_OK || cq_job_status_terminal(out->status) || now >= deadline)
-            break;
-        int64_t wake_at = now + CQ_STORE_REREAD_MS < deadline ? now + CQ_STORE_REREAD_MS : deadline;
-        pthread_mutex_lock(&store->wait_lock);
-        while (w->gen == gen &&
-               cq_store_cond_wait_until(&w->cond, &store->wait_lock, wake_at) != ETIMEDOUT) {
-        }
-        pthread_mutex_unlock(&store->wait_lock);
-    }
-    pthread_mutex_lock(&store->wait_lock);
-    cq_store_waiter_put(store, w);
-    pthread_mutex_unlock(&store->wait_lock);
-    return err;
-}
-
-cq_err_t cq_store_cache_add(cq_store_t *store, const char *key, const char *value, int64_t ttl_ms,
-                            char **existing)
-{
-    if (!existing)
-        return CQ_ERR_INTERNAL_ERROR;
-    *existing = NULL;
-    if (!store || !key || !value || ttl_ms <= 0)
-        return CQ_ERR_INTERNAL_ERROR;
-    char *ckey = cq_asprintf("%scache:%s", store->prefix, key);
-    cq_store_args_t args;
-    cq_redis_reply_t *reply;
-    cq_store_args_init(&args);
-    cq_store_args_add(&args, ckey);
-    cq_store_args_add(&args, value);
-    cq_store_args_add_int(&args, ttl_ms);
-    cq_err_t err = cq_store_exec(store, CQ_SCRIPT_CACHE_ADD, 1, &args, &reply);
-    if (err == CQ_ERR_OK && cq_redis_reply_count(reply) == 2) {
-        size_t len;
-        const char *str = cq_redis_reply_str(cq_redis_reply_at(reply, 1), &len);
-        if (str)
-            *existing = cq_strndup(str, len);
-        else
-            err = CQ_ERR_INTERNAL_ERROR;
-    } else if (err == CQ_ERR_OK && cq_redis_reply_count(reply) != 1) {
-        err = CQ_ERR_INTERNAL_ERROR;
-    }
-    cq_redis_reply_free(reply);
-    free(ckey);
-    return err;
-}
-
-cq_err_t cq_store_cache_del(cq_store_t *store, const char *key, const char *if_value)
-{
-    if (!store || !key)
-        return CQ_ERR_INTERNAL_ERROR;
-    char *ckey = cq_asprintf("%scache:%s", store->prefix, key);
-    cq_store_args_t args;
-    cq_redis_reply_t *reply;
-    cq_store_args_init(&args);
-    cq_err_t err;
-    if (if_value) {
-        cq_store_args_add(&args, ckey);
-        cq_store_args_add(&args, if_value);
-        err = cq_store_exec(store, CQ_SCRIPT_CACHE_DEL_IF, 1, &args, &reply);
-    } else {
-        cq_store_args_add(&args, "DEL");
-        cq_store_args_add(&args, ckey);
-        err = cq_store_exec(store, -1, 0, &args, &reply);
-    }
-    cq_redis_reply_free(reply);
-    free(ckey);
-    return err;
-}
-
-cq_err_t cq_store_cache_swap(cq_store_t *store, const char *key, const char *expected,
-                             const char *value, int64_t ttl_ms, bool *swapped)
-{
-    *swapped = false;
-    if (!store || !key || !value || ttl_ms <= 0)
-        return CQ_ERR_INTERNAL_ERROR;
-    char *ckey = cq_asprintf("%scache:%s", store->prefix, key);
-    cq_store_args_t args;
-    cq_redis_reply_t *reply;
-    cq_store_args_init(&args);
-    cq_store_args_add(&args, ckey);
-    cq_store_args_add(&args, expected ? expected : "");
-    cq_store_args_add(&args, value);
-    cq_store_args_add_int(&args, ttl_ms);
-    cq_err_t err = cq_store_exec(store, CQ_SCRIPT_CACHE_SWAP, 1, &args, &reply);
-    if (err == CQ_ERR_OK)
-        *swapped = cq_redis_reply_integer(reply) == 1;
-    cq_redis_reply_free(reply);
-    free(ckey);
     return err;
 }
