@@ -160,4 +160,24 @@ int cq_job_run_due(cq_worker_t *w);
 /* Frees a job (any state; used at shutdown for jobs that will be redelivered). */
 void cq_job_free(cq_job_t *job);
 
+/* How a job ends (cq_job_end.c), for cq_job.c. */
+/* A job step waits delay_ms before it runs again. */
+void cq_job_schedule_retry(cq_job_t *job, int64_t delay_ms);
+/* After a step: a job with nothing in flight and no retry planned is done. */
+void cq_job_settle(cq_job_t *job);
+/* Runs work (a blocking store or broker call) off the loop; done follows on
+ * the loop thread and takes the job with cq_job_of. One call at a time. */
+void cq_job_offload(cq_job_t *job, cq_offload_fn work, cq_offload_fn done);
+cq_job_t *cq_job_of(cq_offload_item_t *item);
+/* Sends the raw message to the dead-letter topic with why it is there. */
+void cq_job_dead_letter(cq_job_t *job, cq_err_t err, const char *message);
+/* Publishes a record of the job (job->claimed or job->stored). */
+void cq_job_publish(cq_job_t *job, const cq_job_record_t *rec);
+/* Ends a job as failed: stored, published, dead-lettered. */
+void cq_job_fail(cq_job_t *job, cq_err_t err, const char *message);
+/* Stores the finished result (job->result_text, job->engine), then publishes. */
+void cq_job_store_result(cq_job_t *job);
+/* A jittered exponential backoff for an attempt. */
+int64_t cq_worker_backoff(cq_worker_t *w, int attempt);
+
 #endif
