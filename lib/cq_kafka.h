@@ -97,6 +97,14 @@ typedef enum {
 size_t cq_kafka_produce_many(cq_kafka_producer_t *producer, const cq_kafka_message_t *msgs,
                              size_t count, int timeout_ms, cq_kafka_outcome_t *outcomes);
 
+/* For a producer without background poll: a descriptor that becomes
+ * readable when delivery reports wait (after there were none), so the
+ * owner's loop can wait on it and then call cq_kafka_producer_poll(0).
+ * Clear it (cq_kafka_producer_fd_clear) before that poll. -1 for a
+ * background-poll producer or when it could not be made. */
+int cq_kafka_producer_fd(const cq_kafka_producer_t *producer);
+void cq_kafka_producer_fd_clear(cq_kafka_producer_t *producer);
+
 /* Serves delivery reports for producers without background_poll. */
 void cq_kafka_producer_poll(cq_kafka_producer_t *producer, int timeout_ms);
 
@@ -176,9 +184,14 @@ void cq_kafka_consumer_destroy(cq_kafka_consumer_t *consumer);
 cq_err_t cq_kafka_consumer_poll(cq_kafka_consumer_t *consumer, int timeout_ms,
                                 cq_kafka_msg_t **msg);
 
-/* Makes a cq_kafka_consumer_poll waiting now (or the next one) return at
- * once without a message. Any thread. */
-void cq_kafka_consumer_wake(cq_kafka_consumer_t *consumer);
+/* A descriptor that becomes readable when the consumer's queue (messages,
+ * rebalances, errors) receives something after it was empty, so the owner
+ * can wait on it beside other descriptors and then poll with timeout 0.
+ * Only a queue polled until it gave nothing is "empty": an owner that stops
+ * polling with messages left must not wait on this. -1 if it could not be
+ * made. Clear it (cq_kafka_consumer_fd_clear) before polling the queue. */
+int cq_kafka_consumer_fd(const cq_kafka_consumer_t *consumer);
+void cq_kafka_consumer_fd_clear(cq_kafka_consumer_t *consumer);
 
 /* Commits `next_offset` (the offset of the next message to read) of one
  * partition. async: stored, and committed within kafka.auto.commit.interval.ms

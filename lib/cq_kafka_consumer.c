@@ -3,10 +3,12 @@
  * design comment): group membership, rebalances, polling, commits through
  * the offset store, pause.
  */
+#define _GNU_SOURCE /* pipe2 */
 #include "cq_kafka_int.h"
 #include "cq_log.h"
 #include "cq_member.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,7 +20,8 @@
 
 struct cq_kafka_consumer_s {
     rd_kafka_t *rk;
-    rd_kafka_queue_t *queue; /* the consumer queue cq_kafka_consumer_poll waits on */
+    rd_kafka_queue_t *queue; /* the consumer queue cq_kafka_consumer_poll reads */
+    int event_fd[2];         /* written by librdkafka when the queue stops being empty */
     cq_kafka_rebalance_cb_t *rebalance_cb;
     void *opaque;
     char instance_id[256]; /* "" for a dynamic member */
@@ -182,6 +185,7 @@ cq_kafka_consumer_t *cq_kafka_consumer_new_member(const cq_config_t *conf, const
     consumer->rebalance_cb = rebalance_cb;
     consumer->opaque = opaque;
     consumer->member_lock = -1;
+    consumer->event_fd[0] = consumer->event_fd[1] = -1;
     consumer->owned = rd_kafka_topic_partition_list_new(8);
     if (errstr && errstr_size)
         errstr[0] = '\0';
@@ -246,6 +250,11 @@ cq_kafka_consumer_t *cq_kafka_consumer_new_member(const cq_config_t *conf, const
     consumer->rk = rk; /* owns kconf from here */
     rd_kafka_poll_set_consumer(rk);
     consumer->queue = rd_kafka_queue_get_consumer(rk);
+    /* A descriptor the owner's loop can wait on beside its others. */
+    if (pipe2(consumer->event_fd, O_NONBLOCK | O_CLOEXEC) == 0)
+        rd_kafka_queue_io_event_enable(consumer->queue, consumer->event_fd[1], "1", 1);
+    else
+        consumer->event_fd[0] = consumer->event_fd[1] = -1;
     rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new((int)topic_count);
     for (size_t i = 0; i < topic_count; i++)
         rd_kafka_topic_partition_list_add(subs, topics[i], RD_KAFKA_PARTITION_UA);
@@ -275,8 +284,13 @@ void cq_kafka_consumer_destroy(cq_kafka_consumer_t *consumer)
 {
     if (!consumer)
         return;
-    if (consumer->queue)
+    if (consumer->queue) {
+        rd_kafka_queue_io_event_enable(consumer->queue, -1, NULL, 0);
         rd_kafka_queue_destroy(consumer->queue);
+    }
+    for (int i = 0; i < 2; i++)
+        if (consumer->event_fd[i] >= 0)
+            close(consumer->event_fd[i]);
     rd_kafka_consumer_close(consumer->rk);
     rd_kafka_destroy(consumer->rk);
     /* The slot is free again only once the member is gone from this process. */
@@ -286,10 +300,16 @@ void cq_kafka_consumer_destroy(cq_kafka_consumer_t *consumer)
     free(consumer);
 }
 
-void cq_kafka_consumer_wake(cq_kafka_consumer_t *consumer)
+int cq_kafka_consumer_fd(const cq_kafka_consumer_t *consumer)
 {
-    if (consumer && consumer->queue)
-        rd_kafka_queue_yield(consumer->queue);
+    return consumer->event_fd[0];
+}
+
+void cq_kafka_consumer_fd_clear(cq_kafka_consumer_t *consumer)
+{
+    char buf[256];
+    while (consumer->event_fd[0] >= 0 && read(consumer->event_fd[0], buf, sizeof(buf)) > 0)
+        ;
 }
 
 cq_err_t cq_kafka_consumer_poll(cq_kafka_consumer_t *consumer, int timeout_ms, cq_kafka_msg_t **msg)

@@ -3,10 +3,12 @@
  * design comment): idempotent, acks=all; a bounded producer's outage
  * probing; single, many-at-once and synchronous produce.
  */
+#define _GNU_SOURCE /* pipe2 */
 #include "cq_kafka_int.h"
 #include "cq_log.h"
 #include "cq_member.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -32,9 +34,11 @@ struct cq_kafka_producer_s {
     pthread_mutex_t ready_lock;
     int64_t ready_checked_ms;
     bool ready_cached;
-    atomic_bool down;         /* no broker answers: refuse at once (bounded producers) */
-    atomic_bool probe_wanted; /* something suggests the brokers are gone: probe now */
-    int64_t last_probe_ms;    /* poll thread only */
+    atomic_bool down;             /* no broker answers: refuse at once (bounded producers) */
+    atomic_bool probe_wanted;     /* something suggests the brokers are gone: probe now */
+    int64_t last_probe_ms;        /* poll thread only */
+    rd_kafka_queue_t *main_queue; /* delivery reports (an owner that polls itself) */
+    int event_fd[2];              /* written when main_queue stops being empty */
 };
 
 /* What rides along with each produced message until its delivery report:
@@ -181,6 +185,15 @@ static cq_kafka_producer_t *cq_kafka_producer_create(const cq_config_t *conf, bo
     }
     producer->rk = rk;
     producer->background = background_poll;
+    producer->event_fd[0] = producer->event_fd[1] = -1;
+    if (!background_poll) {
+        /* A descriptor the owner's loop can wait on for delivery reports. */
+        producer->main_queue = rd_kafka_queue_get_main(rk);
+        if (pipe2(producer->event_fd, O_NONBLOCK | O_CLOEXEC) == 0)
+            rd_kafka_queue_io_event_enable(producer->main_queue, producer->event_fd[1], "1", 1);
+        else
+            producer->event_fd[0] = producer->event_fd[1] = -1;
+    }
     pthread_mutex_init(&producer->ready_lock, NULL);
     if (background_poll &&
         pthread_create(&producer->poll_thread, NULL, cq_kafka_poll_main, producer) != 0) {
@@ -222,9 +235,28 @@ void cq_kafka_producer_destroy(cq_kafka_producer_t *producer, int timeout_ms)
         producer->stop = true;
         pthread_join(producer->poll_thread, NULL);
     }
+    if (producer->main_queue) {
+        rd_kafka_queue_io_event_enable(producer->main_queue, -1, NULL, 0);
+        rd_kafka_queue_destroy(producer->main_queue);
+    }
     rd_kafka_destroy(producer->rk);
+    for (int i = 0; i < 2; i++)
+        if (producer->event_fd[i] >= 0)
+            close(producer->event_fd[i]);
     pthread_mutex_destroy(&producer->ready_lock);
     free(producer);
+}
+
+int cq_kafka_producer_fd(const cq_kafka_producer_t *producer)
+{
+    return producer->event_fd[0];
+}
+
+void cq_kafka_producer_fd_clear(cq_kafka_producer_t *producer)
+{
+    char buf[256];
+    while (producer->event_fd[0] >= 0 && read(producer->event_fd[0], buf, sizeof(buf)) > 0)
+        ;
 }
 
 /* Queues one message; takes dr (freed here on failure, by the report otherwise). */

@@ -27,6 +27,7 @@
 #include "cq_log.h"
 #include "cq_sigv4.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -599,13 +600,12 @@ static void cq_llm_deliver(cq_llm_t *llm)
     }
 }
 
-void cq_llm_wake(cq_llm_t *llm)
+void cq_llm_poll(cq_llm_t *llm, int timeout_ms)
 {
-    if (llm && llm->multi)
-        curl_multi_wakeup(llm->multi);
+    cq_llm_poll_fds(llm, timeout_ms, NULL, 0);
 }
 
-void cq_llm_poll(cq_llm_t *llm, int timeout_ms)
+void cq_llm_poll_fds(cq_llm_t *llm, int timeout_ms, const int *fds, size_t fd_count)
 {
     if (!llm->multi) {
         cq_llm_deliver(llm);
@@ -629,8 +629,22 @@ void cq_llm_poll(cq_llm_t *llm, int timeout_ms)
         wait = 0;
     int running = 0;
     curl_multi_perform(llm->multi, &running);
-    if (wait > 0 && running > 0)
-        curl_multi_poll(llm->multi, NULL, 0, (int)wait, NULL);
+    if (wait > 0 && running > 0) {
+        struct curl_waitfd extra[8];
+        unsigned int n = 0;
+        for (size_t i = 0; i < fd_count && n < 8; i++)
+            if (fds[i] >= 0)
+                extra[n++] = (struct curl_waitfd){.fd = fds[i], .events = CURL_WAIT_POLLIN};
+        curl_multi_poll(llm->multi, n ? extra : NULL, n, (int)wait, NULL);
+    } else if (wait > 0) {
+        /* Only retry timers are pending: wait for the first (or the caller's fds). */
+        struct pollfd pfds[8];
+        nfds_t n = 0;
+        for (size_t i = 0; i < fd_count && n < 8; i++)
+            if (fds[i] >= 0)
+                pfds[n++] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+        poll(pfds, n, (int)wait);
+    }
     curl_multi_perform(llm->multi, &running);
     /* Each finished transfer's reply is parsed and checked here: like the
      * callbacks, at most CQ_LLM_DELIVER_MAX per poll (curl keeps the rest). */

@@ -75,9 +75,10 @@ void cq_llm_call(cq_llm_t *llm, const char *system, const char *user, const char
  * finished calls. Returns at once when work is ready. */
 void cq_llm_poll(cq_llm_t *llm, int timeout_ms);
 
-/* Makes a cq_llm_poll waiting now (or the next one) return at once. The
- * one function of the engine any thread may call. */
-void cq_llm_wake(cq_llm_t *llm);
+/* As cq_llm_poll, and the wait also ends when one of the fd_count
+ * descriptors becomes readable (watched, never read), so the caller's loop
+ * waits on its other sources in the same place. */
+void cq_llm_poll_fds(cq_llm_t *llm, int timeout_ms, const int *fds, size_t fd_count);
 
 /* Calls started and not finished. */
 size_t cq_llm_in_flight(const cq_llm_t *llm);

@@ -2,9 +2,10 @@
  * bench_jobs — feeds a worker fleet with jobs straight through Kafka (as
  * another service would) and times their results on the result topic.
  *
- *   bench_jobs BOOTSTRAP JOBS_TOPIC RESULTS_TOPIC COUNT
+ *   bench_jobs BOOTSTRAP JOBS_TOPIC RESULTS_TOPIC COUNT [OPERATION REQUEST.json]
  *
- * Produces COUNT alignment-check envelopes for a tenant unique to this run,
+ * Produces COUNT envelopes (alignment-check with a built-in request, or
+ * OPERATION with the request read from REQUEST.json) for a tenant unique to this run,
  * then reads the result topic until COUNT results of that tenant arrived.
  * Prints produce time, time to the last result and the sustained rate.
  * A benchmark, not a test: it asserts nothing and is not run by ctest.
@@ -30,10 +31,13 @@ static const char *const payload_text =
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: %s BOOTSTRAP JOBS_TOPIC RESULTS_TOPIC COUNT\n", argv[0]);
+    if (argc != 5 && argc != 7) {
+        fprintf(stderr,
+                "usage: %s BOOTSTRAP JOBS_TOPIC RESULTS_TOPIC COUNT [OPERATION REQUEST.json]\n",
+                argv[0]);
         return 2;
     }
+    const char *operation = argc == 7 ? argv[5] : "alignment-check";
     long count = atol(argv[4]);
     char err[512];
     cq_config_t *conf = cq_config_new();
@@ -50,7 +54,12 @@ int main(int argc, char **argv)
     }
     char tenant[64];
     snprintf(tenant, sizeof(tenant), "bench-%d-%lld", (int)getpid(), (long long)cq_now_ms());
-    json_t *payload = json_loads(payload_text, 0, NULL);
+    json_t *payload =
+        argc == 7 ? json_load_file(argv[6], 0, NULL) : json_loads(payload_text, 0, NULL);
+    if (!payload) {
+        fprintf(stderr, "cannot read the request\n");
+        return 1;
+    }
     const char *fp = cq_avro_fingerprint(avro, "JobEnvelope");
     int64_t t0 = cq_mono_ms();
     for (long i = 0; i < count; i++) {
@@ -59,7 +68,7 @@ int main(int argc, char **argv)
         cq_job_envelope_t env = {.job_id = id,
                                  .tenant_id = tenant,
                                  .user_id = "bench",
-                                 .operation = "alignment-check",
+                                 .operation = (char *)operation,
                                  .created_at = cq_now_ms(),
                                  .deadline = cq_now_ms() + 3600000,
                                  .payload = payload};

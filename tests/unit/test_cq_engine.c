@@ -222,7 +222,7 @@ static void test_engine_offloaded_call_ends_the_job_on_the_loop_thread(void **st
 {
     rig_t r;
     rig_init(&r, 0);
-    r.env.offload = cq_offload_new(1, NULL, NULL);
+    r.env.offload = cq_offload_new(1);
     slow_start(&r.ctx, NULL);
     assert_int_equal(r.fake.done_calls, 0); /* start returned at once */
     assert_int_equal(cq_offload_pending(r.env.offload), 1);
@@ -257,7 +257,7 @@ static void late_work(cq_offload_item_t *item)
 
 static void test_offload_runs_every_call_and_drops_queued_ones_at_destroy(void **state)
 {
-    cq_offload_t *q = cq_offload_new(3, NULL, NULL);
+    cq_offload_t *q = cq_offload_new(3);
     cq_offload_item_t items[100];
     int one = 1;
     counted = 0;
@@ -275,7 +275,7 @@ static void test_offload_runs_every_call_and_drops_queued_ones_at_destroy(void *
     cq_offload_destroy(q);
 
     /* Calls still queued at destroy never run (their jobs are redelivered). */
-    q = cq_offload_new(1, NULL, NULL);
+    q = cq_offload_new(1);
     slow_state_t st = {0};
     cq_offload_item_t slow = {.work = slow_work, .done = count_done, .arg = &st};
     cq_offload_item_t late[10];

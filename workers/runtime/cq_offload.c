@@ -13,6 +13,8 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #define CQ_OFFLOAD_THREADS_MAX 16
 
@@ -23,8 +25,7 @@ struct cq_offload_s {
     cq_offload_item_t *finished, **finished_tail;
     bool stopping;
     size_t pending; /* loop thread only */
-    void (*wake)(void *);
-    void *wake_opaque;
+    int event_fd;   /* counts batches of finished calls; read by drain */
     int nthreads;
     pthread_t threads[CQ_OFFLOAD_THREADS_MAX];
 };
@@ -54,15 +55,18 @@ static void *cq_offload_thread(void *opaque)
         *q->finished_tail = item;
         q->finished_tail = &item->next;
         pthread_mutex_unlock(&q->lock);
-        if (first && q->wake)
-            q->wake(q->wake_opaque);
+        if (first) {
+            uint64_t one = 1;
+            ssize_t n = write(q->event_fd, &one, sizeof(one));
+            CQ_UNUSED(n); /* an eventfd only refuses past 2^64 - 2 */
+        }
         pthread_mutex_lock(&q->lock);
     }
     pthread_mutex_unlock(&q->lock);
     return NULL;
 }
 
-cq_offload_t *cq_offload_new(int threads, void (*wake)(void *), void *wake_opaque)
+cq_offload_t *cq_offload_new(int threads)
 {
     assert(threads >= 1 && threads <= CQ_OFFLOAD_THREADS_MAX);
     cq_offload_t *q = cq_calloc(1, sizeof(*q));
@@ -70,8 +74,11 @@ cq_offload_t *cq_offload_new(int threads, void (*wake)(void *), void *wake_opaqu
     pthread_cond_init(&q->ready, NULL);
     q->todo_tail = &q->todo;
     q->finished_tail = &q->finished;
-    q->wake = wake;
-    q->wake_opaque = wake_opaque;
+    q->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (q->event_fd < 0) {
+        fprintf(stderr, "coachq: cannot make an eventfd\n");
+        abort();
+    }
     for (int i = 0; i < threads; i++) {
         if (pthread_create(&q->threads[i], NULL, cq_offload_thread, q) != 0) {
             fprintf(stderr, "coachq: cannot start an offload thread\n");
@@ -94,6 +101,7 @@ void cq_offload_destroy(cq_offload_t *q)
         pthread_join(q->threads[i], NULL);
     pthread_cond_destroy(&q->ready);
     pthread_mutex_destroy(&q->lock);
+    close(q->event_fd);
     free(q);
 }
 
@@ -111,6 +119,9 @@ void cq_offload_submit(cq_offload_t *q, cq_offload_item_t *item)
 
 size_t cq_offload_drain(cq_offload_t *q, size_t max)
 {
+    uint64_t count;
+    ssize_t r = read(q->event_fd, &count, sizeof(count)); /* cleared before the list is taken */
+    CQ_UNUSED(r);
     pthread_mutex_lock(&q->lock);
     cq_offload_item_t *list = q->finished, *last = NULL;
     size_t n = 0;
@@ -138,6 +149,11 @@ size_t cq_offload_drain(cq_offload_t *q, size_t max)
         item->done(item);
     }
     return n;
+}
+
+int cq_offload_fd(const cq_offload_t *q)
+{
+    return q->event_fd;
 }
 
 size_t cq_offload_pending(const cq_offload_t *q)

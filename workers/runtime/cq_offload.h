@@ -4,9 +4,9 @@
  * them; their completions come back to the loop thread.
  *
  * The caller owns each item (jobs embed theirs: no allocation per call) and
- * must not touch it between submit and its done callback. After a call has
- * run, the wake function is called from the helper thread so that the
- * loop's wait returns early and drains the completion at once.
+ * must not touch it between submit and its done callback. Finished calls
+ * make a descriptor readable (cq_offload_fd), so the loop's wait returns
+ * and drains them at once.
  *
  * Threads: submit, drain and pending on the loop thread only; work runs
  * on a helper thread, done on the loop thread inside cq_offload_drain.
@@ -28,9 +28,8 @@ struct cq_offload_item_s {
     cq_offload_item_t *next; /* the queue's */
 };
 
-/* threads helper threads (1..16). wake (may be NULL) is called from a
- * helper thread after each call. Never NULL. */
-cq_offload_t *cq_offload_new(int threads, void (*wake)(void *), void *wake_opaque);
+/* threads helper threads (1..16). Never NULL. */
+cq_offload_t *cq_offload_new(int threads);
 /* Stops the threads after the call each is running; calls still queued
  * are not run and no done callback runs. NULL is a no-op. */
 void cq_offload_destroy(cq_offload_t *q);
@@ -40,6 +39,8 @@ void cq_offload_submit(cq_offload_t *q, cq_offload_item_t *item);
 /* Runs the done callbacks of up to max calls that finished (0: all);
  * returns how many ran. Fewer than max means none is left. */
 size_t cq_offload_drain(cq_offload_t *q, size_t max);
+/* Readable while finished calls wait for cq_offload_drain (an eventfd). */
+int cq_offload_fd(const cq_offload_t *q);
 /* Calls submitted whose done callback has not run yet. */
 size_t cq_offload_pending(const cq_offload_t *q);
 

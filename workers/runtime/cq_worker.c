@@ -19,6 +19,7 @@
 #include "cq_prompt.h"
 
 #include <malloc.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +32,8 @@
 #define CQ_WORKER_CONSUME_SLICE_US 5000
 /* Most offloaded completions one loop iteration handles. */
 #define CQ_WORKER_DRAIN_SLICE 32
+/* How long the loop stays at the in-flight cap before it pauses its partitions. */
+#define CQ_WORKER_PAUSE_AFTER_MS 10000
 
 static volatile sig_atomic_t cq_worker_stop;
 
@@ -53,15 +56,6 @@ void cq_worker_reply_topic_learn(cq_worker_t *w, const char *topic, bool ok)
         json_object_clear(w->reply_topics); /* a bound against names made up per job */
     json_object_set_new(w->reply_topics, topic,
                         json_pack("{s:b, s:I}", "ok", ok, "at", (json_int_t)cq_mono_ms()));
-}
-
-/* An offload thread finished a call: the loop's wait ends early. */
-static void cq_worker_wake(void *opaque)
-{
-    cq_worker_t *w = opaque;
-    cq_kafka_consumer_wake(w->consumer);
-    cq_llm_wake(w->llm);
-    cq_fetch_wakeup(w->fetch);
 }
 
 static int64_t cq_worker_now_us(void)
@@ -314,7 +308,7 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
     w->offsets = cq_offsets_new();
     /* Two threads: a slow call (a broker metadata request, a Redis that
      * hangs up to its timeout) does not hold up every other job's. */
-    w->offload = cq_offload_new(2, cq_worker_wake, w);
+    w->offload = cq_offload_new(2);
     w->reply_topics = json_object();
     w->env.metrics = cq_metrics_new();
     if (*w->conf->worker_metrics_listen) {
@@ -390,57 +384,83 @@ static void cq_worker_loop(cq_worker_t *w)
         int wait = cq_job_run_due(w);
         if (more)
             wait = 0;
+        cq_kafka_producer_fd_clear(w->producer);
         cq_kafka_producer_poll(w->producer, 0);
         cq_worker_publish_circuit(w);
         atomic_store(&w->stats.in_flight, cq_offsets_in_flight(w->offsets));
         atomic_store(&w->stats.llm_in_flight, cq_llm_in_flight(w->llm));
         atomic_store(&w->stats.llm_peak_in_flight, cq_llm_peak_in_flight(w->llm));
-        size_t in_flight = cq_offsets_in_flight(w->offsets);
-        if (!w->paused && in_flight >= cap) {
-            CQ_LOG(CQ_LOG_DEBUG, "worker", NULL, "%zu jobs in flight: pausing", in_flight);
+        /* Back-pressure. At the in-flight cap the loop stops taking jobs but
+         * not polling the consumer: once a second it polls anyway (taking at
+         * most that one message over the cap), so rebalances are served and
+         * the group never sees a dead member. Partitions are paused only
+         * after a long stay at the cap (LLM calls that take minutes), since
+         * a pause drops the prefetched messages and each resume waits for a
+         * new fetch (pausing at every cap hit measured 330 instead of 3,000
+         * built-in jobs/s). */
+        int64_t now_ms = cq_mono_ms();
+        bool at_cap = cq_offsets_in_flight(w->offsets) >= cap;
+        if (!at_cap) {
+            w->cap_since = 0;
+            if (w->paused) {
+                cq_kafka_consumer_pause(w->consumer, false);
+                w->paused = false;
+            }
+        } else if (!w->cap_since) {
+            w->cap_since = now_ms;
+        } else if (!w->paused && now_ms - w->cap_since > CQ_WORKER_PAUSE_AFTER_MS) {
+            CQ_LOG(CQ_LOG_DEBUG, "worker", NULL, "at the in-flight cap for %lld ms: pausing",
+                   (long long)(now_ms - w->cap_since));
             cq_kafka_consumer_pause(w->consumer, true);
             w->paused = true;
-        } else if (w->paused && in_flight < cap) {
-            cq_kafka_consumer_pause(w->consumer, false);
-            w->paused = false;
         }
-        /* Take what the consumer has ready without waiting, so a burst of
-         * jobs reaches the LLM together; then wait on the LLM's sockets.
-         * Either wait ends early when an offloaded store call finishes. */
-        bool llm_busy = cq_llm_in_flight(w->llm) > 0;
-        bool fetch_busy = cq_fetch_in_flight(w->fetch) > 0;
+        bool keepalive = at_cap && (w->paused || now_ms - w->polled_at >= 1000);
+        /* Take what the consumer has ready, without waiting, so a burst of
+         * jobs reaches the LLM together; then wait in one place for whatever
+         * comes first: a message, an offloaded call's completion, an LLM or
+         * fetch transfer, or the next retry. */
+        cq_kafka_consumer_fd_clear(w->consumer);
         int consumed = 0;
+        bool drained = false; /* the consumer had nothing more */
         for (; consumed < 1000; consumed++) {
-            if (cq_offsets_in_flight(w->offsets) >= cap)
+            if (cq_offsets_in_flight(w->offsets) >= cap && !(keepalive && consumed == 0))
                 break;
             /* A burst is taken in slices of a few milliseconds, so replies
              * and completions are served between them. */
             if (consumed > 0 && cq_worker_now_us() - began > CQ_WORKER_CONSUME_SLICE_US)
                 break;
             cq_kafka_msg_t *msg = NULL;
-            int timeout = consumed == 0 && !llm_busy && !fetch_busy
-                              ? (wait < 100 ? (wait > 0 ? wait : 0) : 100)
-                              : 0;
-            int64_t t = timeout > 0 ? cq_worker_now_us() : 0;
-            cq_kafka_consumer_poll(w->consumer, timeout, &msg);
-            if (timeout > 0)
-                waited += cq_worker_now_us() - t;
-            if (!msg)
+            cq_kafka_consumer_poll(w->consumer, 0, &msg);
+            w->polled_at = now_ms;
+            if (!msg) {
+                drained = true;
                 break;
+            }
             cq_job_on_message(w, msg);
             cq_kafka_msg_destroy(msg);
         }
-        /* The LLM's and the fetch's transfers: when both are busy the
-         * fetch is served without waiting and the wait is the LLM's. */
-        llm_busy = cq_llm_in_flight(w->llm) > 0;
-        fetch_busy = cq_fetch_in_flight(w->fetch) > 0;
-        int timeout = consumed > 0 ? 0 : (wait < 10 ? (wait > 0 ? wait : 0) : 10);
+        /* Messages left behind (a slice ended) do not wake a wait: take
+         * them next time round at once. At the in-flight cap they wait. */
+        at_cap = cq_offsets_in_flight(w->offsets) >= cap;
+        int timeout =
+            more || (!drained && !at_cap) ? 0 : (wait < 100 ? (wait > 0 ? wait : 0) : 100);
+        int fds[] = {cq_offload_fd(w->offload), cq_kafka_consumer_fd(w->consumer),
+                     cq_kafka_producer_fd(w->producer)};
+        bool llm_busy = cq_llm_in_flight(w->llm) > 0;
+        bool fetch_busy = cq_fetch_in_flight(w->fetch) > 0;
         int64_t t = timeout > 0 ? cq_worker_now_us() : 0;
-        if (fetch_busy)
-            cq_fetch_poll(w->fetch, llm_busy ? 0 : timeout);
-        if (llm_busy)
-            cq_llm_poll(w->llm, timeout);
-        if (timeout > 0 && (llm_busy || fetch_busy))
+        if (llm_busy) {
+            if (fetch_busy)
+                cq_fetch_poll(w->fetch, 0);
+            cq_llm_poll_fds(w->llm, timeout, fds, CQ_ARRAY_SIZE(fds));
+        } else if (fetch_busy) {
+            cq_fetch_poll_fds(w->fetch, timeout, fds, CQ_ARRAY_SIZE(fds));
+        } else if (timeout > 0) {
+            struct pollfd pfds[] = {{.fd = fds[0], .events = POLLIN},
+                                    {.fd = fds[1], .events = POLLIN}};
+            poll(pfds, CQ_ARRAY_SIZE(pfds), timeout);
+        }
+        if (timeout > 0)
             waited += cq_worker_now_us() - t;
         cq_worker_stall(w, cq_worker_now_us() - began - waited);
     }
