@@ -80,15 +80,20 @@
       "Partitions of topics created by topics.create.")                                            \
     X("worker.group_prefix", worker_group_prefix, STR, "coachq-", 0, 0, W,                         \
       "Consumer group of a worker is this prefix followed by its kind.")                           \
-    X("worker.instance_id", worker_instance_id, STR, "auto", 0, 0, W,                              \
-      "Static group membership id (group.instance.id) of the worker: a worker restarted with the " \
+    X("worker.instance_id", worker_instance_id, STR, "none", 0, 0, W,                              \
+      "Static group membership id (group.instance.id) of the worker; none (the default): dynamic " \
+      "membership. Opt in with care: with Debian's librdkafka 2.0.2 a static member whose "        \
+      "session times out (a broker hung past kafka.session.timeout.ms) can be fenced by its own "  \
+      "rejoin, and the worker then exits for its supervisor to restart it. A worker restarted "    \
+      "with the "                                                                                  \
       "same id within kafka.session.timeout.ms (10 s) takes back its own partitions and the "      \
       "group does not rebalance. auto: <hostname>-<n>, n the lowest slot free on this host (a "    \
       "lock file in /tmp, dropped when the process ends), so workers of one kind on one host "     \
       "get distinct ids; they must share /tmp. Set an explicit id unique per worker of a kind "    \
       "(e.g. a StatefulSet pod name) where /tmp is not shared; none: dynamic membership.")         \
     X("worker.max_in_flight", worker_max_in_flight, INT, "256", 1, 100000, W,                      \
-      "Jobs a worker process runs at once; at the cap it pauses its partitions.")                  \
+      "Jobs a worker process runs at once; at the cap it takes no more (after 10 s there, it "     \
+      "pauses its partitions).")                                                                   \
     X("worker.metrics_listen", worker_metrics_listen, STR, "", 0, 0, W,                            \
       "Address of the worker's /metrics (Prometheus) and /health endpoint; empty: none.")          \
     X("worker.drain_timeout", worker_drain_timeout, MS, "30s", 0, 600000, W,                       \

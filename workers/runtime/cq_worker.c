@@ -430,7 +430,16 @@ static void cq_worker_loop(cq_worker_t *w)
             if (consumed > 0 && cq_worker_now_us() - began > CQ_WORKER_CONSUME_SLICE_US)
                 break;
             cq_kafka_msg_t *msg = NULL;
-            cq_kafka_consumer_poll(w->consumer, 0, &msg);
+            if (cq_kafka_consumer_poll(w->consumer, 0, &msg) == CQ_ERR_KAFKA_UNAVAILABLE) {
+                /* The consumer stopped for good (fenced): a new process is
+                 * the way back in, so drain and exit for the supervisor. */
+                CQ_LOG(CQ_LOG_ERROR, "worker", NULL,
+                       "the consumer stopped for good: draining and exiting (status 1) so the "
+                       "supervisor restarts the worker");
+                w->consumer_lost = true;
+                cq_worker_stop = SIGTERM;
+                break;
+            }
             w->polled_at = now_ms;
             if (!msg) {
                 drained = true;
@@ -534,6 +543,8 @@ int cq_worker_main(const cq_worker_kind_t *kind, int argc, char **argv)
         CQ_LOG(CQ_LOG_INFO, "worker", NULL, "%s consuming %s (up to %lld jobs in flight)", program,
                w.topic, (long long)w.conf->worker_max_in_flight);
         cq_worker_loop(&w);
+        if (w.consumer_lost)
+            rc = 1;
     }
     cq_worker_destroy(&w);
     cq_config_destroy(w.conf);

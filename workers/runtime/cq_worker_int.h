@@ -92,8 +92,9 @@ typedef struct {
     cq_worker_stats_t stats;
     cq_http_server_t *metrics;
     bool paused;
-    int64_t cap_since; /* monotonic ms the loop reached the in-flight cap, 0: below it */
-    int64_t polled_at; /* monotonic ms of the last consumer poll */
+    bool consumer_lost; /* the consumer stopped for good: exit 1 */
+    int64_t cap_since;  /* monotonic ms the loop reached the in-flight cap, 0: below it */
+    int64_t polled_at;  /* monotonic ms of the last consumer poll */
     char *topic;
     unsigned int seed;
     json_t *reply_topics; /* reply_to name -> {"ok": bool, "at": mono ms}: known answers */
