@@ -15,10 +15,7 @@
 #include <string.h>
 
 #include "cq_align_onboarding.h"
-#include "cq_contract.h"
-
-static cq_config_t *conf;
-static cq_contract_t *contract;
+#include "cq_test_engine.h"
 
 #define BAKERY_CONTEXT                                                                             \
     "\"context\": {\"businessName\": \"Rise & Crumb\", \"industry\": \"Bakery\", \"products\":"    \
@@ -27,72 +24,19 @@ static cq_contract_t *contract;
     "\"context\": {\"businessName\": \"Valley Sun\", \"industry\": \"Solar installation\","        \
     " \"products\": [\"Rooftop solar panels\"]}"
 
-static int setup(void **state)
-{
-    char err[512];
-    conf = cq_config_new();
-    contract = cq_contract_new(conf, err, sizeof(err));
-    if (!contract)
-        fprintf(stderr, "contract: %s\n", err);
-    return contract ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    cq_contract_destroy(contract);
-    cq_config_destroy(conf);
-    return 0;
-}
-
-static json_t *parse(const char *text)
-{
-    json_error_t error;
-    json_t *json = json_loads(text, 0, &error);
-    if (!json)
-        fail_msg("bad test JSON: %s: %s", error.text, text);
-    return json;
-}
-
 /* Runs the engine on a request, checks the result against the result
  * schema. The request must pass the request schema when checked is set;
  * requests with KPIs known only by sharedKpiId are run unchecked, as the
  * contract is about to allow them (the engine must cope either way). */
 static json_t *run_as(const char *request_text, bool checked)
 {
-    const cq_operation_t *op = cq_contract_find(contract, "onboarding-suggestions");
-    assert_non_null(op);
-    json_t *request = parse(request_text);
-    if (checked)
-        assert_true(cq_schema_validate(op->request, request, NULL));
-    json_t *result = NULL;
-    char err[256] = "";
-    cq_err_t rc = cq_align_onboarding_compute(request, 0, &result, err, sizeof(err));
-    if (rc != CQ_ERR_OK)
-        fail_msg("engine failed: %s", err);
-    cq_schema_errors_t errors;
-    memset(&errors, 0, sizeof(errors));
-    if (!cq_schema_validate(op->result, result, &errors)) {
-        char *dump = json_dumps(result, JSON_INDENT(1));
-        fail_msg("result invalid at %s: %s\n%s", errors.items[0].path, errors.items[0].message,
-                 dump);
-    }
-    cq_schema_errors_clear(&errors);
-    json_decref(request);
-    return result;
+    return cq_test_run_engine("onboarding-suggestions", cq_align_onboarding_compute, 0,
+                              request_text, checked);
 }
 
 static json_t *run(const char *request_text)
 {
     return run_as(request_text, true);
-}
-
-static void print(const json_t *result)
-{
-    if (getenv("CQ_TEST_PRINT")) {
-        char *dump = json_dumps(result, JSON_INDENT(2));
-        printf("%s\n", dump);
-        free(dump);
-    }
 }
 
 static const json_t *suggestions(const json_t *result)

@@ -15,11 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cq_contract.h"
+#include "cq_test_engine.h"
 #include "cq_ops_actions.h"
-
-static cq_config_t *conf;
-static cq_contract_t *contract;
 
 static const char *const van_request =
     "{\"issue\": {\"title\": \"Late deliveries to restaurant customers\","
@@ -37,32 +34,6 @@ static const char *const billing_request =
     "by new staff in accounting often have wrong tax rates; customers complain.\","
     " \"impact\": \"Refunds and a minor loss of trust.\"},"
     " \"constraints\": {\"timeline\": \"5 days\", \"availableResources\": []}}";
-
-static int setup(void **state)
-{
-    char err[512];
-    conf = cq_config_new();
-    contract = cq_contract_new(conf, err, sizeof(err));
-    if (!contract)
-        fprintf(stderr, "contract: %s\n", err);
-    return contract ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    cq_contract_destroy(contract);
-    cq_config_destroy(conf);
-    return 0;
-}
-
-static json_t *parse(const char *text)
-{
-    json_error_t error;
-    json_t *json = json_loads(text, 0, &error);
-    if (!json)
-        fail_msg("bad test JSON: %s: %s", error.text, text);
-    return json;
-}
 
 static void assert_valid(const char *op_name, bool request, const json_t *v)
 {

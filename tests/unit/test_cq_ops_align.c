@@ -17,11 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cq_contract.h"
+#include "cq_test_engine.h"
 #include "cq_ops_align.h"
-
-static cq_config_t *conf;
-static cq_contract_t *contract;
 
 static const char *const bakery_request =
     "{\"actions\": ["
@@ -57,32 +54,6 @@ static const char *const saas_request =
     "\"strategies\": [\"Automate reconciliation and invoicing\"]}],"
     " \"businessFoundation\": {\"vision\": \"Help small businesses grow by making accounting "
     "effortless\", \"purpose\": \"Give founders time back\", \"coreValues\": [\"Simplicity\"]}}";
-
-static int setup(void **state)
-{
-    char err[512];
-    conf = cq_config_new();
-    contract = cq_contract_new(conf, err, sizeof(err));
-    if (!contract)
-        fprintf(stderr, "contract: %s\n", err);
-    return contract ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    cq_contract_destroy(contract);
-    cq_config_destroy(conf);
-    return 0;
-}
-
-static json_t *parse(const char *text)
-{
-    json_error_t error;
-    json_t *json = json_loads(text, 0, &error);
-    if (!json)
-        fail_msg("bad test JSON: %s: %s", error.text, text);
-    return json;
-}
 
 static bool is_valid(const char *op_name, bool request, const json_t *v)
 {

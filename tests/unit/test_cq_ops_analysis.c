@@ -14,13 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cq_contract.h"
+#include "cq_test_engine.h"
 #include "cq_ops_actions.h"
 #include "cq_ops_analysis.h"
 #include "cq_ops_rootcause.h"
-
-static cq_config_t *conf;
-static cq_contract_t *contract;
 
 static const char *const swot_request =
     "{\"analysisType\": \"swot\", \"description\": \"Our bakers are experienced and our "
@@ -39,32 +36,6 @@ static const char *const plan_request =
     "stop the morning bake; the supplier delivers late.\", \"context\": {\"timeline\": \"2 "
     "weeks\", \"budget\": 2000, \"availableResources\": [\"Head baker\", \"Purchasing "
     "manager\"], \"relatedGoals\": [\"Bake every morning without gaps\"]}}";
-
-static int setup(void **state)
-{
-    char err[512];
-    conf = cq_config_new();
-    contract = cq_contract_new(conf, err, sizeof(err));
-    if (!contract)
-        fprintf(stderr, "contract: %s\n", err);
-    return contract ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    cq_contract_destroy(contract);
-    cq_config_destroy(conf);
-    return 0;
-}
-
-static json_t *parse(const char *text)
-{
-    json_error_t error;
-    json_t *json = json_loads(text, 0, &error);
-    if (!json)
-        fail_msg("bad test JSON: %s: %s", error.text, text);
-    return json;
-}
 
 static void assert_valid(const char *op_name, bool request, const json_t *v)
 {

@@ -15,12 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cq_contract.h"
+#include "cq_test_engine.h"
 #include "cq_ops_rootcause.h"
 #include "cq_ops_swot.h"
-
-static cq_config_t *conf;
-static cq_contract_t *contract;
 
 static const char *const delivery_issue =
     "{\"issueTitle\": \"Late deliveries to restaurant customers\","
@@ -44,32 +41,6 @@ static const char *const returns_issue =
     " \"issueDescription\": \"60% of returns are wrong sizes, 25% are damaged parcels and 15% "
     "are late deliveries.\","
     " \"businessImpact\": \"Returns cost us the margin on every fifth order.\"}";
-
-static int setup(void **state)
-{
-    char err[512];
-    conf = cq_config_new();
-    contract = cq_contract_new(conf, err, sizeof(err));
-    if (!contract)
-        fprintf(stderr, "contract: %s\n", err);
-    return contract ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    cq_contract_destroy(contract);
-    cq_config_destroy(conf);
-    return 0;
-}
-
-static json_t *parse(const char *text)
-{
-    json_error_t error;
-    json_t *json = json_loads(text, 0, &error);
-    if (!json)
-        fail_msg("bad test JSON: %s: %s", error.text, text);
-    return json;
-}
 
 /* Checks v against the operation's request or result schema, printing violations. */
 static void assert_valid(const char *op_name, bool request, const json_t *v)
