@@ -35,29 +35,9 @@ static const char *const billing_request =
     " \"impact\": \"Refunds and a minor loss of trust.\"},"
     " \"constraints\": {\"timeline\": \"5 days\", \"availableResources\": []}}";
 
-static void assert_valid(const char *op_name, bool request, const json_t *v)
-{
-    const cq_operation_t *op = cq_contract_find(contract, op_name);
-    assert_non_null(op);
-    cq_schema_errors_t errors = {0};
-    bool ok = cq_schema_validate(request ? op->request : op->result, v, &errors);
-    for (size_t i = 0; i < errors.count; i++)
-        fprintf(stderr, "%s: %s\n", errors.items[i].path, errors.items[i].message);
-    cq_schema_errors_clear(&errors);
-    assert_true(ok);
-}
-
 static json_t *run(const char *text)
 {
-    json_t *req = parse(text), *result = NULL;
-    char err[256] = "";
-    assert_valid("action-suggestions", true, req);
-    cq_err_t rc = cq_ops_actions_compute(req, 0, &result, err, sizeof(err));
-    if (rc != CQ_ERR_OK)
-        fail_msg("engine failed: %s", err);
-    assert_valid("action-suggestions", false, result);
-    json_decref(req);
-    return result;
+    return cq_test_run_engine("action-suggestions", cq_ops_actions_compute, 0, text, true);
 }
 
 static const char *str(const json_t *obj, const char *key)

@@ -51,15 +51,7 @@ static void assert_valid(const char *op_name, bool request, const json_t *v)
 
 static json_t *run(const char *text)
 {
-    json_t *req = parse(text), *result = NULL;
-    char err[256] = "";
-    assert_valid("operations-analysis", true, req);
-    cq_err_t rc = cq_ops_analysis_compute(req, 0, &result, err, sizeof(err));
-    if (rc != CQ_ERR_OK)
-        fail_msg("engine failed: %s", err);
-    assert_valid("operations-analysis", false, result);
-    json_decref(req);
-    return result;
+    return cq_test_run_engine("operations-analysis", cq_ops_analysis_compute, 0, text, true);
 }
 
 static bool contains(const json_t *v, const char *needle)

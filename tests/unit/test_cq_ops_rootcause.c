@@ -42,31 +42,10 @@ static const char *const returns_issue =
     "are late deliveries.\","
     " \"businessImpact\": \"Returns cost us the margin on every fifth order.\"}";
 
-/* Checks v against the operation's request or result schema, printing violations. */
-static void assert_valid(const char *op_name, bool request, const json_t *v)
-{
-    const cq_operation_t *op = cq_contract_find(contract, op_name);
-    assert_non_null(op);
-    cq_schema_errors_t errors = {0};
-    bool ok = cq_schema_validate(request ? op->request : op->result, v, &errors);
-    for (size_t i = 0; i < errors.count; i++)
-        fprintf(stderr, "%s: %s\n", errors.items[i].path, errors.items[i].message);
-    cq_schema_errors_clear(&errors);
-    assert_true(ok);
-}
-
 /* Runs the engine on a request text; the result is valid by contract. */
 static json_t *run(const char *text)
 {
-    json_t *req = parse(text), *result = NULL;
-    char err[256] = "";
-    assert_valid("root-cause-suggestions", true, req);
-    cq_err_t rc = cq_ops_rootcause_compute(req, 0, &result, err, sizeof(err));
-    if (rc != CQ_ERR_OK)
-        fail_msg("engine failed: %s", err);
-    assert_valid("root-cause-suggestions", false, result);
-    json_decref(req);
-    return result;
+    return cq_test_run_engine("root-cause-suggestions", cq_ops_rootcause_compute, 0, text, true);
 }
 
 static const json_t *method(const json_t *result, const char *name)
