@@ -220,6 +220,39 @@ static void test_it_ops_text_llm_success(void **state)
     json_decref(calls);
 }
 
+/* Other operations of this file go to the model with their own prompt and
+ * result schema too, and a schema-valid answer comes back. (Not
+ * action-suggestions: strict structured output cannot carry its minItems 3,
+ * and the fake's generic answer has one item, so it fails as it should.) */
+static void test_it_ops_text_llm_answers_each_operation(void **state)
+{
+    static const struct {
+        const char *path, *body, *operation, *schema;
+    } cases[] = {
+        {"/operations/root-cause-suggestions", ROOT_BODY, "root-cause-suggestions",
+         "RootCauseSuggestionsResult"},
+        {"/analysis/operations", ANALYSIS_BODY, "operations-analysis", "OperationsAnalysisResult"},
+    };
+    llm_worker();
+    for (size_t i = 0; i < CQ_ARRAY_SIZE(cases); i++) {
+        assert_true(cq_it_fake_reset(fake_port));
+        cq_it_resp_t r = post(cases[i].path, cases[i].body);
+        if (r.status != 200)
+            fail_msg("%s answered %ld: %s", cases[i].operation, r.status, r.body);
+        assert_true(cq_it_matches_schema(cq_it_get(r.json, "data"), cases[i].schema));
+        json_t *job = job_of(&r);
+        assert_string_equal(str(job, "engine.name"), "llm");
+        json_decref(job);
+        cq_it_resp_free(&r);
+        json_t *calls = cq_it_fake_requests(fake_port);
+        assert_true(json_array_size(calls) >= 1);
+        assert_string_equal(str(calls, "0.body.response_format.json_schema.name"),
+                            cases[i].operation);
+        assert_non_null(strstr(str(calls, "0.body.messages.1.content"), "<user_data>"));
+        json_decref(calls);
+    }
+}
+
 static void test_it_ops_text_llm_invalid_then_repaired(void **state)
 {
     llm_worker();
@@ -274,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_it_ops_text_action_suggestions_builtin),
         cmocka_unit_test(test_it_ops_text_operations_analysis_builtin_and_headers),
         cmocka_unit_test(test_it_ops_text_llm_success),
+        cmocka_unit_test(test_it_ops_text_llm_answers_each_operation),
         cmocka_unit_test(test_it_ops_text_llm_invalid_then_repaired),
     };
     return cmocka_run_group_tests_name("integration.ops_text", tests, setup, teardown);
