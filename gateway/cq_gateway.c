@@ -315,7 +315,7 @@ static void cq_gateway_dispatch(cq_gateway_t *gw, const cq_http_req_t *req, cq_h
     }
     if (!cq_gateway_authenticate(gw, req, &who, resp))
         return;
-    if (strcmp(op->name, "business-data") == 0)
+    if (op->tenant_cache)
         cq_bizdata_handle(gw, op, &who, req, resp);
     else
         cq_submit_handle(gw, op, &who, req, resp);

@@ -103,6 +103,7 @@ static cq_err_t cq_contract_add(cq_contract_t *contract, const char *path, const
     o->sunset = json_string_value(json_object_get(op, "x-coachq-sunset"));
     o->request_from_query = json_is_true(json_object_get(op, "x-coachq-request-from-query"));
     o->forward_credentials = json_is_true(json_object_get(op, "x-coachq-forward-credentials"));
+    o->tenant_cache = json_is_true(json_object_get(op, "x-coachq-tenant-cache"));
     json_t *succ = json_object_get(op, "x-coachq-successors");
     if (json_array_size(succ) > 0) {
         size_t i;

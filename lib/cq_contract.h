@@ -35,6 +35,8 @@ typedef struct {
     bool request_from_query;    /* x-coachq-request-from-query: the request comes from the query */
     bool forward_credentials;   /* x-coachq-forward-credentials: the job carries the caller's
                                    Authorization to call upstream services on its behalf */
+    bool tenant_cache;          /* x-coachq-tenant-cache: the gateway answers from the tenant's
+                                   cached result, one job per tenant refreshing it */
     const cq_schema_t *request; /* NULL for operations without a body */
     const cq_schema_t *result;
     const char *request_pointer; /* "/components/schemas/AlignmentCheckRequest" or NULL */

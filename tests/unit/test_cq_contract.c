@@ -224,6 +224,12 @@ static void test_contract_every_operation_compiles(void **state)
     assert_int_equal(json_array_size(stamp), 1);
     assert_string_equal(json_string_value(json_array_get(stamp, 0)), "lastUpdated");
     assert_null(cq_contract_find(contract, "website-scan")->stamp);
+    /* What the gateway and workers do beyond a plain job comes from extensions too. */
+    assert_true(cq_contract_find(contract, "business-data")->tenant_cache);
+    assert_true(cq_contract_find(contract, "business-data")->forward_credentials);
+    assert_true(cq_contract_find(contract, "insights-generate")->forward_credentials);
+    assert_false(cq_contract_find(contract, "insights-generate")->tenant_cache);
+    assert_false(cq_contract_find(contract, "alignment-check")->forward_credentials);
     bool known = false;
     assert_ptr_equal(cq_contract_match(contract, "POST", "/coaching/alignment-check", &known),
                      cq_contract_find(contract, "alignment-check"));
