@@ -92,8 +92,11 @@
       "get distinct ids; they must share /tmp. Set an explicit id unique per worker of a kind "    \
       "(e.g. a StatefulSet pod name) where /tmp is not shared; none: dynamic membership.")         \
     X("worker.max_in_flight", worker_max_in_flight, INT, "256", 1, 100000, W,                      \
-      "Jobs a worker process runs at once; at the cap it takes no more (after 10 s there, it "     \
-      "pauses its partitions).")                                                                   \
+      "Jobs a worker process runs at once; at the cap it takes no more, polling its consumer "     \
+      "once a second so the group sees it alive.")                                                 \
+    X("worker.pause_after", worker_pause_after, MS, "10s", 0, 3600000, W,                          \
+      "How long a worker stays at worker.max_in_flight before it pauses its partitions (a pause "  \
+      "drops the prefetched messages, and each resume waits for a new fetch).")                    \
     X("worker.metrics_listen", worker_metrics_listen, STR, "", 0, 0, W,                            \
       "Address of the worker's /metrics (Prometheus) and /health endpoint; empty: none.")          \
     X("worker.drain_timeout", worker_drain_timeout, MS, "30s", 0, 600000, W,                       \

@@ -32,8 +32,6 @@
 #define CQ_WORKER_CONSUME_SLICE_US 5000
 /* Most offloaded completions one loop iteration handles. */
 #define CQ_WORKER_DRAIN_SLICE 32
-/* How long the loop stays at the in-flight cap before it pauses its partitions. */
-#define CQ_WORKER_PAUSE_AFTER_MS 10000
 
 static volatile sig_atomic_t cq_worker_stop;
 
@@ -394,7 +392,7 @@ static void cq_worker_loop(cq_worker_t *w)
          * not polling the consumer: once a second it polls anyway (taking at
          * most that one message over the cap), so rebalances are served and
          * the group never sees a dead member. Partitions are paused only
-         * after a long stay at the cap (LLM calls that take minutes), since
+         * after a long stay at the cap (worker.pause_after; LLM calls that take minutes), since
          * a pause drops the prefetched messages and each resume waits for a
          * new fetch (pausing at every cap hit measured 330 instead of 3,000
          * built-in jobs/s). */
@@ -408,7 +406,7 @@ static void cq_worker_loop(cq_worker_t *w)
             }
         } else if (!w->cap_since) {
             w->cap_since = now_ms;
-        } else if (!w->paused && now_ms - w->cap_since > CQ_WORKER_PAUSE_AFTER_MS) {
+        } else if (!w->paused && now_ms - w->cap_since > w->conf->worker_pause_after) {
             CQ_LOG(CQ_LOG_DEBUG, "worker", NULL, "at the in-flight cap for %lld ms: pausing",
                    (long long)(now_ms - w->cap_since));
             cq_kafka_consumer_pause(w->consumer, true);
