@@ -478,7 +478,7 @@ stop) cmd_stop ;;
 test) cmd_test ;;
 test-llm) exec "$ROOT_DIR/tests/llm/real_model.sh" ;;
 *)
-    echo "usage: $0 run|stop|test|test-llm" >    echo "usage: $0 run|stop|test" >&22
+    echo "usage: $0 run|stop|test|test-llm" >&2
     exit 2
     ;;
 esac
