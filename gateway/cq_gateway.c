@@ -15,8 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Threads kept free of waiting requests for submissions, polls and health. */
+/* Threads kept free of waiting requests for submissions, polls and health;
+ * as many are kept for client addresses that hold no connection (a probe,
+ * a new client) when others fill the rest. */
 #define CQ_GATEWAY_RESERVED_THREADS 16
+/* Threads of the admin listener (health and metrics only). */
+#define CQ_GATEWAY_ADMIN_THREADS 4
 
 cq_gateway_t *cq_gateway_new(const cq_config_t *conf, char *errstr, size_t errstr_size)
 {
@@ -86,13 +90,35 @@ cq_gateway_t *cq_gateway_new(const cq_config_t *conf, char *errstr, size_t errst
     }
     cq_http_options_t http = {
         .listen = conf->gateway_listen,
-        .threads = (int)conf->gateway_threads,
+        .threads = threads,
         .queue = (int)conf->gateway_queue,
         .max_body = (size_t)conf->gateway_max_body_bytes,
+        .max_conns_per_peer = (int)conf->gateway_max_conns_per_peer,
+        .reserve =
+            threads > 2 * CQ_GATEWAY_RESERVED_THREADS ? CQ_GATEWAY_RESERVED_THREADS : threads / 4,
+        .header_timeout_ms = conf->gateway_header_timeout,
+        .keep_alive_timeout_ms = conf->gateway_keep_alive_timeout,
+        .retry_after = (int)conf->gateway_retry_after,
     };
     if (!(gw->server = cq_http_server_new(&http, cq_gateway_handle, gw, err, sizeof(err)))) {
         cq_errstr_set(errstr, errstr_size, "http: %s", err);
         goto fail;
+    }
+    if (*conf->gateway_admin_listen) {
+        /* Its own threads: what holds the API's cannot hold these. Probes
+         * come from few addresses, each with few connections. */
+        cq_http_options_t admin = http;
+        admin.listen = conf->gateway_admin_listen;
+        admin.threads = CQ_GATEWAY_ADMIN_THREADS;
+        admin.queue = 4 * CQ_GATEWAY_ADMIN_THREADS;
+        admin.max_body = 1024;
+        admin.max_conns_per_peer = CQ_GATEWAY_ADMIN_THREADS / 2;
+        admin.reserve = 0;
+        if (!(gw->admin_server =
+                  cq_http_server_new(&admin, cq_gateway_handle_admin, gw, err, sizeof(err)))) {
+            cq_errstr_set(errstr, errstr_size, "http (admin): %s", err);
+            goto fail;
+        }
     }
     if (conf->gateway_dev_auth)
         CQ_LOG(CQ_LOG_WARN, "gateway", NULL,
@@ -108,7 +134,8 @@ void cq_gateway_destroy(cq_gateway_t *gw)
 {
     if (!gw)
         return;
-    /* The server first: no handler may run while what it uses goes away. */
+    /* The servers first: no handler may run while what it uses goes away. */
+    cq_http_server_destroy(gw->admin_server);
     cq_http_server_destroy(gw->server);
     cq_kafka_producer_destroy(gw->producer, 5000);
     cq_store_destroy(gw->store);
@@ -207,6 +234,31 @@ static void cq_gateway_method_not_allowed(const cq_http_req_t *req, cq_http_resp
     cq_http_resp_header(resp, "Allow", "%s", allow);
 }
 
+/* Answers a service endpoint (health, metrics, and unless probes_only the
+ * contract and docs); false when req is for none of them. */
+static bool cq_gateway_service(cq_gateway_t *gw, const cq_http_req_t *req, cq_http_resp_t *resp,
+                               bool probes_only)
+{
+    static const char *const service[] = {"/health", "/health/ready", "/metrics", "/openapi.json",
+                                          "/docs"};
+    const char *base = gw->conf->gateway_base_path;
+    size_t base_len = strlen(base);
+    if (strncmp(req->path, base, base_len) != 0)
+        return false;
+    const char *path = req->path + base_len;
+    bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+    for (size_t i = 0; i < (probes_only ? 3 : CQ_ARRAY_SIZE(service)); i++) {
+        if (strcmp(path, service[i]) == 0) {
+            if (!get)
+                cq_gateway_method_not_allowed(req, resp, "GET, HEAD");
+            else
+                cq_health_handle(gw, path, req, resp);
+            return true;
+        }
+    }
+    return false;
+}
+
 static void cq_gateway_dispatch(cq_gateway_t *gw, const cq_http_req_t *req, cq_http_resp_t *resp)
 {
     const char *base = gw->conf->gateway_base_path;
@@ -219,17 +271,8 @@ static void cq_gateway_dispatch(cq_gateway_t *gw, const cq_http_req_t *req, cq_h
     const char *path = req->path + base_len;
     bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
 
-    static const char *const service[] = {"/health", "/health/ready", "/metrics", "/openapi.json",
-                                          "/docs"};
-    for (size_t i = 0; i < CQ_ARRAY_SIZE(service); i++) {
-        if (strcmp(path, service[i]) == 0) {
-            if (!get)
-                cq_gateway_method_not_allowed(req, resp, "GET, HEAD");
-            else
-                cq_health_handle(gw, path, req, resp);
-            return;
-        }
-    }
+    if (cq_gateway_service(gw, req, resp, false))
+        return;
 
     cq_principal_t who;
     if (strcmp(path, "/jobs/batch") == 0) {
@@ -328,4 +371,12 @@ void cq_gateway_handle(void *opaque, const cq_http_req_t *req, cq_http_resp_t *r
     int cls = resp->status / 100;
     if (cls >= 1 && cls <= 5)
         atomic_fetch_add(&gw->responses[cls], 1);
+}
+
+void cq_gateway_handle_admin(void *opaque, const cq_http_req_t *req, cq_http_resp_t *resp)
+{
+    cq_gateway_t *gw = opaque;
+    if (!cq_gateway_service(gw, req, resp, true))
+        cq_http_resp_problem(resp, req, CQ_ERR_NOT_FOUND,
+                             "This listener serves health and metrics only", NULL);
 }

@@ -27,6 +27,7 @@ typedef struct cq_gateway_s {
     cq_store_t *store;
     cq_kafka_producer_t *producer;
     cq_http_server_t *server;
+    cq_http_server_t *admin_server; /* gateway.admin_listen: health and metrics; may be NULL */
     /* Requests parked waiting for a job; capped so waits never take every
      * thread and starve submissions, polls and health checks. */
     atomic_int waiters;
@@ -48,6 +49,8 @@ void cq_gateway_destroy(cq_gateway_t *gw);
 
 /* The one HTTP handler: routing, auth, then the endpoint. Any HTTP thread. */
 void cq_gateway_handle(void *opaque, const cq_http_req_t *req, cq_http_resp_t *resp);
+/* The admin listener's handler: health and metrics, 404 for the rest. */
+void cq_gateway_handle_admin(void *opaque, const cq_http_req_t *req, cq_http_resp_t *resp);
 
 /* Tries to take a waiter slot; false when the cap is reached. */
 bool cq_gateway_waiter_enter(cq_gateway_t *gw);

@@ -24,6 +24,19 @@
       "runs; at most threads - 16 wait at once, later ones get their 202 or the job at once.")     \
     X("gateway.queue", gateway_queue, INT, "64", 1, 100000, G,                                     \
       "Accepted connections that may wait for a free thread before new ones get 503.")             \
+    X("gateway.max_conns_per_peer", gateway_max_conns_per_peer, INT, "64", 0, 100000, G,           \
+      "Connections one client address may hold at once (0: no cap). Each holds an HTTP thread "    \
+      "from accept to close; more are answered 429 at once and closed. Behind a reverse proxy "    \
+      "every connection comes from the proxy: set this above its upstream pool, or 0.")            \
+    X("gateway.header_timeout", gateway_header_timeout, MS, "5s", 100, 600000, G,                  \
+      "Time a client has to send a request line and headers (then it is cut off); also the "       \
+      "longest stall of a body read or an answer write.")                                          \
+    X("gateway.keep_alive_timeout", gateway_keep_alive_timeout, MS, "5s", 100, 600000, G,          \
+      "How long a kept-alive connection may stay idle, and send its next request's headers, "      \
+      "before it is closed.")                                                                      \
+    X("gateway.admin_listen", gateway_admin_listen, STR, "", 0, 0, G,                              \
+      "Address of a second listener for /health, /health/ready and /metrics only, with threads "   \
+      "of its own, so probes answer while every API thread is busy; empty: none.")                 \
     X("gateway.max_body_bytes", gateway_max_body_bytes, SIZE, "1MiB", 1024, 67108864, G,           \
       "Largest request body accepted; larger bodies get 413 PAYLOAD_TOO_LARGE.")                   \
     X("gateway.default_wait", gateway_default_wait, MS, "25s", 0, 600000, G,                       \

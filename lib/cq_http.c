@@ -2,9 +2,15 @@
  * cq_http.c — civetweb behind the cq_http interface (see cq_http.h).
  *
  * Threads: civetweb's master thread accepts; gateway.threads worker threads
- * each run one request at a time through begin_request, which reads the
- * body, calls the handler and writes the answer. Nothing here is shared
- * between requests except the read-only server struct.
+ * each serve one connection at a time, from the first byte to the close,
+ * running each request through begin_request, which reads the body, calls
+ * the handler and writes the answer. Nothing here is shared between
+ * requests except the read-only server struct and its admission table.
+ *
+ * Slow clients: connections are admitted by peer address when they are
+ * accepted (cq_accept.c), before a thread is taken; connection_close gives
+ * an admitted connection's place back. civetweb's request_timeout_ms bounds
+ * the time a thread waits for a request head.
  */
 #include "cq_http.h"
 #include "cq_log.h"
@@ -12,6 +18,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +26,8 @@
 #include <strings.h>
 
 #include <civetweb.h>
+
+#include "cq_accept.h"
 
 /* Largest request line plus headers civetweb reads (it keeps a buffer this
  * size per connection); bearer tokens are refused above 8 KiB by cq_auth. */
@@ -29,6 +38,9 @@ struct cq_http_server_s {
     cq_http_handler_t *handler;
     void *opaque;
     size_t max_body;
+    cq_accept_t *admit; /* NULL: every connection is served */
+    int retry_after;
+    atomic_bool warned; /* that admission is not in effect */
 };
 
 const char *cq_http_header(const cq_http_req_t *req, const char *name)
@@ -213,6 +225,11 @@ static int cq_http_begin_request(struct mg_connection *conn)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
     cq_http_server_t *server = mg_get_user_data(mg_get_context(conn));
+    if (server->admit && cq_accept_seen(server->admit) == 0 &&
+        !atomic_exchange(&server->warned, true))
+        CQ_LOG(CQ_LOG_WARN, "http", NULL,
+               "connections are served without admission by address: civetweb did not call "
+               "coachq's accept()");
     cq_http_req_t req;
     memset(&req, 0, sizeof(req));
     req.method = ri->request_method;
@@ -377,6 +394,46 @@ static int cq_http_error(struct mg_connection *conn, int status, const char *err
     return 0;
 }
 
+/* The answer to a connection cq_accept refused: problem+json, then close. */
+static void cq_http_refusal(void *opaque, cq_peers_verdict_t verdict, char *buf, size_t size)
+{
+    cq_http_server_t *server = opaque;
+    cq_http_req_t req;
+    memset(&req, 0, sizeof(req));
+    cq_uuid_v7(req.request_id);
+    req.method = "GET";
+    req.path = "/";
+    cq_http_resp_t resp;
+    memset(&resp, 0, sizeof(resp));
+    bool per_peer = verdict == CQ_PEERS_OVER_PEER;
+    cq_http_resp_problem(&resp, &req,
+                         per_peer ? CQ_ERR_RATE_LIMIT_EXCEEDED : CQ_ERR_SERVICE_UNAVAILABLE,
+                         per_peer ? "Too many connections from this address"
+                                  : "The server has no room for another connection",
+                         NULL);
+    snprintf(buf, size,
+             "HTTP/1.1 %d %s\r\n"
+             "Content-Type: %s\r\n"
+             "Content-Length: %zu\r\n"
+             "X-Request-Id: %s\r\n"
+             "Retry-After: %d\r\n"
+             "Cache-Control: no-store\r\n"
+             "Connection: close\r\n\r\n%s",
+             resp.status, per_peer ? "Too Many Requests" : "Service Unavailable", resp.content_type,
+             resp.body_len, req.request_id, server->retry_after, resp.body);
+    cq_http_resp_clear(&resp);
+    CQ_LOG(CQ_LOG_DEBUG, "http", req.request_id, "refused a connection: %s",
+           per_peer ? "too many from its address" : "no room");
+}
+
+static void cq_http_connection_close(const struct mg_connection *conn)
+{
+    cq_http_server_t *server = mg_get_user_data(mg_get_context(conn));
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    if (server->admit && ri)
+        cq_accept_leave(server->admit, ri->remote_addr);
+}
+
 static int cq_http_log_message(const struct mg_connection *conn, const char *message)
 {
     CQ_LOG(CQ_LOG_WARN, "civetweb", NULL, "%s", message);
@@ -398,12 +455,23 @@ cq_http_server_t *cq_http_server_new(const cq_http_options_t *options, cq_http_h
     server->handler = handler;
     server->opaque = opaque;
     server->max_body = options->max_body;
-    char threads[32], queue[32];
+    server->retry_after = options->retry_after > 0 ? options->retry_after : 1;
+    char threads[32], queue[32], header_timeout[32], keep_alive[32];
     snprintf(threads, sizeof(threads), "%d", options->threads);
     snprintf(queue, sizeof(queue), "%d", options->queue);
+    snprintf(header_timeout, sizeof(header_timeout), "%lld",
+             (long long)(options->header_timeout_ms > 0 ? options->header_timeout_ms : 30000));
+    snprintf(
+        keep_alive, sizeof(keep_alive), "%lld",
+        (long long)(options->keep_alive_timeout_ms > 0 ? options->keep_alive_timeout_ms : 5000));
+    /* request_timeout_ms bounds the whole request head (from the moment a
+     * thread starts reading it) and each body read and write;
+     * keep_alive_timeout_ms the same for the second and later requests of a
+     * connection. */
     const char *civet_options[] = {"listening_ports", options->listen, "num_threads", threads,
                                    "connection_queue", queue, "enable_keep_alive", "yes",
-                                   "request_timeout_ms", "30000", "keep_alive_timeout_ms", "5000",
+                                   "request_timeout_ms", header_timeout, "keep_alive_timeout_ms",
+                                   keep_alive,
                                    /* Room for a large bearer token, so that the auth
                                     * module (401) rather than civetweb (400) refuses it. */
                                    "max_request_size", CQ_HTTP_MAX_REQUEST_HEAD, NULL};
@@ -412,12 +480,24 @@ cq_http_server_t *cq_http_server_new(const cq_http_options_t *options, cq_http_h
     callbacks.begin_request = cq_http_begin_request;
     callbacks.log_message = cq_http_log_message;
     callbacks.http_error = cq_http_error;
+    callbacks.connection_close = cq_http_connection_close;
     server->ctx = mg_start(&callbacks, server, civet_options);
     if (!server->ctx) {
         cq_errstr_set(errstr, errstr_size, "cannot listen on %s (in use, or not an address)",
                       options->listen);
         free(server);
         return NULL;
+    }
+    if (options->max_conns_per_peer > 0 || options->reserve > 0) {
+        /* Every connection accepted is held by a thread or waits in the
+         * queue for one. */
+        server->admit = cq_accept_register(
+            cq_http_server_port(server), options->threads + options->queue,
+            options->max_conns_per_peer, options->reserve, cq_http_refusal, server);
+        if (!server->admit)
+            CQ_LOG(CQ_LOG_WARN, "http", NULL,
+                   "%s: too many servers for connection admission; every connection is served",
+                   options->listen);
     }
     return server;
 }
@@ -434,5 +514,6 @@ void cq_http_server_destroy(cq_http_server_t *server)
     if (!server)
         return;
     mg_stop(server->ctx);
+    cq_accept_unregister(server->admit);
     free(server);
 }

@@ -69,13 +69,29 @@ typedef struct cq_http_server_s cq_http_server_t;
 
 typedef struct {
     const char *listen; /* civetweb listening_ports syntax, e.g. "127.0.0.1:8080" */
-    int threads;        /* worker threads: requests served at once */
+    int threads;        /* worker threads: connections served at once */
     int queue;          /* accepted connections waiting for a thread */
     size_t max_body;    /* larger bodies are answered 413 without calling the handler */
+    /* Slow clients (all optional, 0 keeps the default): */
+    int max_conns_per_peer;        /* connections one client address may hold; 0: no cap */
+    int reserve;                   /* threads kept for addresses holding no connection */
+    int64_t header_timeout_ms;     /* request line + headers, each body read and write; 30 s */
+    int64_t keep_alive_timeout_ms; /* idle time between requests on a connection; 5 s */
+    int retry_after;               /* Retry-After seconds of a refused connection; 1 */
 } cq_http_options_t;
 
 /* Starts listening. The handler runs on civetweb's worker threads, many at
- * once. */
+ * once.
+ *
+ * civetweb gives each connection a thread from accept to close, so a thread
+ * is what a slow or idle client costs. With max_conns_per_peer or reserve
+ * set, connections are admitted when accepted (cq_accept.h): one whose
+ * address already holds max_conns_per_peer connections, or, once only
+ * `reserve` places are left, one whose address holds any, is answered at
+ * once 429 (or 503) problem+json with Retry-After and closed, without
+ * taking a thread. A client that sends its request line and headers slower
+ * than header_timeout_ms is cut off (nothing sent: closed; part of a head:
+ * a 400 problem, then closed). */
 cq_http_server_t *cq_http_server_new(const cq_http_options_t *options, cq_http_handler_t *handler,
                                      void *opaque, char *errstr, size_t errstr_size);
 /* The port the server listens on (the one chosen when listen asked for port
