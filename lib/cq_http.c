@@ -11,7 +11,16 @@
  * accepted (cq_accept.c), before a thread is taken; connection_close gives
  * an admitted connection's place back. civetweb's request_timeout_ms bounds
  * the time a thread waits for a request head.
+ *
+ * Memory: civetweb wakes its idle threads in turn, so over time every one
+ * of gateway.threads serves requests, and each stack page a request ever
+ * touched (civetweb's 8 KiB formatting buffers, the handler's, libc's)
+ * would stay resident in every thread: RSS grew with the number of
+ * threads that had met a long request. When a connection closes its thread
+ * gives back the stack pages below the frame it is in (a few KiB are
+ * kept), so an idle thread holds only its shallow frames.
  */
+#define _GNU_SOURCE /* pthread_getattr_np */
 #include "cq_http.h"
 #include "cq_log.h"
 #include "cq_uuid.h"
@@ -24,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <civetweb.h>
 
@@ -426,12 +437,40 @@ static void cq_http_refusal(void *opaque, cq_peers_verdict_t verdict, char *buf,
            per_peer ? "too many from its address" : "no room");
 }
 
+/* Stack kept below the current frame when trimming: what the next calls
+ * of this thread (civetweb closing the socket, taking the next one) touch
+ * at once anyway. */
+#define CQ_HTTP_STACK_KEEP (8 * 1024)
+
+/* Gives back to the kernel the pages of the calling thread's stack that
+ * lie deeper than its current frame: what earlier calls touched and left.
+ * Called where the thread's stack is shallow (between connections). */
+static void cq_http_trim_stack(void)
+{
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0)
+        return;
+    void *low = NULL;
+    size_t size = 0;
+    int rc = pthread_attr_getstack(&attr, &low, &size);
+    pthread_attr_destroy(&attr);
+    if (rc != 0 || !low)
+        return;
+    char here;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t start = ((uintptr_t)low + page - 1) & ~(page - 1);
+    uintptr_t end = ((uintptr_t)&here - CQ_HTTP_STACK_KEEP) & ~(page - 1);
+    if ((uintptr_t)&here > (uintptr_t)low + CQ_HTTP_STACK_KEEP && end > start)
+        madvise((void *)start, end - start, MADV_DONTNEED);
+}
+
 static void cq_http_connection_close(const struct mg_connection *conn)
 {
     cq_http_server_t *server = mg_get_user_data(mg_get_context(conn));
     const struct mg_request_info *ri = mg_get_request_info(conn);
     if (server->admit && ri)
         cq_accept_leave(server->admit, ri->remote_addr);
+    cq_http_trim_stack();
 }
 
 static int cq_http_log_message(const struct mg_connection *conn, const char *message)
