@@ -52,19 +52,46 @@ def health(port, timeout=5.0):
     return time.monotonic() - t0
 
 
+def sweep(socks, timeout_ms):
+    """Reads what the server sent on the open attack sockets."""
+    live = {c["s"].fileno(): c for c in socks if not c["closed"]}
+    poll = select.poll()
+    for fd in live:
+        poll.register(fd, select.POLLIN)
+    for fd, _ in poll.poll(timeout_ms):
+        c = live[fd]
+        try:
+            data = c["s"].recv(4096)
+        except OSError:
+            data = b""
+        if data and c["answered"] is None:
+            c["answered"] = time.monotonic() - c["t"]
+            c["status"] = data[9:12].decode(errors="replace")
+        if not data:
+            c["closed"] = True
+
+
 def attack(port, conns, hold, trickle):
     """Opens conns sockets from 127.0.0.2; returns (answered within 1 s,
     closed by the server by the end, /health latencies)."""
     socks = []
-    for _ in range(conns):
+    for i in range(conns):
+        # One at a time, as a client filling the server would: a burst of
+        # non-blocking connects mostly ends in the listen backlog instead.
         s = socket.socket()
-        s.setblocking(False)
         s.bind(("127.0.0.2", 0))
+        s.settimeout(2)
+        t = time.monotonic()
         try:
             s.connect(("127.0.0.1", port))
-        except BlockingIOError:
-            pass
-        socks.append({"s": s, "t": time.monotonic(), "answered": None, "closed": False})
+        except OSError:
+            print(f"  connection {i + 1} not accepted within 2 s: attacking with {i}")
+            s.close()
+            break
+        s.setblocking(False)
+        socks.append({"s": s, "t": t, "answered": None, "closed": False})
+        if i % 20 == 19:
+            sweep(socks[-20:], 1)
     head = f"GET {BASE}/health HTTP/1.1\r\nHost: x\r\nX-Pad: " + "a" * 4000
     sent = 0
     lat = []
@@ -74,7 +101,7 @@ def attack(port, conns, hold, trickle):
     while time.monotonic() < end:
         now = time.monotonic()
         if now >= next_probe:
-            lat.append(health(port))
+            lat.append((now, health(port)))
             next_probe = time.monotonic() + 0.25
         if trickle and now >= next_byte:
             for c in socks:
@@ -85,21 +112,7 @@ def attack(port, conns, hold, trickle):
                         pass
             sent += 1
             next_byte = now + trickle
-        live = {c["s"].fileno(): c for c in socks if not c["closed"]}
-        poll = select.poll()
-        for fd in live:
-            poll.register(fd, select.POLLIN)
-        for fd, _ in poll.poll(50):
-            c = live[fd]
-            try:
-                data = c["s"].recv(4096)
-            except OSError:
-                data = b""
-            if data and c["answered"] is None:
-                c["answered"] = time.monotonic() - c["t"]
-                c["status"] = data[9:12].decode(errors="replace")
-            if not data:
-                c["closed"] = True
+        sweep(socks, 50)
     answered = sum(1 for c in socks if c["answered"] is not None)
     codes = {}
     for c in socks:
@@ -110,17 +123,24 @@ def attack(port, conns, hold, trickle):
     closed = sum(1 for c in socks if c["closed"])
     for c in socks:
         c["s"].close()
-    return answered, fast, closed, lat
+    return answered, fast, closed, lat, len(socks)
 
 
-def report(name, conns, answered, fast, closed, lat):
+def report(name, answered, fast, closed, lat, conns):
+    # Longest time without a /health answer under 1 s.
+    down, last = 0.0, lat[0][0] if lat else 0.0
+    for t, x in lat + [(time.monotonic(), 0.0)]:
+        if x is not None and x <= 1.0:
+            down = max(down, t + x - last)
+            last = t + x
+    lat = [x for _, x in lat]
     ok = [x for x in lat if x is not None]
     slow = sum(1 for x in lat if x is None or x > 1.0)
     med = statistics.median(ok) * 1000 if ok else float("nan")
     mx = max(ok) * 1000 if ok else float("nan")
     print(f"{name}: {conns} connections; /health {len(lat)} probes, median {med:.1f} ms, "
           f"max {mx:.1f} ms, {slow} over 1 s or failed; {answered} answered, {fast} within 1 s, "
-          f"{closed} closed by the server")
+          f"{closed} closed by the server; longest without /health: {down:.1f} s")
 
 
 def main():
@@ -152,10 +172,10 @@ def main():
             sys.exit("gateway did not start")
         print(f"baseline /health: {health(port) * 1000:.1f} ms")
         res = attack(port, args.conns, args.hold, 0)
-        report("idle", args.conns, *res)
+        report("idle", *res)
         time.sleep(2)
         res = attack(port, args.conns, args.hold, args.trickle)
-        report(f"slowloris (1 byte / {args.trickle:g} s)", args.conns, *res)
+        report(f"slowloris (1 byte / {args.trickle:g} s)", *res)
     finally:
         gw.terminate()
         try:
