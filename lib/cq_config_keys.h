@@ -24,7 +24,7 @@
       "runs; at most threads - 16 wait at once, later ones get their 202 or the job at once.")     \
     X("gateway.queue", gateway_queue, INT, "64", 1, 100000, G,                                     \
       "Accepted connections that may wait for a free thread before new ones get 503.")             \
-    X("gateway.max_conns_per_peer", gateway_max_conns_per_peer, INT, "64", 0, 100000, G,           \
+    X("gateway.max_conns_per_peer", gateway_max_conns_per_peer, INT, "256", 0, 100000, G,          \
       "Connections one client address may hold at once (0: no cap). Each holds an HTTP thread "    \
       "from accept to close; more are answered 429 at once and closed. Behind a reverse proxy "    \
       "every connection comes from the proxy: set this above its upstream pool, or 0.")            \

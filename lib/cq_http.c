@@ -528,11 +528,13 @@ cq_http_server_t *cq_http_server_new(const cq_http_options_t *options, cq_http_h
         return NULL;
     }
     if (options->max_conns_per_peer > 0 || options->reserve > 0) {
-        /* Every connection accepted is held by a thread or waits in the
-         * queue for one. */
-        server->admit = cq_accept_register(
-            cq_http_server_port(server), options->threads + options->queue,
-            options->max_conns_per_peer, options->reserve, cq_http_refusal, server);
+        /* As many places as threads: an admitted connection finds a thread
+         * (the queue only evens out the moment between a close and the
+         * thread taking the next), so the reserve is threads that a probe
+         * gets at once rather than places at the back of the queue. */
+        server->admit = cq_accept_register(cq_http_server_port(server), options->threads,
+                                           options->max_conns_per_peer, options->reserve,
+                                           cq_http_refusal, server);
         if (!server->admit)
             CQ_LOG(CQ_LOG_WARN, "http", NULL,
                    "%s: too many servers for connection admission; every connection is served",
