@@ -3,7 +3,8 @@
  * Redis. The request rate at the gateway: a tenant with a small limit gets
  * 429 RATE_LIMITED with Retry-After and the RateLimit fields once its burst
  * is spent (a batch charged for its items), while another tenant submits
- * on, and the gateway counts it. The daily token budget in the alignment
+ * on, and the gateway counts it; an idempotent replay is not charged, and
+ * a refused Idempotency-Key is given back. The daily token budget in the alignment
  * worker, against the fake LLM (which reports usage): once a tenant's
  * charged tokens reach its budget, its next job fails TOKEN_BUDGET_EXCEEDED
  * (a waiting POST answers 429 with that code), or with
@@ -35,14 +36,21 @@ static int metrics_port;
     " \"businessFoundation\": {\"vision\": \"Clean energy in every home\","                        \
     " \"purpose\": \"Make solar simple\", \"coreValues\": [\"Integrity\"]}}"
 
-static cq_it_resp_t submit(const char *tenant, const char *prefer)
+/* POSTs the standard request; key: an Idempotency-Key, or NULL. */
+static cq_it_resp_t submit_keyed(const char *tenant, const char *prefer, const char *key)
 {
-    char url[256], th[128], ph[64];
+    char url[256], th[128], ph[64], kh[128];
     snprintf(url, sizeof(url), "%s/coaching/alignment-check", stack.base);
     snprintf(th, sizeof(th), "X-Tenant-Id: %s", tenant);
     snprintf(ph, sizeof(ph), "Prefer: %s", prefer);
-    const char *const h[] = {"Content-Type: application/json", th, ph, NULL};
+    snprintf(kh, sizeof(kh), "Idempotency-Key: %s", key ? key : "");
+    const char *const h[] = {"Content-Type: application/json", th, ph, key ? kh : NULL, NULL};
     return cq_it_http("POST", url, h, BODY, strlen(BODY));
+}
+
+static cq_it_resp_t submit(const char *tenant, const char *prefer)
+{
+    return submit_keyed(tenant, prefer, NULL);
 }
 
 static const char *str(json_t *j, const char *path)
@@ -80,9 +88,11 @@ static json_t *job_of(const cq_it_resp_t *post, const char *tenant)
 static void test_it_limits_rate_limited_tenant_gets_429(void **state)
 {
     /* tenant-small: 6 jobs a minute (one per 10 s), 2 at once. */
-    char rl[128], pol[128];
+    char rl[128], pol[128], first_job[64] = "", id[64];
     for (int i = 0; i < 2; i++) {
-        cq_it_resp_t r = submit("tenant-small", "respond-async");
+        cq_it_resp_t r = submit_keyed("tenant-small", "respond-async", i == 0 ? "key-1" : NULL);
+        if (i == 0)
+            assert_true(cq_it_header(&r, "X-Job-Id", first_job, sizeof(first_job)));
         assert_int_equal(r.status, 202);
         assert_true(cq_it_header(&r, "RateLimit-Policy", pol, sizeof(pol)));
         assert_string_equal(pol, "\"tenant\";q=2;w=20");
@@ -92,7 +102,7 @@ static void test_it_limits_rate_limited_tenant_gets_429(void **state)
         assert_string_equal(rl, want);
         cq_it_resp_free(&r);
     }
-    cq_it_resp_t r = submit("tenant-small", "respond-async");
+    cq_it_resp_t r = submit_keyed("tenant-small", "respond-async", "key-2");
     assert_int_equal(r.status, 429);
     char ct[128], ra[32];
     assert_true(cq_it_header(&r, "Content-Type", ct, sizeof(ct)));
@@ -145,6 +155,20 @@ static void test_it_limits_rate_limited_tenant_gets_429(void **state)
     assert_null(strstr(m, "tenant=\"tenant-big\""));
     assert_non_null(strstr(m, "coachq_gateway_rate_limit_errors_total 0\n"));
     free(m);
+
+    /* A replay makes no job and is not charged: it passes an empty bucket. */
+    r = submit_keyed("tenant-small", "respond-async", "key-1");
+    assert_int_equal(r.status, 202);
+    assert_true(cq_it_header(&r, "X-Job-Id", id, sizeof(id)));
+    assert_string_equal(id, first_job);
+    cq_it_resp_free(&r);
+    /* The refused key was given back: after Retry-After it makes a new job. */
+    sleep((unsigned int)atoi(ra));
+    r = submit_keyed("tenant-small", "respond-async", "key-2");
+    assert_int_equal(r.status, 202);
+    assert_true(cq_it_header(&r, "X-Job-Id", id, sizeof(id)));
+    assert_string_not_equal(id, first_job);
+    cq_it_resp_free(&r);
 }
 
 /* Starts the alignment worker against the fake (openai) with extra options. */
