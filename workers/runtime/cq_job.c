@@ -4,10 +4,10 @@
  * Steps: claim in Redis (a terminal job is not run again; its stored record
  * is published again; for a job the LLM would answer, the same offloaded
  * call reads its tenant's token use of the day), check the request, start
- * the operation's engine (the builtin one, or a TOKEN_BUDGET_EXCEEDED
- * failure, for a tenant past its budget)
- * (the LLM engine when a provider is configured and the operation has
- * prompts, else the registered one; see cq_engine.h), which ends the job
+ * the operation's engine (the LLM engine when a provider is configured and
+ * the operation has prompts, else the registered one; see cq_engine.h; for
+ * a tenant past its token budget the registered one with
+ * llm.fallback_builtin, else a TOKEN_BUDGET_EXCEEDED failure), which ends the job
  * through cq_job_done, now or later; check the answer against the contract,
  * store it, publish the record to the reply topic (and to the dead-letter
  * topic when it failed for good), and report the offset done once every
