@@ -4,6 +4,7 @@
  * asynchronous shapes, long-poll, every error class, tenancy, cancellation,
  * idempotency, a kind without consumers, and the result record on Kafka.
  */
+#define _GNU_SOURCE /* strcasestr */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -367,6 +368,26 @@ static void test_it_batch_runs_every_item(void **state)
         lines++;
     }
     assert_int_equal(lines, 3);
+    cq_it_resp_free(&r);
+    /* The same lines as one JSON array when Accept prefers application/json;
+     * JSON Lines stay the answer when JSON Lines rank higher. */
+    const char *const accept_json[] = {"X-Tenant-Id: tenant-a", "Accept: application/json", NULL};
+    r = get(results, accept_json);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strcasestr(r.headers, "Content-Type: application/json"));
+    assert_true(json_is_array(r.json));
+    assert_true(cq_it_matches_schema(r.json, "BatchResults"));
+    assert_int_equal(json_array_size(r.json), 3);
+    assert_string_equal(str(json_array_get(r.json, 0), "customId"), "a");
+    assert_true(json_integer_value(cq_it_get(json_array_get(r.json, 0), "result.alignmentScore")) >=
+                0);
+    cq_it_resp_free(&r);
+    const char *const accept_lines[] = {
+        "X-Tenant-Id: tenant-a", "Accept: application/json;q=0.5, application/x-ndjson", NULL};
+    r = get(results, accept_lines);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strcasestr(r.headers, "Content-Type: application/x-ndjson"));
+    assert_null(r.json);
     cq_it_resp_free(&r);
     /* Another tenant sees nothing. */
     const char *const b[] = {"X-Tenant-Id: tenant-b", NULL};
