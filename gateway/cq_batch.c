@@ -242,7 +242,8 @@ void cq_batch_submit(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_
             continue; /* msgs[i].topic stays NULL: not produced, failed below */
         }
         topics[i] = cq_asprintf("%s%s", gw->conf->topics_jobs_prefix, op->kind);
-        headers[i][0] = (cq_kafka_header_t){"coachq-schema", "JobEnvelope", 11};
+        headers[i][0] = (cq_kafka_header_t){CQ_AVRO_SCHEMA_HEADER, CQ_AVRO_ENVELOPE_FULL_NAME,
+                                            strlen(CQ_AVRO_ENVELOPE_FULL_NAME)};
         headers[i][1] = (cq_kafka_header_t){"coachq-fingerprint", fp, strlen(fp)};
         headers[i][2] = (cq_kafka_header_t){"coachq-job-id", job_ids[i], CQ_UUID_STR_LEN};
         msgs[i] = (cq_kafka_message_t){
