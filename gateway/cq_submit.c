@@ -280,7 +280,7 @@ void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_pr
     char *topic = cq_asprintf("%s%s", gw->conf->topics_jobs_prefix, op->kind);
     const char *fp = cq_avro_fingerprint(gw->avro, "JobEnvelope");
     cq_kafka_header_t headers[] = {
-        {"coachq-schema", "JobEnvelope", strlen("JobEnvelope")},
+        {CQ_AVRO_SCHEMA_HEADER, CQ_AVRO_ENVELOPE_FULL_NAME, strlen(CQ_AVRO_ENVELOPE_FULL_NAME)},
         {"coachq-fingerprint", fp, strlen(fp)},
         {"coachq-job-id", job_id, strlen(job_id)},
     };

@@ -202,7 +202,7 @@ static void cq_job_publish_to(cq_job_t *job, const cq_job_record_t *rec, bool to
     const char *topic = to_reply ? reply_to : w->conf->topics_results;
     const char *fp = cq_avro_fingerprint(w->avro, "JobResult");
     cq_kafka_header_t headers[4] = {
-        {"coachq-schema", "JobResult", strlen("JobResult")},
+        {CQ_AVRO_SCHEMA_HEADER, CQ_AVRO_RESULT_FULL_NAME, strlen(CQ_AVRO_RESULT_FULL_NAME)},
         {"coachq-fingerprint", fp, strlen(fp)},
         {"coachq-job-id", rec->job_id, strlen(rec->job_id)},
     };
