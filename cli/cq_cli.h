@@ -123,6 +123,25 @@ const cq_operation_t *cq_cli_find_operation(const cq_contract_t *contract, const
  * wait ends with. */
 cq_cli_exit_t cq_cli_wait_job(cq_cli_t *cli, const char *job_id, int64_t timeout_ms, json_t **job);
 
+/* Splits items of the given sizes (bytes, with their newline) into
+ * consecutive chunks of at most max_items items and max_bytes bytes (an
+ * item larger than max_bytes alone is a chunk of its own: the gateway will
+ * say why it is refused). firsts[k] gets chunk k's first item (firsts has
+ * room for count entries). Returns the number of chunks. */
+size_t cq_cli_batch_plan(const size_t *sizes, size_t count, size_t max_items, size_t max_bytes,
+                         size_t *firsts);
+
+/* The traceparent a replayed job is sent with: "00-<trace>-<span>-01",
+ * trace the original's trace id when trace_parent (may be NULL) is a valid
+ * W3C traceparent, else the hex digits of job_id (a UUID: 32, a trace id's
+ * size); span new. */
+void cq_cli_replay_traceparent(const char *trace_parent, const char *job_id, char *out,
+                               size_t out_size);
+/* The tenant_id claim of a JWT, read without verifying it (the gateway
+ * verifies): which dead letters a token may replay. NULL if none. Caller
+ * frees. */
+char *cq_cli_token_tenant(const char *token);
+
 /* Prints a JSON value on one line (compact) or indented when stdout is a
  * terminal. */
 void cq_cli_print_json(const cq_cli_t *cli, FILE *out, const json_t *value);

@@ -106,6 +106,22 @@ static cq_cli_exit_t cq_cli_batch_read(cq_cli_t *cli, const char *file, cq_cli_i
     return rc;
 }
 
+size_t cq_cli_batch_plan(const size_t *sizes, size_t count, size_t max_items, size_t max_bytes,
+                         size_t *firsts)
+{
+    size_t chunks = 0;
+    for (size_t i = 0; i < count;) {
+        firsts[chunks++] = i;
+        size_t n = 0, bytes = 0;
+        while (i < count && n < max_items && (n == 0 || bytes + sizes[i] <= max_bytes)) {
+            bytes += sizes[i];
+            n++;
+            i++;
+        }
+    }
+    return chunks;
+}
+
 /* The contract's limit on items per batch (BatchRequest maxItems). */
 static size_t cq_cli_batch_max_items(const cq_cli_t *cli)
 {
@@ -258,17 +274,17 @@ cq_cli_exit_t cq_cli_batch(cq_cli_t *cli)
     size_t max_items = cq_cli_batch_max_items(cli);
     size_t max_bytes = (size_t)cli->conf->gateway_max_body_bytes;
     chunks = cq_calloc(count, sizeof(*chunks));
-    for (size_t i = 0; i < count;) {
-        cq_cli_chunk_t *c = &chunks[chunk_count++];
-        c->first = i;
-        size_t bytes = 0;
-        while (i < count && c->count < max_items &&
-               (c->count == 0 || bytes + strlen(items[i].line) + 1 <= max_bytes)) {
-            bytes += strlen(items[i].line) + 1;
-            c->count++;
-            i++;
-        }
+    size_t *sizes = cq_calloc(count, sizeof(*sizes));
+    for (size_t i = 0; i < count; i++)
+        sizes[i] = strlen(items[i].line) + 1;
+    size_t *firsts = cq_calloc(count, sizeof(*firsts));
+    chunk_count = cq_cli_batch_plan(sizes, count, max_items, max_bytes, firsts);
+    for (size_t i = 0; i < chunk_count; i++) {
+        chunks[i].first = firsts[i];
+        chunks[i].count = (i + 1 < chunk_count ? firsts[i + 1] : count) - firsts[i];
     }
+    free(firsts);
+    free(sizes);
     int64_t started = cq_mono_ms();
     int64_t deadline = a->timeout_ms >= 0 ? started + a->timeout_ms : -1;
     for (size_t i = 0; i < chunk_count; i++)

@@ -194,10 +194,11 @@ cq_cli_exit_t cq_cli_dlq_list(cq_cli_t *cli)
 
 /* "00-<trace id>-<span id>-01": the original's trace id when it had a valid
  * traceparent, else its job id (a UUID is 32 hex digits, a trace id's size). */
-static void cq_cli_replay_traceparent(const cq_job_envelope_t *env, char *out, size_t out_size)
+void cq_cli_replay_traceparent(const char *trace_parent, const char *job_id, char *out,
+                               size_t out_size)
 {
     char trace[33] = "";
-    const char *tp = env->trace_parent;
+    const char *tp = trace_parent;
     if (tp && strlen(tp) >= 55 && tp[2] == '-' && tp[35] == '-') {
         memcpy(trace, tp + 3, 32);
         trace[32] = '\0';
@@ -205,9 +206,9 @@ static void cq_cli_replay_traceparent(const cq_job_envelope_t *env, char *out, s
     for (size_t i = 0; i < 32 && trace[0]; i++)
         if (!isxdigit((unsigned char)trace[i]))
             trace[0] = '\0';
-    if (!trace[0] && env->job_id) {
+    if (!trace[0] && job_id) {
         size_t n = 0;
-        for (const char *p = env->job_id; *p && n < 32; p++)
+        for (const char *p = job_id; *p && n < 32; p++)
             if (isxdigit((unsigned char)*p))
                 trace[n++] = (char)tolower((unsigned char)*p);
         trace[n] = '\0';
@@ -224,7 +225,7 @@ static void cq_cli_replay_traceparent(const cq_job_envelope_t *env, char *out, s
 
 /* The tenant_id claim of a JWT, read without verifying it (the gateway
  * verifies; this only tells which dead letters the token may replay). */
-static char *cq_cli_token_tenant(const char *token)
+char *cq_cli_token_tenant(const char *token)
 {
     const char *dot1 = token ? strchr(token, '.') : NULL;
     const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
@@ -264,7 +265,7 @@ static cq_cli_exit_t cq_cli_replay_one(cq_cli_t *cli, const cq_job_envelope_t *e
         return CQ_CLI_EXIT_OK;
     }
     char traceparent[96], tp_header[128], idem[320];
-    cq_cli_replay_traceparent(env, traceparent, sizeof(traceparent));
+    cq_cli_replay_traceparent(env->trace_parent, env->job_id, traceparent, sizeof(traceparent));
     snprintf(tp_header, sizeof(tp_header), "traceparent: %s", traceparent);
     snprintf(idem, sizeof(idem), "Idempotency-Key: coachq-replay-%.200s", env->job_id);
     json_object_set_new(line, "traceparent", json_string(traceparent));
