@@ -296,11 +296,13 @@ cq_cli_exit_t cq_cli_submit(cq_cli_t *cli)
             rc = CQ_CLI_EXIT_OK;
             goto out;
         }
-        rc = cq_cli_wait_report(cli, cq_cli_wait_job(cli, job_id, a->timeout_ms, &job), job, false);
+        rc = cq_cli_wait_job(cli, job_id, a->timeout_ms, &job);
+        rc = cq_cli_wait_report(cli, rc, job, false);
         goto out;
     }
     /* Still running when the gateway's wait ended: wait on (within --timeout). */
-    rc = cq_cli_wait_report(cli, cq_cli_wait_job(cli, job_id, a->timeout_ms, &job), job, true);
+    rc = cq_cli_wait_job(cli, job_id, a->timeout_ms, &job);
+    rc = cq_cli_wait_report(cli, rc, job, true);
 out:
     json_decref(job);
     cq_cli_resp_free(&resp);
