@@ -24,6 +24,7 @@
 #include "cq_cli.h"
 #include "cq_cli_http.h"
 #include "cq_cli_kafka.h"
+#include "cq_uuid.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -218,9 +219,15 @@ void cq_cli_replay_traceparent(const char *trace_parent, const char *job_id, cha
     if (!trace[0])
         snprintf(trace, sizeof(trace), "%016llx%016llx", (unsigned long long)cq_now_ms(),
                  (unsigned long long)getpid());
-    unsigned long long span = ((unsigned long long)cq_mono_ms() << 20) ^
-                              ((unsigned long long)getpid() << 4) ^ (unsigned long long)rand();
-    snprintf(out, out_size, "00-%s-%016llx-01", trace, span ? span : 1);
+    /* The span id: the random tail of a fresh UUIDv7 (62 random bits). */
+    char uuid[CQ_UUID_STR_LEN + 1], span[17];
+    cq_uuid_v7(uuid);
+    size_t k = 0;
+    for (const char *p = uuid + strlen(uuid); p > uuid && k < 16; p--)
+        if (isxdigit((unsigned char)p[-1]))
+            span[15 - k++] = p[-1];
+    span[16] = '\0';
+    snprintf(out, out_size, "00-%s-%s-01", trace, span);
 }
 
 /* The tenant_id claim of a JWT, read without verifying it (the gateway
@@ -341,6 +348,11 @@ cq_cli_exit_t cq_cli_dlq_replay(cq_cli_t *cli)
             json_object_set_new(line, "originalJobId", json_string(env.job_id));
             json_object_set_new(line, "operation", json_string(env.operation));
             json_object_set_new(line, "tenantId", json_string(env.tenant_id));
+            /* A batch item comes back as a job of its own, outside its batch. */
+            if (env.batch_id)
+                json_object_set_new(line, "batchId", json_string(env.batch_id));
+            if (env.custom_id)
+                json_object_set_new(line, "customId", json_string(env.custom_id));
             if (token_tenant && strcmp(token_tenant, env.tenant_id) != 0) {
                 json_object_set_new(line, "outcome", json_string("skipped"));
                 json_object_set_new(
@@ -381,9 +393,9 @@ cq_cli_exit_t cq_cli_dlq_replay(cq_cli_t *cli)
     if (!a->quiet) {
         /* The rate between the first and the last submission. */
         double span = (double)(last_sent - started) / 1000.0;
-        fprintf(stderr,
-                "%s%lld replayed, %lld skipped, %lld rejected in %.1fs (%.1f/s, bound %.1f/s)\n",
-                a->dry_run ? "dry run: " : "", (long long)replayed, (long long)skipped,
+        fprintf(stderr, "%s%lld %s, %lld skipped, %lld rejected in %.1fs (%.1f/s, bound %.1f/s)\n",
+                a->dry_run ? "dry run: " : "", (long long)replayed,
+                a->dry_run ? "would be replayed" : "replayed", (long long)skipped,
                 (long long)rejected, (double)(cq_mono_ms() - started) / 1000.0,
                 sent > 1 && span > 0 ? (double)(sent - 1) / span : 0.0, rate);
     }
