@@ -216,6 +216,7 @@ static cq_cli_exit_t cq_cli_wait_report(cq_cli_t *cli, cq_cli_exit_t rc, json_t 
 cq_cli_exit_t cq_cli_submit(cq_cli_t *cli)
 {
     const cq_cli_args_t *a = cli->args;
+    int64_t started = cq_mono_ms();
     cq_cli_exit_t rc = CQ_CLI_EXIT_USAGE;
     char *body = NULL, *path = NULL, *query = NULL, *idem = NULL;
     size_t body_len = 0;
@@ -300,8 +301,10 @@ cq_cli_exit_t cq_cli_submit(cq_cli_t *cli)
         rc = cq_cli_wait_report(cli, rc, job, false);
         goto out;
     }
-    /* Still running when the gateway's wait ended: wait on (within --timeout). */
-    rc = cq_cli_wait_job(cli, job_id, a->timeout_ms, &job);
+    /* Still running when the gateway's wait ended: wait on, for what is
+     * left of --timeout. */
+    int64_t left = a->timeout_ms < 0 ? -1 : a->timeout_ms - (cq_mono_ms() - started);
+    rc = cq_cli_wait_job(cli, job_id, left < 0 && a->timeout_ms >= 0 ? 0 : left, &job);
     rc = cq_cli_wait_report(cli, rc, job, true);
 out:
     json_decref(job);

@@ -21,6 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jwt.h>
+
 #include "cq_avro.h"
 #include "cq_config.h"
 #include "cq_contract.h"
@@ -31,6 +33,7 @@
 static cq_it_stack_t stack;
 
 #define TENANT "tenant-cli"
+#define SECRET "cli-integration-test-secret-of-some-length"
 
 #define BODY                                                                                       \
     "{\"goalIntent\": \"Every home in the valley runs on clean affordable solar energy\","         \
@@ -128,7 +131,9 @@ static json_t *first_json(const char *text)
 static int setup(void **state)
 {
     cq_it_stack_init(&stack, "cli");
-    if (!cq_it_start_worker(&stack, "alignment", NULL) || !cq_it_start_gateway(&stack, NULL))
+    /* Development headers and bearer tokens both accepted. */
+    const char *gw_opts[] = {"auth.jwt_secret=" SECRET, NULL};
+    if (!cq_it_start_worker(&stack, "alignment", NULL) || !cq_it_start_gateway(&stack, gw_opts))
         return -1;
     return 0;
 }
@@ -140,6 +145,21 @@ static int teardown(void **state)
 }
 
 static char known_job[64]; /* a job the results tail must find */
+
+/* An HS256 token for tenant (caller frees). */
+static char *token_for(const char *tenant)
+{
+    jwt_t *jwt = NULL;
+    assert_int_equal(jwt_new(&jwt), 0);
+    jwt_add_grant(jwt, "tenant_id", tenant);
+    jwt_add_grant(jwt, "sub", "cli-test");
+    jwt_add_grant_int(jwt, "exp", (long)(cq_now_ms() / 1000 + 600));
+    jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)SECRET, (int)strlen(SECRET));
+    char *token = jwt_encode_str(jwt);
+    jwt_free(jwt);
+    assert_non_null(token);
+    return token;
+}
 
 static void test_cli_submit_sync(void **state)
 {
@@ -229,6 +249,38 @@ static void test_cli_async_get_wait(void **state)
     assert_non_null(job);
     assert_string_equal(json_string_value(json_object_get(job, "status")), "succeeded");
     json_decref(job);
+    cli_free(&r);
+}
+
+static void test_cli_token(void **state)
+{
+    /* --token: the tenant is the token's (the job is visible to that tenant). */
+    char *token = token_for(TENANT);
+    cli_run_t r = cli("--token", token, "submit", "alignment-check", BODY, "--async", NULL);
+    assert_int_equal(r.status, 0);
+    char id[64] = "";
+    sscanf(r.out, "%63s", id);
+    assert_true(cq_uuid_valid(id));
+    cli_free(&r);
+    /* COACHQ_TOKEN, read from the environment. */
+    setenv("COACHQ_TOKEN", token, 1);
+    r = cli("wait", id, "--timeout", "30s", NULL);
+    unsetenv("COACHQ_TOKEN");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"succeeded\""));
+    cli_free(&r);
+    free(token);
+
+    /* A token of another tenant does not see it; a bad token is refused. */
+    token = token_for("another-tenant");
+    r = cli("--token", token, "get", id, NULL);
+    assert_int_equal(r.status, 4);
+    assert_non_null(strstr(r.err, "NOT_FOUND"));
+    cli_free(&r);
+    free(token);
+    r = cli("--token", "not.a.token", "get", id, NULL);
+    assert_int_equal(r.status, 4);
+    assert_non_null(strstr(r.err, "401"));
     cli_free(&r);
 }
 
@@ -516,6 +568,16 @@ static void test_cli_dlq(void **state)
         assert_non_null(strstr(r.out, replayed[i]));
     cli_free(&r);
 
+    /* A token's replay never submits another tenant's job. */
+    char *token = token_for("another-tenant");
+    r = cli("--token", token, "dlq", "replay", "--code", "JOB_TIMEOUT", NULL);
+    free(token);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "another tenant"));
+    assert_null(strstr(r.out, "newJobId"));
+    assert_non_null(strstr(r.err, "0 replayed"));
+    cli_free(&r);
+
     /* An undecodable message has no job to replay: skipped, said why. */
     r = cli("dlq", "replay", "--code", "UNDECODABLE_MESSAGE", NULL);
     assert_int_equal(r.status, 0);
@@ -529,9 +591,10 @@ int main(void)
     if (!cq_it_available())
         return cq_it_missing_status();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cli_submit_sync),  cmocka_unit_test(test_cli_async_get_wait),
-        cmocka_unit_test(test_cli_cancel),       cmocka_unit_test(test_cli_batch),
-        cmocka_unit_test(test_cli_results_tail), cmocka_unit_test(test_cli_dlq),
+        cmocka_unit_test(test_cli_submit_sync), cmocka_unit_test(test_cli_async_get_wait),
+        cmocka_unit_test(test_cli_token),       cmocka_unit_test(test_cli_cancel),
+        cmocka_unit_test(test_cli_batch),       cmocka_unit_test(test_cli_results_tail),
+        cmocka_unit_test(test_cli_dlq),
     };
     return cmocka_run_group_tests_name("it_cli", tests, setup, teardown);
 }
