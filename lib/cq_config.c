@@ -342,7 +342,10 @@ static bool cq_config_env_key(const char *env_name, char *key, size_t key_size)
 static bool cq_config_env_reserved(const char *name)
 {
     static const char *const prefixes[] = {"STACK_", "RUN_", "TEST_", "IT_"};
-    static const char *const names[] = {"SOURCE_DIR", "BIN_DIR", "UPDATE_GOLDEN", "AVRO_TOOLS"};
+    /* URL, TOKEN, TENANT, USER: the coachq command line's (cli/main.c), so a
+     * shell that exports them can still start the services. */
+    static const char *const names[] = {"SOURCE_DIR", "BIN_DIR", "UPDATE_GOLDEN", "AVRO_TOOLS",
+                                        "URL",        "TOKEN",   "TENANT",        "USER"};
     for (size_t i = 0; i < CQ_ARRAY_SIZE(prefixes); i++)
         if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
             return true;
