@@ -220,6 +220,8 @@ void cq_batch_submit(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_
             break;
         }
         json_array_append_new(record_items, json_pack("[s,s,s]", custom, job_ids[i], op->name));
+        char traceparent[CQ_TRACE_HEADER_LEN + 1];
+        cq_trace_format(&cq_log_ctx()->trace, traceparent); /* the batch's trace, for each job */
         cq_job_envelope_t env = {.job_id = job_ids[i],
                                  .tenant_id = (char *)who->tenant_id,
                                  .user_id = (char *)who->user_id,
@@ -228,6 +230,7 @@ void cq_batch_submit(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_
                                  .deadline = now + gw->conf->jobs_deadline,
                                  .batch_id = batch_id,
                                  .custom_id = (char *)custom,
+                                 .trace_parent = traceparent[0] ? traceparent : NULL,
                                  .payload = op->request ? json_object_get(item, "body") : NULL,
                                  .authorization =
                                      (char *)cq_gateway_forwarded_credentials(op, req)};

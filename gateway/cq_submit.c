@@ -255,7 +255,8 @@ void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_pr
         goto out;
     }
 
-    const char *traceparent = cq_http_header(req, "traceparent");
+    char traceparent[CQ_TRACE_HEADER_LEN + 1];
+    cq_trace_format(&cq_log_ctx()->trace, traceparent);
     cq_job_envelope_t env = {
         .job_id = job_id,
         .tenant_id = (char *)who->tenant_id,
@@ -264,7 +265,7 @@ void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_pr
         .attempt = 0,
         .created_at = now,
         .deadline = now + gw->conf->jobs_deadline,
-        .trace_parent = traceparent && strlen(traceparent) < 128 ? (char *)traceparent : NULL,
+        .trace_parent = traceparent[0] ? traceparent : NULL,
         .payload = body,
         .authorization = (char *)cq_gateway_forwarded_credentials(op, req),
     };

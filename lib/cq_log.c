@@ -166,7 +166,7 @@ static size_t cq_log_format_json_line(char *line, size_t cap, const char *ts, co
     cq_log_field(&b, "job_id", ctx->job_id);
     cq_log_field(&b, "tenant", ctx->tenant);
     cq_log_field(&b, "operation", ctx->operation);
-    cq_log_field(&b, "trace_id", ctx->trace_id);
+    cq_log_field(&b, "trace_id", ctx->trace.trace_id);
     if (id && strcmp(id, ctx->job_id) != 0 && strcmp(id, ctx->request_id) != 0)
         cq_log_field(&b, "id", id);
     cq_log_field(&b, "code", code);

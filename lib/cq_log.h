@@ -12,7 +12,8 @@
  *   operation, trace_id, id, code, msg
  * where a field the event does not have is left out. request_id, job_id,
  * tenant, operation and trace_id come from the calling thread's log
- * context (cq_log_ctx), set once per request or per job callback; id is
+ * context (cq_log_ctx), set once per request or per job callback (the
+ * fetch and LLM layers also send its trace on, see cq_trace.h); id is
  * the call's own id when it is not already the context's; code is the
  * error code of CQ_LOG_CODE. The message is escaped as JSON: control
  * characters as \u00XX, bytes that are not UTF-8 as U+FFFD.
@@ -21,6 +22,7 @@
 #define CQ_LOG_H
 
 #include "cq_common.h"
+#include "cq_trace.h"
 
 typedef enum {
     CQ_LOG_ERROR = 0,
@@ -52,7 +54,7 @@ typedef struct {
     char job_id[40];
     char tenant[64];
     char operation[64];
-    char trace_id[33];
+    cq_trace_t trace; /* the W3C trace the work belongs to; trace.trace_id "" when none */
 } cq_log_ctx_t;
 
 /* The calling thread's context (thread-local, never NULL): fill its fields

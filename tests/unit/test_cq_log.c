@@ -105,7 +105,7 @@ static void test_log_json_takes_the_thread_context(void **state)
     CQ_LOG_CTX_PUT(ctx->job_id, "0190f3a2-0000-7000-8000-000000000001");
     CQ_LOG_CTX_PUT(ctx->tenant, "acme");
     CQ_LOG_CTX_PUT(ctx->operation, "goal-alignment");
-    CQ_LOG_CTX_PUT(ctx->trace_id, "0af7651916cd43dd8448eb211c80319c");
+    CQ_LOG_CTX_PUT(ctx->trace.trace_id, "0af7651916cd43dd8448eb211c80319c");
     /* The call's own id is the context's: not repeated; a code is its own field. */
     CQ_LOG_CODE(CQ_LOG_ERROR, "worker", "0190f3a2-0000-7000-8000-000000000001", "UPSTREAM_TIMEOUT",
                 "failed");
