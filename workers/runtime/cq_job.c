@@ -186,6 +186,7 @@ static void cq_job_run_engine(cq_job_t *job, bool fallback)
         return;
     }
     job->fallback = fallback;
+    job->engine_kind = fallback ? "fallback" : "builtin";
     cq_job_arm(job);
     job->in_start = true;
     if (reg->builtin)
@@ -230,6 +231,7 @@ static void cq_job_llm_done(void *opaque, const cq_llm_result_t *res)
         json_t *fallback = job->llm_fallback;
         job->llm_fallback = NULL;
         job->fallback = true;
+        job->engine_kind = "fallback";
         if (fallback)
             cq_job_done(&job->ctx, CQ_ERR_OK, fallback, NULL);
         else
@@ -302,6 +304,7 @@ static bool cq_job_ask_llm(cq_engine_ctx_t *ctx, json_t *input, json_t *fallback
         cq_job_done(ctx, CQ_ERR_INTERNAL_ERROR, NULL, "The prompt could not be built");
         return true;
     }
+    job->engine_kind = "llm";
     json_decref(input); /* the rendered prompt is all the call keeps */
     json_decref(job->llm_fallback);
     job->llm_fallback = fallback;
@@ -314,6 +317,7 @@ static void cq_job_run_llm(cq_job_t *job)
 {
     char err[256];
     job->fallback = false;
+    job->engine_kind = "llm";
     cq_job_arm(job);
     if (!cq_job_call_llm(job, job->env.payload, err, sizeof(err))) {
         job->in_engine = false;
@@ -465,6 +469,12 @@ void cq_job_on_message(cq_worker_t *w, cq_kafka_msg_t *msg)
         return;
     }
     job->decoded = true;
+    cq_log_ctx_t *lc = &job->log_ctx;
+    CQ_LOG_CTX_PUT(lc->job_id, job->env.job_id);
+    CQ_LOG_CTX_PUT(lc->tenant, job->env.tenant_id);
+    CQ_LOG_CTX_PUT(lc->operation, job->env.operation);
+    cq_trace_parse(job->env.trace_parent, &lc->trace); /* none: the trace stays empty */
+    cq_job_log_enter(job);
     cq_job_step(job);
 }
 
@@ -489,12 +499,14 @@ int cq_job_run_due(cq_worker_t *w)
         due = job->next;
         job->next = NULL;
         job->retry_at = 0;
+        cq_job_log_enter(job);
         if (job->decoded) {
             cq_job_step(job);
         } else {
             cq_job_dead_letter(job, CQ_ERR_UNDECODABLE_MESSAGE, "undecodable message");
             cq_job_settle(job);
         }
+        cq_log_ctx_set(NULL);
     }
     return (int)(next - now);
 }

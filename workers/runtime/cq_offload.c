@@ -8,6 +8,7 @@
  * callback may submit again.
  */
 #include "cq_offload.h"
+#include "cq_log.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -147,6 +148,7 @@ size_t cq_offload_drain(cq_offload_t *q, size_t max)
         q->pending--;
         n++;
         item->done(item);
+        cq_log_ctx_set(NULL); /* a job's done sets its own log context */
     }
     return n;
 }
