@@ -200,6 +200,7 @@ void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_pr
         cq_strlcpy(job_id, chosen_id, sizeof(job_id));
     else
         cq_uuid_v7(job_id);
+    CQ_LOG_CTX_PUT(cq_log_ctx()->job_id, job_id); /* the request's log lines name its job */
     const char *idem_key = cq_http_header(req, "Idempotency-Key");
     if (idem_key) {
         if (!*idem_key || strlen(idem_key) > 255) {

@@ -160,6 +160,7 @@ static void cq_job_arm(cq_job_t *job)
     ctx->credentials = job->env.authorization; /* a secret: never logged */
     ctx->attempt = job->claimed.attempts;
     ctx->env = &job->w->env;
+    ctx->log_ctx = &job->log_ctx;
     job->checked = false;
     ctx->done = cq_job_engine_done;
     ctx->ask = cq_job_ask_llm;
