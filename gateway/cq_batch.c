@@ -191,7 +191,9 @@ void cq_batch_submit(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_
     char(*job_ids)[CQ_UUID_STR_LEN + 1] = cq_calloc(n, sizeof(*job_ids));
     void **bufs = cq_calloc(n, sizeof(void *));
     char **topics = cq_calloc(n, sizeof(char *));
-    cq_kafka_header_t(*headers)[3] = cq_calloc(n, sizeof(*headers));
+    cq_kafka_header_t(*headers)[4] = cq_calloc(n, sizeof(*headers));
+    char traceparent[CQ_TRACE_HEADER_LEN + 1];
+    cq_trace_format(&cq_log_ctx()->trace, traceparent); /* the batch's trace, for each job */
     cq_kafka_message_t *msgs = cq_calloc(n, sizeof(*msgs));
     cq_err_t *results = cq_calloc(n, sizeof(cq_err_t));
     json_t *record_items = json_array();
@@ -220,8 +222,6 @@ void cq_batch_submit(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_
             break;
         }
         json_array_append_new(record_items, json_pack("[s,s,s]", custom, job_ids[i], op->name));
-        char traceparent[CQ_TRACE_HEADER_LEN + 1];
-        cq_trace_format(&cq_log_ctx()->trace, traceparent); /* the batch's trace, for each job */
         cq_job_envelope_t env = {.job_id = job_ids[i],
                                  .tenant_id = (char *)who->tenant_id,
                                  .user_id = (char *)who->user_id,
@@ -245,8 +245,10 @@ void cq_batch_submit(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_
         headers[i][0] = (cq_kafka_header_t){"coachq-schema", "JobEnvelope", 11};
         headers[i][1] = (cq_kafka_header_t){"coachq-fingerprint", fp, strlen(fp)};
         headers[i][2] = (cq_kafka_header_t){"coachq-job-id", job_ids[i], CQ_UUID_STR_LEN};
-        msgs[i] = (cq_kafka_message_t){
-            topics[i], who->tenant_id, strlen(who->tenant_id), bufs[i], len, headers[i], 3};
+        /* Also as a header, for consumers that do not decode the envelope. */
+        headers[i][3] = (cq_kafka_header_t){"traceparent", traceparent, strlen(traceparent)};
+        msgs[i] = (cq_kafka_message_t){topics[i], who->tenant_id, strlen(who->tenant_id), bufs[i],
+                                       len,       headers[i],     traceparent[0] ? 4 : 3};
     }
     if (store_down) {
         /* Nothing was produced yet: fail the records made so far, tell the client. */

@@ -285,14 +285,22 @@ void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_pr
         {"coachq-schema", "JobEnvelope", strlen("JobEnvelope")},
         {"coachq-fingerprint", fp, strlen(fp)},
         {"coachq-job-id", job_id, strlen(job_id)},
+        /* Also as a header, for consumers that do not decode the envelope. */
+        {"traceparent", traceparent, strlen(traceparent)},
     };
-    cq_kafka_message_t msg = {topic, who->tenant_id, strlen(who->tenant_id), buf,
-                              len,   headers,        CQ_ARRAY_SIZE(headers)};
+    cq_kafka_message_t msg = {topic,
+                              who->tenant_id,
+                              strlen(who->tenant_id),
+                              buf,
+                              len,
+                              headers,
+                              CQ_ARRAY_SIZE(headers) - !traceparent[0]};
     cq_kafka_outcome_t outcome;
     cq_kafka_produce_many(gw->producer, &msg, 1, (int)gw->conf->gateway_produce_timeout, &outcome);
     free(topic);
     if (outcome == CQ_KAFKA_NOT_DELIVERED) {
-        CQ_LOG(CQ_LOG_WARN, "submit", job_id, "not queued: the job queue did not take it");
+        CQ_LOG_CODE(CQ_LOG_WARN, "submit", job_id, cq_err_name(CQ_ERR_KAFKA_UNAVAILABLE),
+                    "not queued: the job queue did not take it");
         atomic_fetch_add(&gw->jobs_not_queued, 1);
         cq_store_finish(gw->store, job_id, CQ_JOB_FAILED, NULL, NULL,
                         cq_err_name(CQ_ERR_KAFKA_UNAVAILABLE),

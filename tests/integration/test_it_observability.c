@@ -164,6 +164,39 @@ static void test_it_obs_traceparent_reaches_the_llm_and_the_logs(void **state)
     json_decref(calls);
 }
 
+/* A job that fails logs why with its error code as a field of its own. */
+static void test_it_obs_failed_job_logs_its_error_code(void **state)
+{
+    assert_true(cq_it_fake_reset(llm_port));
+    assert_true(cq_it_fake_script(llm_port, "{\"then\": {\"kind\": \"status\", \"code\": 400}}"));
+    char url[256];
+    snprintf(url, sizeof(url), "%s/coaching/alignment-check", stack.base);
+    const char *headers[] = {"Content-Type: application/json", "X-Tenant-Id: tenant-obs",
+                             "Prefer: respond-async", "traceparent: " TRACEPARENT, NULL};
+    cq_it_resp_t r = cq_it_http("POST", url, headers, BODY, strlen(BODY));
+    assert_int_equal(r.status, 202);
+    char job_id[64] = "";
+    assert_true(cq_it_header(&r, "X-Job-Id", job_id, sizeof(job_id)));
+    cq_it_resp_free(&r);
+    snprintf(url, sizeof(url), "%s/jobs/%s", stack.base, job_id);
+    const char *poll[] = {"X-Tenant-Id: tenant-obs", "Prefer: wait=40", NULL};
+    r = cq_it_http("GET", url, poll, NULL, 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(str(r.json, "status"), "failed");
+    char code[64];
+    snprintf(code, sizeof(code), "%s", str(r.json, "error.code"));
+    assert_true(*code);
+    cq_it_resp_free(&r);
+    json_t *line =
+        find_log("coachq-alignment-worker", "job_id", job_id, "level", "warn", "code", code, NULL);
+    if (!line)
+        fail_msg("no warn line of job %s with code %s", job_id, code);
+    assert_string_equal(str(line, "trace_id"), TRACE_ID);
+    assert_non_null(strstr(str(line, "msg"), "failed"));
+    json_decref(line);
+    assert_true(cq_it_fake_reset(llm_port));
+}
+
 static void test_it_obs_traceparent_reaches_upstream_services(void **state)
 {
     assert_true(cq_it_fake_reset(upstream_port));
@@ -354,6 +387,7 @@ int main(void)
         return cq_it_missing_status();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_it_obs_traceparent_reaches_the_llm_and_the_logs),
+        cmocka_unit_test(test_it_obs_failed_job_logs_its_error_code),
         cmocka_unit_test(test_it_obs_traceparent_reaches_upstream_services),
         cmocka_unit_test(test_it_obs_metrics_and_the_dashboard),
     };

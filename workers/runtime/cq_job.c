@@ -129,8 +129,8 @@ static void cq_job_engine_done(cq_engine_ctx_t *ctx, cq_err_t err, json_t *resul
         json_decref(result);
     } else if (cq_err_retriable(err) && !job->llm_engine &&
                job->claimed.attempts < w->conf->jobs_max_attempts) {
-        CQ_LOG(CQ_LOG_WARN, "worker", job->env.job_id, "attempt %d failed: %s; retrying",
-               job->claimed.attempts, message);
+        CQ_LOG_CODE(CQ_LOG_WARN, "worker", job->env.job_id, cq_err_name(err),
+                    "attempt %d failed: %s; retrying", job->claimed.attempts, message);
         job->fail_err = err;
         free(job->fail_message);
         job->fail_message = cq_strdup(message ? message : cq_err_desc(err));
@@ -474,7 +474,18 @@ void cq_job_on_message(cq_worker_t *w, cq_kafka_msg_t *msg)
     CQ_LOG_CTX_PUT(lc->job_id, job->env.job_id);
     CQ_LOG_CTX_PUT(lc->tenant, job->env.tenant_id);
     CQ_LOG_CTX_PUT(lc->operation, job->env.operation);
-    cq_trace_parse(job->env.trace_parent, &lc->trace); /* none: the trace stays empty */
+    if (!cq_trace_parse(job->env.trace_parent, &lc->trace)) {
+        /* A job another service put on Kafka may carry its trace as a
+         * header only (as OpenTelemetry's Kafka instrumentation does). */
+        size_t tp_len = 0;
+        const char *tp = cq_kafka_msg_header(msg, "traceparent", &tp_len);
+        char header[CQ_TRACE_HEADER_LEN + 64];
+        if (tp && tp_len < sizeof(header)) {
+            memcpy(header, tp, tp_len);
+            header[tp_len] = '\0';
+            cq_trace_parse(header, &lc->trace); /* none: the trace stays empty */
+        }
+    }
     cq_job_log_enter(job);
     cq_job_step(job);
 }

@@ -311,7 +311,7 @@ static void cq_job_fail_done(cq_offload_item_t *item)
 /* Ends a job as failed: stored, published, dead-lettered. */
 void cq_job_fail(cq_job_t *job, cq_err_t err, const char *message)
 {
-    CQ_LOG(CQ_LOG_WARN, "worker", job->env.job_id, "failed: %s: %s", cq_err_name(err), message);
+    CQ_LOG_CODE(CQ_LOG_WARN, "worker", job->env.job_id, cq_err_name(err), "failed: %s", message);
     atomic_fetch_add(&job->w->stats.jobs_failed, 1);
     job->fail_err = err;
     free(job->fail_message);
