@@ -702,7 +702,10 @@ static void cq_fetch_read_done(cq_fetch_t *fetch)
             continue;
         cq_fetch_call_t *call = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
+        cq_log_ctx_t outer = *cq_log_ctx(); /* its retry and failure lines name the job */
+        cq_log_ctx_set(&call->log_ctx);
         cq_fetch_on_done(call, msg->data.result);
+        cq_log_ctx_set(&outer);
     }
 }
 

@@ -695,7 +695,10 @@ void cq_llm_poll_fds(cq_llm_t *llm, int timeout_ms, const int *fds, size_t fd_co
             continue;
         cq_llm_call_t *call = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
+        cq_log_ctx_t outer = *cq_log_ctx(); /* its retry and failure lines name the job */
+        cq_log_ctx_set(&call->log_ctx);
         cq_llm_on_done(call, msg->data.result);
+        cq_log_ctx_set(&outer);
         handled++;
     }
     llm->more_done = left > 0;
