@@ -212,9 +212,10 @@ typedef struct {
 /* Copies up to max partitions' lag into out; returns how many. Taken from
  * librdkafka's statistics (kafka.statistics.interval.ms, 5 s unless set;
  * 0 turns them off and this returns 0), which it hands over on the polling
- * thread, so measuring costs the loop no broker round trip. Partitions
- * whose lag is not known yet (no commit, no watermark) are left out. Any
- * thread: a mutex guards the copy. */
+ * thread, so measuring costs the loop no broker round trip. A partition
+ * with no committed offset yet counts from the log start (where
+ * auto.offset.reset=earliest starts it); one whose watermarks are not known
+ * yet is left out. Any thread: a mutex guards the copy. */
 size_t cq_kafka_consumer_lag(cq_kafka_consumer_t *consumer, cq_kafka_lag_t *out, size_t max);
 
 /* Stops or restarts fetching from every assigned partition (polling goes on). */

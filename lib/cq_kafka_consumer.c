@@ -56,13 +56,25 @@ static int cq_kafka_stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *
         json_object_foreach(json_object_get(t, "partitions"), key, p)
         {
             json_int_t partition = json_integer_value(json_object_get(p, "partition"));
-            json_t *value = json_object_get(p, "consumer_lag");
-            if (partition < 0 || !json_is_integer(value) || json_integer_value(value) < 0 ||
-                n == CQ_KAFKA_LAG_MAX)
+            json_t *desired = json_object_get(p, "desired");
+            if (partition < 0 || n == CQ_KAFKA_LAG_MAX || (desired && !json_is_true(desired)))
+                continue; /* not ours */
+            json_int_t value = json_integer_value(json_object_get(p, "consumer_lag"));
+            json_int_t hi = json_integer_value(json_object_get(p, "hi_offset"));
+            json_int_t lo = json_integer_value(json_object_get(p, "lo_offset"));
+            /* No commit yet (a new group, a partition never finished): the
+             * group starts from the log start (auto.offset.reset=earliest),
+             * so everything from there on is waiting. */
+            if (!json_is_integer(json_object_get(p, "consumer_lag")) || value < 0)
+                value = json_integer_value(json_object_get(p, "committed_offset")) < 0 && hi >= 0 &&
+                                lo >= 0 && hi >= lo
+                            ? hi - lo
+                            : -1;
+            if (value < 0)
                 continue;
             cq_strlcpy(lag[n].topic, topic, sizeof(lag[n].topic));
             lag[n].partition = (int32_t)partition;
-            lag[n].lag = (int64_t)json_integer_value(value);
+            lag[n].lag = (int64_t)value;
             n++;
         }
     }

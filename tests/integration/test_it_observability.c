@@ -237,6 +237,56 @@ static double sample(const char *text, const char *prefix)
     return sp ? atof(sp + 1) : -1;
 }
 
+/* The sum of the alignment worker's consumer_lag samples; -1 when it shows none. */
+static long long lag_sum(void);
+
+/* Jobs consumed but not finished are not committed: they show as lag
+ * until they end, then the lag falls back to 0. */
+static void test_it_obs_consumer_lag_counts_unfinished_jobs(void **state)
+{
+    assert_true(cq_it_fake_reset(llm_port));
+    assert_true(
+        cq_it_fake_script(llm_port, "{\"then\": {\"kind\": \"ok\", \"latency_ms\": 5000}}"));
+    char url[256];
+    snprintf(url, sizeof(url), "%s/coaching/alignment-check", stack.base);
+    const char *headers[] = {"Content-Type: application/json", "X-Tenant-Id: tenant-obs-lag",
+                             "Prefer: respond-async", NULL};
+    for (int i = 0; i < 3; i++) {
+        cq_it_resp_t r = cq_it_http("POST", url, headers, BODY, strlen(BODY));
+        assert_int_equal(r.status, 202);
+        cq_it_resp_free(&r);
+    }
+    long long most = -1;
+    for (int tries = 0; tries < 40 && most < 3; tries++) {
+        long long sum = lag_sum();
+        if (sum > most)
+            most = sum;
+        usleep(100 * 1000);
+    }
+    if (most < 3)
+        fail_msg("consumer lag reached %lld with 3 jobs waiting on the LLM", most);
+    long long now = -1;
+    for (int tries = 0; tries < 150 && now != 0; tries++) {
+        now = lag_sum();
+        if (now != 0)
+            usleep(100 * 1000);
+    }
+    assert_int_equal(now, 0);
+    assert_true(cq_it_fake_reset(llm_port));
+}
+
+static long long lag_sum(void)
+{
+    char *text = worker_metrics(align_metrics);
+    long long sum = -1;
+    for (const char *p = strstr(text, "\ncoachq_worker_consumer_lag{kind=\"alignment\""); p;
+         p = strstr(p + 1, "\ncoachq_worker_consumer_lag{")) {
+        sum = (sum < 0 ? 0 : sum) + atoll(strchr(p + 1, ' ') + 1);
+    }
+    free(text);
+    return sum;
+}
+
 static void test_it_obs_metrics_and_the_dashboard(void **state)
 {
     /* The jobs of the tests before. */
@@ -389,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_it_obs_traceparent_reaches_the_llm_and_the_logs),
         cmocka_unit_test(test_it_obs_failed_job_logs_its_error_code),
         cmocka_unit_test(test_it_obs_traceparent_reaches_upstream_services),
+        cmocka_unit_test(test_it_obs_consumer_lag_counts_unfinished_jobs),
         cmocka_unit_test(test_it_obs_metrics_and_the_dashboard),
     };
     return cmocka_run_group_tests_name("integration.observability", tests, setup, teardown);
