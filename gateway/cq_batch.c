@@ -194,7 +194,9 @@ void cq_batch_submit(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_
     char(*job_ids)[CQ_UUID_STR_LEN + 1] = cq_calloc(n, sizeof(*job_ids));
     void **bufs = cq_calloc(n, sizeof(void *));
     char **topics = cq_calloc(n, sizeof(char *));
-    cq_kafka_header_t(*headers)[3] = cq_calloc(n, sizeof(*headers));
+    cq_kafka_header_t(*headers)[4] = cq_calloc(n, sizeof(*headers));
+    char traceparent[CQ_TRACE_HEADER_LEN + 1];
+    cq_trace_format(&cq_log_ctx()->trace, traceparent); /* the batch's trace, for each job */
     cq_kafka_message_t *msgs = cq_calloc(n, sizeof(*msgs));
     cq_err_t *results = cq_calloc(n, sizeof(cq_err_t));
     json_t *record_items = json_array();
@@ -231,6 +233,7 @@ void cq_batch_submit(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_
                                  .deadline = now + gw->conf->jobs_deadline,
                                  .batch_id = batch_id,
                                  .custom_id = (char *)custom,
+                                 .trace_parent = traceparent[0] ? traceparent : NULL,
                                  .payload = op->request ? json_object_get(item, "body") : NULL,
                                  .authorization =
                                      (char *)cq_gateway_forwarded_credentials(op, req)};
@@ -246,8 +249,10 @@ void cq_batch_submit(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_
                                             strlen(CQ_AVRO_ENVELOPE_FULL_NAME)};
         headers[i][1] = (cq_kafka_header_t){"coachq-fingerprint", fp, strlen(fp)};
         headers[i][2] = (cq_kafka_header_t){"coachq-job-id", job_ids[i], CQ_UUID_STR_LEN};
-        msgs[i] = (cq_kafka_message_t){
-            topics[i], who->tenant_id, strlen(who->tenant_id), bufs[i], len, headers[i], 3};
+        /* Also as a header, for consumers that do not decode the envelope. */
+        headers[i][3] = (cq_kafka_header_t){"traceparent", traceparent, strlen(traceparent)};
+        msgs[i] = (cq_kafka_message_t){topics[i], who->tenant_id, strlen(who->tenant_id), bufs[i],
+                                       len,       headers[i],     traceparent[0] ? 4 : 3};
     }
     if (store_down) {
         /* Nothing was produced yet: fail the records made so far, tell the client. */

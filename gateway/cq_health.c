@@ -170,7 +170,16 @@ void cq_health_handle(cq_gateway_t *gw, const char *path, const cq_http_req_t *r
             (unsigned long long)atomic_load(&gw->bd_flight_waits),
             (unsigned long long)atomic_load(&gw->bd_stale),
             (long long)((cq_now_ms() - gw->started_ms) / 1000));
-        cq_http_resp_body(resp, 200, "text/plain; version=0.0.4", text, (size_t)n);
+        if (n < 0 || (size_t)n >= sizeof(text))
+            n = 0;
+        char *all = NULL;
+        size_t all_len = 0;
+        FILE *out = open_memstream(&all, &all_len);
+        fwrite(text, 1, (size_t)n, out);
+        cq_histo_write(gw->request_seconds, NULL, out);
+        fclose(out);
+        cq_http_resp_body(resp, 200, "text/plain; version=0.0.4", all, all_len);
+        free(all);
     } else if (strcmp(path, "/openapi.json") == 0) {
         size_t len = 0;
         const char *text = cq_contract_text(gw->contract, &len);

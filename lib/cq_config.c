@@ -441,6 +441,11 @@ cq_err_t cq_config_from_args(cq_config_t *conf, const char *program, int argc, c
                       conf->log_level);
         return CQ_ERR_CONFIG;
     }
+    if (!cq_log_format_set(conf->log_format)) {
+        cq_errstr_set(errstr, errstr_size, "log.format: \"%s\" is not auto, text or json",
+                      conf->log_format);
+        return CQ_ERR_CONFIG;
+    }
     return CQ_ERR_OK;
 }
 
