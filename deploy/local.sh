@@ -380,6 +380,12 @@ run_contract() { # run_contract <name> <command...>
     fi
 }
 
+# The contract through Spectral and Redocly CLI (0 errors, 0 warnings; npm
+# tools that setup.sh puts in deploy/.node).
+lint_contract() {
+    run_contract "openapi lint" bash "$ROOT_DIR/tests/contract/lint/openapi_lint.sh"
+}
+
 cmd_test() {
     local t0=$SECONDS
     local kport=${COACHQ_TEST_KAFKA_PORT:-29092}
@@ -458,6 +464,7 @@ cmd_test() {
     if [[ -f schemas/openapi.json ]]; then
         run_contract openapi.json "$py" -m openapi_spec_validator schemas/openapi.json
     fi
+    lint_contract
     shopt -s nullglob
     for f in tests/contract/*.py; do
         [[ $(basename "$f") == _* ]] && continue # helpers, imported by the checks

@@ -14,6 +14,7 @@
 #include "cq_avro.h"
 #include "cq_config.h"
 #include "cq_contract.h"
+#include "cq_histo.h"
 #include "cq_http.h"
 #include "cq_kafka.h"
 #include "cq_limit.h"
@@ -53,6 +54,14 @@ typedef struct cq_gateway_s {
     char *limited_tenants[CQ_RATELIMIT_TENANTS];
     uint64_t limited_counts[CQ_RATELIMIT_TENANTS], limited_other;
     size_t limited_count;
+    /* Request duration by route (the contract's path template) and status
+     * class: routes[i] are the contract's paths and "other" (last);
+     * route_series[i * 5 + class - 1] is the histogram's label set for it,
+     * -1 until first used. */
+    cq_histo_t *request_seconds;
+    char **routes;
+    size_t route_count;
+    atomic_int *route_series;
     int64_t started_ms;
 } cq_gateway_t;
 
@@ -60,6 +69,12 @@ typedef struct cq_gateway_s {
  * (creating topics when topics.create), then the HTTP server. Caller destroys. */
 cq_gateway_t *cq_gateway_new(const cq_config_t *conf, char *errstr, size_t errstr_size);
 void cq_gateway_destroy(cq_gateway_t *gw);
+
+/* The request-duration histogram and its route labels (the contract's
+ * paths and "other"), made from gw->contract; _new calls it, _destroy
+ * the term. For tests that build a context by hand. */
+void cq_gateway_metrics_init(cq_gateway_t *gw);
+void cq_gateway_metrics_term(cq_gateway_t *gw);
 
 /* The one HTTP handler: routing, auth, then the endpoint. Any HTTP thread. */
 void cq_gateway_handle(void *opaque, const cq_http_req_t *req, cq_http_resp_t *resp);

@@ -170,11 +170,19 @@ void cq_health_handle(cq_gateway_t *gw, const char *path, const cq_http_req_t *r
             (unsigned long long)atomic_load(&gw->bd_flight_waits),
             (unsigned long long)atomic_load(&gw->bd_stale),
             (long long)((cq_now_ms() - gw->started_ms) / 1000));
+        if (n < 0 || (size_t)n >= sizeof(text))
+            n = 0;
+        char *all = NULL;
+        size_t all_len = 0;
+        FILE *out = open_memstream(&all, &all_len);
+        fwrite(text, 1, (size_t)n, out);
         size_t extra = 24576; /* the rate limit's lines, by-tenant table included */
-        char *all = cq_malloc((size_t)n + extra);
-        memcpy(all, text, (size_t)n);
-        size_t len = (size_t)n + cq_ratelimit_metrics(gw, all + n, extra);
-        cq_http_resp_body(resp, 200, "text/plain; version=0.0.4", all, len);
+        char *limits = cq_malloc(extra);
+        fwrite(limits, 1, cq_ratelimit_metrics(gw, limits, extra), out);
+        free(limits);
+        cq_histo_write(gw->request_seconds, NULL, out);
+        fclose(out);
+        cq_http_resp_body(resp, 200, "text/plain; version=0.0.4", all, all_len);
         free(all);
     } else if (strcmp(path, "/openapi.json") == 0) {
         size_t len = 0;

@@ -17,6 +17,10 @@
 /* X(key, field, type, default, min, max, programs, description) */
 #define CQ_CONFIG_TABLE(X)                                                                         \
     X("log.level", log_level, STR, "info", 0, 0, GW, "Log level: error, warn, info or debug.")     \
+    X("log.format", log_format, STR, "auto", 0, 0, GW,                                             \
+      "Log lines: text (for a person), json (one JSON object per line: time, level, component, "   \
+      "request_id or job_id, tenant, operation, trace_id, code, msg) or auto (text on a "          \
+      "terminal, json otherwise).")                                                                \
     X("gateway.listen", gateway_listen, STR, "127.0.0.1:8080", 0, 0, G,                            \
       "Address and port the HTTP server listens on (civetweb listening_ports syntax).")            \
     X("gateway.threads", gateway_threads, INT, "1024", 4, 8192, G,                                 \

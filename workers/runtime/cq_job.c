@@ -132,8 +132,8 @@ static void cq_job_engine_done(cq_engine_ctx_t *ctx, cq_err_t err, json_t *resul
         json_decref(result);
     } else if (cq_err_retriable(err) && !job->llm_engine &&
                job->claimed.attempts < w->conf->jobs_max_attempts) {
-        CQ_LOG(CQ_LOG_WARN, "worker", job->env.job_id, "attempt %d failed: %s; retrying",
-               job->claimed.attempts, message);
+        CQ_LOG_CODE(CQ_LOG_WARN, "worker", job->env.job_id, cq_err_name(err),
+                    "attempt %d failed: %s; retrying", job->claimed.attempts, message);
         job->fail_err = err;
         free(job->fail_message);
         job->fail_message = cq_strdup(message ? message : cq_err_desc(err));
@@ -163,6 +163,7 @@ static void cq_job_arm(cq_job_t *job)
     ctx->credentials = job->env.authorization; /* a secret: never logged */
     ctx->attempt = job->claimed.attempts;
     ctx->env = &job->w->env;
+    ctx->log_ctx = &job->log_ctx;
     job->checked = false;
     ctx->done = cq_job_engine_done;
     ctx->ask = cq_job_ask_llm;
@@ -189,6 +190,7 @@ static void cq_job_run_engine(cq_job_t *job, bool fallback)
         return;
     }
     job->fallback = fallback;
+    job->engine_kind = fallback ? "fallback" : "builtin";
     cq_job_arm(job);
     job->in_start = true;
     if (reg->builtin)
@@ -276,6 +278,7 @@ static void cq_job_llm_done(void *opaque, const cq_llm_result_t *res)
         json_t *fallback = job->llm_fallback;
         job->llm_fallback = NULL;
         job->fallback = true;
+        job->engine_kind = "fallback";
         if (fallback)
             cq_job_done(&job->ctx, CQ_ERR_OK, fallback, NULL);
         else
@@ -365,6 +368,7 @@ static bool cq_job_ask_llm(cq_engine_ctx_t *ctx, json_t *input, json_t *fallback
         cq_job_done(ctx, CQ_ERR_INTERNAL_ERROR, NULL, "The prompt could not be built");
         return true;
     }
+    job->engine_kind = "llm";
     json_decref(input); /* the rendered prompt is all the call keeps */
     json_decref(job->llm_fallback);
     job->llm_fallback = fallback;
@@ -377,6 +381,7 @@ static void cq_job_run_llm(cq_job_t *job)
 {
     char err[256];
     job->fallback = false;
+    job->engine_kind = "llm";
     cq_job_arm(job);
     if (!cq_job_call_llm(job, job->env.payload, err, sizeof(err))) {
         job->in_engine = false;
@@ -557,6 +562,23 @@ void cq_job_on_message(cq_worker_t *w, cq_kafka_msg_t *msg)
         return;
     }
     job->decoded = true;
+    cq_log_ctx_t *lc = &job->log_ctx;
+    CQ_LOG_CTX_PUT(lc->job_id, job->env.job_id);
+    CQ_LOG_CTX_PUT(lc->tenant, job->env.tenant_id);
+    CQ_LOG_CTX_PUT(lc->operation, job->env.operation);
+    if (!cq_trace_parse(job->env.trace_parent, &lc->trace)) {
+        /* A job another service put on Kafka may carry its trace as a
+         * header only (as OpenTelemetry's Kafka instrumentation does). */
+        size_t tp_len = 0;
+        const char *tp = cq_kafka_msg_header(msg, "traceparent", &tp_len);
+        char header[CQ_TRACE_HEADER_LEN + 64];
+        if (tp && tp_len < sizeof(header)) {
+            memcpy(header, tp, tp_len);
+            header[tp_len] = '\0';
+            cq_trace_parse(header, &lc->trace); /* none: the trace stays empty */
+        }
+    }
+    cq_job_log_enter(job);
     cq_job_step(job);
 }
 
@@ -581,12 +603,14 @@ int cq_job_run_due(cq_worker_t *w)
         due = job->next;
         job->next = NULL;
         job->retry_at = 0;
+        cq_job_log_enter(job);
         if (job->decoded) {
             cq_job_step(job);
         } else {
             cq_job_dead_letter(job, CQ_ERR_UNDECODABLE_MESSAGE, "undecodable message");
             cq_job_settle(job);
         }
+        cq_log_ctx_set(NULL);
     }
     return (int)(next - now);
 }

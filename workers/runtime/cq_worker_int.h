@@ -13,10 +13,12 @@
 #include "cq_contract.h"
 #include "cq_engine_int.h"
 #include "cq_fetch.h"
+#include "cq_histo.h"
 #include "cq_http.h"
 #include "cq_kafka.h"
 #include "cq_limit.h"
 #include "cq_llm.h"
+#include "cq_log.h"
 #include "cq_offload.h"
 #include "cq_offsets.h"
 #include "cq_store.h"
@@ -96,6 +98,7 @@ typedef struct {
     bool circuit_stored;         /* written by circuit_io's work, read by its done */
     const char *circuit_sending; /* the state circuit_io is storing */
     cq_worker_stats_t stats;
+    cq_histo_t *job_seconds; /* submit to terminal, by operation, engine and status */
     cq_http_server_t *metrics;
     bool paused;
     bool consumer_lost; /* the consumer stopped for good: exit 1 */
@@ -122,6 +125,8 @@ struct cq_job_s {
     size_t raw_len;
     bool decoded;
     cq_job_envelope_t env;
+    cq_log_ctx_t log_ctx;    /* job id, tenant, operation, trace: set around its callbacks */
+    const char *engine_kind; /* "builtin", "llm", "fallback"; NULL before an engine ran */
     cq_job_stage_t stage;
     cq_job_record_t claimed;     /* the record as the claim left it */
     const cq_operation_t *cop;   /* the contract's operation */
@@ -163,6 +168,13 @@ void cq_worker_reply_topic_learn(cq_worker_t *w, const char *topic, bool ok);
 /* Commits one partition's offset (async, or sync at revoke and shutdown). */
 void cq_worker_commit(cq_worker_t *w, const char *topic, int32_t partition, int64_t next,
                       bool async);
+
+/* Makes the job's log context the loop thread's (cq_log.h); the loop
+ * clears it after each event it serves. */
+void cq_job_log_enter(cq_job_t *job);
+/* The job reached a terminal state (status "succeeded", "failed" or
+ * "cancelled"): its time since submission goes to the job histogram. */
+void cq_job_observe_end(cq_job_t *job, const char *status);
 
 /* A message arrived: its job is tracked for commits, decoded and started
  * (an undecodable one goes to the dead-letter topic). */
