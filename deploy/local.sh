@@ -359,6 +359,12 @@ run_ctest() {
     step_result "$label tests" $((f > 0 ? 1 : 0)) "$p passed, $f failed"
 }
 
+# The Swagger UI at /docs in headless Chromium (needs the test stack: it
+# starts its own gateway and alignment worker).
+check_swagger_ui() {
+    run_contract "swagger ui in chromium" bash "$ROOT_DIR/tests/docs/swagger_ui.sh"
+}
+
 TEST_STACK_DIR=
 stop_test_stack() {
     [[ -n $TEST_STACK_DIR ]] || return 0
@@ -442,6 +448,7 @@ cmd_test() {
                 run_contract "$(basename "$f")" bash "$f"
             done
             shopt -u nullglob
+            check_swagger_ui
             unset COACHQ_IT_KAFKA_BOOTSTRAP COACHQ_IT_REDIS_PORT COACHQ_IT_REQUIRED COACHQ_BIN_DIR
         else
             fail_step "test stack" "did not start, integration tests not run"
