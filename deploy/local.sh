@@ -365,6 +365,12 @@ check_swagger_ui() {
     run_contract "swagger ui in chromium" bash "$ROOT_DIR/tests/docs/swagger_ui.sh"
 }
 
+# deploy/k8s rendered with kustomize and validated offline (Kubernetes and
+# KEDA CRD schemas, coachq's config keys), with a self-test of the check.
+check_k8s_manifests() {
+    run_contract "k8s manifests" "$DEPLOY_DIR/.venv/bin/python" "$ROOT_DIR/tests/k8s/check_manifests.py"
+}
+
 TEST_STACK_DIR=
 stop_test_stack() {
     [[ -n $TEST_STACK_DIR ]] || return 0
@@ -465,6 +471,7 @@ cmd_test() {
     if [[ -f schemas/openapi.json ]]; then
         run_contract openapi.json "$py" -m openapi_spec_validator schemas/openapi.json
     fi
+    check_k8s_manifests
     shopt -s nullglob
     for f in tests/contract/*.py; do
         [[ $(basename "$f") == _* ]] && continue # helpers, imported by the checks
