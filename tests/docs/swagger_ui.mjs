@@ -55,10 +55,10 @@ try {
     if (msg.type() === 'error') pageErrors.push(`console: ${msg.text()}`);
   });
   const t0 = Date.now();
-  const resp = await page.goto(`${base}/docs`, { waitUntil: 'load', timeout: 15000 });
+  const resp = await page.goto(`${base}/docs`, { waitUntil: 'load', timeout: 30000 });
   check(resp && resp.status() === 200, `GET /docs answers 200 (got ${resp && resp.status()})`);
   await page.waitForFunction(
-    (n) => document.querySelectorAll('.opblock').length >= n, { timeout: 15000 }, expected.length);
+    (n) => document.querySelectorAll('.opblock').length >= n, { timeout: 30000 }, expected.length);
   console.log(`     rendered in ${Date.now() - t0} ms`);
   const title = await page.$eval('.info .title', (el) => el.textContent).catch(() => '');
   check(title.includes(contract.info.title), `the page shows the contract's title "${contract.info.title}"`);
