@@ -281,8 +281,14 @@ static void cq_gateway_dispatch(cq_gateway_t *gw, const cq_http_req_t *req, cq_h
     const char *path = req->path + base_len;
     bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
 
-    static const char *const service[] = {"/health", "/health/ready", "/metrics", "/openapi.json",
-                                          "/docs"};
+    if (strncmp(path, "/docs", 5) == 0 && (path[5] == '\0' || path[5] == '/')) {
+        if (!get)
+            cq_gateway_method_not_allowed(req, resp, "GET, HEAD");
+        else
+            cq_docs_handle(gw, path + 5, req, resp);
+        return;
+    }
+    static const char *const service[] = {"/health", "/health/ready", "/metrics", "/openapi.json"};
     for (size_t i = 0; i < CQ_ARRAY_SIZE(service); i++) {
         if (strcmp(path, service[i]) == 0) {
             *route = service[i];

@@ -143,6 +143,10 @@ void cq_jobs_respond(cq_gateway_t *gw, const cq_job_record_t *job, cq_jobs_answe
 json_t *cq_jobs_resource(const cq_job_record_t *job);
 void cq_health_handle(cq_gateway_t *gw, const char *path, const cq_http_req_t *req,
                       cq_http_resp_t *resp);
+/* GET /docs and /docs/<file>: Swagger UI (cq_docs.c); rest is what follows
+ * "/docs" in the path ("" for the page). */
+void cq_docs_handle(cq_gateway_t *gw, const char *rest, const cq_http_req_t *req,
+                    cq_http_resp_t *resp);
 /* POST /jobs/batch. */
 void cq_batch_submit(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_req_t *req,
                      cq_http_resp_t *resp);
