@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <hiredis/hiredis.h>
+
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -298,7 +300,24 @@ static void test_it_cancel_queued_job(void **state)
     free(u);
 }
 
-/* What the business-data GET answers before any job (in its contract). */
+/* Whether the tenant's business-data flight key (cq_bdcache) is in Redis. */
+static bool bd_flight_key_held(const char *tenant)
+{
+    struct timeval tv = {2, 0};
+    redisContext *redis = redisConnectWithTimeout("127.0.0.1", stack.redis_port, tv);
+    assert_true(redis && !redis->err);
+    redisReply *reply =
+        redisCommand(redis, "EXISTS %s:cache:business_data_flight:%s", stack.prefix, tenant);
+    assert_non_null(reply);
+    bool held = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+    freeReplyObject(reply);
+    redisFree(redis);
+    return held;
+}
+
+/* What the business-data GET answers before any job (in its contract), and
+ * that such a refusal gives the tenant's flight key back at once (it used
+ * to stay until it went stale, holding the tenant's next miss for 2 s). */
 static void test_it_business_data_idempotency_answers(void **state)
 {
     char key[300];
@@ -308,6 +327,7 @@ static void test_it_business_data_idempotency_answers(void **state)
     assert_int_equal(r.status, 400);
     assert_string_equal(str(r.json, "code"), "BAD_REQUEST");
     cq_it_resp_free(&r);
+    assert_false(bd_flight_key_held("tenant-a"));
     /* A key already used for another operation. */
     snprintf(key, sizeof(key), "Idempotency-Key: %s-bd-reused", stack.prefix);
     const char *const h[] = {"Content-Type: application/json", "X-Tenant-Id: tenant-a", key, NULL};
@@ -318,6 +338,7 @@ static void test_it_business_data_idempotency_answers(void **state)
     assert_int_equal(r.status, 422);
     assert_string_equal(str(r.json, "code"), "IDEMPOTENCY_KEY_REUSED");
     cq_it_resp_free(&r);
+    assert_false(bd_flight_key_held("tenant-a"));
 }
 
 static void test_it_idempotency_key(void **state)
