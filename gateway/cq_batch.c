@@ -284,10 +284,33 @@ void cq_batch_submit(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_
         results[i] = CQ_ERR_INTERNAL_ERROR;
     cq_kafka_outcome_t *outcomes = cq_calloc(m ? m : 1, sizeof(cq_kafka_outcome_t));
     cq_kafka_produce_many(gw->producer, msgs, m, (int)gw->conf->gateway_produce_timeout, outcomes);
-    /* A job the broker may have taken can run: it counts as queued. */
+    /* Envelopes the broker took without acknowledging are sent again, as a
+     * single submission's are (cq_submit.c); one still unacknowledged after
+     * that is refused and recorded failed, so no job stays queued for ever. */
+    cq_kafka_message_t *again = cq_calloc(m ? m : 1, sizeof(*again));
+    size_t *again_at = cq_calloc(m ? m : 1, sizeof(size_t));
+    for (int resend = 0; resend < CQ_SUBMIT_RESENDS; resend++) {
+        size_t a = 0;
+        for (size_t k = 0; k < m; k++)
+            if (outcomes[k] == CQ_KAFKA_MAYBE_DELIVERED) {
+                again_at[a] = k;
+                again[a++] = msgs[k];
+            }
+        if (a == 0)
+            break;
+        CQ_LOG(CQ_LOG_WARN, "batch", batch_id,
+               "the job queue took %zu jobs without acknowledging them: sending them again", a);
+        cq_kafka_outcome_t *second = cq_calloc(a, sizeof(cq_kafka_outcome_t));
+        cq_kafka_produce_many(gw->producer, again, a, (int)gw->conf->gateway_produce_timeout,
+                              second);
+        for (size_t j = 0; j < a; j++)
+            outcomes[again_at[j]] = second[j];
+        free(second);
+    }
+    free(again);
+    free(again_at);
     for (size_t k = 0; k < m; k++)
-        results[index[k]] =
-            outcomes[k] == CQ_KAFKA_NOT_DELIVERED ? CQ_ERR_KAFKA_UNAVAILABLE : CQ_ERR_OK;
+        results[index[k]] = outcomes[k] == CQ_KAFKA_ACKED ? CQ_ERR_OK : CQ_ERR_KAFKA_UNAVAILABLE;
     free(outcomes);
     free(index);
     json_int_t counts[6] = {0};

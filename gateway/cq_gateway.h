@@ -23,6 +23,10 @@
 /* Tenants counted by name on /metrics when refused by the rate limit. */
 #define CQ_RATELIMIT_TENANTS 64
 
+/* Sends of an envelope the broker took without acknowledging it, after
+ * the first (cq_submit.c, cq_batch.c). */
+#define CQ_SUBMIT_RESENDS 2
+
 typedef struct cq_gateway_s {
     const cq_config_t *conf;
     cq_contract_t *contract;

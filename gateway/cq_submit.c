@@ -10,8 +10,9 @@
  * message timeout is the produce wait, so a job refused after the wait is
  * never delivered later (its record is failed); while the producer knows no
  * broker answers, the 503 comes at once, before any record is written. A
- * message the broker may have taken without acknowledging it is answered
- * like an accepted job (202 and its resource), since it may run.
+ * message the broker may have taken without acknowledging it is sent again
+ * until one copy is acknowledged (202), or else recorded failed and
+ * refused (503), so that neither answer can leave a job queued for ever.
  *
  * Runs on any HTTP thread; uses only thread-safe parts of the context.
  */
@@ -305,8 +306,23 @@ void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_pr
                               CQ_ARRAY_SIZE(headers) - !traceparent[0]};
     cq_kafka_outcome_t outcome;
     cq_kafka_produce_many(gw->producer, &msg, 1, (int)gw->conf->gateway_produce_timeout, &outcome);
+    /* Sent but not acknowledged (the broker went away mid-request): the job
+     * may or may not be in the log, and a 202 for a job that is not would
+     * leave it queued for ever. Send the same envelope again until a copy is
+     * acknowledged (a second copy is harmless: a job is claimed once). If
+     * none is, the job is recorded failed and refused below: a copy that did
+     * reach the log is not run then either, as workers do not start a job
+     * whose record is final. While the broker is known down a resend is
+     * refused at once, so this adds little to an outage. */
+    for (int resend = 0; outcome == CQ_KAFKA_MAYBE_DELIVERED && resend < CQ_SUBMIT_RESENDS;
+         resend++) {
+        CQ_LOG(CQ_LOG_WARN, "submit", job_id,
+               "the job queue took %s but did not acknowledge it: sending it again", op->name);
+        cq_kafka_produce_many(gw->producer, &msg, 1, (int)gw->conf->gateway_produce_timeout,
+                              &outcome);
+    }
     free(topic);
-    if (outcome == CQ_KAFKA_NOT_DELIVERED) {
+    if (outcome != CQ_KAFKA_ACKED) {
         CQ_LOG_CODE(CQ_LOG_WARN, "submit", job_id, cq_err_name(CQ_ERR_KAFKA_UNAVAILABLE),
                     "not queued: the job queue did not take it");
         atomic_fetch_add(&gw->jobs_not_queued, 1);
@@ -320,13 +336,7 @@ void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_pr
         cq_http_resp_header(resp, "X-Job-Id", "%s", job_id);
         goto out;
     }
-    if (outcome == CQ_KAFKA_MAYBE_DELIVERED)
-        CQ_LOG(CQ_LOG_WARN, "submit", job_id,
-               "the job queue took %s but did not acknowledge it: answering as queued, since it "
-               "may run",
-               op->name);
-    else
-        CQ_LOG(CQ_LOG_INFO, "submit", job_id, "queued %s for tenant %s", op->name, who->tenant_id);
+    CQ_LOG(CQ_LOG_INFO, "submit", job_id, "queued %s for tenant %s", op->name, who->tenant_id);
     atomic_fetch_add(&gw->jobs_submitted, 1);
     cq_submit_answer(gw, job_id, async, wait_ms, req, resp);
 out:
