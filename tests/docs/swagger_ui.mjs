@@ -25,6 +25,9 @@ if (!base) {
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
 const contract = JSON.parse(readFileSync(path.join(root, 'schemas/openapi.json'), 'utf8'));
 const expected = [];
+// Swagger UI's element id of an operation: operations-<first tag>-<operationId>.
+const tryOp = contract.paths['/coaching/alignment-check'].post;
+const OP = `#operations-${tryOp.tags[0]}-${tryOp.operationId}`;
 for (const [p, item] of Object.entries(contract.paths)) {
   for (const m of METHODS) if (item[m]) expected.push(`${m.toUpperCase()} ${p}`);
 }
@@ -81,14 +84,14 @@ try {
 
   // Try it out: alignment-check with its example body, Prefer left empty so
   // the gateway waits for the answer.
-  const op = await page.waitForSelector('#operations-alignment-alignmentCheck', { timeout: 5000 });
+  const op = await page.waitForSelector(OP, { timeout: 5000 });
   await op.$eval('.opblock-summary-control', (el) => el.click());
   const tryOut = await page.waitForSelector(
-    '#operations-alignment-alignmentCheck .try-out__btn', { timeout: 5000 });
+    `${OP} .try-out__btn`, { timeout: 5000 });
   await tryOut.click();
-  await page.waitForSelector('#operations-alignment-alignmentCheck textarea.body-param__text',
+  await page.waitForSelector(`${OP} textarea.body-param__text`,
     { timeout: 5000 });
-  const body = await page.$eval('#operations-alignment-alignmentCheck textarea.body-param__text',
+  const body = await page.$eval(`${OP} textarea.body-param__text`,
     (el) => el.value);
   const example = Object.values(
     contract.paths['/coaching/alignment-check'].post.requestBody.content['application/json'].examples)[0].value;
@@ -97,18 +100,18 @@ try {
   check(same, 'the request body is the contract\'s example');
   // Header parameters filled from their examples are cleared (Prefer:
   // respond-async would answer 202).
-  for (const input of await page.$$('#operations-alignment-alignmentCheck tr[data-param-in="header"] input')) {
+  for (const input of await page.$$(`${OP} tr[data-param-in="header"] input`)) {
     await input.click({ clickCount: 3 });
     await page.keyboard.press('Backspace');
   }
-  const left = await page.$$eval('#operations-alignment-alignmentCheck tr[data-param-in="header"] input',
+  const left = await page.$$eval(`${OP} tr[data-param-in="header"] input`,
     (inputs) => inputs.map((i) => i.value).filter((v) => v !== ''));
   check(left.length === 0, `header parameters cleared (${left.join(', ') || 'all empty'})`);
   const sent = page.waitForRequest((r) => r.url() === `${base}/coaching/alignment-check`
     && r.method() === 'POST', { timeout: 10000 });
   const answered = page.waitForResponse((r) => r.url() === `${base}/coaching/alignment-check`
     && r.request().method() === 'POST', { timeout: 30000 });
-  await page.click('#operations-alignment-alignmentCheck .execute');
+  await page.click(`${OP} .execute`);
   const req = await sent;
   const headers = req.headers();
   check(headers['x-tenant-id'] === 'demo' && headers['x-user-id'] === 'swagger-ui',
@@ -120,7 +123,7 @@ try {
   check(resBody && resBody.success === true && typeof resBody.data === 'object',
     'the answer is {success: true, data}');
   const shown = await page.waitForSelector(
-    '#operations-alignment-alignmentCheck .live-responses-table tbody .response-col_status',
+    `${OP} .live-responses-table tbody .response-col_status`,
     { timeout: 5000 }).then((el) => el.evaluate((e) => e.textContent.trim()));
   check(shown.startsWith('200'), `the page shows the status (${shown})`);
   check(pageErrors.length === 0, `no script error on the page (${pageErrors.join(' | ') || 'none'})`);
