@@ -29,6 +29,10 @@
 #define CQ_AVRO_MAX_ITEMS 100000
 /* Kafka header that carries cq_avro_fingerprint() of the writer schema. */
 #define CQ_AVRO_FINGERPRINT_HEADER "coachq-fingerprint"
+/* The coachq-schema header of each record: the record's full Avro name. */
+#define CQ_AVRO_SCHEMA_HEADER      "coachq-schema"
+#define CQ_AVRO_ENVELOPE_FULL_NAME "io.coachq.JobEnvelope"
+#define CQ_AVRO_RESULT_FULL_NAME   "io.coachq.JobResult"
 
 typedef struct cq_avro_s cq_avro_t;
 

@@ -342,7 +342,10 @@ static bool cq_config_env_key(const char *env_name, char *key, size_t key_size)
 static bool cq_config_env_reserved(const char *name)
 {
     static const char *const prefixes[] = {"STACK_", "RUN_", "TEST_", "IT_"};
-    static const char *const names[] = {"SOURCE_DIR", "BIN_DIR", "UPDATE_GOLDEN", "AVRO_TOOLS"};
+    /* URL, TOKEN, TENANT, USER: the coachq command line's (cli/main.c), so a
+     * shell that exports them can still start the services. */
+    static const char *const names[] = {"SOURCE_DIR", "BIN_DIR", "UPDATE_GOLDEN", "AVRO_TOOLS",
+                                        "URL",        "TOKEN",   "TENANT",        "USER"};
     for (size_t i = 0; i < CQ_ARRAY_SIZE(prefixes); i++)
         if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
             return true;
@@ -436,6 +439,11 @@ cq_err_t cq_config_from_args(cq_config_t *conf, const char *program, int argc, c
     if (!cq_log_level_set(conf->log_level)) {
         cq_errstr_set(errstr, errstr_size, "log.level: \"%s\" is not error, warn, info or debug",
                       conf->log_level);
+        return CQ_ERR_CONFIG;
+    }
+    if (!cq_log_format_set(conf->log_format)) {
+        cq_errstr_set(errstr, errstr_size, "log.format: \"%s\" is not auto, text or json",
+                      conf->log_format);
         return CQ_ERR_CONFIG;
     }
     return CQ_ERR_OK;
