@@ -312,7 +312,7 @@ fail_step() {
 
 check_format() {
     local dirs=() d f bad=() n=0
-    for d in lib gateway workers tests; do
+    for d in lib gateway workers cli tools tests; do
         if [[ -d $d ]]; then
             dirs+=("$d")
         fi
