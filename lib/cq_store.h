@@ -102,6 +102,24 @@ cq_err_t cq_store_finish(cq_store_t *store, const char *job_id, cq_job_status_t 
                          const char *engine_json, const char *result_json, const char *error_code,
                          const char *error_message, cq_job_record_t *out);
 
+/* What cq_store_restore did. */
+typedef enum {
+    CQ_STORE_RESTORE_WRITTEN,  /* the job was absent: written */
+    CQ_STORE_RESTORE_REPLACED, /* it was queued or running: replaced by the terminal record */
+    CQ_STORE_RESTORE_KEPT,     /* it was terminal already: left as it was */
+} cq_store_restore_t;
+
+/* Rebuild side (coachq-rebuild): writes a terminal job record recovered from
+ * the results topic, every member of job as given (job_id, tenant_id and
+ * operation required, status terminal, finished_at set, else
+ * CQ_ERR_BAD_REQUEST), with TTL ttl_ms (> 0: what is left of
+ * jobs.result_ttl, else CQ_ERR_BAD_REQUEST). A job Redis holds as terminal
+ * is never overwritten (a terminal job never changes); a queued or running
+ * one (run again after the loss) is replaced whole, and waiters are woken.
+ * *how (may be NULL) says which happened. */
+cq_err_t cq_store_restore(cq_store_t *store, const cq_job_record_t *job, int64_t ttl_ms,
+                          cq_store_restore_t *how);
+
 /* Gateway side: cancels a queued or running job of tenant_id (status cancelled,
  * error JOB_CANCELLED, TTL jobs.result_ttl) and wakes waiters. Absent or another
  * tenant's: CQ_ERR_NOT_FOUND. Terminal: CQ_ERR_JOB_ALREADY_TERMINAL. out (may be
