@@ -36,7 +36,7 @@ static const char *cq_cli_operation_id(const cq_contract_t *contract, const cq_o
 {
     char method[8];
     size_t i = 0;
-    for (; op->method[i] && i < sizeof(method) - 1; i++)
+    for (; i < sizeof(method) - 1 && op->method[i]; i++)
         method[i] = (char)tolower((unsigned char)op->method[i]);
     method[i] = '\0';
     json_t *paths = json_object_get(cq_contract_document(contract), "paths");

@@ -218,6 +218,7 @@ static void cq_llm_call_free(cq_llm_call_t *call)
 static void cq_llm_free_list(cq_llm_call_t *c)
 {
     for (cq_llm_call_t *next; c; c = next) {
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): lists are acyclic (c->next != c) */
         next = c->next;
         cq_llm_call_free(c);
     }

@@ -27,6 +27,8 @@ static void cq_align_prose_reserve(cq_align_prose_t *p, size_t extra)
 
 static void cq_align_prose_append(cq_align_prose_t *p, const char *s, size_t n)
 {
+    if (n == 0 && p->buf) /* memcpy to a NULL buffer is undefined even for 0 bytes */
+        return;
     cq_align_prose_reserve(p, n);
     memcpy(p->buf + p->len, s, n);
     p->len += n;
