@@ -359,6 +359,18 @@ run_ctest() {
     step_result "$label tests" $((f > 0 ? 1 : 0)) "$p passed, $f failed"
 }
 
+# The Swagger UI at /docs in headless Chromium (needs the test stack: it
+# starts its own gateway and alignment worker).
+check_swagger_ui() {
+    run_contract "swagger ui in chromium" bash "$ROOT_DIR/tests/docs/swagger_ui.sh"
+}
+
+# deploy/k8s rendered with kustomize and validated offline (Kubernetes and
+# KEDA CRD schemas, coachq's config keys), with a self-test of the check.
+check_k8s_manifests() {
+    run_contract "k8s manifests" "$DEPLOY_DIR/.venv/bin/python" "$ROOT_DIR/tests/k8s/check_manifests.py"
+}
+
 TEST_STACK_DIR=
 stop_test_stack() {
     [[ -n $TEST_STACK_DIR ]] || return 0
@@ -448,6 +460,7 @@ cmd_test() {
                 run_contract "$(basename "$f")" bash "$f"
             done
             shopt -u nullglob
+            check_swagger_ui
             unset COACHQ_IT_KAFKA_BOOTSTRAP COACHQ_IT_REDIS_PORT COACHQ_IT_REQUIRED COACHQ_BIN_DIR
         else
             fail_step "test stack" "did not start, integration tests not run"
@@ -465,6 +478,7 @@ cmd_test() {
         run_contract openapi.json "$py" -m openapi_spec_validator schemas/openapi.json
     fi
     lint_contract
+    check_k8s_manifests
     shopt -s nullglob
     for f in tests/contract/*.py; do
         [[ $(basename "$f") == _* ]] && continue # helpers, imported by the checks

@@ -189,6 +189,13 @@ void cq_batch_submit(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_
     json_decref(errors);
 
     size_t n = json_array_size(items);
+    /* Each item becomes a job on the queues: the batch costs its item count. */
+    cq_limit_decision_t limit;
+    if (!cq_ratelimit_check(gw, who, (int64_t)n, req, resp, &limit)) {
+        cq_ratelimit_headers(gw, who, &limit, resp);
+        json_decref(items);
+        return;
+    }
     char batch_id[CQ_UUID_STR_LEN + 1];
     cq_uuid_v7(batch_id);
     char(*job_ids)[CQ_UUID_STR_LEN + 1] = cq_calloc(n, sizeof(*job_ids));
@@ -321,6 +328,7 @@ void cq_batch_submit(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_
                         batch_id);
     cq_http_resp_header(resp, "Retry-After", "%lld", (long long)gw->conf->gateway_retry_after);
 out:
+    cq_ratelimit_headers(gw, who, &limit, resp);
     for (size_t i = 0; i < n; i++) {
         free(bufs[i]);
         free(topics[i]);

@@ -74,6 +74,7 @@ cq_gateway_t *cq_gateway_new(const cq_config_t *conf, char *errstr, size_t errst
                           ? threads - CQ_GATEWAY_RESERVED_THREADS
                           : threads / 2;
     atomic_init(&gw->waiters, 0);
+    pthread_mutex_init(&gw->limited_lock, NULL);
     char err[512];
     if (!(gw->contract = cq_contract_new(conf, err, sizeof(err)))) {
         cq_errstr_set(errstr, errstr_size, "contract: %s", err);
@@ -109,6 +110,8 @@ cq_gateway_t *cq_gateway_new(const cq_config_t *conf, char *errstr, size_t errst
         cq_errstr_set(errstr, errstr_size, "redis: %s", err);
         goto fail;
     }
+    if (!(gw->limits = cq_limit_new(conf, errstr, errstr_size)))
+        goto fail;
     if (conf->topics_create) {
         /* One job topic per worker kind the contract names, and the results. */
         size_t kinds = cq_contract_kind_count(gw->contract);
@@ -159,6 +162,10 @@ void cq_gateway_destroy(cq_gateway_t *gw)
     cq_http_server_destroy(gw->server);
     cq_kafka_producer_destroy(gw->producer, 5000);
     cq_store_destroy(gw->store);
+    cq_limit_destroy(gw->limits);
+    for (size_t i = 0; i < gw->limited_count; i++)
+        free(gw->limited_tenants[i]);
+    pthread_mutex_destroy(&gw->limited_lock);
     cq_avro_destroy(gw->avro);
     cq_auth_destroy(gw->auth);
     cq_schema_destroy(gw->batch_schema);
@@ -274,8 +281,14 @@ static void cq_gateway_dispatch(cq_gateway_t *gw, const cq_http_req_t *req, cq_h
     const char *path = req->path + base_len;
     bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
 
-    static const char *const service[] = {"/health", "/health/ready", "/metrics", "/openapi.json",
-                                          "/docs"};
+    if (strncmp(path, "/docs", 5) == 0 && (path[5] == '\0' || path[5] == '/')) {
+        if (!get)
+            cq_gateway_method_not_allowed(req, resp, "GET, HEAD");
+        else
+            cq_docs_handle(gw, path + 5, req, resp);
+        return;
+    }
+    static const char *const service[] = {"/health", "/health/ready", "/metrics", "/openapi.json"};
     for (size_t i = 0; i < CQ_ARRAY_SIZE(service); i++) {
         if (strcmp(path, service[i]) == 0) {
             *route = service[i];

@@ -144,6 +144,7 @@ void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_pr
     char *existing = NULL;
     void *buf = NULL;
     size_t len = 0;
+    cq_limit_decision_t limit = {.reset_us = -1};
 
     if (op->request && op->request_from_query && !req->body) {
         body = json_object();
@@ -227,6 +228,13 @@ void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_pr
             cq_submit_answer(gw, existing, async, wait_ms, req, resp);
             goto out;
         }
+    }
+
+    /* A new job from here on: charged to the tenant (a replay above was not). */
+    if (!cq_ratelimit_check(gw, who, 1, req, resp, &limit)) {
+        if (idem_key)
+            cq_store_idempotency_release(gw->store, who->tenant_id, idem_key, job_id);
+        goto out;
     }
 
     if (cq_kafka_producer_down(gw->producer)) {
@@ -322,6 +330,7 @@ void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_pr
     atomic_fetch_add(&gw->jobs_submitted, 1);
     cq_submit_answer(gw, job_id, async, wait_ms, req, resp);
 out:
+    cq_ratelimit_headers(gw, who, &limit, resp);
     if (op->deprecated)
         cq_submit_deprecation_headers(gw, op, resp);
     free(buf);

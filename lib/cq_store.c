@@ -10,7 +10,8 @@
  * vanished cannot leak; a terminal job gets jobs.result_ttl. Idempotency keys
  * are hashes <prefix>idem:<len(tenant)>:<tenant>:<key> {job_id, body_hash}
  * with jobs.idempotency_ttl (the length keeps tenant "a:b" + key "c" apart
- * from "a" + "b:c"); cache entries are strings <prefix>cache:<key>.
+ * from "a" + "b:c"); cache entries are strings <prefix>cache:<key>; the
+ * per-tenant limits' keys are cq_store_limit.c's.
  *
  * State changes. Each one that reads before it writes is a short Lua script
  * touching one key (so Redis Cluster works), sent by EVALSHA with EVAL as
@@ -346,6 +347,8 @@ static const char *const cq_store_scripts[CQ_SCRIPT__COUNT] = {
         "if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end\n"
         "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])\n"
         "return 1\n",
+    [CQ_SCRIPT_RATE] = cq_store_script_rate,
+    [CQ_SCRIPT_TOKENS_ADD] = cq_store_script_tokens_add,
 };
 /* clang-format on */
 

@@ -17,6 +17,7 @@
 #include "cq_common.h"
 #include "cq_config.h"
 #include "cq_err.h"
+#include "cq_limit.h"
 
 typedef enum {
     CQ_JOB_QUEUED,
@@ -148,5 +149,22 @@ cq_err_t cq_store_cache_swap(cq_store_t *store, const char *key, const char *exp
 /* Cache: deletes key, only while it holds if_value when that is not NULL
  * (atomic). CQ_ERR_OK whether or not a key was removed. */
 cq_err_t cq_store_cache_del(cq_store_t *store, const char *key, const char *if_value);
+
+/* Gateway side, atomic (one Lua script, one round trip): charges cost jobs
+ * to the tenant's rate bucket <prefix>rate:<len>:<tenant> at now_us (the
+ * caller's clock, microseconds) under policy rate, exactly as cq_limit_gcra
+ * computes it; out says whether it passed and what is left. A refused
+ * check changes nothing. rate.rate 0 passes without a call. */
+cq_err_t cq_store_rate_take(cq_store_t *store, const char *tenant, cq_limit_rate_t rate,
+                            int64_t cost, int64_t now_us, cq_limit_decision_t *out);
+
+/* Worker side: *used = the tokens the tenant used on day (YYYYMMDD, UTC),
+ * 0 when nothing was counted. Key <prefix>tokens:<day>:<len>:<tenant>. */
+cq_err_t cq_store_tokens_used(cq_store_t *store, const char *tenant, const char *day,
+                              int64_t *used);
+/* Worker side, atomic: adds tokens (> 0) to the tenant's count of day; the
+ * key expires ttl_ms after its first count. *total (may be NULL) = the new count. */
+cq_err_t cq_store_tokens_add(cq_store_t *store, const char *tenant, const char *day, int64_t tokens,
+                             int64_t ttl_ms, int64_t *total);
 
 #endif

@@ -76,6 +76,14 @@ class Checker:
         self.format_checker.checks("uri")(
             lambda v: not isinstance(v, str) or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:[^ \t\r\n]+$", v))
 
+    def response(self, r):
+        """A response, or the #/components/responses/... one it refers to."""
+        ref = r.get("$ref", "")
+        prefix = "#/components/responses/"
+        if ref.startswith(prefix):
+            return self.doc.get("components", {}).get("responses", {}).get(ref[len(prefix):], {})
+        return r
+
     def validator(self, schema):
         # Wrap so that "#/components/..." refs inside resolve against the document.
         root = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": DOC_URI + "-wrapper",
@@ -281,6 +289,7 @@ class Checker:
             if h not in acc.get("headers", {}):
                 fail(where, "202 lacks header %s" % h)
         for code, r in resp.items():
+            r = self.response(r)
             if code[0] in "45":
                 s = r.get("content", {}).get("application/problem+json", {}).get("schema")
                 if s != {"$ref": SCHEMA_PREFIX + "Problem"}:
@@ -347,7 +356,7 @@ class Checker:
                     if "schema" in media and mt.endswith("json"):
                         n_examples += self.check_examples(where + " request " + mt, media, media["schema"])
                 for code, r in op.get("responses", {}).items():
-                    for mt, media in r.get("content", {}).items():
+                    for mt, media in self.response(r).get("content", {}).items():
                         if "schema" in media and mt.endswith("json"):
                             n_examples += self.check_examples("%s %s %s" % (where, code, mt), media,
                                                               media["schema"])

@@ -268,9 +268,31 @@ void cq_job_publish(cq_job_t *job, const cq_job_record_t *rec)
     cq_job_offload(job, cq_job_topic_work, cq_job_topic_done);
 }
 
+/* On the offload thread, before the job's terminal state is stored: adds
+ * the LLM tokens it used to its tenant's count of the UTC day (kept a day
+ * past its own, so yesterday's use can still be read). A charge Redis does
+ * not take is counted and, if the finish fails too, tried again with it. */
+static void cq_job_charge_tokens(cq_job_t *job)
+{
+    if (job->tokens_due <= 0)
+        return;
+    int64_t now = cq_now_ms();
+    char day[9];
+    cq_limit_day(now, day);
+    int64_t ttl = cq_limit_day_left_ms(now) + 86400000;
+    if (cq_store_tokens_add(job->w->store, job->env.tenant_id ? job->env.tenant_id : "", day,
+                            job->tokens_due, ttl, NULL) == CQ_ERR_OK) {
+        atomic_fetch_add(&job->w->stats.tokens_charged, (uint64_t)job->tokens_due);
+        job->tokens_due = 0;
+    } else {
+        atomic_fetch_add(&job->w->stats.budget_errors, 1);
+    }
+}
+
 static void cq_job_fail_work(cq_offload_item_t *item)
 {
     cq_job_t *job = item->arg;
+    cq_job_charge_tokens(job);
     cq_job_record_clear(&job->stored);
     job->io_rc = cq_store_finish(job->w->store, job->env.job_id, CQ_JOB_FAILED, NULL, NULL,
                                  cq_err_name(job->fail_err), job->fail_message, &job->stored);
@@ -333,6 +355,7 @@ int64_t cq_worker_backoff(cq_worker_t *w, int attempt)
 static void cq_job_store_work(cq_offload_item_t *item)
 {
     cq_job_t *job = item->arg;
+    cq_job_charge_tokens(job);
     cq_job_record_clear(&job->stored);
     job->io_rc = cq_store_finish(job->w->store, job->env.job_id, CQ_JOB_SUCCEEDED, job->engine,
                                  job->result_text, NULL, NULL, &job->stored);

@@ -181,6 +181,16 @@ static void cq_worker_http(void *opaque, const cq_http_req_t *req, cq_http_resp_
          atomic_load(&st->llm_peak_in_flight)},
         {"llm_circuit_state", "gauge", "LLM circuit: 0 closed, 1 half open, 2 open.",
          (uint64_t)atomic_load(&st->circuit)},
+        {"token_budget_exceeded_total", "counter",
+         "Jobs whose tenant was past its daily LLM token budget (builtin answer or "
+         "TOKEN_BUDGET_EXCEEDED).",
+         atomic_load(&st->budget_exceeded)},
+        {"token_budget_errors_total", "counter",
+         "Token budget reads or charges Redis did not answer (the job went on).",
+         atomic_load(&st->budget_errors)},
+        {"tokens_charged_total", "counter",
+         "LLM tokens charged to tenants' daily budgets (estimates included).",
+         atomic_load(&st->tokens_charged)},
     };
     char text[8192];
     size_t n = 0;
@@ -261,6 +271,7 @@ static void cq_worker_destroy(cq_worker_t *w)
     cq_histo_destroy(w->job_seconds);
     json_decref(w->reply_topics);
     cq_store_destroy(w->store);
+    cq_limit_destroy(w->limits);
     cq_avro_destroy(w->avro);
     cq_contract_destroy(w->contract);
     free(w->topic);
@@ -309,6 +320,8 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
         cq_errstr_set(err, err_size, "redis: %s", e);
         return false;
     }
+    if (!(w->limits = cq_limit_new(w->conf, err, err_size)))
+        return false;
     w->topic = cq_asprintf("%s%s", w->conf->topics_jobs_prefix, w->kind->kind);
     if (w->conf->topics_create) {
         const char *topics[] = {w->topic, w->conf->topics_results, w->conf->topics_dlq};

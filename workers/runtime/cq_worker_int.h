@@ -16,6 +16,7 @@
 #include "cq_histo.h"
 #include "cq_http.h"
 #include "cq_kafka.h"
+#include "cq_limit.h"
 #include "cq_llm.h"
 #include "cq_log.h"
 #include "cq_offload.h"
@@ -61,6 +62,10 @@ typedef struct {
     atomic_uint_fast64_t jobs_succeeded, jobs_failed, jobs_cancelled, job_retries, dead_letters;
     atomic_uint_fast64_t llm_calls, llm_failures, llm_fallbacks, prompt_tokens, completion_tokens;
     atomic_uint_fast64_t in_flight, llm_in_flight, llm_peak_in_flight;
+    /* Daily token budgets: jobs found over budget (answered by the builtin
+     * engine or failed TOKEN_BUDGET_EXCEEDED), budget reads or charges
+     * Redis did not answer, tokens charged (estimates included). */
+    atomic_uint_fast64_t budget_exceeded, budget_errors, tokens_charged;
     atomic_int circuit; /* 0 closed, 1 half open, 2 open */
     /* Loop stalls: the time of one loop iteration outside its waits, i.e.
      * the longest any event (message, reply, completion) waited to be
@@ -82,6 +87,7 @@ typedef struct {
     cq_job_t *retries; /* jobs waiting for their backoff, unordered */
     cq_job_t *live;    /* every job not yet freed, so shutdown frees them all */
     cq_llm_t *llm;
+    cq_limit_t *limits;     /* the tenants' daily token budgets */
     cq_fetch_t *fetch;      /* engines' HTTP calls */
     cq_worker_opdef_t *ops; /* the kind's operations (cq_worker_plan) */
     size_t op_count;
@@ -141,6 +147,9 @@ struct cq_job_s {
     cq_err_t io_rc;              /* what the call answered */
     bool io_flag;                /* a yes/no answer (reply topic exists) */
     cq_job_record_t stored;      /* the record a finish left */
+    bool over_budget;            /* the claim found the tenant past its token budget */
+    size_t prompt_bytes;         /* of the prompts sent, for a token estimate */
+    int64_t tokens_due;          /* LLM tokens used and not yet charged to the tenant */
     const cq_job_record_t *publishing; /* the record waiting for a topic check */
     cq_err_t fail_err;                 /* why the job fails, or its retried attempt failed */
     char *fail_message;
