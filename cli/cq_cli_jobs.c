@@ -167,7 +167,7 @@ cq_cli_exit_t cq_cli_wait_job(cq_cli_t *cli, const char *job_id, int64_t timeout
     char *path = cq_asprintf("/jobs/%s", job_id);
     cq_cli_exit_t rc = CQ_CLI_EXIT_TIMEOUT;
     for (;;) {
-        int64_t left = deadline < 0 ? CQ_CLI_POLL_S * 1000 : deadline - cq_mono_ms();
+        int64_t left = deadline < 0 ? (int64_t)CQ_CLI_POLL_S * 1000 : deadline - cq_mono_ms();
         int64_t wait_s = left <= 0 ? 0 : (left + 999) / 1000;
         if (wait_s > CQ_CLI_POLL_S)
             wait_s = CQ_CLI_POLL_S;

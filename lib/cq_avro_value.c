@@ -148,13 +148,16 @@ void cq_avro_walk_pop(cq_avro_walk_t *w, size_t mark)
     w->path[mark] = '\0';
 }
 
-void cq_avro_walk_vnote(cq_avro_walk_t *w, const char *fmt, va_list ap)
+void cq_avro_walk_note(cq_avro_walk_t *w, const char *fmt, ...)
 {
     if (w->quiet || w->failed)
         return;
     w->failed = true;
     char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
     cq_errstr_set(w->errstr, w->errstr_size, "%s%s%s", w->path, w->path_len ? ": " : "", msg);
 }
 
@@ -163,7 +166,7 @@ void cq_avro_walk_note_avro(cq_avro_walk_t *w, int rc)
 {
     if (!w->quiet)
         w->err = CQ_ERR_INTERNAL_ERROR;
-    (void)cq_avro_walk_fail(w, "avro-c failed (%s)", strerror(rc));
+    cq_avro_walk_note(w, "avro-c failed (%s)", strerror(rc));
 }
 
 bool cq_avro_utf8_valid(const unsigned char *s, size_t len)

@@ -9,7 +9,6 @@
 
 #include <avro.h>
 #include <jansson.h>
-#include <stdarg.h>
 
 #include "cq_avro_map.h"
 #include "cq_common.h"
@@ -34,21 +33,15 @@ void cq_avro_walk_init(cq_avro_walk_t *w, cq_err_t err, char *errstr, size_t err
 size_t cq_avro_walk_push(cq_avro_walk_t *w, const char *fmt, ...) CQ_PRINTF(2, 3);
 void cq_avro_walk_pop(cq_avro_walk_t *w, size_t mark);
 /* Records "path: message" unless quiet or already failed. */
-void cq_avro_walk_vnote(cq_avro_walk_t *w, const char *fmt, va_list ap) CQ_PRINTF(2, 0);
+void cq_avro_walk_note(cq_avro_walk_t *w, const char *fmt, ...) CQ_PRINTF(2, 3);
 /* avro-c failed where our checks say it cannot: records INTERNAL_ERROR. */
 void cq_avro_walk_note_avro(cq_avro_walk_t *w, int rc);
 
 /* The two above as the walkers use them, `return cq_avro_walk_fail(...)`:
- * inline so that the "always false" is visible where they are called
- * (static analysis follows it across files this way). */
-static inline bool CQ_PRINTF(2, 3) cq_avro_walk_fail(cq_avro_walk_t *w, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    cq_avro_walk_vnote(w, fmt, ap);
-    va_end(ap);
-    return false;
-}
+ * always false. A macro and an inline function, so that the "always false"
+ * is visible where they are used (static analysis follows neither a call
+ * into another file nor a variadic call). */
+#define cq_avro_walk_fail(w, ...) (cq_avro_walk_note((w), __VA_ARGS__), false)
 
 static inline bool cq_avro_walk_avro_fail(cq_avro_walk_t *w, int rc)
 {

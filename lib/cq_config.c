@@ -418,7 +418,7 @@ cq_err_t cq_config_from_args(cq_config_t *conf, const char *program, int argc, c
     if ((rc = cq_config_load_env(conf, environ ? environ : no_env, errstr, errstr_size)) !=
         CQ_ERR_OK)
         return rc;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc && argv[i]; i++) {
         if (strcmp(argv[i], "-c") == 0) {
             i++;
             continue;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # static_analysis.sh BUILD_DIR [cppcheck|clang-tidy]: the static-analysis
 # gate of the test command. Runs over the product's own sources (lib/,
-# gateway/, workers/, cli/) as the build in BUILD_DIR compiles them
+# gateway/, workers/, cli/, tools/) as the build in BUILD_DIR compiles them
 # (compile_commands.json). Zero findings passes; any finding fails and is
 # printed. What is checked, and each check left out with its reason:
 # .clang-tidy at the top of the repository; for cppcheck the classes below.
@@ -21,7 +21,7 @@ trap 'rm -rf "$TMP"' EXIT
 python3 - "$DB" "$ROOT" "$TMP/compile_commands.json" <<'PY'
 import json, os, re, sys
 db, root, out = sys.argv[1:]
-ours = re.compile(re.escape(root) + r"/(lib|gateway|workers|cli)/")
+ours = re.compile(re.escape(root) + r"/(lib|gateway|workers|cli|tools)/")
 entries = [e for e in json.load(open(db)) if ours.match(os.path.join(e["directory"], e["file"]))]
 json.dump(entries, open(out, "w"))
 PY
@@ -44,7 +44,7 @@ fi
 if [[ $WHICH == all || $WHICH == clang-tidy ]]; then
     files=$(python3 -c 'import json,sys
 for e in json.load(open(sys.argv[1])): print(e["file"])' "$TMP/compile_commands.json" | sort -u)
-    out=$(printf '%s\n' $files | xargs -P 2 -n 8 clang-tidy -p "$BUILD" --quiet 2>/dev/null)
+    out=$(printf '%s\n' $files | xargs -P 2 -n 1 clang-tidy -p "$BUILD" --quiet 2>/dev/null)
     findings=$(grep -E '^/.*: (warning|error): ' <<<"$out" | sort -u)
     n=$(grep -c . <<<"$findings" || true)
     echo "clang-tidy: $n findings in $(wc -w <<<"$files") files"
