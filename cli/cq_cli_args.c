@@ -171,10 +171,13 @@ static const cq_cli_opt_t *cq_cli_opt_find(const char *arg, const char **inline_
     return NULL;
 }
 
-/* Stores one option's value. */
-static cq_cli_exit_t cq_cli_opt_apply(const cq_cli_opt_t *opt, const char *v, cq_cli_args_t *args,
-                                      char *errstr, size_t errstr_size)
+/* Stores one option's value (NULL for an option without one). */
+static cq_cli_exit_t cq_cli_opt_apply(const cq_cli_opt_t *opt, const char *value,
+                                      cq_cli_args_t *args, char *errstr, size_t errstr_size)
 {
+    /* The caller gives every option that takes a value one; "" keeps the
+     * cases below safe should a table entry ever say otherwise. */
+    const char *v = value ? value : "";
     switch (opt->id) {
     case CQ_CLI_OPT_URL:
         args->url = v;

@@ -36,7 +36,7 @@ static const char *cq_cli_operation_id(const cq_contract_t *contract, const cq_o
 {
     char method[8];
     size_t i = 0;
-    for (; op->method[i] && i < sizeof(method) - 1; i++)
+    for (; i < sizeof(method) - 1 && op->method[i]; i++)
         method[i] = (char)tolower((unsigned char)op->method[i]);
     method[i] = '\0';
     json_t *paths = json_object_get(cq_contract_document(contract), "paths");
@@ -167,7 +167,7 @@ cq_cli_exit_t cq_cli_wait_job(cq_cli_t *cli, const char *job_id, int64_t timeout
     char *path = cq_asprintf("/jobs/%s", job_id);
     cq_cli_exit_t rc = CQ_CLI_EXIT_TIMEOUT;
     for (;;) {
-        int64_t left = deadline < 0 ? CQ_CLI_POLL_S * 1000 : deadline - cq_mono_ms();
+        int64_t left = deadline < 0 ? (int64_t)CQ_CLI_POLL_S * 1000 : deadline - cq_mono_ms();
         int64_t wait_s = left <= 0 ? 0 : (left + 999) / 1000;
         if (wait_s > CQ_CLI_POLL_S)
             wait_s = CQ_CLI_POLL_S;

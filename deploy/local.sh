@@ -371,6 +371,34 @@ check_k8s_manifests() {
     run_contract "k8s manifests" "$DEPLOY_DIR/.venv/bin/python" "$ROOT_DIR/tests/k8s/check_manifests.py"
 }
 
+# Line coverage of lib/, gateway/, workers/ and cli/ over everything the
+# test command ran with build/asan (unit, integration and contract tests).
+check_coverage() {
+    local out
+    if out=$("$DEPLOY_DIR/.venv/bin/python" "$ROOT_DIR/tests/lint/coverage.py" "$ROOT_DIR/build/asan" 80); then
+        printf '%s\n' "$out"
+        PASSED=$((PASSED + 1))
+        step_result coverage 0 "$(tail -n 1 <<<"$out" | sed 's/^coverage: //')"
+    else
+        printf '%s\n' "$out"
+        fail_step coverage "$(tail -n 1 <<<"$out" | sed 's/^coverage: //')"
+    fi
+}
+
+# cppcheck and clang-tidy over the product's sources: zero findings (the
+# checks and their exclusions are in .clang-tidy and tests/lint/).
+check_static_analysis() {
+    local out
+    say "static analysis (cppcheck, clang-tidy)"
+    if out=$("$ROOT_DIR/tests/lint/static_analysis.sh" "$ROOT_DIR/build/asan" 2>&1); then
+        PASSED=$((PASSED + 1))
+        step_result "static analysis" 0 "$(grep -E '^(cppcheck|clang-tidy):' <<<"$out" | paste -sd ';' -)"
+    else
+        printf '%s\n' "$out"
+        fail_step "static analysis" "$(grep -E '^(cppcheck|clang-tidy):' <<<"$out" | paste -sd ';' -)"
+    fi
+}
+
 TEST_STACK_DIR=
 stop_test_stack() {
     [[ -n $TEST_STACK_DIR ]] || return 0
@@ -434,8 +462,9 @@ cmd_test() {
     check_format
 
     local built=0
-    say "building build/asan (ASan + UBSan)"
-    if cmake -S "$ROOT_DIR" -B "$ROOT_DIR/build/asan" -G Ninja -DCOACHQ_SANITIZE=ON >/dev/null &&
+    say "building build/asan (ASan + UBSan, line coverage)"
+    if cmake -S "$ROOT_DIR" -B "$ROOT_DIR/build/asan" -G Ninja -DCOACHQ_SANITIZE=ON \
+        -DCOACHQ_COVERAGE=ON -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null &&
         cmake --build "$ROOT_DIR/build/asan" -j2; then
         built=1
         step_result build 0
@@ -455,6 +484,8 @@ cmd_test() {
     fi
 
     if ((built)); then
+        # Coverage counts this run only.
+        find "$ROOT_DIR/build/asan" -name '*.gcda' -delete
         run_ctest unit -j2 --timeout 300
 
         TEST_STACK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/coachq-test-stack.XXXXXX")
@@ -508,6 +539,11 @@ cmd_test() {
         run_contract "$(basename "$f")" "$py" "$f"
     done
     shopt -u nullglob
+
+    if ((built)); then
+        check_coverage
+        check_static_analysis
+    fi
 
     echo
     say "summary after $((SECONDS - t0)) s:"

@@ -153,7 +153,7 @@ size_t cq_ratelimit_metrics(cq_gateway_t *gw, char *out, size_t out_size)
         for (const char *c = gw->limited_tenants[i]; *c && l + 2 < sizeof(label); c++) {
             if (*c == '\\' || *c == '"' || *c == '\n') {
                 label[l++] = '\\';
-                label[l++] = *c == '\n' ? 'n' : *c;
+                label[l++] = (char)(*c == '\n' ? 'n' : *c);
             } else {
                 label[l++] = *c;
             }

@@ -41,7 +41,7 @@ static void cq_submit_body_hash(const char *operation, const json_t *body, char 
     EVP_MD_CTX_free(ctx);
     free(canon);
     for (unsigned int i = 0; i < md_len && i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+        snprintf(out + (size_t)2 * i, 3, "%02x", md[i]);
     out[64] = '\0';
 }
 

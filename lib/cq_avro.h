@@ -21,7 +21,7 @@
 
 /* Decoding refuses any message larger than this before looking at it. Encoding
  * refuses to produce one. */
-#define CQ_AVRO_MAX_MESSAGE (8u * 1024u * 1024u)
+#define CQ_AVRO_MAX_MESSAGE ((size_t)8 * 1024 * 1024)
 /* Deepest nesting of records/arrays/unions accepted (recursive schemas). */
 #define CQ_AVRO_MAX_DEPTH 128
 /* Most array items, all arrays together, in one message (and never more

@@ -78,12 +78,12 @@ typedef struct {
 
 /* Largest first, so cq_config_format picks the largest unit that divides. */
 static const cq_config_unit_t cq_config_ms_units[] = {
-    {"h", 3600 * 1000}, {"m", 60 * 1000}, {"s", 1000}, {"ms", 1}};
+    {"h", 3600LL * 1000}, {"m", 60LL * 1000}, {"s", 1000}, {"ms", 1}};
 
 /* IEC units only: "KB" and "MB" are read as 1000 or 1024 by different people,
  * so they are refused rather than guessed. */
 static const cq_config_unit_t cq_config_size_units[] = {
-    {"GiB", 1024LL * 1024 * 1024}, {"MiB", 1024 * 1024}, {"KiB", 1024}, {"B", 1}};
+    {"GiB", 1024LL * 1024 * 1024}, {"MiB", 1024LL * 1024}, {"KiB", 1024}, {"B", 1}};
 
 #define CQ_CONFIG_MS_UNITS   "ms, s, m or h"
 #define CQ_CONFIG_SIZE_UNITS "B, KiB, MiB or GiB"
@@ -319,14 +319,14 @@ static bool cq_config_env_key(const char *env_name, char *key, size_t key_size)
     if (strncmp(env_name, "KAFKA_", 6) == 0) {
         snprintf(key, key_size, "kafka.%s", env_name + 6);
         for (char *p = key + 6; *p; p++)
-            *p = *p == '_' ? '.' : (char)tolower((unsigned char)*p);
+            *p = (char)(*p == '_' ? '.' : tolower((unsigned char)*p));
         return true;
     }
     for (size_t i = 0; i < CQ_ARRAY_SIZE(cq_config_rows); i++) {
         const char *k = cq_config_rows[i].key;
         size_t j = 0;
         for (; k[j] && env_name[j]; j++) {
-            char want = k[j] == '.' ? '_' : (char)toupper((unsigned char)k[j]);
+            char want = (char)(k[j] == '.' ? '_' : toupper((unsigned char)k[j]));
             if (env_name[j] != want)
                 break;
         }
@@ -414,9 +414,11 @@ cq_err_t cq_config_from_args(cq_config_t *conf, const char *program, int argc, c
     cq_err_t rc;
     if (file && (rc = cq_config_load_file(conf, file, errstr, errstr_size)) != CQ_ERR_OK)
         return rc;
-    if ((rc = cq_config_load_env(conf, environ, errstr, errstr_size)) != CQ_ERR_OK)
+    static char *const no_env[] = {NULL}; /* environ is NULL after clearenv() */
+    if ((rc = cq_config_load_env(conf, environ ? environ : no_env, errstr, errstr_size)) !=
+        CQ_ERR_OK)
         return rc;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc && argv[i]; i++) {
         if (strcmp(argv[i], "-c") == 0) {
             i++;
             continue;

@@ -112,7 +112,7 @@ void cq_http_resp_problem_ex(cq_http_resp_t *resp, const cq_http_req_t *req, cq_
     char type[128];
     snprintf(type, sizeof(type), "https://coachq.dev/problems/%s", code);
     for (char *p = type; *p; p++)
-        *p = *p == '_' ? '-' : (char)tolower((unsigned char)*p);
+        *p = (char)(*p == '_' ? '-' : tolower((unsigned char)*p));
     json_t *body =
         json_pack("{s:b, s:s, s:s, s:i, s:s, s:s, s:s}", "success", 0, "type", type, "title",
                   cq_err_desc(err), "status", status, "detail", detail ? detail : cq_err_desc(err),

@@ -109,9 +109,10 @@ static void cq_log_escaped(cq_log_buf_t *b, const char *s, size_t n)
             elen = 2;
         } else if (c == '\n' || c == '\r' || c == '\t') {
             esc[0] = '\\';
-            esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+            esc[1] = (char)(c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
             elen = 2;
         } else if (c < 0x20 || c == 0x7f) {
+            /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): esc is bytes + elen */
             memcpy(esc, "\\u00", 4);
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 0xf];
@@ -123,7 +124,8 @@ static void cq_log_escaped(cq_log_buf_t *b, const char *s, size_t n)
             uint32_t cp;
             size_t k = cq_utf8_decode(p + i, n - i, &cp);
             if (k == 0) {
-                memcpy(esc, "\\ufffd", 6); /* not UTF-8: one replacement per byte */
+                /* Not UTF-8: one replacement per byte (esc is bytes + elen, no string). */
+                memcpy(esc, "\\ufffd", 6); /* NOLINT(bugprone-not-null-terminated-result) */
                 elen = 6;
             } else {
                 memcpy(esc, p + i, k);

@@ -140,7 +140,7 @@ static int cq_text_cmp_entry(const void *a, const void *b)
 
 static const cq_text_entry_t *cq_text_find(const cq_text_entry_t *tab, size_t n, const char *stem)
 {
-    cq_text_entry_t key;
+    cq_text_entry_t key = {.stem = ""};
     cq_strlcpy(key.stem, stem, sizeof(key.stem));
     return bsearch(&key, tab, n, sizeof(*tab), cq_text_cmp_entry);
 }

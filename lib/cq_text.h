@@ -18,7 +18,7 @@
  * hashes, garbage) are skipped, not truncated. */
 #define CQ_TEXT_TOKEN_MAX 48
 /* Bytes of one text that are analysed; the rest is ignored. */
-#define CQ_TEXT_INPUT_MAX (32 * 1024)
+#define CQ_TEXT_INPUT_MAX ((size_t)32 * 1024)
 /* Similarity of two different terms of the same concept (an exact match is 1). */
 #define CQ_TEXT_CONCEPT_SIM 0.6
 
