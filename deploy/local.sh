@@ -424,13 +424,10 @@ run_contract() { # run_contract <name> <command...>
 # worker, one broker restart, one Redis SIGKILL (and coachq-rebuild), on a
 # stack of its own (ports 100 above the test stack's: it restarts things).
 # About 60 s on an idle machine; the timeout only guards against a hang.
-# Until the gateway resends envelopes the broker may not have written
-# (see chaos.sh, "Known gateway limitation"), jobs stuck for that reason
-# are counted and shown but do not fail the step.
 run_chaos_small() {
     local kport=$1 cport=$2 rport=$3
     say "chaos: 500 jobs, one kill of each (worker, broker, Redis)"
-    if CHAOS_JOBS=500 CHAOS_RATE=20 CHAOS_KILLS=1 CHAOS_SETTLE_S=40 CHAOS_TOLERATE_UNACKED=1 \
+    if CHAOS_JOBS=500 CHAOS_RATE=20 CHAOS_KILLS=1 CHAOS_SETTLE_S=40 \
         CHAOS_BIN=$ROOT_DIR/build/release CHAOS_KAFKA_PORT=$((kport + 100)) \
         CHAOS_CONTROLLER_PORT=$((cport + 100)) CHAOS_REDIS_PORT=$((rport + 100)) \
         timeout 300 "$ROOT_DIR/tests/chaos/chaos.sh"; then

@@ -31,13 +31,14 @@
 # records (read off coachq.results with kcat, by coachq-job-id). Exit status
 # 1 when lost, stuck or unreadable is not 0; 2 when the run itself broke.
 #
-# Known gateway limitation this test finds: a message in flight when the
-# broker goes away is reported "possibly delivered"; the gateway answers 202
-# for it ("answering as queued, since it may run") and, when the broker had
-# not in fact written it, the job stays queued for ever (stuck). Such jobs
-# are counted apart (stuck_unacknowledged, from the gateway's log);
-# CHAOS_TOLERATE_UNACKED=1 does not fail the run for them (the small version
-# in deploy/local.sh test sets it until the gateway resends those envelopes).
+# A message in flight when the broker goes away is reported "possibly
+# delivered". The gateway used to answer 202 for it, and when the broker had
+# not in fact written it the job stayed queued for ever (stuck); this test
+# found it. The gateway now sends such an envelope again and answers 202
+# only for an acknowledged copy (else 503). Jobs the gateway logged as
+# unacknowledged are still counted apart (stuck_unacknowledged) to show the
+# path is taken; CHAOS_TOLERATE_UNACKED=1 would not fail the run for them
+# (nothing sets it any more).
 #
 #   tests/chaos/chaos.sh            # CHAOS_JOBS=10000 by default
 #   CHAOS_JOBS=500 CHAOS_KILLS=1 tests/chaos/chaos.sh   # the small version
