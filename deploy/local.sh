@@ -312,7 +312,7 @@ fail_step() {
 
 check_format() {
     local dirs=() d f bad=() n=0
-    for d in lib gateway workers tests; do
+    for d in lib gateway workers cli tools tests; do
         if [[ -d $d ]]; then
             dirs+=("$d")
         fi
@@ -359,6 +359,46 @@ run_ctest() {
     step_result "$label tests" $((f > 0 ? 1 : 0)) "$p passed, $f failed"
 }
 
+# The Swagger UI at /docs in headless Chromium (needs the test stack: it
+# starts its own gateway and alignment worker).
+check_swagger_ui() {
+    run_contract "swagger ui in chromium" bash "$ROOT_DIR/tests/docs/swagger_ui.sh"
+}
+
+# deploy/k8s rendered with kustomize and validated offline (Kubernetes and
+# KEDA CRD schemas, coachq's config keys), with a self-test of the check.
+check_k8s_manifests() {
+    run_contract "k8s manifests" "$DEPLOY_DIR/.venv/bin/python" "$ROOT_DIR/tests/k8s/check_manifests.py"
+}
+
+# Line coverage of lib/, gateway/, workers/ and cli/ over everything the
+# test command ran with build/asan (unit, integration and contract tests).
+check_coverage() {
+    local out
+    if out=$("$DEPLOY_DIR/.venv/bin/python" "$ROOT_DIR/tests/lint/coverage.py" "$ROOT_DIR/build/asan" 80); then
+        printf '%s\n' "$out"
+        PASSED=$((PASSED + 1))
+        step_result coverage 0 "$(tail -n 1 <<<"$out" | sed 's/^coverage: //')"
+    else
+        printf '%s\n' "$out"
+        fail_step coverage "$(tail -n 1 <<<"$out" | sed 's/^coverage: //')"
+    fi
+}
+
+# cppcheck and clang-tidy over the product's sources: zero findings (the
+# checks and their exclusions are in .clang-tidy and tests/lint/).
+check_static_analysis() {
+    local out
+    say "static analysis (cppcheck, clang-tidy)"
+    if out=$("$ROOT_DIR/tests/lint/static_analysis.sh" "$ROOT_DIR/build/asan" 2>&1); then
+        PASSED=$((PASSED + 1))
+        step_result "static analysis" 0 "$(grep -E '^(cppcheck|clang-tidy):' <<<"$out" | paste -sd ';' -)"
+    else
+        printf '%s\n' "$out"
+        fail_step "static analysis" "$(grep -E '^(cppcheck|clang-tidy):' <<<"$out" | paste -sd ';' -)"
+    fi
+}
+
 TEST_STACK_DIR=
 stop_test_stack() {
     [[ -n $TEST_STACK_DIR ]] || return 0
@@ -380,6 +420,31 @@ run_contract() { # run_contract <name> <command...>
     fi
 }
 
+# The small chaos test (tests/chaos/chaos.sh): 500 jobs, one SIGKILL of a
+# worker, one broker restart, one Redis SIGKILL (and coachq-rebuild), on a
+# stack of its own (ports 100 above the test stack's: it restarts things).
+# About 60 s on an idle machine; the timeout only guards against a hang.
+run_chaos_small() {
+    local kport=$1 cport=$2 rport=$3
+    say "chaos: 500 jobs, one kill of each (worker, broker, Redis)"
+    if CHAOS_JOBS=500 CHAOS_RATE=20 CHAOS_KILLS=1 CHAOS_SETTLE_S=40 \
+        CHAOS_BIN=$ROOT_DIR/build/release CHAOS_KAFKA_PORT=$((kport + 100)) \
+        CHAOS_CONTROLLER_PORT=$((cport + 100)) CHAOS_REDIS_PORT=$((rport + 100)) \
+        timeout 300 "$ROOT_DIR/tests/chaos/chaos.sh"; then
+        PASSED=$((PASSED + 1))
+        step_result "chaos (small)" 0
+    else
+        FAILED=$((FAILED + 1))
+        step_result "chaos (small)" 1
+    fi
+}
+
+# The contract through Spectral and Redocly CLI (0 errors, 0 warnings; npm
+# tools that setup.sh puts in deploy/.node).
+lint_contract() {
+    run_contract "openapi lint" bash "$ROOT_DIR/tests/contract/lint/openapi_lint.sh"
+}
+
 cmd_test() {
     local t0=$SECONDS
     local kport=${COACHQ_TEST_KAFKA_PORT:-29092}
@@ -394,8 +459,9 @@ cmd_test() {
     check_format
 
     local built=0
-    say "building build/asan (ASan + UBSan)"
-    if cmake -S "$ROOT_DIR" -B "$ROOT_DIR/build/asan" -G Ninja -DCOACHQ_SANITIZE=ON >/dev/null &&
+    say "building build/asan (ASan + UBSan, line coverage)"
+    if cmake -S "$ROOT_DIR" -B "$ROOT_DIR/build/asan" -G Ninja -DCOACHQ_SANITIZE=ON \
+        -DCOACHQ_COVERAGE=ON -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null &&
         cmake --build "$ROOT_DIR/build/asan" -j2; then
         built=1
         step_result build 0
@@ -415,6 +481,8 @@ cmd_test() {
     fi
 
     if ((built)); then
+        # Coverage counts this run only.
+        find "$ROOT_DIR/build/asan" -name '*.gcda' -delete
         run_ctest unit -j2 --timeout 300
 
         TEST_STACK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/coachq-test-stack.XXXXXX")
@@ -442,12 +510,14 @@ cmd_test() {
                 run_contract "$(basename "$f")" bash "$f"
             done
             shopt -u nullglob
+            check_swagger_ui
             unset COACHQ_IT_KAFKA_BOOTSTRAP COACHQ_IT_REDIS_PORT COACHQ_IT_REQUIRED COACHQ_BIN_DIR
         else
             fail_step "test stack" "did not start, integration tests not run"
         fi
         stop_test_stack
         trap - EXIT INT TERM
+        run_chaos_small "$kport" "$cport" "$rport"
     fi
 
     local py=$DEPLOY_DIR/.venv/bin/python f
@@ -458,12 +528,19 @@ cmd_test() {
     if [[ -f schemas/openapi.json ]]; then
         run_contract openapi.json "$py" -m openapi_spec_validator schemas/openapi.json
     fi
+    lint_contract
+    check_k8s_manifests
     shopt -s nullglob
     for f in tests/contract/*.py; do
         [[ $(basename "$f") == _* ]] && continue # helpers, imported by the checks
         run_contract "$(basename "$f")" "$py" "$f"
     done
     shopt -u nullglob
+
+    if ((built)); then
+        check_coverage
+        check_static_analysis
+    fi
 
     echo
     say "summary after $((SECONDS - t0)) s:"

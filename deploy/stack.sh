@@ -126,6 +126,8 @@ start_kafka() {
         # A cluster id is 16 random bytes in unpadded base64url.
         local cluster_id
         cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+        # An id starting with "-" would be read as an option by the tool (1 run in 64).
+        cluster_id=${cluster_id/#-/A}
         "${TOOL_JAVA[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
             -c "$KAFKA_DIR/server.properties" >>"$KAFKA_LOG" 2>&1 || {
             log_tail "$KAFKA_LOG"

@@ -109,7 +109,7 @@ static bool cq_auth_shallow(const char *token)
         /* base64url -> base64, padded */
         char *b64 = cq_malloc(n + 4);
         for (size_t k = 0; k < n; k++)
-            b64[k] = part[k] == '-' ? '+' : part[k] == '_' ? '/' : part[k];
+            b64[k] = (char)(part[k] == '-' ? '+' : part[k] == '_' ? '/' : part[k]);
         size_t padded = n;
         while (padded % 4)
             b64[padded++] = '=';

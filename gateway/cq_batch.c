@@ -11,7 +11,9 @@
  * 202 waits for the broker to acknowledge them; an item the broker refused
  * is recorded failed. The batch itself is a small JSON document in the
  * Redis cache (tenant, items), kept as long as job results; its state is
- * computed from its jobs' records when asked.
+ * computed from its jobs' records when asked. Results are JSON Lines by
+ * default, or one JSON array of the same lines when Accept prefers
+ * application/json over JSON Lines (generated clients parse only JSON).
  *
  * Runs on any HTTP thread.
  */
@@ -22,6 +24,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The request body as a JSON array: a JSON array, or JSON Lines. NULL with
  * an answer set when it is neither. */
@@ -186,12 +189,21 @@ void cq_batch_submit(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_
     json_decref(errors);
 
     size_t n = json_array_size(items);
+    /* Each item becomes a job on the queues: the batch costs its item count. */
+    cq_limit_decision_t limit;
+    if (!cq_ratelimit_check(gw, who, (int64_t)n, req, resp, &limit)) {
+        cq_ratelimit_headers(gw, who, &limit, resp);
+        json_decref(items);
+        return;
+    }
     char batch_id[CQ_UUID_STR_LEN + 1];
     cq_uuid_v7(batch_id);
     char(*job_ids)[CQ_UUID_STR_LEN + 1] = cq_calloc(n, sizeof(*job_ids));
     void **bufs = cq_calloc(n, sizeof(void *));
     char **topics = cq_calloc(n, sizeof(char *));
-    cq_kafka_header_t(*headers)[3] = cq_calloc(n, sizeof(*headers));
+    cq_kafka_header_t(*headers)[4] = cq_calloc(n, sizeof(*headers));
+    char traceparent[CQ_TRACE_HEADER_LEN + 1];
+    cq_trace_format(&cq_log_ctx()->trace, traceparent); /* the batch's trace, for each job */
     cq_kafka_message_t *msgs = cq_calloc(n, sizeof(*msgs));
     cq_err_t *results = cq_calloc(n, sizeof(cq_err_t));
     json_t *record_items = json_array();
@@ -228,6 +240,7 @@ void cq_batch_submit(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_
                                  .deadline = now + gw->conf->jobs_deadline,
                                  .batch_id = batch_id,
                                  .custom_id = (char *)custom,
+                                 .trace_parent = traceparent[0] ? traceparent : NULL,
                                  .payload = op->request ? json_object_get(item, "body") : NULL,
                                  .authorization =
                                      (char *)cq_gateway_forwarded_credentials(op, req)};
@@ -239,11 +252,14 @@ void cq_batch_submit(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_
             continue; /* msgs[i].topic stays NULL: not produced, failed below */
         }
         topics[i] = cq_asprintf("%s%s", gw->conf->topics_jobs_prefix, op->kind);
-        headers[i][0] = (cq_kafka_header_t){"coachq-schema", "JobEnvelope", 11};
+        headers[i][0] = (cq_kafka_header_t){CQ_AVRO_SCHEMA_HEADER, CQ_AVRO_ENVELOPE_FULL_NAME,
+                                            strlen(CQ_AVRO_ENVELOPE_FULL_NAME)};
         headers[i][1] = (cq_kafka_header_t){"coachq-fingerprint", fp, strlen(fp)};
         headers[i][2] = (cq_kafka_header_t){"coachq-job-id", job_ids[i], CQ_UUID_STR_LEN};
-        msgs[i] = (cq_kafka_message_t){
-            topics[i], who->tenant_id, strlen(who->tenant_id), bufs[i], len, headers[i], 3};
+        /* Also as a header, for consumers that do not decode the envelope. */
+        headers[i][3] = (cq_kafka_header_t){"traceparent", traceparent, strlen(traceparent)};
+        msgs[i] = (cq_kafka_message_t){topics[i], who->tenant_id, strlen(who->tenant_id), bufs[i],
+                                       len,       headers[i],     traceparent[0] ? 4 : 3};
     }
     if (store_down) {
         /* Nothing was produced yet: fail the records made so far, tell the client. */
@@ -268,10 +284,33 @@ void cq_batch_submit(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_
         results[i] = CQ_ERR_INTERNAL_ERROR;
     cq_kafka_outcome_t *outcomes = cq_calloc(m ? m : 1, sizeof(cq_kafka_outcome_t));
     cq_kafka_produce_many(gw->producer, msgs, m, (int)gw->conf->gateway_produce_timeout, outcomes);
-    /* A job the broker may have taken can run: it counts as queued. */
+    /* Envelopes the broker took without acknowledging are sent again, as a
+     * single submission's are (cq_submit.c); one still unacknowledged after
+     * that is refused and recorded failed, so no job stays queued for ever. */
+    cq_kafka_message_t *again = cq_calloc(m ? m : 1, sizeof(*again));
+    size_t *again_at = cq_calloc(m ? m : 1, sizeof(size_t));
+    for (int resend = 0; resend < CQ_SUBMIT_RESENDS; resend++) {
+        size_t a = 0;
+        for (size_t k = 0; k < m; k++)
+            if (outcomes[k] == CQ_KAFKA_MAYBE_DELIVERED) {
+                again_at[a] = k;
+                again[a++] = msgs[k];
+            }
+        if (a == 0)
+            break;
+        CQ_LOG(CQ_LOG_WARN, "batch", batch_id,
+               "the job queue took %zu jobs without acknowledging them: sending them again", a);
+        cq_kafka_outcome_t *second = cq_calloc(a, sizeof(cq_kafka_outcome_t));
+        cq_kafka_produce_many(gw->producer, again, a, (int)gw->conf->gateway_produce_timeout,
+                              second);
+        for (size_t j = 0; j < a; j++)
+            outcomes[again_at[j]] = second[j];
+        free(second);
+    }
+    free(again);
+    free(again_at);
     for (size_t k = 0; k < m; k++)
-        results[index[k]] =
-            outcomes[k] == CQ_KAFKA_NOT_DELIVERED ? CQ_ERR_KAFKA_UNAVAILABLE : CQ_ERR_OK;
+        results[index[k]] = outcomes[k] == CQ_KAFKA_ACKED ? CQ_ERR_OK : CQ_ERR_KAFKA_UNAVAILABLE;
     free(outcomes);
     free(index);
     json_int_t counts[6] = {0};
@@ -312,6 +351,7 @@ void cq_batch_submit(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_
                         batch_id);
     cq_http_resp_header(resp, "Retry-After", "%lld", (long long)gw->conf->gateway_retry_after);
 out:
+    cq_ratelimit_headers(gw, who, &limit, resp);
     for (size_t i = 0; i < n; i++) {
         free(bufs[i]);
         free(topics[i]);
@@ -351,6 +391,49 @@ static json_t *cq_batch_load(cq_gateway_t *gw, const char *batch_id, const cq_pr
     return batch;
 }
 
+/* The q of one media range's parameters ("; q=0.5"): 1 when absent. */
+static double cq_batch_q(const char *params, size_t len)
+{
+    for (const char *p = params; p && p < params + len; p++) {
+        while (p < params + len && (*p == ';' || *p == ' ' || *p == '\t'))
+            p++;
+        if (params + len - p >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=')
+            return strtod(p + 2, NULL);
+        p = memchr(p, ';', (size_t)(params + len - p));
+        if (!p)
+            break;
+    }
+    return 1.0;
+}
+
+/* True when Accept asks for application/json with a higher q than any JSON
+ * Lines type (absent, star or JSON Lines ranges keep the default). */
+static bool cq_batch_wants_array(const cq_http_req_t *req)
+{
+    const char *accept = cq_http_header(req, "Accept");
+    double json_q = 0, lines_q = 0;
+    for (const char *p = accept; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len > 0 && (*p == ' ' || *p == '\t')) {
+            p++;
+            len--;
+        }
+        const char *semi = memchr(p, ';', len);
+        size_t type_len = semi ? (size_t)(semi - p) : len;
+        while (type_len > 0 && (p[type_len - 1] == ' ' || p[type_len - 1] == '\t'))
+            type_len--;
+        double q = semi ? cq_batch_q(semi, len - (size_t)(semi - p)) : 1.0;
+        if (type_len == 16 && strncasecmp(p, "application/json", 16) == 0)
+            json_q = q > json_q ? q : json_q;
+        else if ((type_len == 20 && strncasecmp(p, "application/x-ndjson", 20) == 0) ||
+                 (type_len == 17 && strncasecmp(p, "application/jsonl", 17) == 0))
+            lines_q = q > lines_q ? q : lines_q;
+        p = end ? end + 1 : p + len;
+    }
+    return json_q > 0 && json_q > lines_q;
+}
+
 void cq_batch_get(cq_gateway_t *gw, const char *batch_id, bool results, const cq_principal_t *who,
                   const cq_http_req_t *req, cq_http_resp_t *resp)
 {
@@ -360,9 +443,7 @@ void cq_batch_get(cq_gateway_t *gw, const char *batch_id, bool results, const cq
     json_t *items = json_object_get(batch, "items");
     json_int_t counts[6] = {0};
     int64_t finished = 0;
-    char *lines = NULL;
-    size_t lines_len = 0;
-    FILE *out = results ? open_memstream(&lines, &lines_len) : NULL;
+    json_t *lines = results ? json_array() : NULL;
     size_t i;
     json_t *item;
     json_array_foreach(items, i, item)
@@ -378,7 +459,7 @@ void cq_batch_get(cq_gateway_t *gw, const char *batch_id, bool results, const cq
         counts[status]++;
         if (job.finished_at > finished)
             finished = job.finished_at;
-        if (out) {
+        if (lines) {
             json_t *line = json_pack("{s:s, s:s, s:s, s:s}", "customId", custom, "jobId", job_id,
                                      "operation", operation, "status", cq_job_status_name(status));
             json_t *result = job.result ? json_loads(job.result, 0, NULL) : NULL;
@@ -394,17 +475,28 @@ void cq_batch_get(cq_gateway_t *gw, const char *batch_id, bool results, const cq
                 json_object_set_new(line, "error",
                                     json_pack("{s:s, s:s}", "code", job.error_code, "message",
                                               job.error_message ? job.error_message : ""));
-            char *text = json_dumps(line, JSON_COMPACT);
-            fprintf(out, "%s\n", text);
-            free(text);
-            json_decref(line);
+            json_array_append_new(lines, line);
         }
         cq_job_record_clear(&job);
     }
-    if (out) {
+    if (lines && cq_batch_wants_array(req)) {
+        cq_http_resp_json(resp, 200, lines);
+    } else if (lines) {
+        char *text = NULL;
+        size_t text_len = 0;
+        FILE *out = open_memstream(&text, &text_len);
+        size_t k;
+        json_t *line;
+        json_array_foreach(lines, k, line)
+        {
+            char *one = json_dumps(line, JSON_COMPACT);
+            fprintf(out, "%s\n", one);
+            free(one);
+        }
         fclose(out);
-        cq_http_resp_body(resp, 200, "application/x-ndjson", lines, lines_len);
-        free(lines);
+        cq_http_resp_body(resp, 200, "application/x-ndjson", text, text_len);
+        free(text);
+        json_decref(lines);
     } else {
         int64_t created = json_integer_value(json_object_get(batch, "createdAt"));
         cq_http_resp_json(

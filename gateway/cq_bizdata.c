@@ -130,7 +130,10 @@ void cq_bizdata_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_prin
     }
     cq_submit_handle_as(gw, op, who, req, resp, job_id);
     cq_bizdata_count_stale(gw, resp);
-    /* Not queued: nobody may wait for this job. */
-    if (took && resp->status >= 500)
+    /* Refused before it was queued (a bad or reused Idempotency-Key, a
+     * replay, the rate limit: 4xx) or not queued (5xx): nobody may wait for
+     * this job id, so the key goes back now instead of going stale in 2 s.
+     * A job that ran and failed gave it back already; this is a no-op then. */
+    if (took && resp->status >= 400)
         cq_bdcache_flight_release(gw->store, who->tenant_id, job_id);
 }

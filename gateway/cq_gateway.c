@@ -6,14 +6,23 @@
  * other path is looked up in the contract, so an operation added to the
  * OpenAPI document is routed without touching this file.
  *
+ * Observability: each request runs with the HTTP thread's log context set
+ * (request id, then tenant and operation once known, and the trace from
+ * the client's traceparent, or a new one), cleared when it ends; its
+ * duration goes to a histogram by route template and status class. The
+ * route is the contract's path, never the raw URL, so the label set is
+ * bounded by the contract.
+ *
  * Threads: cq_gateway_handle runs on every HTTP thread at once; it only reads
- * the context, except the waiter counter (atomic).
+ * the context, except the counters and histograms (atomics).
  */
 #include "cq_gateway.h"
 #include "cq_log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Threads kept free of waiting requests for submissions, polls and health;
  * as many are kept for client addresses that hold no connection (a probe,
@@ -21,6 +30,43 @@
 #define CQ_GATEWAY_RESERVED_THREADS 16
 /* Threads of the admin listener (health and metrics only). */
 #define CQ_GATEWAY_ADMIN_THREADS 4
+
+void cq_gateway_metrics_init(cq_gateway_t *gw)
+{
+    const json_t *paths = json_object_get(cq_contract_document(gw->contract), "paths");
+    gw->route_count = json_object_size(paths) + 1;
+    gw->routes = cq_calloc(gw->route_count, sizeof(char *));
+    size_t n = 0;
+    const char *path;
+    json_t *item;
+    json_object_foreach((json_t *)paths, path, item)
+    {
+        gw->routes[n++] = cq_strdup(path);
+    }
+    gw->routes[n] = cq_strdup("other");
+    gw->route_series = cq_calloc(gw->route_count * 5, sizeof(atomic_int));
+    for (size_t i = 0; i < gw->route_count * 5; i++)
+        atomic_init(&gw->route_series[i], -1);
+    static const double bounds[] = CQ_HISTO_BOUNDS_HTTP;
+    gw->request_seconds = cq_histo_new(
+        "coachq_gateway_http_request_duration_seconds",
+        "Time from a request's arrival to its answer being ready, by route (the contract's path "
+        "template) and status class; waiting requests count their wait.",
+        bounds, CQ_ARRAY_SIZE(bounds), gw->route_count * 5, NULL);
+}
+
+void cq_gateway_metrics_term(cq_gateway_t *gw)
+{
+    for (size_t i = 0; i < gw->route_count; i++)
+        free(gw->routes[i]);
+    free(gw->routes);
+    free(gw->route_series);
+    cq_histo_destroy(gw->request_seconds);
+    gw->routes = NULL;
+    gw->route_series = NULL;
+    gw->request_seconds = NULL;
+    gw->route_count = 0;
+}
 
 cq_gateway_t *cq_gateway_new(const cq_config_t *conf, char *errstr, size_t errstr_size)
 {
@@ -32,6 +78,7 @@ cq_gateway_t *cq_gateway_new(const cq_config_t *conf, char *errstr, size_t errst
                           ? threads - CQ_GATEWAY_RESERVED_THREADS
                           : threads / 2;
     atomic_init(&gw->waiters, 0);
+    pthread_mutex_init(&gw->limited_lock, NULL);
     char err[512];
     if (!(gw->contract = cq_contract_new(conf, err, sizeof(err)))) {
         cq_errstr_set(errstr, errstr_size, "contract: %s", err);
@@ -51,6 +98,7 @@ cq_gateway_t *cq_gateway_new(const cq_config_t *conf, char *errstr, size_t errst
         cq_errstr_set(errstr, errstr_size, "contract: insights: %s", err);
         goto fail;
     }
+    cq_gateway_metrics_init(gw);
     if (!(gw->auth = cq_auth_new(conf, err, sizeof(err)))) {
         cq_errstr_set(errstr, errstr_size, "auth: %s", err);
         goto fail;
@@ -66,6 +114,8 @@ cq_gateway_t *cq_gateway_new(const cq_config_t *conf, char *errstr, size_t errst
         cq_errstr_set(errstr, errstr_size, "redis: %s", err);
         goto fail;
     }
+    if (!(gw->limits = cq_limit_new(conf, errstr, errstr_size)))
+        goto fail;
     if (conf->topics_create) {
         /* One job topic per worker kind the contract names, and the results. */
         size_t kinds = cq_contract_kind_count(gw->contract);
@@ -139,12 +189,17 @@ void cq_gateway_destroy(cq_gateway_t *gw)
     cq_http_server_destroy(gw->server);
     cq_kafka_producer_destroy(gw->producer, 5000);
     cq_store_destroy(gw->store);
+    cq_limit_destroy(gw->limits);
+    for (size_t i = 0; i < gw->limited_count; i++)
+        free(gw->limited_tenants[i]);
+    pthread_mutex_destroy(&gw->limited_lock);
     cq_avro_destroy(gw->avro);
     cq_auth_destroy(gw->auth);
     cq_schema_destroy(gw->batch_schema);
     cq_schema_destroy(gw->insights_list_schema);
     cq_schema_destroy(gw->insight_patch_schema);
     cq_contract_destroy(gw->contract);
+    cq_gateway_metrics_term(gw);
     free(gw);
 }
 
@@ -213,12 +268,16 @@ static bool cq_gateway_authenticate(cq_gateway_t *gw, const cq_http_req_t *req, 
                                           sizeof(detail));
         if (rc != CQ_ERR_OK)
             cq_http_resp_problem(resp, req, rc, detail, NULL);
+        else
+            CQ_LOG_CTX_PUT(cq_log_ctx()->tenant, who->tenant_id);
         return rc == CQ_ERR_OK;
     }
     cq_err_t rc = cq_auth_verify(gw->auth, cq_http_header(req, "Authorization"), cq_now_ms(), who,
                                  detail, sizeof(detail));
-    if (rc == CQ_ERR_OK)
+    if (rc == CQ_ERR_OK) {
+        CQ_LOG_CTX_PUT(cq_log_ctx()->tenant, who->tenant_id);
         return true;
+    }
     if (rc == CQ_ERR_TOKEN_MISSING && gw->conf->gateway_dev_auth)
         snprintf(detail, sizeof(detail),
                  "Send Authorization: Bearer <token>, or X-Tenant-Id in development mode");
@@ -235,20 +294,29 @@ static void cq_gateway_method_not_allowed(const cq_http_req_t *req, cq_http_resp
 }
 
 /* Answers a service endpoint (health, metrics, and unless probes_only the
- * contract and docs); false when req is for none of them. */
+ * contract and docs); false when req is for none of them. *route (may be
+ * NULL) gets the endpoint's path. */
 static bool cq_gateway_service(cq_gateway_t *gw, const cq_http_req_t *req, cq_http_resp_t *resp,
-                               bool probes_only)
+                               bool probes_only, const char **route)
 {
-    static const char *const service[] = {"/health", "/health/ready", "/metrics", "/openapi.json",
-                                          "/docs"};
+    static const char *const service[] = {"/health", "/health/ready", "/metrics", "/openapi.json"};
     const char *base = gw->conf->gateway_base_path;
     size_t base_len = strlen(base);
     if (strncmp(req->path, base, base_len) != 0)
         return false;
     const char *path = req->path + base_len;
     bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+    if (!probes_only && strncmp(path, "/docs", 5) == 0 && (path[5] == '\0' || path[5] == '/')) {
+        if (!get)
+            cq_gateway_method_not_allowed(req, resp, "GET, HEAD");
+        else
+            cq_docs_handle(gw, path + 5, req, resp);
+        return true;
+    }
     for (size_t i = 0; i < (probes_only ? 3 : CQ_ARRAY_SIZE(service)); i++) {
         if (strcmp(path, service[i]) == 0) {
+            if (route)
+                *route = service[i];
             if (!get)
                 cq_gateway_method_not_allowed(req, resp, "GET, HEAD");
             else
@@ -259,7 +327,10 @@ static bool cq_gateway_service(cq_gateway_t *gw, const cq_http_req_t *req, cq_ht
     return false;
 }
 
-static void cq_gateway_dispatch(cq_gateway_t *gw, const cq_http_req_t *req, cq_http_resp_t *resp)
+/* Answers req; *route is set to the contract path template it matched
+ * (left alone when none did). */
+static void cq_gateway_dispatch(cq_gateway_t *gw, const cq_http_req_t *req, cq_http_resp_t *resp,
+                                const char **route)
 {
     const char *base = gw->conf->gateway_base_path;
     size_t base_len = strlen(base);
@@ -271,11 +342,12 @@ static void cq_gateway_dispatch(cq_gateway_t *gw, const cq_http_req_t *req, cq_h
     const char *path = req->path + base_len;
     bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
 
-    if (cq_gateway_service(gw, req, resp, false))
+    if (cq_gateway_service(gw, req, resp, false, route))
         return;
 
     cq_principal_t who;
     if (strcmp(path, "/jobs/batch") == 0) {
+        *route = "/jobs/batch";
         if (strcmp(req->method, "POST") != 0)
             cq_gateway_method_not_allowed(req, resp, "POST");
         else if (cq_gateway_authenticate(gw, req, &who, resp))
@@ -294,6 +366,7 @@ static void cq_gateway_dispatch(cq_gateway_t *gw, const cq_http_req_t *req, cq_h
         }
         memcpy(id, rest, len);
         id[len] = '\0';
+        *route = results ? "/jobs/batch/{id}/results" : "/jobs/batch/{id}";
         if (!get)
             cq_gateway_method_not_allowed(req, resp, "GET, HEAD");
         else if (cq_gateway_authenticate(gw, req, &who, resp))
@@ -306,6 +379,7 @@ static void cq_gateway_dispatch(cq_gateway_t *gw, const cq_http_req_t *req, cq_h
             cq_http_resp_problem(resp, req, CQ_ERR_NOT_FOUND, "No such endpoint", NULL);
             return;
         }
+        *route = "/jobs/{id}";
         if (!get && strcmp(req->method, "DELETE") != 0) {
             cq_gateway_method_not_allowed(req, resp, "GET, HEAD, DELETE");
             return;
@@ -319,6 +393,7 @@ static void cq_gateway_dispatch(cq_gateway_t *gw, const cq_http_req_t *req, cq_h
     const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
     const json_t *values = cq_contract_enum_route(gw->contract, "GET", path);
     if (values) {
+        *route = path; /* an enum route has no parameters: its path is its template */
         if (strcmp(method, "GET") != 0)
             cq_gateway_method_not_allowed(req, resp, "GET, HEAD");
         else if (cq_gateway_authenticate(gw, req, &who, resp))
@@ -328,6 +403,7 @@ static void cq_gateway_dispatch(cq_gateway_t *gw, const cq_http_req_t *req, cq_h
     }
     /* Stored insights (answered here, no job): GET /insights, PATCH /insights/{id}. */
     if (strcmp(path, "/insights") == 0) {
+        *route = "/insights";
         if (!get)
             cq_gateway_method_not_allowed(req, resp, "GET, HEAD");
         else if (cq_gateway_authenticate(gw, req, &who, resp))
@@ -336,6 +412,7 @@ static void cq_gateway_dispatch(cq_gateway_t *gw, const cq_http_req_t *req, cq_h
     }
     if (strncmp(path, "/insights/", 10) == 0 && strcmp(req->method, "PATCH") == 0 && path[10] &&
         !strchr(path + 10, '/')) {
+        *route = "/insights/{id}";
         if (cq_gateway_authenticate(gw, req, &who, resp))
             cq_insights_patch(gw, path + 10, &who, req, resp);
         return;
@@ -343,6 +420,7 @@ static void cq_gateway_dispatch(cq_gateway_t *gw, const cq_http_req_t *req, cq_h
     const cq_operation_t *op = cq_contract_match(gw->contract, method, path, &path_known);
     if (!op) {
         if (path_known) {
+            *route = path; /* a known operation path (no parameters) */
             char allow[64] = "";
             for (size_t i = 0; i < cq_contract_count(gw->contract); i++) {
                 const cq_operation_t *o = cq_contract_at(gw->contract, i);
@@ -356,6 +434,8 @@ static void cq_gateway_dispatch(cq_gateway_t *gw, const cq_http_req_t *req, cq_h
         }
         return;
     }
+    *route = op->path;
+    CQ_LOG_CTX_PUT(cq_log_ctx()->operation, op->name);
     if (!cq_gateway_authenticate(gw, req, &who, resp))
         return;
     if (op->tenant_cache)
@@ -364,19 +444,61 @@ static void cq_gateway_dispatch(cq_gateway_t *gw, const cq_http_req_t *req, cq_h
         cq_submit_handle(gw, op, &who, req, resp);
 }
 
+static int64_t cq_gateway_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Records one answer's duration under its route and status class. */
+static void cq_gateway_observe(cq_gateway_t *gw, const char *route, int cls, double seconds)
+{
+    if (cls < 1 || cls > 5 || !gw->request_seconds)
+        return;
+    size_t r = gw->route_count - 1; /* "other" */
+    for (size_t i = 0; route && i + 1 < gw->route_count; i++) {
+        if (strcmp(gw->routes[i], route) == 0) {
+            r = i;
+            break;
+        }
+    }
+    atomic_int *slot = &gw->route_series[r * 5 + (size_t)(cls - 1)];
+    int series = atomic_load_explicit(slot, memory_order_relaxed);
+    if (series < 0) {
+        char labels[CQ_HISTO_MAX_LABELS], value[128];
+        cq_histo_label_value(gw->routes[r], value, sizeof(value));
+        snprintf(labels, sizeof(labels), "route=\"%s\",class=\"%dxx\"", value, cls);
+        series = cq_histo_series(gw->request_seconds, labels);
+        atomic_store_explicit(slot, series, memory_order_relaxed);
+    }
+    cq_histo_observe_at(gw->request_seconds, series, seconds);
+}
+
 void cq_gateway_handle(void *opaque, const cq_http_req_t *req, cq_http_resp_t *resp)
 {
     cq_gateway_t *gw = opaque;
-    cq_gateway_dispatch(gw, req, resp);
+    int64_t t0 = cq_gateway_now_ns();
+    cq_log_ctx_t *ctx = cq_log_ctx();
+    cq_log_ctx_set(NULL);
+    CQ_LOG_CTX_PUT(ctx->request_id, req->request_id);
+    /* The client's trace, or a new one: it goes with the job to the worker
+     * and on to its LLM and upstream calls. */
+    if (!cq_trace_parse(cq_http_header(req, "traceparent"), &ctx->trace))
+        cq_trace_new(&ctx->trace);
+    const char *route = NULL;
+    cq_gateway_dispatch(gw, req, resp, &route);
     int cls = resp->status / 100;
     if (cls >= 1 && cls <= 5)
         atomic_fetch_add(&gw->responses[cls], 1);
+    cq_gateway_observe(gw, route, cls, (double)(cq_gateway_now_ns() - t0) / 1e9);
+    cq_log_ctx_set(NULL);
 }
 
 void cq_gateway_handle_admin(void *opaque, const cq_http_req_t *req, cq_http_resp_t *resp)
 {
     cq_gateway_t *gw = opaque;
-    if (!cq_gateway_service(gw, req, resp, true))
+    if (!cq_gateway_service(gw, req, resp, true, NULL))
         cq_http_resp_problem(resp, req, CQ_ERR_NOT_FOUND,
                              "This listener serves health and metrics only", NULL);
 }

@@ -7,15 +7,25 @@
 #ifndef CQ_GATEWAY_H
 #define CQ_GATEWAY_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "cq_auth.h"
 #include "cq_avro.h"
 #include "cq_config.h"
 #include "cq_contract.h"
+#include "cq_histo.h"
 #include "cq_http.h"
 #include "cq_kafka.h"
+#include "cq_limit.h"
 #include "cq_store.h"
+
+/* Tenants counted by name on /metrics when refused by the rate limit. */
+#define CQ_RATELIMIT_TENANTS 64
+
+/* Sends of an envelope the broker took without acknowledging it, after
+ * the first (cq_submit.c, cq_batch.c). */
+#define CQ_SUBMIT_RESENDS 2
 
 typedef struct cq_gateway_s {
     const cq_config_t *conf;
@@ -39,6 +49,24 @@ typedef struct cq_gateway_s {
      * joined), misses that joined a job already under way, answers with a
      * stale source. */
     atomic_uint_fast64_t bd_hits, bd_misses, bd_flight_waits, bd_stale;
+    /* Per-tenant rate limit (cq_ratelimit.c): policies, checks made, jobs
+     * refused, checks Redis could not answer (let through), and the
+     * refusals of the first CQ_RATELIMIT_TENANTS tenants refused, by tenant
+     * (later ones are counted as "_other"), under limited_lock. */
+    cq_limit_t *limits;
+    atomic_uint_fast64_t rate_checks, rate_limited, rate_errors;
+    pthread_mutex_t limited_lock;
+    char *limited_tenants[CQ_RATELIMIT_TENANTS];
+    uint64_t limited_counts[CQ_RATELIMIT_TENANTS], limited_other;
+    size_t limited_count;
+    /* Request duration by route (the contract's path template) and status
+     * class: routes[i] are the contract's paths and "other" (last);
+     * route_series[i * 5 + class - 1] is the histogram's label set for it,
+     * -1 until first used. */
+    cq_histo_t *request_seconds;
+    char **routes;
+    size_t route_count;
+    atomic_int *route_series;
     int64_t started_ms;
 } cq_gateway_t;
 
@@ -46,6 +74,12 @@ typedef struct cq_gateway_s {
  * (creating topics when topics.create), then the HTTP server. Caller destroys. */
 cq_gateway_t *cq_gateway_new(const cq_config_t *conf, char *errstr, size_t errstr_size);
 void cq_gateway_destroy(cq_gateway_t *gw);
+
+/* The request-duration histogram and its route labels (the contract's
+ * paths and "other"), made from gw->contract; _new calls it, _destroy
+ * the term. For tests that build a context by hand. */
+void cq_gateway_metrics_init(cq_gateway_t *gw);
+void cq_gateway_metrics_term(cq_gateway_t *gw);
 
 /* The one HTTP handler: routing, auth, then the endpoint. Any HTTP thread. */
 void cq_gateway_handle(void *opaque, const cq_http_req_t *req, cq_http_resp_t *resp);
@@ -77,6 +111,20 @@ void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_pr
  * result or its resource, as a submission does. */
 void cq_submit_answer(cq_gateway_t *gw, const char *job_id, bool async, int64_t wait_ms,
                       const cq_http_req_t *req, cq_http_resp_t *resp);
+/* Charges cost jobs to the caller's tenant (cq_ratelimit.c). Over its
+ * limit: fills resp with 429 RATE_LIMITED and Retry-After and returns
+ * false. Otherwise true. Either way *decision is what the caller puts on
+ * its answer with cq_ratelimit_headers (decision->reset_us < 0: nothing,
+ * no check was made). Redis failing: true (fail-open). */
+bool cq_ratelimit_check(cq_gateway_t *gw, const cq_principal_t *who, int64_t cost,
+                        const cq_http_req_t *req, cq_http_resp_t *resp,
+                        cq_limit_decision_t *decision);
+/* Adds RateLimit-Policy and RateLimit for a decision of cq_ratelimit_check. */
+void cq_ratelimit_headers(cq_gateway_t *gw, const cq_principal_t *who,
+                          const cq_limit_decision_t *decision, cq_http_resp_t *resp);
+/* Appends the rate limit's Prometheus lines to out (NUL-terminated); returns
+ * the bytes written, never more than out_size - 1. */
+size_t cq_ratelimit_metrics(cq_gateway_t *gw, char *out, size_t out_size);
 /* GET /insights and PATCH /insights/{id}: the tenant's stored insights
  * (cq_insights.c). */
 void cq_insights_list(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_req_t *req,
@@ -102,6 +150,10 @@ void cq_jobs_respond(cq_gateway_t *gw, const cq_job_record_t *job, cq_jobs_answe
 json_t *cq_jobs_resource(const cq_job_record_t *job);
 void cq_health_handle(cq_gateway_t *gw, const char *path, const cq_http_req_t *req,
                       cq_http_resp_t *resp);
+/* GET /docs and /docs/<file>: Swagger UI (cq_docs.c); rest is what follows
+ * "/docs" in the path ("" for the page). */
+void cq_docs_handle(cq_gateway_t *gw, const char *rest, const cq_http_req_t *req,
+                    cq_http_resp_t *resp);
 /* POST /jobs/batch. */
 void cq_batch_submit(cq_gateway_t *gw, const cq_principal_t *who, const cq_http_req_t *req,
                      cq_http_resp_t *resp);

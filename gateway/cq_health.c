@@ -1,7 +1,7 @@
 /*
  * cq_health.c — service endpoints that need no auth: liveness, readiness
- * (Kafka and Redis answer), Prometheus metrics, the OpenAPI document and
- * the API reference page.
+ * (Kafka and Redis answer), Prometheus metrics and the OpenAPI document
+ * (the API reference page is cq_docs.c).
  *
  * Runs on any HTTP thread.
  */
@@ -10,47 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The reference page renders /openapi.json in the browser with no outside
- * script (the service may run where no CDN is reachable), and lets a reader
- * send each operation's example with their own credentials. */
-static const char cq_health_docs_html[] =
-    "<!doctype html><html><head><meta charset=\"utf-8\"><title>coachq API</title>"
-    "<style>body{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:72em}"
-    "h2{border-bottom:1px solid #ccc;font-size:1.1em}code,pre{background:#f4f4f4;padding:2px 4px}"
-    "pre{padding:8px;overflow:auto;max-height:24em}textarea{width:100%;height:14em;"
-    "font:12px monospace}.m{font-weight:bold;text-transform:uppercase;display:inline-block;"
-    "width:4.5em}#auth input{width:28em}</style></head><body><h1>coachq API</h1>"
-    "<p>Machine-readable contract: <a href=\"openapi.json\">openapi.json</a>. Every request "
-    "below is sent from this page with these credentials:</p><p id=\"auth\">"
-    "Authorization <input id=\"tok\" placeholder=\"Bearer eyJ...\"> or (development mode) "
-    "X-Tenant-Id <input id=\"ten\" style=\"width:10em\" value=\"demo\"></p>"
-    "<div id=\"ops\">Loading&hellip;</div><script>"
-    "const esc=s=>String(s).replace(/[&<>]/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;'}[c]));"
-    "function hdrs(){const h={'Content-Type':'application/json'};"
-    "const t=document.getElementById('tok').value.trim(),n=document.getElementById('ten')"
-    ".value.trim();if(t)h.Authorization=t.startsWith('Bearer ')?t:'Bearer '+t;"
-    "else if(n)h['X-Tenant-Id']=n;return h}"
-    "async function send(i,m,p){const out=document.getElementById('o'+i),h=hdrs();"
-    "const pref=document.getElementById('p'+i).value;if(pref)h.Prefer=pref;"
-    "const opt={method:m.toUpperCase(),headers:h};if(m!=='get')opt.body="
-    "document.getElementById('b'+i).value;out.textContent='...';try{const r=await fetch("
-    "location.pathname.replace(/docs$/,'')+p.replace(/^\\//,''),opt);const x=await r.text();"
-    "let j=x;try{j=JSON.stringify(JSON.parse(x),null,2)}catch(e){}"
-    "out.textContent=r.status+' '+r.statusText+'\\n'+j}catch(e){out.textContent=String(e)}}"
-    "fetch('openapi.json').then(r=>r.json()).then(d=>{const o=document.getElementById('ops');"
-    "o.innerHTML='';let i=0;for(const[p,item]of Object.entries(d.paths)){for(const[m,op]of "
-    "Object.entries(item)){if(typeof op!=='object'||!op.responses)continue;i++;"
-    "const s=document.createElement('section');let h='<h2><span class=m>'+esc(m)+'</span> '+"
-    "esc(p)+'</h2><p>'+esc(op.summary||'')+(op.deprecated?' <b>(deprecated)</b>':'')+'</p>';"
-    "if(op['x-coachq-operation']&&!p.includes('{')){const rb=op.requestBody&&op.requestBody"
-    ".content&&op.requestBody.content['application/json'];let ex='{}';if(rb&&rb.examples){"
-    "const e=Object.values(rb.examples)[0];if(e)ex=JSON.stringify(e.value,null,2)}"
-    "if(m!=='get')h+='<textarea id=\"b'+i+'\">'+esc(ex)+'</textarea>';"
-    "h+='<p><select id=\"p'+i+'\"><option value=\"\">wait for the answer</option>"
-    "<option>respond-async</option><option>wait=5</option></select> <button onclick=\"send('+"
-    "i+',\\''+m+'\\',\\''+p+'\\')\">Send</button></p><pre id=\"o'+i+'\"></pre>'}"
-    "s.innerHTML=h;o.appendChild(s)}}});</script></body></html>";
 
 /* Milliseconds a check took, for the HealthCheck's latencyMs. */
 static json_t *cq_health_check(bool up, int64_t started, const char *detail)
@@ -170,13 +129,23 @@ void cq_health_handle(cq_gateway_t *gw, const char *path, const cq_http_req_t *r
             (unsigned long long)atomic_load(&gw->bd_flight_waits),
             (unsigned long long)atomic_load(&gw->bd_stale),
             (long long)((cq_now_ms() - gw->started_ms) / 1000));
-        cq_http_resp_body(resp, 200, "text/plain; version=0.0.4", text, (size_t)n);
-    } else if (strcmp(path, "/openapi.json") == 0) {
+        if (n < 0 || (size_t)n >= sizeof(text))
+            n = 0;
+        char *all = NULL;
+        size_t all_len = 0;
+        FILE *out = open_memstream(&all, &all_len);
+        fwrite(text, 1, (size_t)n, out);
+        size_t extra = 24576; /* the rate limit's lines, by-tenant table included */
+        char *limits = cq_malloc(extra);
+        fwrite(limits, 1, cq_ratelimit_metrics(gw, limits, extra), out);
+        free(limits);
+        cq_histo_write(gw->request_seconds, NULL, out);
+        fclose(out);
+        cq_http_resp_body(resp, 200, "text/plain; version=0.0.4", all, all_len);
+        free(all);
+    } else {
         size_t len = 0;
         const char *text = cq_contract_text(gw->contract, &len);
         cq_http_resp_body(resp, 200, "application/json", text, len);
-    } else {
-        cq_http_resp_body(resp, 200, "text/html; charset=utf-8", cq_health_docs_html,
-                          sizeof(cq_health_docs_html) - 1);
     }
 }

@@ -10,8 +10,9 @@
  * message timeout is the produce wait, so a job refused after the wait is
  * never delivered later (its record is failed); while the producer knows no
  * broker answers, the 503 comes at once, before any record is written. A
- * message the broker may have taken without acknowledging it is answered
- * like an accepted job (202 and its resource), since it may run.
+ * message the broker may have taken without acknowledging it is sent again
+ * until one copy is acknowledged (202), or else recorded failed and
+ * refused (503), so that neither answer can leave a job queued for ever.
  *
  * Runs on any HTTP thread; uses only thread-safe parts of the context.
  */
@@ -40,7 +41,7 @@ static void cq_submit_body_hash(const char *operation, const json_t *body, char 
     EVP_MD_CTX_free(ctx);
     free(canon);
     for (unsigned int i = 0; i < md_len && i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+        snprintf(out + (size_t)2 * i, 3, "%02x", md[i]);
     out[64] = '\0';
 }
 
@@ -144,6 +145,7 @@ void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_pr
     char *existing = NULL;
     void *buf = NULL;
     size_t len = 0;
+    cq_limit_decision_t limit = {.reset_us = -1};
 
     if (op->request && op->request_from_query && !req->body) {
         body = json_object();
@@ -200,6 +202,7 @@ void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_pr
         cq_strlcpy(job_id, chosen_id, sizeof(job_id));
     else
         cq_uuid_v7(job_id);
+    CQ_LOG_CTX_PUT(cq_log_ctx()->job_id, job_id); /* the request's log lines name its job */
     const char *idem_key = cq_http_header(req, "Idempotency-Key");
     if (idem_key) {
         if (!*idem_key || strlen(idem_key) > 255) {
@@ -226,6 +229,13 @@ void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_pr
             cq_submit_answer(gw, existing, async, wait_ms, req, resp);
             goto out;
         }
+    }
+
+    /* A new job from here on: charged to the tenant (a replay above was not). */
+    if (!cq_ratelimit_check(gw, who, 1, req, resp, &limit)) {
+        if (idem_key)
+            cq_store_idempotency_release(gw->store, who->tenant_id, idem_key, job_id);
+        goto out;
     }
 
     if (cq_kafka_producer_down(gw->producer)) {
@@ -255,7 +265,8 @@ void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_pr
         goto out;
     }
 
-    const char *traceparent = cq_http_header(req, "traceparent");
+    char traceparent[CQ_TRACE_HEADER_LEN + 1];
+    cq_trace_format(&cq_log_ctx()->trace, traceparent);
     cq_job_envelope_t env = {
         .job_id = job_id,
         .tenant_id = (char *)who->tenant_id,
@@ -264,7 +275,7 @@ void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_pr
         .attempt = 0,
         .created_at = now,
         .deadline = now + gw->conf->jobs_deadline,
-        .trace_parent = traceparent && strlen(traceparent) < 128 ? (char *)traceparent : NULL,
+        .trace_parent = traceparent[0] ? traceparent : NULL,
         .payload = body,
         .authorization = (char *)cq_gateway_forwarded_credentials(op, req),
     };
@@ -280,17 +291,40 @@ void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_pr
     char *topic = cq_asprintf("%s%s", gw->conf->topics_jobs_prefix, op->kind);
     const char *fp = cq_avro_fingerprint(gw->avro, "JobEnvelope");
     cq_kafka_header_t headers[] = {
-        {"coachq-schema", "JobEnvelope", strlen("JobEnvelope")},
+        {CQ_AVRO_SCHEMA_HEADER, CQ_AVRO_ENVELOPE_FULL_NAME, strlen(CQ_AVRO_ENVELOPE_FULL_NAME)},
         {"coachq-fingerprint", fp, strlen(fp)},
         {"coachq-job-id", job_id, strlen(job_id)},
+        /* Also as a header, for consumers that do not decode the envelope. */
+        {"traceparent", traceparent, strlen(traceparent)},
     };
-    cq_kafka_message_t msg = {topic, who->tenant_id, strlen(who->tenant_id), buf,
-                              len,   headers,        CQ_ARRAY_SIZE(headers)};
+    cq_kafka_message_t msg = {topic,
+                              who->tenant_id,
+                              strlen(who->tenant_id),
+                              buf,
+                              len,
+                              headers,
+                              CQ_ARRAY_SIZE(headers) - !traceparent[0]};
     cq_kafka_outcome_t outcome;
     cq_kafka_produce_many(gw->producer, &msg, 1, (int)gw->conf->gateway_produce_timeout, &outcome);
+    /* Sent but not acknowledged (the broker went away mid-request): the job
+     * may or may not be in the log, and a 202 for a job that is not would
+     * leave it queued for ever. Send the same envelope again until a copy is
+     * acknowledged (a second copy is harmless: a job is claimed once). If
+     * none is, the job is recorded failed and refused below: a copy that did
+     * reach the log is not run then either, as workers do not start a job
+     * whose record is final. While the broker is known down a resend is
+     * refused at once, so this adds little to an outage. */
+    for (int resend = 0; outcome == CQ_KAFKA_MAYBE_DELIVERED && resend < CQ_SUBMIT_RESENDS;
+         resend++) {
+        CQ_LOG(CQ_LOG_WARN, "submit", job_id,
+               "the job queue took %s but did not acknowledge it: sending it again", op->name);
+        cq_kafka_produce_many(gw->producer, &msg, 1, (int)gw->conf->gateway_produce_timeout,
+                              &outcome);
+    }
     free(topic);
-    if (outcome == CQ_KAFKA_NOT_DELIVERED) {
-        CQ_LOG(CQ_LOG_WARN, "submit", job_id, "not queued: the job queue did not take it");
+    if (outcome != CQ_KAFKA_ACKED) {
+        CQ_LOG_CODE(CQ_LOG_WARN, "submit", job_id, cq_err_name(CQ_ERR_KAFKA_UNAVAILABLE),
+                    "not queued: the job queue did not take it");
         atomic_fetch_add(&gw->jobs_not_queued, 1);
         cq_store_finish(gw->store, job_id, CQ_JOB_FAILED, NULL, NULL,
                         cq_err_name(CQ_ERR_KAFKA_UNAVAILABLE),
@@ -302,16 +336,11 @@ void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_pr
         cq_http_resp_header(resp, "X-Job-Id", "%s", job_id);
         goto out;
     }
-    if (outcome == CQ_KAFKA_MAYBE_DELIVERED)
-        CQ_LOG(CQ_LOG_WARN, "submit", job_id,
-               "the job queue took %s but did not acknowledge it: answering as queued, since it "
-               "may run",
-               op->name);
-    else
-        CQ_LOG(CQ_LOG_INFO, "submit", job_id, "queued %s for tenant %s", op->name, who->tenant_id);
+    CQ_LOG(CQ_LOG_INFO, "submit", job_id, "queued %s for tenant %s", op->name, who->tenant_id);
     atomic_fetch_add(&gw->jobs_submitted, 1);
     cq_submit_answer(gw, job_id, async, wait_ms, req, resp);
 out:
+    cq_ratelimit_headers(gw, who, &limit, resp);
     if (op->deprecated)
         cq_submit_deprecation_headers(gw, op, resp);
     free(buf);

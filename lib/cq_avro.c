@@ -252,7 +252,7 @@ static bool write_message(cq_avro_walk_t *w, avro_value_t *rec, void **buf, size
     size_t size = 0;
     CQ_AVRO_AV(w, avro_value_sizeof(rec, &size));
     if (size > CQ_AVRO_MAX_MESSAGE)
-        return cq_avro_walk_fail(w, "the message would be %zu bytes, over the %u-byte limit", size,
+        return cq_avro_walk_fail(w, "the message would be %zu bytes, over the %zu-byte limit", size,
                                  CQ_AVRO_MAX_MESSAGE);
     char *out = cq_malloc(size);
     avro_writer_t writer = avro_writer_memory(out, (int64_t)size);
@@ -273,7 +273,7 @@ static bool read_message(cq_avro_walk_t *w, const cq_avro_class_t *cls, const cq
                          const void *buf, size_t len, avro_value_t *rec)
 {
     if (len > CQ_AVRO_MAX_MESSAGE)
-        return cq_avro_walk_fail(w, "message of %zu bytes is over the %u-byte limit", len,
+        return cq_avro_walk_fail(w, "message of %zu bytes is over the %zu-byte limit", len,
                                  CQ_AVRO_MAX_MESSAGE);
     if (!buf || len == 0)
         return cq_avro_walk_fail(w, "empty message");

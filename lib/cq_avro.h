@@ -21,7 +21,7 @@
 
 /* Decoding refuses any message larger than this before looking at it. Encoding
  * refuses to produce one. */
-#define CQ_AVRO_MAX_MESSAGE (8u * 1024u * 1024u)
+#define CQ_AVRO_MAX_MESSAGE ((size_t)8 * 1024 * 1024)
 /* Deepest nesting of records/arrays/unions accepted (recursive schemas). */
 #define CQ_AVRO_MAX_DEPTH 128
 /* Most array items, all arrays together, in one message (and never more
@@ -29,6 +29,10 @@
 #define CQ_AVRO_MAX_ITEMS 100000
 /* Kafka header that carries cq_avro_fingerprint() of the writer schema. */
 #define CQ_AVRO_FINGERPRINT_HEADER "coachq-fingerprint"
+/* The coachq-schema header of each record: the record's full Avro name. */
+#define CQ_AVRO_SCHEMA_HEADER      "coachq-schema"
+#define CQ_AVRO_ENVELOPE_FULL_NAME "io.coachq.JobEnvelope"
+#define CQ_AVRO_RESULT_FULL_NAME   "io.coachq.JobResult"
 
 typedef struct cq_avro_s cq_avro_t;
 

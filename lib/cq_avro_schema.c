@@ -139,6 +139,7 @@ static bool gen_op_union(cq_avro_map_t *g, cq_avro_op_t *ops, const gen_op_t *ra
                          bool result, cq_avro_node_t **node, json_t **avro)
 {
     cq_avro_node_t *u = cq_avro_map_node(g, CQ_AVRO_UNION);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     u->branches = cq_calloc(op_count + 1, sizeof(*u->branches));
     u->branches[u->count++] = cq_avro_map_node(g, CQ_AVRO_NULL);
     *avro = json_pack("[s]", "null");
@@ -334,6 +335,7 @@ static bool collect_ops(cq_avro_map_t *g, json_t *openapi, cq_avro_schema_t *sch
     size_t cap = 0;
     gen_op_t *raw = NULL;
     *raw_out = NULL;
+    schema->op_count = 0; /* raw holds op_count entries */
     if (!json_is_object(paths)) {
         cq_avro_map_fail(g, "the document has no paths object");
         return false;
@@ -517,7 +519,7 @@ static bool fingerprint(cq_avro_gen_schema_t *gs)
     bool ok =
         text && EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL) == 1 && mdlen == 32;
     for (unsigned int i = 0; ok && i < mdlen; i++)
-        snprintf(gs->fingerprint + 2 * i, 3, "%02x", md[i]);
+        snprintf(gs->fingerprint + (size_t)2 * i, 3, "%02x", md[i]);
     free(text);
     return ok;
 }

@@ -148,10 +148,10 @@ void cq_avro_walk_pop(cq_avro_walk_t *w, size_t mark)
     w->path[mark] = '\0';
 }
 
-bool cq_avro_walk_fail(cq_avro_walk_t *w, const char *fmt, ...)
+void cq_avro_walk_note(cq_avro_walk_t *w, const char *fmt, ...)
 {
     if (w->quiet || w->failed)
-        return false;
+        return;
     w->failed = true;
     char msg[256];
     va_list ap;
@@ -159,15 +159,14 @@ bool cq_avro_walk_fail(cq_avro_walk_t *w, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     cq_errstr_set(w->errstr, w->errstr_size, "%s%s%s", w->path, w->path_len ? ": " : "", msg);
-    return false;
 }
 
 /* avro-c failed where our own checks say it cannot: an internal error. */
-bool cq_avro_walk_avro_fail(cq_avro_walk_t *w, int rc)
+void cq_avro_walk_note_avro(cq_avro_walk_t *w, int rc)
 {
     if (!w->quiet)
         w->err = CQ_ERR_INTERNAL_ERROR;
-    return cq_avro_walk_fail(w, "avro-c failed (%s)", strerror(rc));
+    cq_avro_walk_note(w, "avro-c failed (%s)", strerror(rc));
 }
 
 bool cq_avro_utf8_valid(const unsigned char *s, size_t len)
@@ -213,7 +212,6 @@ static bool encode_record(cq_avro_walk_t *w, const cq_avro_node_t *node, json_t 
                           int depth)
 {
     const char *key;
-    json_t *val;
     if (node->wrapper) {
         avro_value_t child;
         if (v)
@@ -222,8 +220,7 @@ static bool encode_record(cq_avro_walk_t *w, const cq_avro_node_t *node, json_t 
     }
     if (!json_is_object(j))
         return cq_avro_walk_fail(w, "expected an object");
-    for (void *it = json_object_iter(j);
-         it && (key = json_object_iter_key(it)) && (val = json_object_iter_value(it));
+    for (void *it = json_object_iter(j); it && (key = json_object_iter_key(it));
          it = json_object_iter_next(j, it)) {
         bool known = false;
         for (size_t i = 0; i < node->count && !known; i++)
@@ -310,7 +307,8 @@ static bool encode(cq_avro_walk_t *w, const cq_avro_node_t *node, json_t *j, avr
         double d = json_is_real(j) ? json_real_value(j) : 0;
         if (json_is_integer(j))
             n = json_integer_value(j);
-        else if (json_is_real(j) && d == floor(d) && d >= -0x1p63 && d < 0x1p63)
+        else if (json_is_real(j) && d == floor(d) && d >= (double)INT64_MIN &&
+                 d < -(double)INT64_MIN)
             n = (int64_t)d;
         else
             return cq_avro_walk_fail(w, "expected an integer");

@@ -32,10 +32,22 @@ void cq_avro_walk_init(cq_avro_walk_t *w, cq_err_t err, char *errstr, size_t err
 /* Appends a path segment (".name", "[3]"); returns the mark to pop back to. */
 size_t cq_avro_walk_push(cq_avro_walk_t *w, const char *fmt, ...) CQ_PRINTF(2, 3);
 void cq_avro_walk_pop(cq_avro_walk_t *w, size_t mark);
-/* Records "path: message" unless quiet or already failed; returns false. */
-bool cq_avro_walk_fail(cq_avro_walk_t *w, const char *fmt, ...) CQ_PRINTF(2, 3);
-/* avro-c failed where our checks say it cannot: INTERNAL_ERROR; false. */
-bool cq_avro_walk_avro_fail(cq_avro_walk_t *w, int rc);
+/* Records "path: message" unless quiet or already failed. */
+void cq_avro_walk_note(cq_avro_walk_t *w, const char *fmt, ...) CQ_PRINTF(2, 3);
+/* avro-c failed where our checks say it cannot: records INTERNAL_ERROR. */
+void cq_avro_walk_note_avro(cq_avro_walk_t *w, int rc);
+
+/* The two above as the walkers use them, `return cq_avro_walk_fail(...)`:
+ * always false. A macro and an inline function, so that the "always false"
+ * is visible where they are used (static analysis follows neither a call
+ * into another file nor a variadic call). */
+#define cq_avro_walk_fail(w, ...) (cq_avro_walk_note((w), __VA_ARGS__), false)
+
+static inline bool cq_avro_walk_avro_fail(cq_avro_walk_t *w, int rc)
+{
+    cq_avro_walk_note_avro(w, rc);
+    return false;
+}
 
 /* Returns false from the calling function when an avro-c call fails. */
 #define CQ_AVRO_AV(w, call)                                                                        \

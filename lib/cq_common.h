@@ -14,14 +14,16 @@
 #define CQ_PRINTF(fmt_idx, arg_idx) __attribute__((format(printf, fmt_idx, arg_idx)))
 #define CQ_UNUSED(x)                ((void)(x))
 
-/* Allocation: never returns NULL; on out-of-memory prints and aborts. */
-void *cq_malloc(size_t size);
-void *cq_calloc(size_t nmemb, size_t size);
-void *cq_realloc(void *ptr, size_t size);
-char *cq_strdup(const char *s);
-char *cq_strndup(const char *s, size_t n);
+/* Allocation: never returns NULL; on out-of-memory prints and aborts
+ * (returns_nonnull tells the compiler and static analysis so). */
+#define CQ_NONNULL_RESULT __attribute__((returns_nonnull))
+void *cq_malloc(size_t size) CQ_NONNULL_RESULT;
+void *cq_calloc(size_t nmemb, size_t size) CQ_NONNULL_RESULT;
+void *cq_realloc(void *ptr, size_t size) CQ_NONNULL_RESULT;
+char *cq_strdup(const char *s) CQ_NONNULL_RESULT;
+char *cq_strndup(const char *s, size_t n) CQ_NONNULL_RESULT;
 /* Formats into a newly allocated string; caller frees. */
-char *cq_asprintf(const char *fmt, ...) CQ_PRINTF(1, 2);
+char *cq_asprintf(const char *fmt, ...) CQ_PRINTF(1, 2) CQ_NONNULL_RESULT;
 
 /* Copies src into dst of dst_size bytes, always NUL-terminated, truncating. */
 void cq_strlcpy(char *dst, const char *src, size_t dst_size);

@@ -78,12 +78,12 @@ typedef struct {
 
 /* Largest first, so cq_config_format picks the largest unit that divides. */
 static const cq_config_unit_t cq_config_ms_units[] = {
-    {"h", 3600 * 1000}, {"m", 60 * 1000}, {"s", 1000}, {"ms", 1}};
+    {"h", 3600LL * 1000}, {"m", 60LL * 1000}, {"s", 1000}, {"ms", 1}};
 
 /* IEC units only: "KB" and "MB" are read as 1000 or 1024 by different people,
  * so they are refused rather than guessed. */
 static const cq_config_unit_t cq_config_size_units[] = {
-    {"GiB", 1024LL * 1024 * 1024}, {"MiB", 1024 * 1024}, {"KiB", 1024}, {"B", 1}};
+    {"GiB", 1024LL * 1024 * 1024}, {"MiB", 1024LL * 1024}, {"KiB", 1024}, {"B", 1}};
 
 #define CQ_CONFIG_MS_UNITS   "ms, s, m or h"
 #define CQ_CONFIG_SIZE_UNITS "B, KiB, MiB or GiB"
@@ -319,14 +319,14 @@ static bool cq_config_env_key(const char *env_name, char *key, size_t key_size)
     if (strncmp(env_name, "KAFKA_", 6) == 0) {
         snprintf(key, key_size, "kafka.%s", env_name + 6);
         for (char *p = key + 6; *p; p++)
-            *p = *p == '_' ? '.' : (char)tolower((unsigned char)*p);
+            *p = (char)(*p == '_' ? '.' : tolower((unsigned char)*p));
         return true;
     }
     for (size_t i = 0; i < CQ_ARRAY_SIZE(cq_config_rows); i++) {
         const char *k = cq_config_rows[i].key;
         size_t j = 0;
         for (; k[j] && env_name[j]; j++) {
-            char want = k[j] == '.' ? '_' : (char)toupper((unsigned char)k[j]);
+            char want = (char)(k[j] == '.' ? '_' : toupper((unsigned char)k[j]));
             if (env_name[j] != want)
                 break;
         }
@@ -342,7 +342,10 @@ static bool cq_config_env_key(const char *env_name, char *key, size_t key_size)
 static bool cq_config_env_reserved(const char *name)
 {
     static const char *const prefixes[] = {"STACK_", "RUN_", "TEST_", "IT_"};
-    static const char *const names[] = {"SOURCE_DIR", "BIN_DIR", "UPDATE_GOLDEN", "AVRO_TOOLS"};
+    /* URL, TOKEN, TENANT, USER: the coachq command line's (cli/main.c), so a
+     * shell that exports them can still start the services. */
+    static const char *const names[] = {"SOURCE_DIR", "BIN_DIR", "UPDATE_GOLDEN", "AVRO_TOOLS",
+                                        "URL",        "TOKEN",   "TENANT",        "USER"};
     for (size_t i = 0; i < CQ_ARRAY_SIZE(prefixes); i++)
         if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
             return true;
@@ -411,9 +414,11 @@ cq_err_t cq_config_from_args(cq_config_t *conf, const char *program, int argc, c
     cq_err_t rc;
     if (file && (rc = cq_config_load_file(conf, file, errstr, errstr_size)) != CQ_ERR_OK)
         return rc;
-    if ((rc = cq_config_load_env(conf, environ, errstr, errstr_size)) != CQ_ERR_OK)
+    static char *const no_env[] = {NULL}; /* environ is NULL after clearenv() */
+    if ((rc = cq_config_load_env(conf, environ ? environ : no_env, errstr, errstr_size)) !=
+        CQ_ERR_OK)
         return rc;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc && argv[i]; i++) {
         if (strcmp(argv[i], "-c") == 0) {
             i++;
             continue;
@@ -436,6 +441,11 @@ cq_err_t cq_config_from_args(cq_config_t *conf, const char *program, int argc, c
     if (!cq_log_level_set(conf->log_level)) {
         cq_errstr_set(errstr, errstr_size, "log.level: \"%s\" is not error, warn, info or debug",
                       conf->log_level);
+        return CQ_ERR_CONFIG;
+    }
+    if (!cq_log_format_set(conf->log_format)) {
+        cq_errstr_set(errstr, errstr_size, "log.format: \"%s\" is not auto, text or json",
+                      conf->log_format);
         return CQ_ERR_CONFIG;
     }
     return CQ_ERR_OK;

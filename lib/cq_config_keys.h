@@ -17,6 +17,10 @@
 /* X(key, field, type, default, min, max, programs, description) */
 #define CQ_CONFIG_TABLE(X)                                                                         \
     X("log.level", log_level, STR, "info", 0, 0, GW, "Log level: error, warn, info or debug.")     \
+    X("log.format", log_format, STR, "auto", 0, 0, GW,                                             \
+      "Log lines: text (for a person), json (one JSON object per line: time, level, component, "   \
+      "request_id or job_id, tenant, operation, trace_id, code, msg) or auto (text on a "          \
+      "terminal, json otherwise).")                                                                \
     X("gateway.listen", gateway_listen, STR, "127.0.0.1:8080", 0, 0, G,                            \
       "Address and port the HTTP server listens on (civetweb listening_ports syntax).")            \
     X("gateway.threads", gateway_threads, INT, "1024", 4, 8192, G,                                 \
@@ -62,6 +66,16 @@
     X("gateway.produce_timeout", gateway_produce_timeout, MS, "10s", 100, 600000, G,               \
       "How long a submission waits for the broker to acknowledge its job before 503; also the "    \
       "producer's message timeout, so a job answered 503 is never delivered later.")               \
+    X("ratelimit.rate", ratelimit_rate, INT, "600", 0, 60000000, G,                                \
+      "Jobs per minute a tenant may submit, sustained (a batch counts its items); over it the "    \
+      "gateway answers 429 RATE_LIMITED. The state is in Redis, shared by every gateway. 0: no "   \
+      "limit.")                                                                                    \
+    X("ratelimit.burst", ratelimit_burst, INT, "1000", 1, 1000000, G,                              \
+      "Size of a tenant's bucket: jobs it may submit at once; the bucket refills at "              \
+      "ratelimit.rate. The default lets the largest batch (1000 items) through a full bucket.")    \
+    X("ratelimit.tenants", ratelimit_tenants, STR, "", 0, 0, G,                                    \
+      "Per-tenant overrides of the rate: tenant=jobs-per-minute/burst, comma-separated, e.g. "     \
+      "acme=60/10,bigco=6000/2000; a rate of 0 exempts the tenant.")                               \
     X("schemas.openapi", schemas_openapi, STR, "", 0, 0, GW,                                       \
       "Path of an OpenAPI document to use instead of the one built into the programs.")            \
     X("redis.host", redis_host, STR, "127.0.0.1", 0, 0, GW, "Redis host.")                         \
@@ -158,6 +172,13 @@
       "How long an open circuit refuses calls before one trial call.")                             \
     X("llm.fallback_builtin", llm_fallback_builtin, BOOL, "false", 0, 0, W,                        \
       "When the circuit is open, answer with the builtin engine (the job says so).")               \
+    X("llm.token_budget", llm_token_budget, INT, "1000000", 0, 1000000000000000, W,                \
+      "LLM tokens (prompt + completion, as the provider reports them) a tenant may use per UTC "   \
+      "day, counted in Redis across every worker. Over it the builtin engine answers when "        \
+      "llm.fallback_builtin is on, else the job fails TOKEN_BUDGET_EXCEEDED. 0: no budget.")       \
+    X("llm.token_budgets", llm_token_budgets, STR, "", 0, 0, W,                                    \
+      "Per-tenant overrides of the daily budget: tenant=tokens, comma-separated, e.g. "            \
+      "acme=50000,bigco=20000000; 0 exempts the tenant.")                                          \
     X("fetch.allow", fetch_allow, STR, "", 0, 0, W,                                                \
       "Comma-separated CIDRs that user-supplied URLs may reach although they are not public "      \
       "(e.g. 127.0.0.0/8 for test fakes); empty: only public addresses.")                          \

@@ -30,6 +30,10 @@
     X(IDEMPOTENCY_KEY_REUSED, 422, false, "The idempotency key was used with a different body")    \
     X(DEPENDENCY_CYCLE, 422, false, "The actions' dependencies form a cycle")                      \
     X(RATE_LIMIT_EXCEEDED, 429, true, "Too many requests")                                         \
+    X(RATE_LIMITED, 429, true,                                                                     \
+      "The tenant submitted more jobs than its rate limit allows; retry after Retry-After")        \
+    X(TOKEN_BUDGET_EXCEEDED, 429, false,                                                           \
+      "The tenant has used its daily LLM token budget; it renews at 00:00 UTC")                    \
     X(INTERNAL_ERROR, 500, false, "An unexpected error occurred")                                  \
     X(NOT_IMPLEMENTED, 501, false, "No engine of this service can answer the operation yet")       \
     X(INVALID_AI_RESPONSE, 502, false, "The AI service answered with an invalid result")           \

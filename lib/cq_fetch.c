@@ -76,6 +76,7 @@ struct cq_fetch_call_s {
     int *retry_statuses; /* 0-terminated copy, or NULL for the default set */
     long buffer_size;
     char *log_id;
+    cq_log_ctx_t log_ctx; /* the caller's at start: its trace, and its callback's context */
     /* Progress. */
     int tries; /* of the current hop */
     int attempts, redirects;
@@ -109,6 +110,7 @@ struct cq_fetch_s {
     CURL **idle; /* reset easy handles kept for the next transfers */
     size_t idle_count, idle_cap;
     unsigned int seed;
+    cq_histo_t *call_seconds; /* by destination and outcome (cq_fetch_dest) */
 };
 
 static pthread_once_t cq_fetch_curl_once = PTHREAD_ONCE_INIT;
@@ -214,6 +216,7 @@ cq_fetch_t *cq_fetch_new(const cq_config_t *conf, char *errstr, size_t errstr_si
         .retry_transport = true,
     };
     fetch->seed = (unsigned int)cq_now_ms() ^ (unsigned int)(uintptr_t)fetch;
+    fetch->call_seconds = cq_fetch_dest_histo_new();
     return fetch;
 }
 
@@ -225,6 +228,11 @@ cq_fetch_request_t cq_fetch_request_defaults(const cq_fetch_t *fetch)
 const cq_urlpolicy_t *cq_fetch_policy(const cq_fetch_t *fetch)
 {
     return fetch->policy;
+}
+
+void cq_fetch_metrics_write(cq_fetch_t *fetch, const char *first_labels, FILE *out)
+{
+    cq_histo_write(fetch->call_seconds, first_labels, out);
 }
 
 size_t cq_fetch_in_flight(const cq_fetch_t *fetch)
@@ -317,6 +325,7 @@ void cq_fetch_destroy(cq_fetch_t *fetch)
     curl_multi_cleanup(fetch->multi);
     cq_fetch_events_destroy(fetch->events);
     cq_urlpolicy_destroy(fetch->policy);
+    cq_histo_destroy(fetch->call_seconds);
     free(fetch);
 }
 
@@ -402,6 +411,12 @@ static void cq_fetch_attempt(cq_fetch_call_t *call)
     for (size_t i = 0; i < call->header_count; i++)
         call->slist = curl_slist_append(call->slist, call->headers[i]);
     call->slist = curl_slist_append(call->slist, "Expect:");
+    if (!call->user_url && call->log_ctx.trace.trace_id[0]) { /* upstream services only */
+        char tp[CQ_TRACE_HEADER_LEN + 1], line[CQ_TRACE_HEADER_LEN + 16];
+        cq_trace_child(&call->log_ctx.trace, tp);
+        snprintf(line, sizeof(line), "traceparent: %s", tp);
+        call->slist = curl_slist_append(call->slist, line);
+    }
     curl_easy_setopt(easy, CURLOPT_URL, call->url.url);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
@@ -657,6 +672,7 @@ cq_fetch_call_t *cq_fetch_start(cq_fetch_t *fetch, const cq_fetch_request_t *req
     }
     call->buffer_size = req->buffer_size;
     call->log_id = req->log_id ? cq_strdup(req->log_id) : NULL;
+    call->log_ctx = *cq_log_ctx();
     fetch->in_flight++;
     char why[200];
     if (cq_urlpolicy_parse(call->user_url ? fetch->policy : NULL, req->url, &call->url, why,
@@ -686,7 +702,10 @@ static void cq_fetch_read_done(cq_fetch_t *fetch)
             continue;
         cq_fetch_call_t *call = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
+        cq_log_ctx_t outer = *cq_log_ctx(); /* its retry and failure lines name the job */
+        cq_log_ctx_set(&call->log_ctx);
         cq_fetch_on_done(call, msg->data.result);
+        cq_log_ctx_set(&outer);
     }
 }
 
@@ -703,7 +722,9 @@ static int cq_fetch_deliver(cq_fetch_t *fetch)
     }
     while (fetch->lists[CQ_FETCH_IN_DELIVER]) {
         cq_fetch_call_t *call = fetch->lists[CQ_FETCH_IN_DELIVER];
-        cq_fetch_unlink(call);
+        /* A freed call was unlinked first: the analyzer does not follow the
+         * list head that unlink rewrites through call->fetch. */
+        cq_fetch_unlink(call); /* NOLINT(clang-analyzer-unix.Malloc) */
         fetch->in_flight--;
         cq_fetch_result_t result = {
             .err = call->err,
@@ -721,7 +742,12 @@ static int cq_fetch_deliver(cq_fetch_t *fetch)
         };
         call->resp = NULL;
         cq_strlcpy(result.message, call->message, sizeof(result.message));
+        cq_fetch_dest_observe(fetch->call_seconds, call->url.dest, call->user_url, call->status,
+                              cq_fetch_fail_name(call->fail), result.latency_ms);
+        cq_log_ctx_t outer = *cq_log_ctx(); /* the callback runs in its caller's context */
+        cq_log_ctx_set(&call->log_ctx);
         call->done(call->opaque, &result);
+        cq_log_ctx_set(&outer);
         free(result.body);
         cq_fetch_call_free(call);
         delivered++;

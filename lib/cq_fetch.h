@@ -19,6 +19,11 @@
  *
  * Never blocks: DNS runs on curl's resolver threads, waits are timers.
  *
+ * Observability: a call keeps the caller's log context (cq_log.h) from
+ * cq_fetch_start; calls without .user_url send its trace on as a
+ * traceparent header (a new span id per transfer), and the callback runs
+ * with that context set again. Durations go to a histogram by destination.
+ *
  * Threads: not thread-safe. One loop thread owns the fetch: it calls
  * cq_fetch_start, cq_fetch_cancel and cq_fetch_poll (and the other
  * functions below), and completion
@@ -28,6 +33,8 @@
  */
 #ifndef CQ_FETCH_H
 #define CQ_FETCH_H
+
+#include <stdio.h>
 
 #include "cq_common.h"
 #include "cq_config.h"
@@ -164,6 +171,11 @@ int cq_fetch_timeout_ms(const cq_fetch_t *fetch);
  * Any thread; for loops that also wait on other sources (a completion
  * queue, Kafka). */
 void cq_fetch_wakeup(cq_fetch_t *fetch);
+
+/* The call-duration histogram (coachq_worker_upstream_call_duration_seconds,
+ * by destination and outcome) in Prometheus text, first_labels before its
+ * own. Any thread (the metrics server's). */
+void cq_fetch_metrics_write(cq_fetch_t *fetch, const char *first_labels, FILE *out);
 
 /* Calls started whose callback has not run. */
 size_t cq_fetch_in_flight(const cq_fetch_t *fetch);

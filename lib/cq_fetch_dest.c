@@ -4,6 +4,8 @@
  */
 #include "cq_fetch_dest.h"
 
+#include <stdio.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,4 +124,32 @@ const char *cq_fetch_dests_state(cq_fetch_dests_t *dests, const char *name)
 size_t cq_fetch_dests_count(const cq_fetch_dests_t *dests)
 {
     return dests->count;
+}
+
+cq_histo_t *cq_fetch_dest_histo_new(void)
+{
+    static const double bounds[] = CQ_HISTO_BOUNDS_UPSTREAM;
+    return cq_histo_new("coachq_worker_upstream_call_duration_seconds",
+                        "Time of one call of the fetch layer (upstream services, pages users "
+                        "name) from its start to its end, retries and redirects included, by "
+                        "destination host:port and outcome (status class, or why no response "
+                        "came).",
+                        bounds, CQ_ARRAY_SIZE(bounds), CQ_FETCH_DEST_MAX_SERIES,
+                        "destination=\"other\",outcome=\"other\"");
+}
+
+void cq_fetch_dest_observe(cq_histo_t *histo, const char *dest, bool user_url, long status,
+                           const char *fail_name, int64_t latency_ms)
+{
+    char value[96], labels[CQ_HISTO_MAX_LABELS], outcome[32];
+    cq_histo_label_value(user_url        ? "user-url"
+                         : dest && *dest ? dest
+                                         : "unknown",
+                         value, sizeof(value));
+    if (status >= 100 && status < 600)
+        snprintf(outcome, sizeof(outcome), "%ldxx", status / 100);
+    else
+        cq_strlcpy(outcome, fail_name ? fail_name : "other", sizeof(outcome));
+    snprintf(labels, sizeof(labels), "destination=\"%s\",outcome=\"%s\"", value, outcome);
+    cq_histo_observe(histo, labels, (double)latency_ms / 1000.0);
 }

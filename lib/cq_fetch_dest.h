@@ -16,6 +16,7 @@
 
 #include "cq_breaker.h"
 #include "cq_common.h"
+#include "cq_histo.h"
 
 typedef struct cq_fetch_dests_s cq_fetch_dests_t;
 typedef struct cq_fetch_dest_s cq_fetch_dest_t;
@@ -38,5 +39,18 @@ cq_breaker_t *cq_fetch_dest_breaker(cq_fetch_dest_t *dest);
 const char *cq_fetch_dests_state(cq_fetch_dests_t *dests, const char *name);
 /* Destinations in the table. */
 size_t cq_fetch_dests_count(const cq_fetch_dests_t *dests);
+
+/* The call-duration histogram of a fetch
+ * (coachq_worker_upstream_call_duration_seconds by destination and
+ * outcome): at most CQ_FETCH_DEST_MAX_SERIES label sets, then
+ * destination="other". Caller destroys it (cq_histo_destroy). */
+#define CQ_FETCH_DEST_MAX_SERIES 160
+cq_histo_t *cq_fetch_dest_histo_new(void);
+/* Records one call that ended: its destination ("host:port"; a URL a user
+ * gave is counted as destination="user-url", whatever its host, so users
+ * cannot grow the label sets), its outcome (the status class, or the
+ * failure's name when no response came) and its duration. Any thread. */
+void cq_fetch_dest_observe(cq_histo_t *histo, const char *dest, bool user_url, long status,
+                           const char *fail_name, int64_t latency_ms);
 
 #endif

@@ -135,7 +135,7 @@ void cq_http_resp_problem_ex(cq_http_resp_t *resp, const cq_http_req_t *req, cq_
     char type[128];
     snprintf(type, sizeof(type), "https://coachq.dev/problems/%s", code);
     for (char *p = type; *p; p++)
-        *p = *p == '_' ? '-' : (char)tolower((unsigned char)*p);
+        *p = (char)(*p == '_' ? '-' : tolower((unsigned char)*p));
     json_t *body =
         json_pack("{s:b, s:s, s:s, s:i, s:s, s:s, s:s}", "success", 0, "type", type, "title",
                   cq_err_desc(err), "status", status, "detail", detail ? detail : cq_err_desc(err),
@@ -167,16 +167,21 @@ static void cq_http_send(struct mg_connection *conn, const cq_http_req_t *req,
                          const cq_http_resp_t *resp, bool close)
 {
     int status = resp->status ? resp->status : 500;
+    /* Answers are not cached unless the handler said otherwise (static files). */
+    bool cache_set = false;
+    for (size_t i = 0; i < resp->header_count; i++)
+        cache_set |= strncasecmp(resp->header_lines[i], "Cache-Control:", 14) == 0;
     mg_printf(conn,
               "HTTP/1.1 %d %s\r\n"
               "Content-Type: %s\r\n"
-              "Content-Length: %zu\r\n"
               "X-Request-Id: %s\r\n"
-              "Cache-Control: no-store\r\n"
-              "%s",
+              "%s%s",
               status, mg_get_response_code_text(conn, status),
-              resp->content_type ? resp->content_type : "text/plain", resp->body_len,
-              req->request_id, close ? "Connection: close\r\n" : "");
+              resp->content_type ? resp->content_type : "text/plain", req->request_id,
+              cache_set ? "" : "Cache-Control: no-store\r\n", close ? "Connection: close\r\n" : "");
+    /* A 304 has no content, and its Content-Length would be the 200's. */
+    if (status != 304)
+        mg_printf(conn, "Content-Length: %zu\r\n", resp->body_len);
     for (size_t i = 0; i < resp->header_count; i++)
         mg_printf(conn, "%s\r\n", resp->header_lines[i]);
     mg_write(conn, "\r\n", 2);

@@ -110,6 +110,7 @@ cq_err_t cq_kafka_create_topics(const cq_config_t *conf, const char *const *topi
         rd_kafka_conf_destroy(kconf);
         return CQ_ERR_CONFIG;
     }
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     rd_kafka_NewTopic_t **nt = cq_calloc(count, sizeof(*nt));
     for (size_t i = 0; i < count; i++) {
         nt[i] = rd_kafka_NewTopic_new(topics[i], partitions, -1, err, sizeof(err));

@@ -201,6 +201,23 @@ void cq_kafka_consumer_fd_clear(cq_kafka_consumer_t *consumer);
 cq_err_t cq_kafka_consumer_commit(cq_kafka_consumer_t *consumer, const char *topic,
                                   int32_t partition, int64_t next_offset, bool async);
 
+/* The lag of one assigned partition: the high watermark minus the group's
+ * committed offset, as librdkafka last measured it. */
+typedef struct {
+    char topic[128];
+    int32_t partition;
+    int64_t lag;
+} cq_kafka_lag_t;
+
+/* Copies up to max partitions' lag into out; returns how many. Taken from
+ * librdkafka's statistics (kafka.statistics.interval.ms, 5 s unless set;
+ * 0 turns them off and this returns 0), which it hands over on the polling
+ * thread, so measuring costs the loop no broker round trip. A partition
+ * with no committed offset yet counts from the log start (where
+ * auto.offset.reset=earliest starts it); one whose watermarks are not known
+ * yet is left out. Any thread: a mutex guards the copy. */
+size_t cq_kafka_consumer_lag(cq_kafka_consumer_t *consumer, cq_kafka_lag_t *out, size_t max);
+
 /* Stops or restarts fetching from every assigned partition (polling goes on). */
 cq_err_t cq_kafka_consumer_pause(cq_kafka_consumer_t *consumer, bool pause);
 

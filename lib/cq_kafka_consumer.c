@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
 struct cq_kafka_consumer_s {
@@ -28,7 +29,73 @@ struct cq_kafka_consumer_s {
     int member_lock;       /* descriptor of the claimed member slot, -1 if none */
     bool fatal_logged;
     rd_kafka_topic_partition_list_t *owned; /* our assignment, kept by the rebalance callback */
+    /* Lag per partition from the last statistics (the polling thread
+     * writes, the metrics threads read). */
+    pthread_mutex_t lag_lock;
+    cq_kafka_lag_t *lag;
+    size_t lag_count;
 };
+
+/* Most partitions whose lag is kept. */
+#define CQ_KAFKA_LAG_MAX 256
+
+/* librdkafka's statistics (JSON), on the polling thread: keep each
+ * assigned partition's consumer_lag (watermark - committed offset). */
+static int cq_kafka_stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
+{
+    cq_kafka_consumer_t *consumer = opaque;
+    json_t *stats = json_loadb(json, json_len, 0, NULL);
+    cq_kafka_lag_t *lag = cq_calloc(CQ_KAFKA_LAG_MAX, sizeof(*lag));
+    size_t n = 0;
+    const char *topic;
+    json_t *t;
+    json_object_foreach(json_object_get(stats, "topics"), topic, t)
+    {
+        const char *key;
+        json_t *p;
+        json_object_foreach(json_object_get(t, "partitions"), key, p)
+        {
+            json_int_t partition = json_integer_value(json_object_get(p, "partition"));
+            json_t *desired = json_object_get(p, "desired");
+            if (partition < 0 || n == CQ_KAFKA_LAG_MAX || (desired && !json_is_true(desired)))
+                continue; /* not ours */
+            json_int_t value = json_integer_value(json_object_get(p, "consumer_lag"));
+            json_int_t hi = json_integer_value(json_object_get(p, "hi_offset"));
+            json_int_t lo = json_integer_value(json_object_get(p, "lo_offset"));
+            /* No commit yet (a new group, a partition never finished): the
+             * group starts from the log start (auto.offset.reset=earliest),
+             * so everything from there on is waiting. */
+            if (!json_is_integer(json_object_get(p, "consumer_lag")) || value < 0)
+                value = json_integer_value(json_object_get(p, "committed_offset")) < 0 && hi >= 0 &&
+                                lo >= 0 && hi >= lo
+                            ? hi - lo
+                            : -1;
+            if (value < 0)
+                continue;
+            cq_strlcpy(lag[n].topic, topic, sizeof(lag[n].topic));
+            lag[n].partition = (int32_t)partition;
+            lag[n].lag = (int64_t)value;
+            n++;
+        }
+    }
+    json_decref(stats);
+    pthread_mutex_lock(&consumer->lag_lock);
+    free(consumer->lag);
+    consumer->lag = lag;
+    consumer->lag_count = n;
+    pthread_mutex_unlock(&consumer->lag_lock);
+    return 0; /* librdkafka frees json */
+}
+
+size_t cq_kafka_consumer_lag(cq_kafka_consumer_t *consumer, cq_kafka_lag_t *out, size_t max)
+{
+    pthread_mutex_lock(&consumer->lag_lock);
+    size_t n = consumer->lag_count < max ? consumer->lag_count : max;
+    if (n)
+        memcpy(out, consumer->lag, n * sizeof(*out));
+    pthread_mutex_unlock(&consumer->lag_lock);
+    return n;
+}
 
 typedef struct {
     cq_kafka_msg_t pub; /* first: a cq_kafka_msg_t * points here */
@@ -187,6 +254,7 @@ cq_kafka_consumer_t *cq_kafka_consumer_new_member(const cq_config_t *conf, const
     consumer->member_lock = -1;
     consumer->event_fd[0] = consumer->event_fd[1] = -1;
     consumer->owned = rd_kafka_topic_partition_list_new(8);
+    pthread_mutex_init(&consumer->lag_lock, NULL);
     if (errstr && errstr_size)
         errstr[0] = '\0';
     rd_kafka_t *rk = NULL;
@@ -231,7 +299,9 @@ cq_kafka_consumer_t *cq_kafka_consumer_new_member(const cq_config_t *conf, const
          * whole (the broker always returns at least
          * one message per fetch). */
         {"max.partition.fetch.bytes", "262144"},
-        {"fetch.max.bytes", "1048576"}};
+        {"fetch.max.bytes", "1048576"},
+        /* Statistics carry each partition's lag (cq_kafka_consumer_lag). */
+        {"statistics.interval.ms", "5000"}};
     for (size_t i = 0; i < CQ_ARRAY_SIZE(defaults); i++) {
         if (!cq_config_kafka_get(conf, defaults[i][0]) &&
             rd_kafka_conf_set(kconf, defaults[i][0], defaults[i][1], err, sizeof(err)) !=
@@ -242,6 +312,7 @@ cq_kafka_consumer_t *cq_kafka_consumer_new_member(const cq_config_t *conf, const
     }
     rd_kafka_conf_set_opaque(kconf, consumer);
     rd_kafka_conf_set_rebalance_cb(kconf, cq_kafka_rebalance_cb);
+    rd_kafka_conf_set_stats_cb(kconf, cq_kafka_stats_cb);
     rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, err, sizeof(err));
     if (!rk) {
         cq_errstr_set(errstr, errstr_size, "kafka consumer: %s", err);
@@ -276,6 +347,7 @@ fail_free_consumer:
     if (consumer->member_lock >= 0)
         close(consumer->member_lock);
     rd_kafka_topic_partition_list_destroy(consumer->owned);
+    pthread_mutex_destroy(&consumer->lag_lock);
     free(consumer);
     return NULL;
 }
@@ -297,6 +369,8 @@ void cq_kafka_consumer_destroy(cq_kafka_consumer_t *consumer)
     if (consumer->member_lock >= 0)
         close(consumer->member_lock);
     rd_kafka_topic_partition_list_destroy(consumer->owned);
+    pthread_mutex_destroy(&consumer->lag_lock);
+    free(consumer->lag);
     free(consumer);
 }
 

@@ -13,6 +13,11 @@
  * while the provider is failing; with llm.fallback_builtin the caller is told
  * to use the builtin engine instead.
  *
+ * Observability: a call keeps the caller's log context (cq_log.h) from
+ * cq_llm_call: each HTTP attempt sends its trace on as a traceparent (same
+ * trace id, a new span id), and the completion callback runs with that
+ * context set again. Call durations go to a histogram by provider.
+ *
  * Not thread-safe: the worker loop thread owns the engine and drives it
  * with cq_llm_poll; completion callbacks run inside cq_llm_poll.
  */
@@ -20,6 +25,7 @@
 #define CQ_LLM_H
 
 #include <jansson.h>
+#include <stdio.h>
 
 #include "cq_common.h"
 #include "cq_config.h"
@@ -79,6 +85,11 @@ void cq_llm_poll(cq_llm_t *llm, int timeout_ms);
  * descriptors becomes readable (watched, never read), so the caller's loop
  * waits on its other sources in the same place. */
 void cq_llm_poll_fds(cq_llm_t *llm, int timeout_ms, const int *fds, size_t fd_count);
+
+/* The LLM call-duration histogram (coachq_worker_llm_call_duration_seconds)
+ * in Prometheus text; first_labels (e.g. kind="alignment") go before its
+ * own. Any thread (the metrics server's). */
+void cq_llm_metrics_write(cq_llm_t *llm, const char *first_labels, FILE *out);
 
 /* Calls started and not finished. */
 size_t cq_llm_in_flight(const cq_llm_t *llm);

@@ -126,11 +126,13 @@ static int64_t cq_llm_http_date(const char *s)
     int d = 0, y = 0, hh = 0, mm = 0, ss = 0, n = 0;
     char mon[4] = "";
     /* Sun, 06 Nov 1994 08:49:37 GMT */
+    /* NOLINTNEXTLINE(cert-err34-c): widths bound the fields; ranges checked below */
     int f = sscanf(s, "%*[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n", &d, mon, &y, &hh, &mm,
                    &ss, &n);
     if (!cq_llm_scanned(f, n, s)) {
         /* Sunday, 06-Nov-94 08:49:37 GMT */
         n = 0;
+        /* NOLINTNEXTLINE(cert-err34-c): widths bound the fields; ranges checked below */
         f = sscanf(s, "%*[A-Za-z], %2d-%3[A-Za-z]-%2d %2d:%2d:%2d GMT%n", &d, mon, &y, &hh, &mm,
                    &ss, &n);
         if (cq_llm_scanned(f, n, s)) {
@@ -138,6 +140,7 @@ static int64_t cq_llm_http_date(const char *s)
         } else {
             /* Sun Nov  6 08:49:37 1994 */
             n = 0;
+            /* NOLINTNEXTLINE(cert-err34-c): widths bound the fields; ranges checked below */
             f = sscanf(s, "%*[A-Za-z] %3[A-Za-z] %2d %2d:%2d:%2d %4d%n", mon, &d, &hh, &mm, &ss, &y,
                        &n);
             if (!cq_llm_scanned(f, n, s))

@@ -338,10 +338,9 @@ static json_t *cq_llm_schema_conv(cq_llm_conv_t *c, const json_t *node, int dept
                 out_key = "anyOf"; /* strict mode knows no oneOf */
             }
             conv = cq_llm_schema_conv_list(c, key, val, depth);
-        } else if (!c->strict) {
-            conv = json_deep_copy(val);
-        } else if (strcmp(key, "type") == 0 || strcmp(key, "enum") == 0 ||
+        } else if (!c->strict || strcmp(key, "type") == 0 || strcmp(key, "enum") == 0 ||
                    strcmp(key, "const") == 0 || strcmp(key, "description") == 0) {
+            /* non-strict keeps every keyword; strict mode these few as they are */
             conv = json_deep_copy(val);
         } else if (cq_llm_schema_in(key, cq_llm_schema_unsupported,
                                     CQ_ARRAY_SIZE(cq_llm_schema_unsupported))) {

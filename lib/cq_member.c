@@ -28,10 +28,10 @@ int cq_member_claim(const char *lock_dir, const char *group, char *id, size_t id
     char name[160];
     size_t n = 0;
     for (const char *c = group; *c && n + 1 < sizeof(name); c++, n++)
-        name[n] = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-                          (*c >= '0' && *c <= '9') || *c == '.' || *c == '-'
-                      ? *c
-                      : '_';
+        name[n] = (char)((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                                 (*c >= '0' && *c <= '9') || *c == '.' || *c == '-'
+                             ? *c
+                             : '_');
     name[n] = '\0';
     int last_errno = 0;
     for (int slot = 0; slot < 64; slot++) {

@@ -333,7 +333,7 @@ void cq_redis_script_init(cq_redis_script_t *script, const char *src)
     if (!EVP_Digest(src, strlen(src), md, &md_len, EVP_sha1(), NULL) || md_len != 20)
         return; /* e.g. SHA1 disabled by policy: plain EVAL */
     for (unsigned i = 0; i < md_len; i++)
-        snprintf(script->sha + 2 * i, 3, "%02x", md[i]);
+        snprintf(script->sha + (size_t)2 * i, 3, "%02x", md[i]);
 }
 
 /* ---- replies ------------------------------------------------------------------------------- */
@@ -422,6 +422,7 @@ cq_redis_t *cq_redis_new(const cq_config_t *conf, char *errstr, size_t errstr_si
     pthread_cond_init(&redis->pool_cond, &attr);
     pthread_condattr_destroy(&attr);
     pthread_mutex_init(&redis->pool_lock, NULL);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     redis->conns = cq_calloc((size_t)redis->pool_size, sizeof(*redis->conns));
     redis->free_slots = cq_calloc((size_t)redis->pool_size, sizeof(*redis->free_slots));
     for (int i = 0; i < redis->pool_size; i++)

@@ -1,25 +1,24 @@
 /*
- * cq_regex.h — JSON Schema "pattern" regular expressions on top of POSIX
- * regcomp/regexec.
+ * cq_regex.h — JSON Schema "pattern" regular expressions (ECMA-262) on PCRE2.
  *
- * JSON Schema patterns are ECMA-262 regular expressions; POSIX ERE spells
- * several things differently. cq_regex accepts the common ECMA subset and
- * translates it to ERE, and refuses (with a message) what it cannot express
- * instead of silently matching something else:
+ * PCRE2's syntax is close to ECMA-262's and cq_regex sets the options that
+ * bring it closer (see cq_regex.c): lookaround, named groups, backreferences,
+ * \b, \p{..}, \uHHHH and non-ASCII characters anywhere all mean what they
+ * mean in ECMA. Matching is by UTF-8 code point: "." and a negated class
+ * match one whole character. A subject that is not valid UTF-8 is matched
+ * as far as its valid parts go (an invalid sequence matches nothing).
  *
- *   supported: literals, ^ $ . | ( ) (?: ), * + ? {n} {n,} {n,m} (lazy forms
- *     are accepted and act like the greedy ones: only match/no-match
- *     matters), classes [...] [^...] with ASCII members and ranges, \d \D
- *     \w \W \s \S outside classes and \d \w \s inside, \t \n \r \f \v
- *     \xHH \uHHHH, escaped punctuation.
- *   refused: lookaround (?= (?! (?<, named groups, backreferences \1,
- *     \b \B, \p{..}, non-ASCII characters inside [...], \D \W \S inside [...].
+ * Documented departures from ECMA: \s knows only ASCII white space (as \d
+ * and \w know only ASCII digits and word characters, which is ECMA's rule
+ * for those two); "." stops at \r and \n but not at U+2028/U+2029; a "-"
+ * right after a class escape ("[\d-x]", legal in ECMA's Annex B) is
+ * refused as an invalid range: write "[\d\-x]". As in
+ * JSON Schema, a pattern is not anchored: use ^ and $ ("$" matches only at
+ * the very end, not before a final newline).
  *
- * Semantics differ from ECMA in two documented ways: matching is byte based
- * ("." and a negated class match one byte of a multi-byte character; use
- * minLength/maxLength for lengths), and \s only knows ASCII white space. A
- * non-ASCII literal outside a class is grouped, so "é+" repeats the whole
- * character. As in JSON Schema, a pattern is not anchored: use ^ and $.
+ * A match is bounded in work (backtracking and depth limits): a subject
+ * that would exceed them counts as not matching, so a hostile input cannot
+ * make one validation run for long.
  */
 #ifndef CQ_REGEX_H
 #define CQ_REGEX_H
@@ -29,12 +28,8 @@
 
 typedef struct cq_regex_s cq_regex_t;
 
-/* Translates an ECMA-262 pattern to a POSIX ERE; caller frees. NULL and
- * errstr when the pattern uses something cq_regex does not support. */
-char *cq_regex_translate(const char *pattern, char *errstr, size_t errstr_size);
-
-/* Compiles an ECMA-262 pattern (see above); NULL and errstr when it is not
- * supported or not valid. Caller destroys. */
+/* Compiles an ECMA-262 pattern (see above); NULL and errstr (with the
+ * offset of the fault) when it is not valid. Caller destroys. */
 cq_regex_t *cq_regex_new(const char *pattern, char *errstr, size_t errstr_size);
 
 /* Frees a compiled pattern; NULL is a no-op. */

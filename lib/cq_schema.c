@@ -251,6 +251,7 @@ static void cq_schema_add_node(cq_schema_t *schema, const json_t *json, cq_schem
 {
     if (schema->nnodes == schema->nodes_cap) {
         schema->nodes_cap = schema->nodes_cap ? schema->nodes_cap * 2 : 32;
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
         schema->nodes = cq_realloc(schema->nodes, schema->nodes_cap * sizeof(*schema->nodes));
     }
     schema->nodes[schema->nnodes++] = node;
@@ -393,6 +394,7 @@ static bool cq_schema_kw_list(cq_schema_compile_t *c, cq_schema_node_t *node, si
         return false;
     }
     cq_schema_list_t *list = (cq_schema_list_t *)((char *)node + offset);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     list->items = cq_calloc(json_array_size(value), sizeof(*list->items));
     for (size_t i = 0; i < json_array_size(value); i++) {
         char index[24];
@@ -578,7 +580,8 @@ static cq_schema_node_t *cq_schema_compile_node(cq_schema_compile_t *c, json_t *
     json_object_foreach(json, key, value)
     {
         size_t k = 0;
-        while (k < CQ_ARRAY_SIZE(cq_schema_keywords) && strcmp(key, cq_schema_keywords[k].name))
+        while (k < CQ_ARRAY_SIZE(cq_schema_keywords) &&
+               strcmp(key, cq_schema_keywords[k].name) != 0)
             k++;
         if (k == CQ_ARRAY_SIZE(cq_schema_keywords)) {
             if (cq_schema_is_annotation(key))

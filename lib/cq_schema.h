@@ -9,7 +9,7 @@
  * additionalProperties, items (one schema), enum, const, minimum, maximum,
  * exclusiveMinimum, exclusiveMaximum (numbers), minLength, maxLength (Unicode
  * code points), minItems, maxItems, uniqueItems, minProperties,
- * maxProperties, pattern (ECMA subset, see cq_regex.h), format (date,
+ * maxProperties, pattern (ECMA-262 on PCRE2, see cq_regex.h), format (date,
  * date-time, uri, email, uuid; see cq_format.h), $ref (local "#..." only;
  * recursion allowed as long as it goes through properties or items), $defs,
  * allOf, anyOf, oneOf, not; true and false as schemas.

@@ -10,7 +10,8 @@
  * vanished cannot leak; a terminal job gets jobs.result_ttl. Idempotency keys
  * are hashes <prefix>idem:<len(tenant)>:<tenant>:<key> {job_id, body_hash}
  * with jobs.idempotency_ttl (the length keeps tenant "a:b" + key "c" apart
- * from "a" + "b:c"); cache entries are strings <prefix>cache:<key>.
+ * from "a" + "b:c"); cache entries are strings <prefix>cache:<key>; the
+ * per-tenant limits' keys are cq_store_limit.c's.
  *
  * State changes. Each one that reads before it writes is a short Lua script
  * touching one key (so Redis Cluster works), sent by EVALSHA with EVAL as
@@ -20,7 +21,9 @@
  * refuses a terminal one. Requeue of a queued job is a no-op success, so a
  * worker may repeat it. Finish and cancel set every outcome field, deleting
  * those not given, so a success after a requeue carries no stale error;
- * cancel records the error JOB_CANCELLED. Times come from the calling host's
+ * cancel records the error JOB_CANCELLED. Restore (the rebuild from the
+ * results topic) writes a whole terminal record unless the job is terminal
+ * already, replacing a queued or running one. Times come from the calling host's
  * clock, like created_at from the gateway. Every argument goes through
  * redisCommandArgv with explicit lengths: caller text is never formatted into
  * a command.
@@ -315,6 +318,18 @@ static const char *const cq_store_scripts[CQ_SCRIPT__COUNT] = {
         "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
         "redis.call('PUBLISH', ARGV[1], ARGV[2])\n"
         "return {1, redis.call('HGETALL', KEYS[1])}\n",
+    /* KEYS[1] job; ARGV[1] TTL ms, ARGV[2] channel, ARGV[3] job id, ARGV[4..] pairs of the
+     * terminal record. 0 = terminal already, untouched; 1 = written; 2 = replaced a queued
+     * or running record. */
+    [CQ_SCRIPT_RESTORE] =
+        "local st = redis.call('HGET', KEYS[1], 'status')\n"
+        "if st and " CQ_LUA_TERMINAL " then return 0 end\n"
+        "redis.call('DEL', KEYS[1])\n"
+        "redis.call('HSET', KEYS[1], unpack(ARGV, 4))\n"
+        "redis.call('PEXPIRE', KEYS[1], ARGV[1])\n"
+        "redis.call('PUBLISH', ARGV[2], ARGV[3])\n"
+        "if st then return 2 end\n"
+        "return 1\n",
     /* KEYS[1] idempotency key; ARGV[1] job id, ARGV[2] body hash, ARGV[3] TTL ms.
      * nil = taken by this call; else {job id, body hash} of the holder. */
     [CQ_SCRIPT_IDEM] =
@@ -346,6 +361,8 @@ static const char *const cq_store_scripts[CQ_SCRIPT__COUNT] = {
         "if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end\n"
         "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])\n"
         "return 1\n",
+    [CQ_SCRIPT_RATE] = cq_store_script_rate,
+    [CQ_SCRIPT_TOKENS_ADD] = cq_store_script_tokens_add,
 };
 /* clang-format on */
 
@@ -654,6 +671,37 @@ cq_err_t cq_store_cancel(cq_store_t *store, const char *job_id, const char *tena
     cq_store_args_terminal(&args, CQ_JOB_CANCELLED, NULL, NULL, cq_err_name(CQ_ERR_JOB_CANCELLED),
                            cq_err_desc(CQ_ERR_JOB_CANCELLED));
     cq_err_t err = cq_store_transition(store, CQ_SCRIPT_CANCEL, &args, job_id, out);
+    free(key);
+    return err;
+}
+
+cq_err_t cq_store_restore(cq_store_t *store, const cq_job_record_t *job, int64_t ttl_ms,
+                          cq_store_restore_t *how)
+{
+    if (!store || !job)
+        return CQ_ERR_INTERNAL_ERROR;
+    if (!cq_store_job_valid(job) || !cq_job_status_terminal(job->status) || job->finished_at <= 0 ||
+        ttl_ms <= 0)
+        return CQ_ERR_BAD_REQUEST;
+    char *key = cq_store_job_key(store, job->job_id);
+    cq_store_args_t args;
+    cq_redis_reply_t *reply;
+    cq_store_args_init(&args);
+    cq_store_args_add(&args, key);
+    cq_store_args_add_int(&args, ttl_ms);
+    cq_store_args_add(&args, store->events);
+    cq_store_args_add(&args, job->job_id);
+    cq_store_args_record(&args, job);
+    cq_err_t err = cq_store_exec(store, CQ_SCRIPT_RESTORE, 1, &args, &reply);
+    if (err == CQ_ERR_OK && cq_redis_reply_type(reply) != CQ_REDIS_INTEGER)
+        err = CQ_ERR_INTERNAL_ERROR;
+    if (err == CQ_ERR_OK && how) {
+        long long n = cq_redis_reply_integer(reply);
+        *how = n == 0   ? CQ_STORE_RESTORE_KEPT
+               : n == 2 ? CQ_STORE_RESTORE_REPLACED
+                        : CQ_STORE_RESTORE_WRITTEN;
+    }
+    cq_redis_reply_free(reply);
     free(key);
     return err;
 }

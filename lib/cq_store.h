@@ -17,6 +17,7 @@
 #include "cq_common.h"
 #include "cq_config.h"
 #include "cq_err.h"
+#include "cq_limit.h"
 
 typedef enum {
     CQ_JOB_QUEUED,
@@ -101,6 +102,24 @@ cq_err_t cq_store_finish(cq_store_t *store, const char *job_id, cq_job_status_t 
                          const char *engine_json, const char *result_json, const char *error_code,
                          const char *error_message, cq_job_record_t *out);
 
+/* What cq_store_restore did. */
+typedef enum {
+    CQ_STORE_RESTORE_WRITTEN,  /* the job was absent: written */
+    CQ_STORE_RESTORE_REPLACED, /* it was queued or running: replaced by the terminal record */
+    CQ_STORE_RESTORE_KEPT,     /* it was terminal already: left as it was */
+} cq_store_restore_t;
+
+/* Rebuild side (coachq-rebuild): writes a terminal job record recovered from
+ * the results topic, every member of job as given (job_id, tenant_id and
+ * operation required, status terminal, finished_at set, else
+ * CQ_ERR_BAD_REQUEST), with TTL ttl_ms (> 0: what is left of
+ * jobs.result_ttl, else CQ_ERR_BAD_REQUEST). A job Redis holds as terminal
+ * is never overwritten (a terminal job never changes); a queued or running
+ * one (run again after the loss) is replaced whole, and waiters are woken.
+ * *how (may be NULL) says which happened. */
+cq_err_t cq_store_restore(cq_store_t *store, const cq_job_record_t *job, int64_t ttl_ms,
+                          cq_store_restore_t *how);
+
 /* Gateway side: cancels a queued or running job of tenant_id (status cancelled,
  * error JOB_CANCELLED, TTL jobs.result_ttl) and wakes waiters. Absent or another
  * tenant's: CQ_ERR_NOT_FOUND. Terminal: CQ_ERR_JOB_ALREADY_TERMINAL. out (may be
@@ -148,5 +167,22 @@ cq_err_t cq_store_cache_swap(cq_store_t *store, const char *key, const char *exp
 /* Cache: deletes key, only while it holds if_value when that is not NULL
  * (atomic). CQ_ERR_OK whether or not a key was removed. */
 cq_err_t cq_store_cache_del(cq_store_t *store, const char *key, const char *if_value);
+
+/* Gateway side, atomic (one Lua script, one round trip): charges cost jobs
+ * to the tenant's rate bucket <prefix>rate:<len>:<tenant> at now_us (the
+ * caller's clock, microseconds) under policy rate, exactly as cq_limit_gcra
+ * computes it; out says whether it passed and what is left. A refused
+ * check changes nothing. rate.rate 0 passes without a call. */
+cq_err_t cq_store_rate_take(cq_store_t *store, const char *tenant, cq_limit_rate_t rate,
+                            int64_t cost, int64_t now_us, cq_limit_decision_t *out);
+
+/* Worker side: *used = the tokens the tenant used on day (YYYYMMDD, UTC),
+ * 0 when nothing was counted. Key <prefix>tokens:<day>:<len>:<tenant>. */
+cq_err_t cq_store_tokens_used(cq_store_t *store, const char *tenant, const char *day,
+                              int64_t *used);
+/* Worker side, atomic: adds tokens (> 0) to the tenant's count of day; the
+ * key expires ttl_ms after its first count. *total (may be NULL) = the new count. */
+cq_err_t cq_store_tokens_add(cq_store_t *store, const char *tenant, const char *day, int64_t tokens,
+                             int64_t ttl_ms, int64_t *total);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * cq_store_int.h — what the job store's files share: cq_store.c (records,
  * scripts, jobs, idempotency), cq_store_cache.c (the TTL cache and its
- * single-flight primitives) and cq_store_wait.c (long-poll waits). Private
+ * single-flight primitives), cq_store_wait.c (long-poll waits) and
+ * cq_store_limit.c (per-tenant rate and token counters). Private
  * to lib/.
  */
 #ifndef CQ_STORE_INT_H
@@ -41,13 +42,20 @@ enum {
     CQ_SCRIPT_REQUEUE,
     CQ_SCRIPT_FINISH,
     CQ_SCRIPT_CANCEL,
+    CQ_SCRIPT_RESTORE,
     CQ_SCRIPT_IDEM,
     CQ_SCRIPT_IDEM_RELEASE,
     CQ_SCRIPT_CACHE_ADD,
     CQ_SCRIPT_CACHE_DEL_IF,
     CQ_SCRIPT_CACHE_SWAP,
+    CQ_SCRIPT_RATE,
+    CQ_SCRIPT_TOKENS_ADD,
     CQ_SCRIPT__COUNT
 };
+
+/* The scripts of the per-tenant limits (cq_store_limit.c). */
+extern const char cq_store_script_rate[];
+extern const char cq_store_script_tokens_add[];
 
 typedef struct cq_store_waiter_s {
     struct cq_store_waiter_s *next;

@@ -1,17 +1,19 @@
 /*
  * cq_text.c — text analysis for the built-in engines (see cq_text.h).
  *
- * Pipeline: UTF-8 tokenizer -> stopword filter -> Porter stemmer -> term
+ * Pipeline: UTF-8 tokenizer -> stopword filter -> Porter2 stemmer -> term
  * vector (cq_termvec.c). The tokenizer decodes UTF-8 itself and classifies code points
  * with a few ranges instead of Unicode tables: ASCII letters and digits and
  * every non-ASCII code point outside the punctuation, symbol, emoji and
  * private-use blocks are word characters. Good enough for matching planning
  * prose; it is not a linguistic segmenter.
  *
- * The stemmer is Porter's 1980 algorithm written from its description, with
- * the two changes of Porter's own reference implementation (step 2 maps
- * "bli" to "ble" and "logi" to "log"), so its output matches the published
- * Porter vocabulary. Only words of ASCII letters are stemmed.
+ * The stemmer is Snowball's English stemmer ("Porter2", libstemmer): it
+ * fixes the 1980 Porter algorithm's known faults (e.g. "generously" stays
+ * "generous", "dying" becomes "die", "news" and "skies" are handled) and
+ * Snowball has the other languages for when tenants write in them. Only
+ * words of ASCII letters are stemmed; numbers, codes and accented words are
+ * compared as they are.
  *
  * Concepts are small groups of planning words that mean nearly the same
  * thing for alignment purposes (customer/client/buyer, ...). Different words
@@ -28,6 +30,7 @@
 #include "cq_text.h"
 #include "cq_utf8.h"
 
+#include <libstemmer.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,7 +140,7 @@ static int cq_text_cmp_entry(const void *a, const void *b)
 
 static const cq_text_entry_t *cq_text_find(const cq_text_entry_t *tab, size_t n, const char *stem)
 {
-    cq_text_entry_t key;
+    cq_text_entry_t key = {.stem = ""};
     cq_strlcpy(key.stem, stem, sizeof(key.stem));
     return bsearch(&key, tab, n, sizeof(*tab), cq_text_cmp_entry);
 }
@@ -349,183 +352,36 @@ size_t cq_text_tokenize(const char *text, cq_text_token_fn fn, void *ctx)
     return tok.count;
 }
 
-/* ---- Porter stemmer --------------------------------------------------- */
+/* ---- stemmer (Snowball's Porter2 for English, libstemmer) ------------ */
 
-typedef struct {
-    char b[CQ_TEXT_TOKEN_MAX + 2];
-    int k; /* index of the last letter of the word */
-    int j; /* index of the last letter of the stem before a matched suffix */
-} cq_porter_t;
+/* A libstemmer stemmer keeps its output inside itself, so each thread has
+ * its own, made on first use and deleted when the thread ends. */
+static pthread_key_t cq_text_stemmer_key;
+static pthread_once_t cq_text_stemmer_once = PTHREAD_ONCE_INIT;
 
-static bool cq_porter_cons(const cq_porter_t *p, int i)
+static void cq_text_stemmer_free(void *stemmer)
 {
-    switch (p->b[i]) {
-    case 'a':
-    case 'e':
-    case 'i':
-    case 'o':
-    case 'u':
-        return false;
-    case 'y':
-        return i == 0 ? true : !cq_porter_cons(p, i - 1);
-    default:
-        return true;
+    sb_stemmer_delete(stemmer);
+}
+
+static void cq_text_stemmer_key_make(void)
+{
+    if (pthread_key_create(&cq_text_stemmer_key, cq_text_stemmer_free) != 0)
+        abort();
+}
+
+static struct sb_stemmer *cq_text_stemmer(void)
+{
+    pthread_once(&cq_text_stemmer_once, cq_text_stemmer_key_make);
+    struct sb_stemmer *stemmer = pthread_getspecific(cq_text_stemmer_key);
+    if (!stemmer) {
+        /* NULL only for an unknown language or out of memory; the language
+         * is a constant, so it is out of memory, which aborts everywhere. */
+        stemmer = sb_stemmer_new("english", "UTF_8");
+        if (!stemmer || pthread_setspecific(cq_text_stemmer_key, stemmer) != 0)
+            abort();
     }
-}
-
-/* m: the number of vowel-consonant sequences in b[0..end]. */
-static int cq_porter_m(const cq_porter_t *p, int end)
-{
-    int n = 0, i = 0;
-    while (i <= end && cq_porter_cons(p, i))
-        i++;
-    while (i <= end) {
-        while (i <= end && !cq_porter_cons(p, i))
-            i++;
-        if (i > end)
-            break;
-        n++;
-        while (i <= end && cq_porter_cons(p, i))
-            i++;
-    }
-    return n;
-}
-
-static bool cq_porter_vowel_in(const cq_porter_t *p, int end)
-{
-    for (int i = 0; i <= end; i++)
-        if (!cq_porter_cons(p, i))
-            return true;
-    return false;
-}
-
-static bool cq_porter_doublec(const cq_porter_t *p, int i)
-{
-    return i >= 1 && p->b[i] == p->b[i - 1] && cq_porter_cons(p, i);
-}
-
-/* consonant-vowel-consonant ending at i, the last consonant not w, x or y */
-static bool cq_porter_cvc(const cq_porter_t *p, int i)
-{
-    if (i < 2 || !cq_porter_cons(p, i) || cq_porter_cons(p, i - 1) || !cq_porter_cons(p, i - 2))
-        return false;
-    return p->b[i] != 'w' && p->b[i] != 'x' && p->b[i] != 'y';
-}
-
-static bool cq_porter_ends(cq_porter_t *p, const char *s)
-{
-    int len = (int)strlen(s);
-    if (len > p->k + 1 || memcmp(p->b + p->k - len + 1, s, (size_t)len) != 0)
-        return false;
-    p->j = p->k - len;
-    return true;
-}
-
-static void cq_porter_setto(cq_porter_t *p, const char *s)
-{
-    int len = (int)strlen(s);
-    memcpy(p->b + p->j + 1, s, (size_t)len);
-    p->k = p->j + len;
-}
-
-static void cq_porter_step1ab(cq_porter_t *p)
-{
-    if (p->b[p->k] == 's') {
-        if (cq_porter_ends(p, "sses"))
-            p->k -= 2;
-        else if (cq_porter_ends(p, "ies"))
-            cq_porter_setto(p, "i");
-        else if (p->b[p->k - 1] != 's')
-            p->k--;
-    }
-    if (cq_porter_ends(p, "eed")) {
-        if (cq_porter_m(p, p->j) > 0)
-            p->k--;
-    } else if ((cq_porter_ends(p, "ed") || cq_porter_ends(p, "ing")) &&
-               cq_porter_vowel_in(p, p->j)) {
-        p->k = p->j;
-        if (cq_porter_ends(p, "at"))
-            cq_porter_setto(p, "ate");
-        else if (cq_porter_ends(p, "bl"))
-            cq_porter_setto(p, "ble");
-        else if (cq_porter_ends(p, "iz"))
-            cq_porter_setto(p, "ize");
-        else if (cq_porter_doublec(p, p->k)) {
-            char ch = p->b[p->k];
-            if (ch != 'l' && ch != 's' && ch != 'z')
-                p->k--;
-        } else if (cq_porter_m(p, p->k) == 1 && cq_porter_cvc(p, p->k)) {
-            p->j = p->k;
-            cq_porter_setto(p, "e");
-        }
-    }
-}
-
-static void cq_porter_step1c(cq_porter_t *p)
-{
-    if (cq_porter_ends(p, "y") && cq_porter_vowel_in(p, p->j))
-        p->b[p->k] = 'i';
-}
-
-typedef struct {
-    const char *suffix;
-    const char *repl;
-} cq_porter_rule_t;
-
-/* Order within a group of equal second-to-last letters matters: the first
- * suffix that matches decides, even when its condition then fails. */
-static const cq_porter_rule_t cq_porter_step2_rules[] = {
-    {"ational", "ate"}, {"tional", "tion"}, {"enci", "ence"}, {"anci", "ance"}, {"izer", "ize"},
-    {"bli", "ble"},     {"alli", "al"},     {"entli", "ent"}, {"eli", "e"},     {"ousli", "ous"},
-    {"ization", "ize"}, {"ation", "ate"},   {"ator", "ate"},  {"alism", "al"},  {"iveness", "ive"},
-    {"fulness", "ful"}, {"ousness", "ous"}, {"aliti", "al"},  {"iviti", "ive"}, {"biliti", "ble"},
-    {"logi", "log"},
-};
-
-static const cq_porter_rule_t cq_porter_step3_rules[] = {
-    {"icate", "ic"}, {"ative", ""}, {"alize", "al"}, {"iciti", "ic"},
-    {"ical", "ic"},  {"ful", ""},   {"ness", ""},
-};
-
-static const char *const cq_porter_step4_suffixes[] = {
-    "al",  "ance", "ence", "er",  "ic",  "able", "ible", "ant", "ement", "ment",
-    "ent", "ion",  "ou",   "ism", "ate", "iti",  "ous",  "ive", "ize",
-};
-
-static void cq_porter_rules(cq_porter_t *p, const cq_porter_rule_t *rules, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (cq_porter_ends(p, rules[i].suffix)) {
-            if (cq_porter_m(p, p->j) > 0)
-                cq_porter_setto(p, rules[i].repl);
-            return;
-        }
-    }
-}
-
-static void cq_porter_step4(cq_porter_t *p)
-{
-    for (size_t i = 0; i < CQ_ARRAY_SIZE(cq_porter_step4_suffixes); i++) {
-        const char *suffix = cq_porter_step4_suffixes[i];
-        if (!cq_porter_ends(p, suffix))
-            continue;
-        if (strcmp(suffix, "ion") == 0 && !(p->j >= 0 && (p->b[p->j] == 's' || p->b[p->j] == 't')))
-            return;
-        if (cq_porter_m(p, p->j) > 1)
-            p->k = p->j;
-        return;
-    }
-}
-
-static void cq_porter_step5(cq_porter_t *p)
-{
-    if (p->b[p->k] == 'e') {
-        int a = cq_porter_m(p, p->k - 1);
-        if (a > 1 || (a == 1 && !cq_porter_cvc(p, p->k - 1)))
-            p->k--;
-    }
-    if (p->b[p->k] == 'l' && cq_porter_doublec(p, p->k) && cq_porter_m(p, p->k) > 1)
-        p->k--;
+    return stemmer;
 }
 
 void cq_text_stem(const char *word, char *out, size_t out_size)
@@ -540,20 +396,15 @@ void cq_text_stem(const char *word, char *out, size_t out_size)
         cq_strlcpy(out, word ? word : "", out_size);
         return;
     }
-    cq_porter_t p;
-    memcpy(p.b, word, len + 1);
-    p.k = (int)len - 1;
-    p.j = 0;
-    cq_porter_step1ab(&p);
-    if (p.k > 0) {
-        cq_porter_step1c(&p);
-        cq_porter_rules(&p, cq_porter_step2_rules, CQ_ARRAY_SIZE(cq_porter_step2_rules));
-        cq_porter_rules(&p, cq_porter_step3_rules, CQ_ARRAY_SIZE(cq_porter_step3_rules));
-        cq_porter_step4(&p);
-        cq_porter_step5(&p);
-    }
-    p.b[p.k + 1] = '\0';
-    cq_strlcpy(out, p.b, out_size);
+    struct sb_stemmer *stemmer = cq_text_stemmer();
+    const sb_symbol *stem = sb_stemmer_stem(stemmer, (const sb_symbol *)word, (int)len);
+    if (!stem) /* out of memory */
+        abort();
+    size_t n = (size_t)sb_stemmer_length(stemmer);
+    if (n >= out_size)
+        n = out_size - 1;
+    memcpy(out, stem, n);
+    out[n] = '\0';
 }
 
 /* ---- excerpts --------------------------------------------------------- */

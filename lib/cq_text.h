@@ -1,6 +1,6 @@
 /*
  * cq_text.h — text analysis shared by the built-in (model-free) engines:
- * a UTF-8-safe tokenizer, an English stopword list, the Porter stemmer, a
+ * a UTF-8-safe tokenizer, an English stopword list, the Porter2 stemmer, a
  * small concept (synonym) table of strategic-planning vocabulary, planning
  * filler weights and excerpts for prose. Term vectors built from these are
  * in cq_termvec.h.
@@ -18,7 +18,7 @@
  * hashes, garbage) are skipped, not truncated. */
 #define CQ_TEXT_TOKEN_MAX 48
 /* Bytes of one text that are analysed; the rest is ignored. */
-#define CQ_TEXT_INPUT_MAX (32 * 1024)
+#define CQ_TEXT_INPUT_MAX ((size_t)32 * 1024)
 /* Similarity of two different terms of the same concept (an exact match is 1). */
 #define CQ_TEXT_CONCEPT_SIM 0.6
 
@@ -42,11 +42,10 @@ size_t cq_text_tokenize(const char *text, cq_text_token_fn fn, void *ctx);
 bool cq_text_is_stopword(const char *token);
 
 /*
- * Porter stemmer (M. F. Porter, 1980, with the two departures of his
- * reference C version: "bli"->"ble" and "logi"->"log" in step 2). word must
- * be lower-case; words that are not all ASCII letters, and words of up to
- * two letters, are copied unchanged. out always NUL-terminated (truncated to
- * out_size).
+ * Stems a lower-case English word with Snowball's English stemmer
+ * ("Porter2", libstemmer). Words that are not all ASCII letters, and words
+ * of up to two letters, are copied unchanged. out always NUL-terminated
+ * (truncated to out_size). Any thread may call (each has its own stemmer).
  */
 void cq_text_stem(const char *word, char *out, size_t out_size);
 

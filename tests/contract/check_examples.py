@@ -33,6 +33,9 @@ ALLOWED_KEYWORDS = {
     "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
     "minItems", "maxItems", "uniqueItems", "pattern", "format", "$ref", "allOf", "anyOf",
     "oneOf", "description", "title", "examples", "default", "deprecated",
+    # An annotation for generators (the C validator ignores it): which
+    # member tells the branches of a oneOf apart.
+    "discriminator",
     # Ours: members of a result the worker sets to the time it finished the
     # job (a model's value there is not trusted).
     "x-coachq-stamp",
@@ -72,6 +75,14 @@ class Checker:
         # check the shape the C validator accepts (scheme ":" no spaces).
         self.format_checker.checks("uri")(
             lambda v: not isinstance(v, str) or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:[^ \t\r\n]+$", v))
+
+    def response(self, r):
+        """A response, or the #/components/responses/... one it refers to."""
+        ref = r.get("$ref", "")
+        prefix = "#/components/responses/"
+        if ref.startswith(prefix):
+            return self.doc.get("components", {}).get("responses", {}).get(ref[len(prefix):], {})
+        return r
 
     def validator(self, schema):
         # Wrap so that "#/components/..." refs inside resolve against the document.
@@ -198,6 +209,31 @@ class Checker:
             n += 1
         return n
 
+    def param(self, p):
+        """A parameter, its $ref to #/components/parameters/<Name> followed."""
+        ref = p.get("$ref", "")
+        if ref.startswith("#/components/parameters/"):
+            return self.doc.get("components", {}).get("parameters", {}).get(ref.rsplit("/", 1)[1], {})
+        return p
+
+    def check_job_schema(self, where, name, res_ptr, schema_name, union_name):
+        """<Op>Job / <Op>BatchResultLine: operation is a const, result the
+        operation's result schema, and the union lists it under its name."""
+        sch = self.schemas.get(schema_name)
+        if sch is None:
+            fail(where, "no schema %s" % schema_name)
+            return
+        props = sch.get("properties", {})
+        if props.get("operation", {}).get("const") != name:
+            fail(schema_name, "operation is not const %r" % name)
+        if props.get("result", {}).get("$ref") != res_ptr:
+            fail(schema_name, "result is not $ref %s" % res_ptr)
+        union = self.schemas.get(union_name, {})
+        ref = SCHEMA_PREFIX + schema_name
+        if {"$ref": ref} not in union.get("oneOf", []) or \
+                union.get("discriminator", {}).get("mapping", {}).get(name) != ref:
+            fail(union_name, "oneOf/discriminator mapping lacks %s" % schema_name)
+
     def check_job_op(self, where, method, op):
         name = op.get("x-coachq-operation")
         if not isinstance(name, str) or not KEBAB.match(name):
@@ -210,7 +246,7 @@ class Checker:
         res_ptr = SCHEMA_PREFIX + pascal(name) + "Result"
         if op.get("x-coachq-result-schema") != res_ptr:
             fail(where, "x-coachq-result-schema should be %r" % res_ptr)
-        params = {(p.get("in"), p.get("name")) for p in op.get("parameters", [])}
+        params = {(p.get("in"), p.get("name")) for p in map(self.param, op.get("parameters", []))}
         for h in ("Prefer", "Idempotency-Key"):
             if ("header", h) not in params:
                 fail(where, "no %s header parameter" % h)
@@ -228,29 +264,49 @@ class Checker:
             fail(where, "x-coachq-request-schema on a %s operation" % method)
         resp = op.get("responses", {})
         ok = resp.get("200", {}).get("content", {}).get("application/json")
+        envelope = SCHEMA_PREFIX + pascal(name) + "Response"
         if not ok:
             fail(where, "no 200 application/json")
         else:
-            sch = ok.get("schema", {})
-            props = sch.get("properties", {})
+            # Named envelopes, so that generated clients get stable type names.
+            if ok.get("schema") != {"$ref": envelope}:
+                fail(where, "200 schema is not {$ref: %s}" % envelope)
+            props = self.schemas.get(envelope[len(SCHEMA_PREFIX):], {}).get("properties", {})
             if props.get("success", {}).get("const") is not True or \
                     props.get("data") != {"$ref": res_ptr}:
-                fail(where, "200 schema is not {success: const true, data: $ref %s}" % res_ptr)
+                fail(where, "%s is not {success: const true, data: $ref %s}" % (envelope, res_ptr))
             if not ok.get("examples"):
                 fail(where, "200 has no example")
+        self.check_job_schema(where, name, res_ptr, pascal(name) + "Job", "JobResource")
+        self.check_job_schema(where, name, res_ptr, pascal(name) + "BatchResultLine", "BatchResultLine")
         acc = resp.get("202", {})
         if acc.get("content", {}).get("application/json", {}).get("schema") != \
-                {"$ref": SCHEMA_PREFIX + "JobResource"}:
-            fail(where, "202 is not a JobResource")
+                {"$ref": SCHEMA_PREFIX + pascal(name) + "Job"}:
+            fail(where, "202 is not a %sJob" % pascal(name))
+        if "409" not in resp:
+            fail(where, "no 409 (JOB_CANCELLED on a replay of a cancelled job)")
         for h in ("Location", "Retry-After", "X-Job-Id"):
             if h not in acc.get("headers", {}):
                 fail(where, "202 lacks header %s" % h)
         for code, r in resp.items():
+            r = self.response(r)
             if code[0] in "45":
                 s = r.get("content", {}).get("application/problem+json", {}).get("schema")
                 if s != {"$ref": SCHEMA_PREFIX + "Problem"}:
                     fail(where, "%s is not application/problem+json Problem" % code)
         return name
+
+    def check_no_type_lists(self, node, where):
+        if isinstance(node, dict):
+            t = node.get("type")
+            if isinstance(t, list) and "array" in t and "items" not in node:
+                fail(where, "type list %r without items" % (t,))
+            for k, v in node.items():
+                if k not in ("examples", "example", "default", "const", "enum"):
+                    self.check_no_type_lists(v, where + "/" + k)
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                self.check_no_type_lists(v, "%s/%d" % (where, i))
 
     def run(self):
         doc = self.doc
@@ -258,8 +314,18 @@ class Checker:
             fail("servers", "must be [{url: /coaching/api/v1}]")
         if "bearerAuth" not in doc.get("components", {}).get("securitySchemes", {}):
             fail("components", "no bearerAuth security scheme")
-        if doc.get("security") != [{"bearerAuth": []}]:
-            fail("security", "bearerAuth must apply globally")
+        # Bearer tokens everywhere; the development-only header schemes may follow.
+        security = doc.get("security") or [{}]
+        if security[0] != {"bearerAuth": []}:
+            fail("security", "bearerAuth must apply globally (first)")
+        schemes = doc.get("components", {}).get("securitySchemes", {})
+        for alt in security[1:]:
+            for scheme in alt:
+                if "development only" not in schemes.get(scheme, {}).get("description", "").lower():
+                    fail("security", "%s is not described as development only" % scheme)
+        # Generators choke on a type list without items (array) or a result
+        # of unknown shape: no such schema anywhere.
+        self.check_no_type_lists(doc, "")
 
         request_roots, result_roots = set(), set()
         names, op_ids = {}, set()
@@ -290,7 +356,7 @@ class Checker:
                     if "schema" in media and mt.endswith("json"):
                         n_examples += self.check_examples(where + " request " + mt, media, media["schema"])
                 for code, r in op.get("responses", {}).items():
-                    for mt, media in r.get("content", {}).items():
+                    for mt, media in self.response(r).get("content", {}).items():
                         if "schema" in media and mt.endswith("json"):
                             n_examples += self.check_examples("%s %s %s" % (where, code, mt), media,
                                                               media["schema"])

@@ -4,11 +4,14 @@
  * asynchronous shapes, long-poll, every error class, tenancy, cancellation,
  * idempotency, a kind without consumers, and the result record on Kafka.
  */
+#define _GNU_SOURCE /* strcasestr */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include <hiredis/hiredis.h>
 
 #include <pthread.h>
 #include <signal.h>
@@ -262,15 +265,30 @@ static void test_it_other_tenant_sees_404(void **state)
 static void test_it_cancel_queued_job(void **state)
 {
     cq_it_stop(&stack.worker, SIGTERM);
-    cq_it_resp_t r = post("/coaching/alignment-check", async_a, BODY);
+    char key[96];
+    snprintf(key, sizeof(key), "Idempotency-Key: %s-cancelled", stack.prefix);
+    const char *const async_key[] = {"Content-Type: application/json", "X-Tenant-Id: tenant-a",
+                                     "Prefer: respond-async", key, NULL};
+    cq_it_resp_t r = post("/coaching/alignment-check", async_key, BODY);
     assert_int_equal(r.status, 202);
-    char path[128];
-    snprintf(path, sizeof(path), "/jobs/%s", str(r.json, "jobId"));
+    char path[128], job_id[64];
+    cq_strlcpy(job_id, str(r.json, "jobId"), sizeof(job_id));
+    snprintf(path, sizeof(path), "/jobs/%s", job_id);
     cq_it_resp_free(&r);
     char *u = url(path);
     r = cq_it_http("DELETE", u, json_a, NULL, 0);
     assert_int_equal(r.status, 200);
     assert_string_equal(str(r.json, "status"), "cancelled");
+    cq_it_resp_free(&r);
+    /* A synchronous replay of the cancelled job: 409 JOB_CANCELLED (in the
+     * contract of every job operation). */
+    const char *const sync_key[] = {"Content-Type: application/json", "X-Tenant-Id: tenant-a", key,
+                                    NULL};
+    r = post("/coaching/alignment-check", sync_key, BODY);
+    assert_int_equal(r.status, 409);
+    assert_string_equal(str(r.json, "code"), "JOB_CANCELLED");
+    assert_string_equal(str(r.json, "jobId"), job_id);
+    assert_true(cq_it_matches_schema(r.json, "Problem"));
     cq_it_resp_free(&r);
     /* The worker sees the job later and must not run it. */
     assert_true(cq_it_start_worker(&stack, "alignment", NULL));
@@ -280,6 +298,47 @@ static void test_it_cancel_queued_job(void **state)
     assert_null(cq_it_get(r.json, "result"));
     cq_it_resp_free(&r);
     free(u);
+}
+
+/* Whether the tenant's business-data flight key (cq_bdcache) is in Redis. */
+static bool bd_flight_key_held(const char *tenant)
+{
+    struct timeval tv = {2, 0};
+    redisContext *redis = redisConnectWithTimeout("127.0.0.1", stack.redis_port, tv);
+    assert_true(redis && !redis->err);
+    redisReply *reply =
+        redisCommand(redis, "EXISTS %s:cache:business_data_flight:%s", stack.prefix, tenant);
+    assert_non_null(reply);
+    bool held = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+    freeReplyObject(reply);
+    redisFree(redis);
+    return held;
+}
+
+/* What the business-data GET answers before any job (in its contract), and
+ * that such a refusal gives the tenant's flight key back at once (it used
+ * to stay until it went stale, holding the tenant's next miss for 2 s). */
+static void test_it_business_data_idempotency_answers(void **state)
+{
+    char key[300];
+    snprintf(key, sizeof(key), "Idempotency-Key: %0256d", 7);
+    const char *const long_key[] = {"X-Tenant-Id: tenant-a", key, NULL};
+    cq_it_resp_t r = get("/multitenant/conversations/business-data", long_key);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(str(r.json, "code"), "BAD_REQUEST");
+    cq_it_resp_free(&r);
+    assert_false(bd_flight_key_held("tenant-a"));
+    /* A key already used for another operation. */
+    snprintf(key, sizeof(key), "Idempotency-Key: %s-bd-reused", stack.prefix);
+    const char *const h[] = {"Content-Type: application/json", "X-Tenant-Id: tenant-a", key, NULL};
+    r = post("/coaching/alignment-check", h, BODY);
+    assert_int_equal(r.status, 200);
+    cq_it_resp_free(&r);
+    r = get("/multitenant/conversations/business-data", h);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(str(r.json, "code"), "IDEMPOTENCY_KEY_REUSED");
+    cq_it_resp_free(&r);
+    assert_false(bd_flight_key_held("tenant-a"));
 }
 
 static void test_it_idempotency_key(void **state)
@@ -367,6 +426,26 @@ static void test_it_batch_runs_every_item(void **state)
         lines++;
     }
     assert_int_equal(lines, 3);
+    cq_it_resp_free(&r);
+    /* The same lines as one JSON array when Accept prefers application/json;
+     * JSON Lines stay the answer when JSON Lines rank higher. */
+    const char *const accept_json[] = {"X-Tenant-Id: tenant-a", "Accept: application/json", NULL};
+    r = get(results, accept_json);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strcasestr(r.headers, "Content-Type: application/json"));
+    assert_true(json_is_array(r.json));
+    assert_true(cq_it_matches_schema(r.json, "BatchResults"));
+    assert_int_equal(json_array_size(r.json), 3);
+    assert_string_equal(str(json_array_get(r.json, 0), "customId"), "a");
+    assert_true(json_integer_value(cq_it_get(json_array_get(r.json, 0), "result.alignmentScore")) >=
+                0);
+    cq_it_resp_free(&r);
+    const char *const accept_lines[] = {
+        "X-Tenant-Id: tenant-a", "Accept: application/json;q=0.5, application/x-ndjson", NULL};
+    r = get(results, accept_lines);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strcasestr(r.headers, "Content-Type: application/x-ndjson"));
+    assert_null(r.json);
     cq_it_resp_free(&r);
     /* Another tenant sees nothing. */
     const char *const b[] = {"X-Tenant-Id: tenant-b", NULL};
@@ -482,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_it_other_tenant_sees_404),
         cmocka_unit_test(test_it_cancel_queued_job),
         cmocka_unit_test(test_it_idempotency_key),
+        cmocka_unit_test(test_it_business_data_idempotency_answers),
         cmocka_unit_test(test_it_kind_without_consumer_still_202),
         cmocka_unit_test(test_it_batch_runs_every_item),
         cmocka_unit_test(test_it_batch_as_json_lines),

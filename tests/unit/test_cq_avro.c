@@ -1146,6 +1146,18 @@ static void test_avro_golden_files(void **state)
     cq_avro_t *avro = real_avro();
     check_golden(avro, "JobEnvelope", "schemas/avro/job_envelope.avsc");
     check_golden(avro, "JobResult", "schemas/avro/job_result.avsc");
+    /* The coachq-schema header names each record by its full Avro name. */
+    const struct {
+        const char *record, *full;
+    } names[] = {{"JobEnvelope", CQ_AVRO_ENVELOPE_FULL_NAME},
+                 {"JobResult", CQ_AVRO_RESULT_FULL_NAME}};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *s = cq_avro_schema_json(avro, names[i].record);
+        char *full = cq_asprintf("%s.%s", json_string_value(json_object_get(s, "namespace")),
+                                 json_string_value(json_object_get(s, "name")));
+        assert_string_equal(full, names[i].full);
+        free(full);
+    }
     cq_avro_destroy(avro);
 }
 

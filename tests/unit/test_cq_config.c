@@ -139,8 +139,14 @@ static void test_config_env_overrides(void **state)
     assert_true(conf->gateway_dev_auth);
     assert_string_equal(cq_config_kafka_get(conf, "bootstrap.servers"), "10.0.0.1:9092");
     /* The scripts' own variables are not config. */
-    char *scripts[] = {"COACHQ_STACK_KAFKA_PORT=29092", "COACHQ_IT_REDIS_PORT=1",
-                       "COACHQ_BIN_DIR=/x", NULL};
+    char *scripts[] = {"COACHQ_STACK_KAFKA_PORT=29092",
+                       "COACHQ_IT_REDIS_PORT=1",
+                       "COACHQ_BIN_DIR=/x",
+                       "COACHQ_URL=http://gw:8080",
+                       "COACHQ_TOKEN=t",
+                       "COACHQ_TENANT=a",
+                       "COACHQ_USER=b",
+                       NULL};
     assert_int_equal(cq_config_load_env(conf, scripts, err, sizeof(err)), CQ_ERR_OK);
     char *bad[] = {"COACHQ_NOPE=1", NULL};
     assert_int_equal(cq_config_load_env(conf, bad, err, sizeof(err)), CQ_ERR_CONFIG);

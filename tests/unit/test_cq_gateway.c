@@ -42,6 +42,7 @@ static int setup(void **state)
     gw.batch_schema = cq_schema_new(cq_contract_document(gw.contract),
                                     "/components/schemas/BatchRequest", err, sizeof(err));
     gw.auth = cq_auth_new(conf, err, sizeof(err));
+    cq_gateway_metrics_init(&gw);
     return gw.auth ? setup_server() : -1;
 }
 
@@ -51,6 +52,7 @@ static int teardown(void **state)
     cq_contract_destroy(gw.contract);
     cq_auth_destroy(gw.auth);
     cq_schema_destroy(gw.batch_schema);
+    cq_gateway_metrics_term(&gw);
     cq_config_destroy(conf);
     return 0;
 }
@@ -253,6 +255,39 @@ static void test_gateway_malformed_requests_get_problem_json(void **state)
     free(answer);
     assert_true(status == 431 || status == 413 || status == 400);
     assert_true(problem);
+}
+
+/* Request durations go to a histogram by the contract's path template
+ * (never the raw URL, whose ids would make a label set per job) and status
+ * class; a path outside the contract is "other". */
+static void test_gateway_request_duration_by_route_template(void **state)
+{
+    call_t c;
+    call(&c, "GET", "/coaching/api/v1/jobs/0190f3a2-aaaa-7000-8000-000000000001", NULL, NULL,
+         false);
+    assert_int_equal(c.resp.status, 401);
+    done(&c);
+    call(&c, "GET", "/coaching/api/v1/no/such/thing", NULL, NULL, false);
+    assert_int_equal(c.resp.status, 404);
+    done(&c);
+    call(&c, "POST", CHECK_PATH, "text/plain", "x", true);
+    assert_int_equal(c.resp.status / 100, 4);
+    done(&c);
+    call(&c, "GET", "/coaching/api/v1/metrics", NULL, NULL, false);
+    assert_int_equal(c.resp.status, 200);
+    const char *text = c.resp.body;
+    assert_non_null(strstr(text, "# TYPE coachq_gateway_http_request_duration_seconds histogram"));
+    assert_non_null(strstr(text, "coachq_gateway_http_request_duration_seconds_count{route=\"/jobs/"
+                                 "{id}\",class=\"4xx\"} "));
+    assert_non_null(strstr(text,
+                           "coachq_gateway_http_request_duration_seconds_count{route=\"other\","
+                           "class=\"4xx\"} "));
+    assert_non_null(
+        strstr(text, "route=\"/coaching/alignment-check\",class=\"4xx\",le=\"+Inf\"} "));
+    assert_null(strstr(text, "0190f3a2"));
+    /* The counters that were there keep their names. */
+    assert_non_null(strstr(text, "coachq_gateway_responses_total{class=\"4xx\"}"));
+    done(&c);
 }
 
 static void test_gateway_unknown_paths_are_404(void **state)
@@ -503,6 +538,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gateway_unknown_paths_are_404),
+        cmocka_unit_test(test_gateway_request_duration_by_route_template),
         cmocka_unit_test(test_gateway_wrong_method_is_405_with_allow),
         cmocka_unit_test(test_gateway_requires_identity),
         cmocka_unit_test(test_gateway_content_checks),

@@ -479,9 +479,13 @@ static void test_schema_pattern(void **state)
     expect_error(s, "'abc\\u0000def'", "", "must match the pattern ^[a-z]*$");
     cq_schema_destroy(s);
 
-    expect_compile_error("{'pattern':'(?=a)b'}", "#/pattern: lookaround");
-    expect_compile_error("{'pattern':'(a'}", "#/pattern: invalid pattern");
-    expect_compile_error("{'pattern':'\\\\p{L}'}", "#/pattern: escape \\p is not supported");
+    /* the whole of ECMA's syntax: lookaround, \p{..}, code points */
+    s = compile("{'pattern':'^(?=.*\\\\d)\\\\p{L}+\\\\d$'}");
+    expect_valid(s, "'Stra\u00dfe1'");
+    expect_error(s, "'Strasse'", "", "must match the pattern ^(?=.*\\d)\\p{L}+\\d$");
+    cq_schema_destroy(s);
+
+    expect_compile_error("{'pattern':'(a'}", "#/pattern: invalid pattern at offset 2");
     expect_compile_error("{'pattern':5}", "#/pattern: must be a string");
 }
 

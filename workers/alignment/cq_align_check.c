@@ -3,7 +3,7 @@
  * deterministic estimate of how well a goal fits the business foundation.
  *
  * Method. Every text becomes a term vector (cq_termvec over cq_text:
- * stopwords removed, Porter stems, planning filler down-weighted, related
+ * stopwords removed, Porter2 stems, planning filler down-weighted, related
  * planning words matching partially through concepts). All raw measures are in [0, 1]:
  *
  *   coverage(q -> d)  share of q's weight found in d (cq_termvec_coverage);

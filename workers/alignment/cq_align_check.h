@@ -29,7 +29,7 @@
 cq_err_t cq_align_check_compute(const json_t *request, int64_t now_ms, json_t **result,
                                 char *errstr, size_t errstr_size);
 
-/* Whether a Porter stem is one of the verbs that open goal statements
+/* Whether a stem is one of the verbs that open goal statements
  * ("grow", "launch", "double", ...): they say what to do with a goal's main
  * term, they are not it. The other alignment engines pick focus terms with
  * it. Any thread. */

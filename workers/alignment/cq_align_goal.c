@@ -219,7 +219,8 @@ cq_err_t cq_align_goal_read(cq_align_goal_t *g, const json_t *request, char *err
     const cq_termvec_t *kpi_docs[] = {g->intent_vec, g->strategies_vec};
     const double kpi_weights[] = {1.0, 0.8};
     g->weak_kpi = cq_align_goal_least(json_object_get(goal, "kpis"), "name", kpi_docs, kpi_weights,
-                                      2, &raw, &g->strong_kpi, NULL, NULL, 0);
+                                      2, &raw, &g->strong_kpi, g->linked_kpis, &g->nlinked_kpis,
+                                      CQ_ARRAY_SIZE(g->linked_kpis));
     if (raw >= CQ_ALIGN_GOAL_WEAK)
         g->weak_kpi = NULL;
     if (g->weak_kpi && g->nfocus) {

@@ -34,6 +34,8 @@ typedef struct {
      * reaches CQ_ALIGN_GOAL_WEAK; strong_strategy links best. */
     const char *weak_value, *weak_strategy, *weak_kpi, *strong_strategy;
     const char *strong_kpi;
+    const char *linked_kpis[3]; /* KPIs reaching CQ_ALIGN_GOAL_WEAK, in order */
+    size_t nlinked_kpis;
     const char *linked_strategies[3]; /* strategies reaching CQ_ALIGN_GOAL_WEAK, in order */
     size_t nlinked_strategies;
     const char *weak_values[5]; /* every unreflected core value, weakest first */

@@ -16,7 +16,7 @@
 
 static void cq_align_prose_reserve(cq_align_prose_t *p, size_t extra)
 {
-    if (p->len + extra + 1 <= p->cap)
+    if (p->buf && p->len + extra + 1 <= p->cap)
         return;
     size_t cap = p->cap ? p->cap : 256;
     while (cap < p->len + extra + 1)
@@ -28,7 +28,8 @@ static void cq_align_prose_reserve(cq_align_prose_t *p, size_t extra)
 static void cq_align_prose_append(cq_align_prose_t *p, const char *s, size_t n)
 {
     cq_align_prose_reserve(p, n);
-    memcpy(p->buf + p->len, s, n);
+    if (n) /* s may be NULL for nothing; memcpy from NULL is undefined even for 0 bytes */
+        memcpy(p->buf + p->len, s, n);
     p->len += n;
     p->buf[p->len] = '\0';
 }

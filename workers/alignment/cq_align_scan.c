@@ -269,7 +269,9 @@ static void cq_scan_products(const cq_html_page_t *page, json_t *result)
 static bool cq_scan_market_sentence(const char *text, char *out, size_t out_size)
 {
     const json_t *cues = json_object_get(cq_align_scan_data(), "marketCues");
-    for (const char *s = text; s && *s;) {
+    if (!text)
+        return false;
+    for (const char *s = text; *s;) {
         size_t n = strcspn(s, ".!?");
         char sentence[512];
         snprintf(sentence, sizeof(sentence), "%.*s", (int)(n < 511 ? n : 511), s);
@@ -293,7 +295,7 @@ static bool cq_scan_market_sentence(const char *text, char *out, size_t out_size
 static json_t *cq_scan_llm_input(const cq_html_page_t *page, const char *url)
 {
     char text[6 * 1024 + 8];
-    cq_text_excerpt(page->text ? page->text : "", 6 * 1024, text, sizeof(text));
+    cq_text_excerpt(page->text ? page->text : "", (size_t)6 * 1024, text, sizeof(text));
     json_t *orgs = json_array();
     for (size_t i = 0; i < json_array_size(page->organizations) && i < 3; i++)
         json_array_append(orgs, json_array_get(page->organizations, i));

@@ -155,18 +155,21 @@ static const char *cq_align_gain_part(const json_t *before, const json_t *after)
     return best;
 }
 
-/* Appends what already works (the linked strategies, the best KPI, the reflected
+/* Appends what already works (the linked strategies and KPIs, the reflected
  * values, the market and promise the goal speaks to), so it is not
  * reworked by mistake, and the shared KPIs whose change reaches other
  * goals. */
 static void cq_align_keep(const cq_align_goal_t *g, const json_t *impact, cq_align_prose_t *p)
 {
-    const char
-        *sources[3 + CQ_ARRAY_SIZE(g->linked_strategies) + CQ_ARRAY_SIZE(g->reflected_values)];
+    const char *sources[3 + CQ_ARRAY_SIZE(g->linked_strategies) + CQ_ARRAY_SIZE(g->linked_kpis) +
+                        CQ_ARRAY_SIZE(g->reflected_values)];
     size_t n = 0;
     for (size_t i = 0; i < g->nlinked_strategies; i++)
         sources[n++] = g->linked_strategies[i];
-    if (g->strong_kpi)
+    for (size_t i = 0; i < g->nlinked_kpis; i++)
+        if (g->linked_kpis[i] != g->weak_kpi)
+            sources[n++] = g->linked_kpis[i];
+    if (!g->nlinked_kpis && g->strong_kpi)
         sources[n++] = g->strong_kpi;
     for (size_t i = 0; i < g->nreflected; i++)
         sources[n++] = g->reflected_values[i];

@@ -18,11 +18,12 @@
 #include "cq_common.h"
 #include "cq_err.h"
 
-#define CQ_HTML_DEPTH_MAX    256          /* element nesting walked */
-#define CQ_HTML_TEXT_MAX     (16 * 1024)  /* bytes of body text kept */
-#define CQ_HTML_FIELD_MAX    2000         /* bytes of one title/description/heading/paragraph */
-#define CQ_HTML_LIST_MAX     40           /* headings, nav links, JSON-LD objects kept */
-#define CQ_HTML_JSONLD_BYTES (256 * 1024) /* one JSON-LD block larger than this is skipped */
+#define CQ_HTML_DEPTH_MAX 256                 /* element nesting walked */
+#define CQ_HTML_TEXT_MAX  ((size_t)16 * 1024) /* bytes of body text kept */
+#define CQ_HTML_FIELD_MAX 2000                /* bytes of one title/description/heading/paragraph */
+#define CQ_HTML_LIST_MAX  40                  /* headings, nav links, JSON-LD objects kept */
+#define CQ_HTML_JSONLD_BYTES                                                                       \
+    ((size_t)256 * 1024) /* one JSON-LD block larger than this is skipped */
 
 typedef struct {
     char *title;       /* <title>, collapsed whitespace; NULL when absent */

@@ -213,7 +213,7 @@ bool cq_bd_upstream_validate(const cq_bd_upstream_t *upstream, cq_bd_source_id_t
         return false;
     }
     if (len > CQ_BD_REPLY_MAX_BYTES) {
-        cq_bd_reply_unavailable(reply, "body of %zu bytes exceeds %d", len, CQ_BD_REPLY_MAX_BYTES);
+        cq_bd_reply_unavailable(reply, "body of %zu bytes exceeds %zu", len, CQ_BD_REPLY_MAX_BYTES);
         return false;
     }
     if (cq_json_depth(body, len, CQ_BD_REPLY_MAX_DEPTH) > CQ_BD_REPLY_MAX_DEPTH) {

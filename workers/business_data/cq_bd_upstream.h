@@ -17,7 +17,7 @@
 #include "cq_common.h"
 
 /* Largest reply body accepted (a full list of actions is the biggest). */
-#define CQ_BD_REPLY_MAX_BYTES (1024 * 1024)
+#define CQ_BD_REPLY_MAX_BYTES ((size_t)1024 * 1024)
 /* Deepest nesting accepted; the replies we read need at most 4. */
 #define CQ_BD_REPLY_MAX_DEPTH 16
 #define CQ_BD_REASON_SIZE     200

@@ -90,7 +90,7 @@ static void cq_oa_norm(const char *in, char *out, size_t size)
 {
     size_t k = 0;
     for (; in && *in && k + 1 < size; in++)
-        out[k++] = *in == ' ' || *in == '-' ? '_' : (char)tolower((unsigned char)*in);
+        out[k++] = (char)(*in == ' ' || *in == '-' ? '_' : tolower((unsigned char)*in));
     out[k] = '\0';
 }
 

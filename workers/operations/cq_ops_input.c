@@ -59,6 +59,15 @@ static int64_t cq_ops_days_from_civil(int64_t y, int64_t m, int64_t d)
     return era * 146097 + doe - 719468;
 }
 
+/* The number n decimal digits at text spell (the caller checked they are digits). */
+static int64_t cq_ops_digits(const char *text, int n)
+{
+    int64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v * 10 + (text[i] - '0');
+    return v;
+}
+
 static bool cq_ops_leap(int64_t y)
 {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -72,7 +81,8 @@ bool cq_ops_date_parse(const char *text, int64_t *day)
     for (int i = 0; i < 10; i++)
         if (i != 4 && i != 7 && !isdigit((unsigned char)text[i]))
             return false;
-    int64_t y = atoi(text), m = atoi(text + 5), d = atoi(text + 8);
+    int64_t y = cq_ops_digits(text, 4), m = cq_ops_digits(text + 5, 2),
+            d = cq_ops_digits(text + 8, 2);
     if (m < 1 || m > 12 || d < 1)
         return false;
     int64_t max = mdays[m - 1] + (m == 2 && cq_ops_leap(y));
@@ -129,7 +139,7 @@ int64_t cq_ops_date_week_start(int64_t day)
 size_t cq_ops_text_fit(const char *text, size_t max)
 {
     size_t len = 0;
-    while (text[len] && len < max) {
+    while (len < max && text[len]) {
         size_t n = cq_utf8_seq_len((unsigned char)text[len]);
         if (n == 0)
             n = 1;

@@ -497,7 +497,12 @@ static cq_err_t cq_ops_sched_run(cq_ops_sched_t *s, char *errstr, size_t errstr_
             if (ready && (!best || cq_ops_sched_before(a, best)))
                 best = a;
         }
-        /* The graph is acyclic, so some action is always ready. */
+        /* The graph was checked acyclic, so some action is always ready. */
+        if (!best) {
+            cq_errstr_set(errstr, errstr_size,
+                          "no action is ready to schedule (a dependency cycle)");
+            return CQ_ERR_INTERNAL_ERROR;
+        }
         cq_err_t rc = cq_ops_sched_place(s, best, errstr, errstr_size);
         if (rc != CQ_ERR_OK)
             return rc;
@@ -527,7 +532,7 @@ static bool cq_ops_sched_mentions(const char *text, const char *id)
 
 static void cq_ops_sched_read_deadlines(cq_ops_sched_t *s, const json_t *list)
 {
-    cq_termvec_t *dv[CQ_OPS_SCHEDULE_DEADLINES_MAX];
+    cq_termvec_t *dv[CQ_OPS_SCHEDULE_DEADLINES_MAX] = {NULL};
     for (size_t i = 0; i < json_array_size(list) && s->ndl < CQ_OPS_SCHEDULE_DEADLINES_MAX; i++) {
         const json_t *o = json_array_get(list, i);
         int64_t day = cq_ops_sched_date_or_none(json_object_get(o, "date"));

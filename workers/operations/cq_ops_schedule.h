@@ -17,7 +17,7 @@
 #define CQ_OPS_SCHEDULE_PEOPLE_MAX    100
 #define CQ_OPS_SCHEDULE_DEADLINES_MAX 50
 /* Calendar days after the planning start a schedule may reach. */
-#define CQ_OPS_SCHEDULE_HORIZON_DAYS (20 * 366)
+#define CQ_OPS_SCHEDULE_HORIZON_DAYS 7320 /* 20 years of 366 days */
 /* Hours per working day of work nobody is assigned to (one person-day). */
 #define CQ_OPS_SCHEDULE_UNASSIGNED_DAY_HOURS 8.0
 

@@ -107,6 +107,7 @@ void cq_engine_offload(cq_engine_ctx_t *ctx, cq_offload_item_t *item)
 {
     cq_engine_check(ctx);
     assert(ctx->env && ctx->env->offload);
+    item->log_ctx = ctx->log_ctx;
     cq_offload_submit(ctx->env->offload, item);
 }
 

@@ -41,6 +41,7 @@ struct cq_engine_ctx_s {
     bool finished;        /* cq_job_done was called for the current start */
     void *state;
     void (*state_free)(void *);
+    const cq_log_ctx_t *log_ctx; /* the job's: its offloaded calls' callbacks run in it */
 };
 
 /* Readies ctx for one start (finished cleared; identity and env as set). */

@@ -2,9 +2,12 @@
  * cq_job.c — the life of one job inside a worker (see cq_worker_int.h).
  *
  * Steps: claim in Redis (a terminal job is not run again; its stored record
- * is published again), check the request, start the operation's engine
- * (the LLM engine when a provider is configured and the operation has
- * prompts, else the registered one; see cq_engine.h), which ends the job
+ * is published again; for a job the LLM would answer, the same offloaded
+ * call reads its tenant's token use of the day), check the request, start
+ * the operation's engine (the LLM engine when a provider is configured and
+ * the operation has prompts, else the registered one; see cq_engine.h; for
+ * a tenant past its token budget the registered one with
+ * llm.fallback_builtin, else a TOKEN_BUDGET_EXCEEDED failure), which ends the job
  * through cq_job_done, now or later; check the answer against the contract,
  * store it, publish the record to the reply topic (and to the dead-letter
  * topic when it failed for good), and report the offset done once every
@@ -129,8 +132,8 @@ static void cq_job_engine_done(cq_engine_ctx_t *ctx, cq_err_t err, json_t *resul
         json_decref(result);
     } else if (cq_err_retriable(err) && !job->llm_engine &&
                job->claimed.attempts < w->conf->jobs_max_attempts) {
-        CQ_LOG(CQ_LOG_WARN, "worker", job->env.job_id, "attempt %d failed: %s; retrying",
-               job->claimed.attempts, message);
+        CQ_LOG_CODE(CQ_LOG_WARN, "worker", job->env.job_id, cq_err_name(err),
+                    "attempt %d failed: %s; retrying", job->claimed.attempts, message);
         job->fail_err = err;
         free(job->fail_message);
         job->fail_message = cq_strdup(message ? message : cq_err_desc(err));
@@ -160,6 +163,7 @@ static void cq_job_arm(cq_job_t *job)
     ctx->credentials = job->env.authorization; /* a secret: never logged */
     ctx->attempt = job->claimed.attempts;
     ctx->env = &job->w->env;
+    ctx->log_ctx = &job->log_ctx;
     job->checked = false;
     ctx->done = cq_job_engine_done;
     ctx->ask = cq_job_ask_llm;
@@ -186,6 +190,7 @@ static void cq_job_run_engine(cq_job_t *job, bool fallback)
         return;
     }
     job->fallback = fallback;
+    job->engine_kind = fallback ? "fallback" : "builtin";
     cq_job_arm(job);
     job->in_start = true;
     if (reg->builtin)
@@ -216,6 +221,49 @@ static bool cq_job_reload_payload(cq_job_t *job)
     return true;
 }
 
+/* Tokens an LLM call used: the provider's count, or when its replies had
+ * none, an estimate from the bytes sent (each attempt) and received. */
+static int64_t cq_job_tokens_used(const cq_job_t *job, const cq_llm_result_t *res)
+{
+    int64_t reported = res->prompt_tokens + res->completion_tokens;
+    if (reported > 0 || res->attempts <= 0)
+        return reported;
+    int64_t n = cq_limit_estimate_tokens(job->prompt_bytes) * res->attempts;
+    char *text = res->content ? json_dumps(res->content, JSON_COMPACT) : NULL;
+    if (text)
+        n += cq_limit_estimate_tokens(strlen(text));
+    free(text);
+    return n;
+}
+
+/* The message of a job refused for its tenant's token budget. */
+static void cq_job_budget_message(const cq_job_t *job, char *out, size_t out_size)
+{
+    const char *tenant = job->env.tenant_id ? job->env.tenant_id : "";
+    snprintf(out, out_size,
+             "Tenant %s has used its daily LLM token budget (%lld tokens); it renews at 00:00 UTC",
+             tenant, (long long)cq_limit_budget_of(job->w->limits, tenant));
+}
+
+/* The tenant is past its budget: the builtin engine answers with
+ * llm.fallback_builtin (the job says fallback), else the job fails. */
+static void cq_job_over_budget(cq_job_t *job)
+{
+    cq_worker_t *w = job->w;
+    atomic_fetch_add(&w->stats.budget_exceeded, 1);
+    if (w->conf->llm_fallback_builtin && job->op->reg) {
+        CQ_LOG(CQ_LOG_INFO, "worker", job->env.job_id,
+               "tenant %s is past its daily token budget: answering with the builtin engine",
+               job->env.tenant_id ? job->env.tenant_id : "");
+        atomic_fetch_add(&w->stats.llm_fallbacks, 1);
+        cq_job_run_engine(job, true);
+        return;
+    }
+    char msg[256];
+    cq_job_budget_message(job, msg, sizeof(msg));
+    cq_job_fail(job, CQ_ERR_TOKEN_BUDGET_EXCEEDED, msg);
+}
+
 /* The LLM engine's answer. */
 static void cq_job_llm_done(void *opaque, const cq_llm_result_t *res)
 {
@@ -230,6 +278,7 @@ static void cq_job_llm_done(void *opaque, const cq_llm_result_t *res)
         json_t *fallback = job->llm_fallback;
         job->llm_fallback = NULL;
         job->fallback = true;
+        job->engine_kind = "fallback";
         if (fallback)
             cq_job_done(&job->ctx, CQ_ERR_OK, fallback, NULL);
         else
@@ -248,6 +297,7 @@ static void cq_job_llm_done(void *opaque, const cq_llm_result_t *res)
         return;
     }
     cq_worker_metrics_llm(w, res);
+    job->tokens_due += cq_job_tokens_used(job, res); /* charged when the job is stored */
     json_t *engine =
         json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:i}", "name", "llm", "provider", res->provider,
                   "model", res->model, "promptTokens", (json_int_t)res->prompt_tokens,
@@ -282,6 +332,7 @@ static bool cq_job_call_llm(cq_job_t *job, const json_t *input, char *err, size_
     char *user = cq_prompt_render(op->user, input, err, err_size);
     if (!user)
         return false;
+    job->prompt_bytes = strlen(op->system) + strlen(user);
     cq_llm_call(job->w->llm, op->system, user, op->cop->name, op->schema, cq_job_llm_check,
                 cq_job_llm_done, job);
     free(user);
@@ -294,6 +345,21 @@ static bool cq_job_ask_llm(cq_engine_ctx_t *ctx, json_t *input, json_t *fallback
     cq_job_t *job = (cq_job_t *)((char *)ctx - offsetof(cq_job_t, ctx));
     if (!job->op->system || cq_llm_is_builtin(job->w->llm))
         return false;
+    if (job->over_budget) {
+        json_decref(input);
+        atomic_fetch_add(&job->w->stats.budget_exceeded, 1);
+        if (job->w->conf->llm_fallback_builtin && fallback) {
+            atomic_fetch_add(&job->w->stats.llm_fallbacks, 1);
+            job->fallback = true;
+            cq_job_done(ctx, CQ_ERR_OK, fallback, NULL);
+        } else {
+            char msg[256];
+            cq_job_budget_message(job, msg, sizeof(msg));
+            json_decref(fallback);
+            cq_job_done(ctx, CQ_ERR_TOKEN_BUDGET_EXCEEDED, NULL, msg);
+        }
+        return true;
+    }
     char err[256];
     if (!cq_job_call_llm(job, input, err, sizeof(err))) {
         CQ_LOG(CQ_LOG_ERROR, "worker", job->env.job_id, "prompt: %s", err);
@@ -302,6 +368,7 @@ static bool cq_job_ask_llm(cq_engine_ctx_t *ctx, json_t *input, json_t *fallback
         cq_job_done(ctx, CQ_ERR_INTERNAL_ERROR, NULL, "The prompt could not be built");
         return true;
     }
+    job->engine_kind = "llm";
     json_decref(input); /* the rendered prompt is all the call keeps */
     json_decref(job->llm_fallback);
     job->llm_fallback = fallback;
@@ -314,6 +381,7 @@ static void cq_job_run_llm(cq_job_t *job)
 {
     char err[256];
     job->fallback = false;
+    job->engine_kind = "llm";
     cq_job_arm(job);
     if (!cq_job_call_llm(job, job->env.payload, err, sizeof(err))) {
         job->in_engine = false;
@@ -325,6 +393,28 @@ static void cq_job_run_llm(cq_job_t *job)
      * the builtin engine has to answer instead. */
     json_decref(job->env.payload);
     job->env.payload = NULL;
+}
+
+/* On the claim's offload thread (reads only what is fixed after start):
+ * for a job the LLM would answer, whether its tenant is past its daily
+ * token budget. A read Redis does not answer lets the job go on (counted):
+ * the budget bounds spending, and one failed read costs at most one call. */
+static void cq_job_budget_read(cq_job_t *job)
+{
+    cq_worker_t *w = job->w;
+    const cq_worker_opdef_t *op = cq_worker_find_op(w, job->env.operation);
+    const char *tenant = job->env.tenant_id ? job->env.tenant_id : "";
+    int64_t budget = cq_limit_budget_of(w->limits, tenant);
+    if (!op || !op->system || cq_llm_is_builtin(w->llm) || budget <= 0)
+        return;
+    char day[9];
+    cq_limit_day(cq_now_ms(), day);
+    int64_t used = 0;
+    if (cq_store_tokens_used(w->store, tenant, day, &used) != CQ_ERR_OK) {
+        atomic_fetch_add(&w->stats.budget_errors, 1);
+        return;
+    }
+    job->over_budget = used >= budget;
 }
 
 static void cq_job_claim_work(cq_offload_item_t *item)
@@ -344,6 +434,9 @@ static void cq_job_claim_work(cq_offload_item_t *item)
     want.status = CQ_JOB_QUEUED;
     cq_job_record_clear(&job->claimed);
     job->io_rc = cq_store_claim(job->w->store, &want, &job->claimed);
+    job->over_budget = false;
+    if (job->io_rc == CQ_ERR_OK)
+        cq_job_budget_read(job);
 }
 
 /* The claim answered: check the job, then start its engine. */
@@ -395,10 +488,14 @@ static void cq_job_claimed(cq_job_t *job)
         goto out;
     }
     if (job->op->system && !cq_llm_is_builtin(w->llm) &&
-        !(job->op->reg && job->op->reg->prepares_llm_input))
-        cq_job_run_llm(job);
-    else
+        !(job->op->reg && job->op->reg->prepares_llm_input)) {
+        if (job->over_budget)
+            cq_job_over_budget(job);
+        else
+            cq_job_run_llm(job);
+    } else {
         cq_job_run_engine(job, false);
+    }
 out:
     cq_schema_errors_clear(&errors);
 }
@@ -465,6 +562,23 @@ void cq_job_on_message(cq_worker_t *w, cq_kafka_msg_t *msg)
         return;
     }
     job->decoded = true;
+    cq_log_ctx_t *lc = &job->log_ctx;
+    CQ_LOG_CTX_PUT(lc->job_id, job->env.job_id);
+    CQ_LOG_CTX_PUT(lc->tenant, job->env.tenant_id);
+    CQ_LOG_CTX_PUT(lc->operation, job->env.operation);
+    if (!cq_trace_parse(job->env.trace_parent, &lc->trace)) {
+        /* A job another service put on Kafka may carry its trace as a
+         * header only (as OpenTelemetry's Kafka instrumentation does). */
+        size_t tp_len = 0;
+        const char *tp = cq_kafka_msg_header(msg, "traceparent", &tp_len);
+        char header[CQ_TRACE_HEADER_LEN + 64];
+        if (tp && tp_len < sizeof(header)) {
+            memcpy(header, tp, tp_len);
+            header[tp_len] = '\0';
+            cq_trace_parse(header, &lc->trace); /* none: the trace stays empty */
+        }
+    }
+    cq_job_log_enter(job);
     cq_job_step(job);
 }
 
@@ -489,12 +603,14 @@ int cq_job_run_due(cq_worker_t *w)
         due = job->next;
         job->next = NULL;
         job->retry_at = 0;
+        cq_job_log_enter(job);
         if (job->decoded) {
             cq_job_step(job);
         } else {
             cq_job_dead_letter(job, CQ_ERR_UNDECODABLE_MESSAGE, "undecodable message");
             cq_job_settle(job);
         }
+        cq_log_ctx_set(NULL);
     }
     return (int)(next - now);
 }

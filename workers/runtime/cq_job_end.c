@@ -87,12 +87,32 @@ cq_job_t *cq_job_of(cq_offload_item_t *item)
 {
     cq_job_t *job = item->arg;
     job->io_busy = false;
+    cq_job_log_enter(job);
     return job;
+}
+
+void cq_job_log_enter(cq_job_t *job)
+{
+    cq_log_ctx_set(&job->log_ctx);
+}
+
+void cq_job_observe_end(cq_job_t *job, const char *status)
+{
+    if (!job->decoded || job->env.created_at <= 0)
+        return;
+    char labels[CQ_HISTO_MAX_LABELS];
+    /* Names from the contract and constants only: bounded label sets. */
+    snprintf(labels, sizeof(labels), "operation=\"%s\",engine=\"%s\",status=\"%s\"",
+             job->cop ? job->cop->name : "unknown", job->engine_kind ? job->engine_kind : "none",
+             status);
+    cq_histo_observe(job->w->job_seconds, labels,
+                     (double)(cq_now_ms() - job->env.created_at) / 1000.0);
 }
 
 static void cq_job_delivered(void *opaque, cq_err_t err, const char *errstr)
 {
     cq_job_t *job = opaque;
+    cq_job_log_enter(job);
     if (err != CQ_ERR_OK) {
         CQ_LOG(CQ_LOG_WARN, "worker", job->decoded ? job->env.job_id : NULL,
                "record not delivered: %s", errstr ? errstr : cq_err_name(err));
@@ -202,7 +222,7 @@ static void cq_job_publish_to(cq_job_t *job, const cq_job_record_t *rec, bool to
     const char *topic = to_reply ? reply_to : w->conf->topics_results;
     const char *fp = cq_avro_fingerprint(w->avro, "JobResult");
     cq_kafka_header_t headers[4] = {
-        {"coachq-schema", "JobResult", strlen("JobResult")},
+        {CQ_AVRO_SCHEMA_HEADER, CQ_AVRO_RESULT_FULL_NAME, strlen(CQ_AVRO_RESULT_FULL_NAME)},
         {"coachq-fingerprint", fp, strlen(fp)},
         {"coachq-job-id", rec->job_id, strlen(rec->job_id)},
     };
@@ -248,9 +268,31 @@ void cq_job_publish(cq_job_t *job, const cq_job_record_t *rec)
     cq_job_offload(job, cq_job_topic_work, cq_job_topic_done);
 }
 
+/* On the offload thread, before the job's terminal state is stored: adds
+ * the LLM tokens it used to its tenant's count of the UTC day (kept a day
+ * past its own, so yesterday's use can still be read). A charge Redis does
+ * not take is counted and, if the finish fails too, tried again with it. */
+static void cq_job_charge_tokens(cq_job_t *job)
+{
+    if (job->tokens_due <= 0)
+        return;
+    int64_t now = cq_now_ms();
+    char day[9];
+    cq_limit_day(now, day);
+    int64_t ttl = cq_limit_day_left_ms(now) + 86400000;
+    if (cq_store_tokens_add(job->w->store, job->env.tenant_id ? job->env.tenant_id : "", day,
+                            job->tokens_due, ttl, NULL) == CQ_ERR_OK) {
+        atomic_fetch_add(&job->w->stats.tokens_charged, (uint64_t)job->tokens_due);
+        job->tokens_due = 0;
+    } else {
+        atomic_fetch_add(&job->w->stats.budget_errors, 1);
+    }
+}
+
 static void cq_job_fail_work(cq_offload_item_t *item)
 {
     cq_job_t *job = item->arg;
+    cq_job_charge_tokens(job);
     cq_job_record_clear(&job->stored);
     job->io_rc = cq_store_finish(job->w->store, job->env.job_id, CQ_JOB_FAILED, NULL, NULL,
                                  cq_err_name(job->fail_err), job->fail_message, &job->stored);
@@ -269,8 +311,10 @@ static void cq_job_fail_done(cq_offload_item_t *item)
         return;
     }
     if (rc == CQ_ERR_OK || rc == CQ_ERR_JOB_ALREADY_TERMINAL) {
+        cq_job_observe_end(job, cq_job_status_name(job->stored.status));
         cq_job_publish(job, &job->stored);
     } else {
+        cq_job_observe_end(job, "failed");
         cq_job_record_t *c = &job->claimed;
         c->status = CQ_JOB_FAILED;
         free(c->error_code);
@@ -289,7 +333,7 @@ static void cq_job_fail_done(cq_offload_item_t *item)
 /* Ends a job as failed: stored, published, dead-lettered. */
 void cq_job_fail(cq_job_t *job, cq_err_t err, const char *message)
 {
-    CQ_LOG(CQ_LOG_WARN, "worker", job->env.job_id, "failed: %s: %s", cq_err_name(err), message);
+    CQ_LOG_CODE(CQ_LOG_WARN, "worker", job->env.job_id, cq_err_name(err), "failed: %s", message);
     atomic_fetch_add(&job->w->stats.jobs_failed, 1);
     job->fail_err = err;
     free(job->fail_message);
@@ -311,6 +355,7 @@ int64_t cq_worker_backoff(cq_worker_t *w, int attempt)
 static void cq_job_store_work(cq_offload_item_t *item)
 {
     cq_job_t *job = item->arg;
+    cq_job_charge_tokens(job);
     cq_job_record_clear(&job->stored);
     job->io_rc = cq_store_finish(job->w->store, job->env.job_id, CQ_JOB_SUCCEEDED, job->engine,
                                  job->result_text, NULL, NULL, &job->stored);
@@ -329,6 +374,7 @@ static void cq_job_store_done(cq_offload_item_t *item)
         atomic_fetch_add(rec->status == CQ_JOB_SUCCEEDED ? &w->stats.jobs_succeeded
                                                          : &w->stats.jobs_cancelled,
                          1);
+        cq_job_observe_end(job, cq_job_status_name(rec->status));
         cq_job_publish(job, rec);
     } else if (rc == CQ_ERR_NOT_FOUND) {
         /* The record is gone (Redis lost its data): run the job afresh. */

@@ -8,6 +8,7 @@
  * callback may submit again.
  */
 #include "cq_offload.h"
+#include "cq_log.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -146,7 +147,10 @@ size_t cq_offload_drain(cq_offload_t *q, size_t max)
         item->next = NULL;
         q->pending--;
         n++;
+        if (item->log_ctx)
+            cq_log_ctx_set(item->log_ctx);
         item->done(item);
+        cq_log_ctx_set(NULL); /* a job's done sets its own log context */
     }
     return n;
 }

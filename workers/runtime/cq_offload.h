@@ -15,6 +15,7 @@
 #define CQ_OFFLOAD_H
 
 #include "cq_common.h"
+#include "cq_log.h"
 
 typedef struct cq_offload_s cq_offload_t;
 typedef struct cq_offload_item_s cq_offload_item_t;
@@ -26,6 +27,9 @@ struct cq_offload_item_s {
     cq_offload_fn done;      /* on the loop thread: what follows it */
     void *arg;               /* the caller's */
     cq_offload_item_t *next; /* the queue's */
+    /* The log context done runs in (cq_log.h), or NULL: none. It must live
+     * until done runs (the job's, for an engine's call). */
+    const cq_log_ctx_t *log_ctx;
 };
 
 /* threads helper threads (1..16). Never NULL. */

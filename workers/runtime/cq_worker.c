@@ -102,6 +102,39 @@ static void cq_worker_rebalanced(void *opaque, bool assigned, const char *topic,
     }
 }
 
+/* The histograms (jobs, LLM calls, upstream calls), the consumer lag and
+ * the engines' own counters, as Prometheus text (new string). */
+static char *cq_worker_metrics_more(cq_worker_t *w)
+{
+    char first[96], *text = NULL;
+    size_t len = 0;
+    snprintf(first, sizeof(first), "kind=\"%s\"", w->kind->kind);
+    FILE *out = open_memstream(&text, &len);
+    cq_histo_write(w->job_seconds, first, out);
+    if (w->llm)
+        cq_llm_metrics_write(w->llm, first, out);
+    if (w->fetch)
+        cq_fetch_metrics_write(w->fetch, first, out);
+    fprintf(out, "# HELP coachq_worker_consumer_lag Jobs waiting in a partition this worker "
+                 "consumes: the high watermark minus the group's committed offset (librdkafka "
+                 "statistics, every kafka.statistics.interval.ms).\n"
+                 "# TYPE coachq_worker_consumer_lag gauge\n");
+    cq_kafka_lag_t lag[64];
+    size_t n = w->consumer ? cq_kafka_consumer_lag(w->consumer, lag, CQ_ARRAY_SIZE(lag)) : 0;
+    for (size_t i = 0; i < n; i++) {
+        char topic[160];
+        cq_histo_label_value(lag[i].topic, topic, sizeof(topic));
+        fprintf(out, "coachq_worker_consumer_lag{%s,topic=\"%s\",partition=\"%d\"} %lld\n", first,
+                topic, lag[i].partition, (long long)lag[i].lag);
+    }
+    char *engines = w->env.metrics ? cq_metrics_render(w->env.metrics, w->kind->kind) : NULL;
+    if (engines)
+        fputs(engines, out);
+    free(engines);
+    fclose(out);
+    return text;
+}
+
 /* /metrics and /health of a worker; runs on the metrics server's threads
  * and reads only atomics, and the engines' counters under their own lock. */
 static void cq_worker_http(void *opaque, const cq_http_req_t *req, cq_http_resp_t *resp)
@@ -148,6 +181,16 @@ static void cq_worker_http(void *opaque, const cq_http_req_t *req, cq_http_resp_
          atomic_load(&st->llm_peak_in_flight)},
         {"llm_circuit_state", "gauge", "LLM circuit: 0 closed, 1 half open, 2 open.",
          (uint64_t)atomic_load(&st->circuit)},
+        {"token_budget_exceeded_total", "counter",
+         "Jobs whose tenant was past its daily LLM token budget (builtin answer or "
+         "TOKEN_BUDGET_EXCEEDED).",
+         atomic_load(&st->budget_exceeded)},
+        {"token_budget_errors_total", "counter",
+         "Token budget reads or charges Redis did not answer (the job went on).",
+         atomic_load(&st->budget_errors)},
+        {"tokens_charged_total", "counter",
+         "LLM tokens charged to tenants' daily budgets (estimates included).",
+         atomic_load(&st->tokens_charged)},
     };
     char text[8192];
     size_t n = 0;
@@ -189,7 +232,7 @@ static void cq_worker_http(void *opaque, const cq_http_req_t *req, cq_http_resp_
             (double)atomic_load(&st->stall_max_us) / 1e6);
     if (n >= sizeof(text))
         n = sizeof(text) - 1;
-    char *engines = w->env.metrics ? cq_metrics_render(w->env.metrics, w->kind->kind) : NULL;
+    char *engines = cq_worker_metrics_more(w);
     size_t elen = engines ? strlen(engines) : 0;
     char *all = cq_malloc(n + elen + 1);
     memcpy(all, text, n);
@@ -204,6 +247,7 @@ static void cq_worker_http(void *opaque, const cq_http_req_t *req, cq_http_resp_
 static void cq_worker_destroy(cq_worker_t *w)
 {
     cq_http_server_destroy(w->metrics);
+    w->metrics = NULL;
     cq_metrics_destroy(w->env.metrics);
     w->env.metrics = NULL;
     /* Calls still queued never run; their jobs were not committed and will
@@ -224,8 +268,10 @@ static void cq_worker_destroy(cq_worker_t *w)
     w->retries = NULL;
     cq_worker_plan_free(w->ops, w->op_count);
     cq_offsets_destroy(w->offsets);
+    cq_histo_destroy(w->job_seconds);
     json_decref(w->reply_topics);
     cq_store_destroy(w->store);
+    cq_limit_destroy(w->limits);
     cq_avro_destroy(w->avro);
     cq_contract_destroy(w->contract);
     free(w->topic);
@@ -274,6 +320,8 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
         cq_errstr_set(err, err_size, "redis: %s", e);
         return false;
     }
+    if (!(w->limits = cq_limit_new(w->conf, err, err_size)))
+        return false;
     w->topic = cq_asprintf("%s%s", w->conf->topics_jobs_prefix, w->kind->kind);
     if (w->conf->topics_create) {
         const char *topics[] = {w->topic, w->conf->topics_results, w->conf->topics_dlq};
@@ -309,6 +357,12 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
     w->offload = cq_offload_new(2);
     w->reply_topics = json_object();
     w->env.metrics = cq_metrics_new();
+    static const double job_bounds[] = CQ_HISTO_BOUNDS_JOB;
+    w->job_seconds = cq_histo_new(
+        "coachq_worker_job_duration_seconds",
+        "Time from a job's submission (the envelope's createdAt, the gateway's clock) to its "
+        "terminal state, by operation, engine (builtin, llm, fallback, none) and status.",
+        job_bounds, CQ_ARRAY_SIZE(job_bounds), 512, NULL);
     if (*w->conf->worker_metrics_listen) {
         cq_http_options_t http = {
             .listen = w->conf->worker_metrics_listen, .threads = 2, .queue = 16, .max_body = 1024};
@@ -384,6 +438,7 @@ static void cq_worker_loop(cq_worker_t *w)
             wait = 0;
         cq_kafka_producer_fd_clear(w->producer);
         cq_kafka_producer_poll(w->producer, 0);
+        cq_log_ctx_set(NULL); /* delivery reports ran in their jobs' contexts */
         cq_worker_publish_circuit(w);
         atomic_store(&w->stats.in_flight, cq_offsets_in_flight(w->offsets));
         atomic_store(&w->stats.llm_in_flight, cq_llm_in_flight(w->llm));
@@ -444,6 +499,7 @@ static void cq_worker_loop(cq_worker_t *w)
                 break;
             }
             cq_job_on_message(w, msg);
+            cq_log_ctx_set(NULL);
             cq_kafka_msg_destroy(msg);
         }
         /* Messages left behind (a slice ended) do not wake a wait: take
@@ -479,6 +535,7 @@ static void cq_worker_loop(cq_worker_t *w)
     cq_kafka_consumer_pause(w->consumer, true);
     int64_t until = cq_mono_ms() + w->conf->worker_drain_timeout;
     while (cq_offsets_in_flight(w->offsets) > 0 && cq_mono_ms() < until) {
+        cq_log_ctx_set(NULL);
         cq_offload_drain(w->offload, 0);
         int wait = cq_job_run_due(w);
         if (cq_offload_pending(w->offload) > 0 && wait > 2)

@@ -13,9 +13,12 @@
 #include "cq_contract.h"
 #include "cq_engine_int.h"
 #include "cq_fetch.h"
+#include "cq_histo.h"
 #include "cq_http.h"
 #include "cq_kafka.h"
+#include "cq_limit.h"
 #include "cq_llm.h"
+#include "cq_log.h"
 #include "cq_offload.h"
 #include "cq_offsets.h"
 #include "cq_store.h"
@@ -59,6 +62,10 @@ typedef struct {
     atomic_uint_fast64_t jobs_succeeded, jobs_failed, jobs_cancelled, job_retries, dead_letters;
     atomic_uint_fast64_t llm_calls, llm_failures, llm_fallbacks, prompt_tokens, completion_tokens;
     atomic_uint_fast64_t in_flight, llm_in_flight, llm_peak_in_flight;
+    /* Daily token budgets: jobs found over budget (answered by the builtin
+     * engine or failed TOKEN_BUDGET_EXCEEDED), budget reads or charges
+     * Redis did not answer, tokens charged (estimates included). */
+    atomic_uint_fast64_t budget_exceeded, budget_errors, tokens_charged;
     atomic_int circuit; /* 0 closed, 1 half open, 2 open */
     /* Loop stalls: the time of one loop iteration outside its waits, i.e.
      * the longest any event (message, reply, completion) waited to be
@@ -80,6 +87,7 @@ typedef struct {
     cq_job_t *retries; /* jobs waiting for their backoff, unordered */
     cq_job_t *live;    /* every job not yet freed, so shutdown frees them all */
     cq_llm_t *llm;
+    cq_limit_t *limits;     /* the tenants' daily token budgets */
     cq_fetch_t *fetch;      /* engines' HTTP calls */
     cq_worker_opdef_t *ops; /* the kind's operations (cq_worker_plan) */
     size_t op_count;
@@ -90,6 +98,7 @@ typedef struct {
     bool circuit_stored;         /* written by circuit_io's work, read by its done */
     const char *circuit_sending; /* the state circuit_io is storing */
     cq_worker_stats_t stats;
+    cq_histo_t *job_seconds; /* submit to terminal, by operation, engine and status */
     cq_http_server_t *metrics;
     bool paused;
     bool consumer_lost; /* the consumer stopped for good: exit 1 */
@@ -116,6 +125,8 @@ struct cq_job_s {
     size_t raw_len;
     bool decoded;
     cq_job_envelope_t env;
+    cq_log_ctx_t log_ctx;    /* job id, tenant, operation, trace: set around its callbacks */
+    const char *engine_kind; /* "builtin", "llm", "fallback"; NULL before an engine ran */
     cq_job_stage_t stage;
     cq_job_record_t claimed;     /* the record as the claim left it */
     const cq_operation_t *cop;   /* the contract's operation */
@@ -136,6 +147,9 @@ struct cq_job_s {
     cq_err_t io_rc;              /* what the call answered */
     bool io_flag;                /* a yes/no answer (reply topic exists) */
     cq_job_record_t stored;      /* the record a finish left */
+    bool over_budget;            /* the claim found the tenant past its token budget */
+    size_t prompt_bytes;         /* of the prompts sent, for a token estimate */
+    int64_t tokens_due;          /* LLM tokens used and not yet charged to the tenant */
     const cq_job_record_t *publishing; /* the record waiting for a topic check */
     cq_err_t fail_err;                 /* why the job fails, or its retried attempt failed */
     char *fail_message;
@@ -154,6 +168,13 @@ void cq_worker_reply_topic_learn(cq_worker_t *w, const char *topic, bool ok);
 /* Commits one partition's offset (async, or sync at revoke and shutdown). */
 void cq_worker_commit(cq_worker_t *w, const char *topic, int32_t partition, int64_t next,
                       bool async);
+
+/* Makes the job's log context the loop thread's (cq_log.h); the loop
+ * clears it after each event it serves. */
+void cq_job_log_enter(cq_job_t *job);
+/* The job reached a terminal state (status "succeeded", "failed" or
+ * "cancelled"): its time since submission goes to the job histogram. */
+void cq_job_observe_end(cq_job_t *job, const char *status);
 
 /* A message arrived: its job is tracked for commits, decoded and started
  * (an undecodable one goes to the dead-letter topic). */
