@@ -269,7 +269,9 @@ cmd_run() {
         say "warning: build/release/coachq-gateway does not exist yet: only the stack runs"
         return 0
     fi
-    start_program "$bin" -o "gateway.listen=127.0.0.1:$HTTP_PORT" -o gateway.dev_auth=true \
+    # glibc's per-thread malloc cache off (docs/OPERATIONS.md, "Memory").
+    GLIBC_TUNABLES=glibc.malloc.tcache_count=0 start_program "$bin" \
+        -o "gateway.listen=127.0.0.1:$HTTP_PORT" -o gateway.dev_auth=true \
         "${common[@]}" "${gateway_opts[@]}"
     wait_ready
 

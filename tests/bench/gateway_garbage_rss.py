@@ -88,6 +88,8 @@ def main():
     ap.add_argument("--every", type=int, default=5000)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("-o", action="append", default=[])
+    ap.add_argument("--tcache", action="store_true",
+                    help="leave glibc's per-thread malloc cache on (off as deployed)")
     args = ap.parse_args()
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -99,6 +101,9 @@ def main():
     for o in args.o:
         cmd += ["-o", o]
     env = {k: v for k, v in os.environ.items() if not k.startswith("COACHQ_")}
+    # As deployments start it (docs/OPERATIONS.md, "Memory"); --tcache keeps glibc's default.
+    if not args.tcache:
+        env.setdefault("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0")
     gw = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
