@@ -20,7 +20,7 @@ ROOT_DIR=$(dirname "$DEPLOY_DIR")
 PACKAGES=(build-essential cmake ninja-build pkg-config clang-format librdkafka-dev libavro-dev
     libcurl4-openssl-dev libhiredis-dev libcivetweb-dev libcmocka-dev libjansson-dev
     libjwt-dev libssl-dev libxml2-dev uuid-dev redis-server kcat default-jre-headless maven python3-venv
-    curl)
+    curl clang libclang-rt-14-dev)
 
 say() { printf 'setup: %s\n' "$*"; }
 die() {

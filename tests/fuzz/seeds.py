@@ -14,6 +14,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "fake"))
 
+sys.dont_write_bytecode = True
 import fake_llm  # noqa: E402
 import fake_upstream  # noqa: E402
 
