@@ -18,7 +18,8 @@
 #                       across runs. Prints executions, executions per
 #                       second, coverage and crashes per fuzzer.
 # Crash, leak and timeout inputs go to build/fuzz/fuzz-artifacts/; logs to
-# build/fuzz/fuzz-logs/<fuzzer>.log. Reproduce one with
+# build/fuzz/fuzz-logs/<fuzzer>.log (long runs: fuzz-logs/long/). A short
+# and a long run may go on at the same time. Reproduce one with
 #   build/fuzz/tests/fuzz/<fuzzer> <artifact>
 # and keep it as a regression seed in tests/fuzz/corpus/<fuzzer>/ once fixed.
 set -euo pipefail
@@ -57,10 +58,13 @@ build() {
     CC=clang cmake -S "$ROOT_DIR" -B "$BUILD" -G Ninja -DCOACHQ_FUZZ=ON -DCOACHQ_TESTS=OFF \
         -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || return 1
     cmake --build "$BUILD" -j2 --target fuzzers || return 1
+    # Written aside and swapped in, for a long run starting at the same time.
+    rm -rf "$SEEDS.new"
+    mkdir -p "$SEEDS.new" "$LOGS/long" "$ARTIFACTS"
+    "$BIN/fuzz_seeds" "$SEEDS.new" >&2 || return 1
+    python3 "$FUZZ_DIR/seeds.py" "$SEEDS.new" >&2 || return 1
     rm -rf "$SEEDS"
-    mkdir -p "$SEEDS" "$LOGS" "$ARTIFACTS"
-    "$BIN/fuzz_seeds" "$SEEDS" >&2 || return 1
-    python3 "$FUZZ_DIR/seeds.py" "$SEEDS" >&2 || return 1
+    mv "$SEEDS.new" "$SEEDS"
 }
 
 # The corpus directories of a fuzzer after the writable first one.
@@ -72,16 +76,16 @@ seed_dirs() {
     return 0
 }
 
-# run_one <fuzzer> <work corpus dir> <libFuzzer args...>: 0 when it ended
-# without a finding; the log is $LOGS/<fuzzer>.log.
+# run_one <fuzzer> <log> <work corpus dir> <libFuzzer args...>: 0 when it
+# ended without a finding.
 run_one() {
-    local f=$1 work=$2 dict seeds=()
-    shift 2
+    local f=$1 log=$2 work=$3 dict seeds=()
+    shift 3
     mkdir -p "$work"
     mapfile -t seeds < <(seed_dirs "$f")
     dict=$(dict_of "$f")
     "$BIN/$f" ${dict:+-dict="$dict"} -artifact_prefix="$ARTIFACTS/$f-" -timeout=10 \
-        -rss_limit_mb=2048 -print_final_stats=1 "$@" "$work" "${seeds[@]}" >"$LOGS/$f.log" 2>&1
+        -rss_limit_mb=2048 -print_final_stats=1 "$@" "$work" "${seeds[@]}" >"$log" 2>&1
 }
 
 # Figures from a finished log: "<runs> <exec/s> <cov> <ft>".
@@ -112,7 +116,7 @@ cmd_short() {
     for f in "${FUZZERS[@]}"; do
         t0=$(date +%s.%N)
         rc=0
-        run_one "$f" "$work/$f" -runs="$runs" || rc=$?
+        run_one "$f" "$LOGS/$f.log" "$work/$f" -runs="$runs" || rc=$?
         local secs r eps cov ft
         secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
         read -r r eps cov ft <<<"$(figures "$LOGS/$f.log")"
@@ -144,17 +148,17 @@ cmd_long() {
             say "no fuzzer $f"
             return 2
         }
-        say "$f: ${limit[*]} (log build/fuzz/fuzz-logs/$f.log)"
+        say "$f: ${limit[*]} (log build/fuzz/fuzz-logs/long/$f.log)"
         rc=0
         nice -n 19 "$0" _run "$f" "${limit[@]}" || rc=$?
         local r eps cov ft
-        read -r r eps cov ft <<<"$(figures "$LOGS/$f.log")"
+        read -r r eps cov ft <<<"$(figures "$LOGS/long/$f.log")"
         if ((rc == 0)); then
             printf '%-18s %12s executions %8s exec/s  cov %s ft %s  0 crashes\n' "$f" "$r" "$eps" "$cov" "$ft"
         else
             fail=1
             printf '%-18s %12s executions %8s exec/s  cov %s ft %s  FINDING: %s\n' "$f" "$r" "$eps" "$cov" "$ft" \
-                "$(finding "$LOGS/$f.log" "$rc")"
+                "$(finding "$LOGS/long/$f.log" "$rc")"
         fi
     done
     return $fail
@@ -173,7 +177,7 @@ long)
 _run) # internal: one long run, under nice from cmd_long
     f=$2
     shift 2
-    run_one "$f" "$BUILD/fuzz-corpus/$f" "$@"
+    run_one "$f" "$LOGS/long/$f.log" "$BUILD/fuzz-corpus/$f" "$@"
     ;;
 *)
     echo "usage: $0 build | short [RUNS] | long [SECONDS|-runs=N] [FUZZER...]" >&2
