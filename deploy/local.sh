@@ -447,6 +447,30 @@ lint_contract() {
     run_contract "openapi lint" bash "$ROOT_DIR/tests/contract/lint/openapi_lint.sh"
 }
 
+# run_fuzzers: tests/fuzz/run.sh short — builds build/fuzz (clang, libFuzzer,
+# ASan + UBSan) and runs every fuzzer for a fixed number of executions over
+# its seeds; one step per fuzzer. Long runs: tests/fuzz/README.md.
+run_fuzzers() {
+    local out line name ok detail n=0
+    say "fuzzers: tests/fuzz/run.sh short (build/fuzz)"
+    out=$(mktemp)
+    "$ROOT_DIR/tests/fuzz/run.sh" short >"$out" || true
+    while IFS= read -r line; do
+        [[ $line == "RESULT "* ]] || continue
+        read -r _ name ok detail <<<"$line"
+        n=$((n + 1))
+        say "fuzz $name: $detail"
+        if [[ $ok == 0 ]]; then
+            PASSED=$((PASSED + 1))
+        else
+            FAILED=$((FAILED + 1))
+        fi
+        step_result "fuzz $name" "$ok" "$detail"
+    done <"$out"
+    rm -f "$out"
+    ((n > 0)) || fail_step fuzzers "tests/fuzz/run.sh short gave no result"
+}
+
 cmd_test() {
     local t0=$SECONDS
     local kport=${COACHQ_TEST_KAFKA_PORT:-29092}
@@ -521,6 +545,8 @@ cmd_test() {
         trap - EXIT INT TERM
         run_chaos_small "$kport" "$cport" "$rport"
     fi
+
+    run_fuzzers
 
     local py=$DEPLOY_DIR/.venv/bin/python f
     export COACHQ_AVRO_TOOLS

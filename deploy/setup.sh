@@ -31,7 +31,8 @@ ROOT_DIR=$(dirname "$DEPLOY_DIR")
 PACKAGES=(build-essential cmake ninja-build pkg-config clang-format librdkafka-dev libavro-dev
     libcurl4-openssl-dev libhiredis-dev libcivetweb-dev libcmocka-dev libjansson-dev
     libjwt-dev libssl-dev libxml2-dev libpcre2-dev libstemmer-dev uuid-dev redis-server kcat
-    default-jre-headless maven python3-venv curl chromium nodejs npm cppcheck clang-tidy gcovr)
+    default-jre-headless maven python3-venv curl chromium nodejs npm cppcheck clang-tidy gcovr
+    clang libclang-rt-14-dev)
 
 # Pinned tools of step 7.
 KUSTOMIZE_VERSION=v5.8.2 # the newest that Go 1.26 builds (v5.8.3 needs Go 1.27)

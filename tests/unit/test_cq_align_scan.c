@@ -193,6 +193,22 @@ static void test_html_keeps_nav_apart_and_caps_text(void **state)
     cq_html_page_clear(&page);
 }
 
+/* A space falling on the cap used to be written with the next character,
+ * one byte past it (found by tests/fuzz/fuzz_html). */
+static void test_html_caps_hold_when_a_space_falls_on_the_cap(void **state)
+{
+    char *html = cq_asprintf("<html><head><title>%0*d bcd</title></head><body><p>%0*d bcd</p>"
+                             "</body></html>",
+                             CQ_HTML_FIELD_MAX - 1, 0, CQ_HTML_TEXT_MAX - 1, 0);
+    cq_html_page_t page;
+    char err[128];
+    assert_int_equal(cq_html_extract(html, strlen(html), NULL, &page, err, sizeof(err)), CQ_ERR_OK);
+    assert_int_equal(strlen(page.title), CQ_HTML_FIELD_MAX - 1);
+    assert_true(strlen(page.text) <= CQ_HTML_TEXT_MAX);
+    cq_html_page_clear(&page);
+    free(html);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -202,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_scan_different_pages_give_different_answers),
         cmocka_unit_test(test_scan_survives_hostile_markup),
         cmocka_unit_test(test_html_keeps_nav_apart_and_caps_text),
+        cmocka_unit_test(test_html_caps_hold_when_a_space_falls_on_the_cap),
     };
     return cmocka_run_group_tests_name("align_scan", tests, setup, teardown);
 }

@@ -56,6 +56,8 @@ static void cq_html_buf_add(cq_html_buf_t *b, const char *s)
             b->data = cq_realloc(b->data, b->cap);
         }
         if (b->space) {
+            if (b->len + 2 > b->max)
+                break; /* no room for the space and a character: the cap holds */
             b->data[b->len++] = ' ';
             b->space = false;
         }

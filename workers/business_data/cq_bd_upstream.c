@@ -126,6 +126,7 @@ void cq_bd_reply_clear(cq_bd_reply_t *reply)
     memset(reply, 0, sizeof(*reply));
 }
 
+static void cq_bd_reply_vset(cq_bd_reply_t *reply, const char *fmt, va_list ap) CQ_PRINTF(2, 0);
 static void cq_bd_reply_vset(cq_bd_reply_t *reply, const char *fmt, va_list ap)
 {
     json_decref(reply->data);
