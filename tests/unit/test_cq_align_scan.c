@@ -199,7 +199,7 @@ static void test_html_caps_hold_when_a_space_falls_on_the_cap(void **state)
 {
     char *html = cq_asprintf("<html><head><title>%0*d bcd</title></head><body><p>%0*d bcd</p>"
                              "</body></html>",
-                             CQ_HTML_FIELD_MAX - 1, 0, CQ_HTML_TEXT_MAX - 1, 0);
+                             CQ_HTML_FIELD_MAX - 1, 0, (int)CQ_HTML_TEXT_MAX - 1, 0);
     cq_html_page_t page;
     char err[128];
     assert_int_equal(cq_html_extract(html, strlen(html), NULL, &page, err, sizeof(err)), CQ_ERR_OK);
