@@ -445,7 +445,7 @@ static void cq_http_refusal(void *opaque, cq_peers_verdict_t verdict, char *buf,
 /* Stack kept below the current frame when trimming: what the next calls
  * of this thread (civetweb closing the socket, taking the next one) touch
  * at once anyway. */
-#define CQ_HTTP_STACK_KEEP (8 * 1024)
+#define CQ_HTTP_STACK_KEEP ((uintptr_t)8 * 1024)
 
 /* Gives back to the kernel the pages of the calling thread's stack that
  * lie deeper than its current frame: what earlier calls touched and left.

@@ -117,12 +117,13 @@ cq_peers_verdict_t cq_peers_enter(cq_peers_t *peers, const char *addr)
     cq_peers_verdict_t verdict = CQ_PEERS_ADMITTED;
     pthread_mutex_lock(&peers->lock);
     cq_peers_entry_t *e = cq_peers_find(peers, addr, true);
-    if (!e) {
-        verdict = CQ_PEERS_OVER_TOTAL;
-    } else if (peers->per_peer && e->count >= peers->per_peer) {
+    /* No entry left for a new address, or no place left (the reserve is
+     * for addresses holding none): over the total either way. */
+    bool full = !e || peers->total >= peers->slots ||
+                (e->count > 0 && peers->total >= peers->slots - peers->reserve);
+    if (e && peers->per_peer && e->count >= peers->per_peer) {
         verdict = CQ_PEERS_OVER_PEER;
-    } else if (peers->total >= peers->slots ||
-               (e->count > 0 && peers->total >= peers->slots - peers->reserve)) {
+    } else if (full) {
         verdict = CQ_PEERS_OVER_TOTAL;
     } else {
         e->count++;
