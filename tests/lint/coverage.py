@@ -3,8 +3,8 @@
 
 Reads the gcov data a COACHQ_COVERAGE build wrote while the test command ran
 (unit tests, and the gateway and workers the integration tests started),
-through gcovr, and prints the line coverage of lib/, gateway/, workers/<kind>/
-and cli/, one line each, then the total. Exits 1 when the total is under
+through gcovr, and prints the line coverage of lib/, gateway/, workers/<kind>/,
+cli/ and tools/, one line each, then the total. Exits 1 when the total is under
 MIN_PERCENT (default 80). Tests and generated files do not count.
 """
 import json
@@ -28,7 +28,7 @@ def main():
     minimum = float(sys.argv[2]) if len(sys.argv) > 2 else 80.0
     cmd = ["gcovr", "--root", ROOT, "--object-directory", build, "--json-summary", "-",
            "-j", "2", "--gcov-ignore-parse-errors"]
-    for d in ("lib", "gateway", "workers", "cli"):
+    for d in ("lib", "gateway", "workers", "cli", "tools"):
         cmd += ["--filter", os.path.join(ROOT, d) + "/"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     files = json.loads(out)["files"]
