@@ -59,7 +59,7 @@ static size_t cq_peers_hash(const char *addr)
 {
     /* FNV-1a */
     uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; addr[i] && i < CQ_PEERS_ADDR_MAX - 1; i++) {
+    for (size_t i = 0; i < CQ_PEERS_ADDR_MAX - 1 && addr[i]; i++) {
         h ^= (unsigned char)addr[i];
         h *= 1099511628211ULL;
     }
