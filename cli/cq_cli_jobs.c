@@ -316,11 +316,12 @@ out:
     return rc;
 }
 
-cq_cli_exit_t cq_cli_get(cq_cli_t *cli)
+/* GET or DELETE /jobs/{id} of the first argument: prints the job. */
+static cq_cli_exit_t cq_cli_job_request(cq_cli_t *cli, const char *method)
 {
     char *path = cq_asprintf("/jobs/%s", cli->args->pos[0]);
     cq_cli_resp_t resp;
-    cq_cli_http_do(cli->http, "GET", path, NULL, NULL, NULL, 0, 30000, &resp);
+    cq_cli_http_do(cli->http, method, path, NULL, NULL, NULL, 0, 30000, &resp);
     cq_cli_exit_t rc = cq_cli_exit_for_http(resp.status, false);
     if (rc == CQ_CLI_EXIT_OK && resp.json)
         cq_cli_print_json(cli, stdout, resp.json);
@@ -332,6 +333,11 @@ cq_cli_exit_t cq_cli_get(cq_cli_t *cli)
     cq_cli_resp_free(&resp);
     free(path);
     return rc;
+}
+
+cq_cli_exit_t cq_cli_get(cq_cli_t *cli)
+{
+    return cq_cli_job_request(cli, "GET");
 }
 
 cq_cli_exit_t cq_cli_wait(cq_cli_t *cli)
@@ -345,18 +351,5 @@ cq_cli_exit_t cq_cli_wait(cq_cli_t *cli)
 
 cq_cli_exit_t cq_cli_cancel(cq_cli_t *cli)
 {
-    char *path = cq_asprintf("/jobs/%s", cli->args->pos[0]);
-    cq_cli_resp_t resp;
-    cq_cli_http_do(cli->http, "DELETE", path, NULL, NULL, NULL, 0, 30000, &resp);
-    cq_cli_exit_t rc = cq_cli_exit_for_http(resp.status, false);
-    if (rc == CQ_CLI_EXIT_OK && resp.json)
-        cq_cli_print_json(cli, stdout, resp.json);
-    else {
-        cq_cli_resp_explain(&resp, cli->args->pos[0]);
-        if (rc == CQ_CLI_EXIT_OK)
-            rc = CQ_CLI_EXIT_SERVER;
-    }
-    cq_cli_resp_free(&resp);
-    free(path);
-    return rc;
+    return cq_cli_job_request(cli, "DELETE");
 }
