@@ -427,17 +427,18 @@ run_contract() { # run_contract <name> <command...>
 # stack of its own (ports 100 above the test stack's: it restarts things).
 # About 60 s on an idle machine; the timeout only guards against a hang.
 run_chaos_small() {
-    local kport=$1 cport=$2 rport=$3
+    local kport=$1 cport=$2 rport=$3 log=$ROOT_DIR/build/chaos-small.log
     say "chaos: 500 jobs, one kill of each (worker, broker, Redis)"
     if CHAOS_JOBS=500 CHAOS_RATE=20 CHAOS_KILLS=1 CHAOS_SETTLE_S=40 \
         CHAOS_BIN=$ROOT_DIR/build/release CHAOS_KAFKA_PORT=$((kport + 100)) \
         CHAOS_CONTROLLER_PORT=$((cport + 100)) CHAOS_REDIS_PORT=$((rport + 100)) \
-        timeout 300 "$ROOT_DIR/tests/chaos/chaos.sh"; then
+        timeout 300 "$ROOT_DIR/tests/chaos/chaos.sh" 2>&1 | tee "$log"; then
         PASSED=$((PASSED + 1))
         step_result "chaos (small)" 0
     else
         FAILED=$((FAILED + 1))
-        step_result "chaos (small)" 1
+        # The summary is what a CI log surely keeps: say there where it ended.
+        step_result "chaos (small)" 1 "$(grep '^chaos \[' "$log" | tail -n 2 | tr '\n' ' ')"
     fi
 }
 

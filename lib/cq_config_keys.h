@@ -111,9 +111,10 @@
       "Static group membership id (group.instance.id) of the worker; none (the default): dynamic " \
       "membership. Opt in with care: with Debian's librdkafka 2.0.2 a static member whose "        \
       "session times out (a broker hung past kafka.session.timeout.ms) can be fenced by its own "  \
-      "rejoin, and the worker then exits for its supervisor to restart it. A worker restarted "    \
-      "with the "                                                                                  \
-      "same id within kafka.session.timeout.ms (10 s) takes back its own partitions and the "      \
+      "rejoin; the worker then drains and joins again with a new consumer in the same process "    \
+      "(it exits for its supervisor only when fenced over 5 times in a minute). A worker "         \
+      "restarted with the same id within kafka.session.timeout.ms (10 s) takes back its own "      \
+      "partitions and the "                                                                        \
       "group does not rebalance. auto: <hostname>-<n>, n the lowest slot free on this host (a "    \
       "lock file in /tmp, dropped when the process ends), so workers of one kind on one host "     \
       "get distinct ids; they must share /tmp. Set an explicit id unique per worker of a kind "    \

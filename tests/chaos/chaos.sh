@@ -93,8 +93,22 @@ cleanup() {
     stack stop >/dev/null 2>&1 || true
     if [[ ${CHAOS_KEEP:-0} == 1 ]]; then echo "chaos: logs kept in $WORK"; else rm -rf "$WORK"; fi
 }
+# Stopped from outside (Ctrl-C, or the test command's time guard): say
+# where it was and keep the logs, with their tails on stderr, so that a run
+# that hung can be read afterwards.
+interrupted() {
+    local f
+    say "interrupted (signal); the last lines of each log follow"
+    for f in "$WORK"/*.log "$WORK"/*.err; do
+        [[ -s $f ]] || continue
+        echo "--- ${f##*/}" >&2
+        tail -n 12 "$f" >&2
+    done
+    CHAOS_KEEP=1
+    exit 130
+}
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap interrupted INT TERM
 
 for p in coachq-gateway coachq-alignment-worker coachq-rebuild; do
     [[ -x $BIN/$p ]] || { echo "chaos: no $p in $BIN" >&2; exit 2; }
@@ -234,6 +248,13 @@ say "result: $(<"$WORK/check.json")"
 if ((rc != 0)); then
     CHAOS_KEEP=1
     say "FAILED: jobs lost, stuck or unreadable (logs in $WORK)"
+    # What the logs say of a few of them (the logs are gone with a CI run).
+    for id in $("$PY" -c 'import json, sys
+for ids in json.load(open(sys.argv[1])).get("examples", {}).values():
+    print(*ids)' "$WORK/check.json"); do
+        echo "--- $id" >&2
+        grep -h -- "$id" "$WORK"/*.log | tail -n 8 >&2 || true
+    done
     exit 1
 fi
 say "passed in $((SECONDS - T0)) s"

@@ -3,7 +3,8 @@
  * (worker.instance_id). One is killed with SIGKILL: the other keeps running
  * its own jobs, and the killed one, restarted with the same id, gets its own
  * partitions back at once, long before its session (30 s here) would have
- * timed out, while the other member's partitions are never revoked.
+ * timed out, while the other member's partitions are never revoked. A member
+ * fenced by another consumer with its id joins again in the same process.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cq_it.h"
@@ -25,6 +27,7 @@
 
 static cq_it_stack_t stack;   /* gateway and worker A */
 static cq_it_stack_t stack_b; /* the same stack; worker B, its log in a folder of its own */
+static cq_it_stack_t stack_c; /* the same stack; an intruder with A's instance id */
 
 static const char *const opts_a[] = {"worker.instance_id=it-member-a",
                                      "kafka.session.timeout.ms=30000", NULL};
@@ -180,6 +183,69 @@ static void test_it_group_restarted_member_takes_back_its_partitions(void **stat
     cq_it_stop(&stack_b.worker, SIGTERM);
 }
 
+/* Where `what` first appears in the worker's log at or after byte `from`, or -1. */
+static long log_find(const cq_it_stack_t *s, long from, const char *what)
+{
+    char *text = log_since(s, from);
+    const char *at = strstr(text, what);
+    long pos = at ? from + (long)(at - text) : -1;
+    free(text);
+    return pos;
+}
+
+/* Whether the process still runs (a child that exited is reaped here). */
+static bool alive(cq_it_proc_t *proc)
+{
+    int status;
+    if (proc->pid <= 0 || waitpid(proc->pid, &status, WNOHANG) == 0)
+        return proc->pid > 0;
+    fprintf(stderr, "%s exited (status %d)\n", proc->name,
+            WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    proc->pid = 0;
+    return false;
+}
+
+/* A consumer that stops for good (fenced: another consumer took its
+ * group.instance.id, as librdkafka was seen to do to itself after a broker
+ * restart) is replaced inside the worker process: no supervisor needed. */
+static void test_it_group_fenced_member_joins_again_in_process(void **state)
+{
+    char now_a[256], now_b[256], now_c[256];
+    if (!stack.worker.pid)
+        assert_true(cq_it_start_worker(&stack, "alignment", opts_a));
+    if (!stack_b.worker.pid)
+        assert_true(cq_it_start_worker(&stack_b, "alignment", opts_b));
+    assert_true(wait_owned(&stack, 0, now_a, sizeof(now_a), 60000));
+    assert_true(wait_owned(&stack_b, 0, now_b, sizeof(now_b), 60000));
+    long a_mark = log_size(&stack);
+
+    /* An intruder with A's instance id: the broker maps the id to it, and
+     * A is fenced at its next heartbeat or commit. */
+    assert_true(cq_it_start_worker(&stack_c, "alignment", opts_a));
+    assert_true(wait_owned(&stack_c, 0, now_c, sizeof(now_c), 30000));
+    cq_it_stop(&stack_c.worker, SIGKILL);
+    fprintf(stderr, "the intruder owned %s\n", now_c);
+
+    long rejoined = -1;
+    for (int64_t until = cq_mono_ms() + 40000; cq_mono_ms() < until; usleep(200 * 1000))
+        if ((rejoined = log_find(&stack, a_mark, "joined the group again")) >= 0)
+            break;
+    assert_true(log_find(&stack, a_mark, "the consumer stopped for good") >= 0);
+    assert_true(rejoined >= 0);
+    assert_true(alive(&stack.worker)); /* the same process */
+    assert_true(wait_owned(&stack, rejoined, now_a, sizeof(now_a), 30000));
+    fprintf(stderr, "A joined again and owns %s\n", now_a);
+
+    /* And every job runs, A's partitions' included. */
+    static char ids[TENANTS][64];
+    submit(ids, "after-the-fence");
+    for (int64_t until = cq_mono_ms() + 30000; cq_mono_ms() < until; usleep(200 * 1000))
+        if (succeeded(ids) == TENANTS)
+            break;
+    assert_int_equal(succeeded(ids), TENANTS);
+    assert_true(alive(&stack.worker));
+}
+
 static int setup(void **state)
 {
     cq_it_stack_init(&stack, "group");
@@ -187,8 +253,12 @@ static int setup(void **state)
     char dir[512];
     snprintf(dir, sizeof(dir), "%s/%s-member-b", stack.log_dir, stack.prefix);
     cq_strlcpy(stack_b.log_dir, dir, sizeof(stack_b.log_dir));
+    stack_c = stack;
+    snprintf(dir, sizeof(dir), "%s/%s-intruder", stack.log_dir, stack.prefix);
+    cq_strlcpy(stack_c.log_dir, dir, sizeof(stack_c.log_dir));
     mkdir(stack.log_dir, 0755); /* the logs are read back: they must be files */
     mkdir(stack_b.log_dir, 0755);
+    mkdir(stack_c.log_dir, 0755);
     return cq_it_start_gateway(&stack, NULL) ? 0 : -1;
 }
 
@@ -196,6 +266,8 @@ static int teardown(void **state)
 {
     if (stack_b.worker.pid)
         cq_it_stop(&stack_b.worker, SIGKILL);
+    if (stack_c.worker.pid)
+        cq_it_stop(&stack_c.worker, SIGKILL);
     cq_it_stack_stop(&stack);
     return 0;
 }
@@ -206,6 +278,7 @@ int main(void)
         return cq_it_missing_status();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_it_group_restarted_member_takes_back_its_partitions),
+        cmocka_unit_test(test_it_group_fenced_member_joins_again_in_process),
     };
     return cmocka_run_group_tests_name("integration.group", tests, setup, teardown);
 }

@@ -120,7 +120,9 @@ static char *cq_worker_metrics_more(cq_worker_t *w)
                  "statistics, every kafka.statistics.interval.ms).\n"
                  "# TYPE coachq_worker_consumer_lag gauge\n");
     cq_kafka_lag_t lag[64];
+    pthread_mutex_lock(&w->consumer_lock);
     size_t n = w->consumer ? cq_kafka_consumer_lag(w->consumer, lag, CQ_ARRAY_SIZE(lag)) : 0;
+    pthread_mutex_unlock(&w->consumer_lock);
     for (size_t i = 0; i < n; i++) {
         char topic[160];
         cq_histo_label_value(lag[i].topic, topic, sizeof(topic));
@@ -277,6 +279,74 @@ static void cq_worker_destroy(cq_worker_t *w)
     free(w->topic);
 }
 
+/* Joins the kind's consumer group with a new consumer and a new record of
+ * offsets (at start, and after a fence: cq_worker_rejoin). */
+static bool cq_worker_join(cq_worker_t *w, char *err, size_t err_size)
+{
+    char e[512];
+    char *group = cq_asprintf("%s%s", w->conf->worker_group_prefix, w->kind->kind);
+    const char *topics[] = {w->topic};
+    cq_kafka_consumer_t *consumer =
+        cq_kafka_consumer_new_member(w->conf, group, w->conf->worker_instance_id, topics, 1,
+                                     cq_worker_rebalanced, w, e, sizeof(e));
+    if (!consumer) {
+        free(group);
+        cq_errstr_set(err, err_size, "kafka consumer: %s", e);
+        return false;
+    }
+    const char *member = cq_kafka_consumer_instance_id(consumer);
+    CQ_LOG(CQ_LOG_INFO, "worker", NULL, "member of group %s as %s", group,
+           *member ? member : "a dynamic member (no group.instance.id)");
+    free(group);
+    w->offsets = cq_offsets_new();
+    pthread_mutex_lock(&w->consumer_lock);
+    w->consumer = consumer;
+    pthread_mutex_unlock(&w->consumer_lock);
+    return true;
+}
+
+/* After the loop stopped on a consumer that stopped for good. librdkafka
+ * 2.0.2 was seen to lose its static member id when the broker restarted,
+ * heartbeat without it and be fenced by the broker for its own
+ * group.instance.id: a consumer it will never take back. The jobs in
+ * flight have been drained; a new consumer joins with the same instance id
+ * (the broker maps the id to it) and the loop goes on, without depending
+ * on a supervisor. Not when jobs are left (they hold the old offsets), nor
+ * more than CQ_WORKER_REJOINS times a minute (a duplicate
+ * worker.instance_id): then false, and the worker exits 1. */
+static bool cq_worker_rejoin(cq_worker_t *w, char *err, size_t err_size)
+{
+    if (w->live || cq_offsets_in_flight(w->offsets) > 0) {
+        cq_errstr_set(err, err_size, "%zu jobs are still in flight",
+                      cq_offsets_in_flight(w->offsets));
+        return false;
+    }
+    int64_t now = cq_mono_ms();
+    int64_t oldest = w->rejoined_at[w->rejoins % CQ_WORKER_REJOINS];
+    if (w->rejoins >= CQ_WORKER_REJOINS && now - oldest < CQ_WORKER_REJOIN_WINDOW_MS) {
+        cq_errstr_set(err, err_size,
+                      "fenced %d times in %d s: does another worker use worker.instance_id %s?",
+                      CQ_WORKER_REJOINS + 1, CQ_WORKER_REJOIN_WINDOW_MS / 1000,
+                      cq_kafka_consumer_instance_id(w->consumer));
+        return false;
+    }
+    w->rejoined_at[w->rejoins++ % CQ_WORKER_REJOINS] = now;
+    /* The consumer first: closing it revokes, which reads the offsets. */
+    pthread_mutex_lock(&w->consumer_lock);
+    cq_kafka_consumer_t *old = w->consumer;
+    w->consumer = NULL;
+    pthread_mutex_unlock(&w->consumer_lock);
+    cq_kafka_consumer_destroy(old);
+    cq_offsets_destroy(w->offsets);
+    w->offsets = NULL;
+    w->paused = false;
+    w->cap_since = 0;
+    if (!cq_worker_join(w, err, err_size))
+        return false;
+    w->consumer_lost = false;
+    return true;
+}
+
 static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
 {
     char e[512];
@@ -338,20 +408,8 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
      * first results librdkafka's 1 s wait before it looks up a new topic. */
     cq_kafka_topic_exists(w->producer, w->conf->topics_results, 5000);
     cq_kafka_topic_exists(w->producer, w->conf->topics_dlq, 5000);
-    char *group = cq_asprintf("%s%s", w->conf->worker_group_prefix, w->kind->kind);
-    const char *topics[] = {w->topic};
-    w->consumer = cq_kafka_consumer_new_member(w->conf, group, w->conf->worker_instance_id, topics,
-                                               1, cq_worker_rebalanced, w, e, sizeof(e));
-    if (!w->consumer) {
-        free(group);
-        cq_errstr_set(err, err_size, "kafka consumer: %s", e);
+    if (!cq_worker_join(w, err, err_size))
         return false;
-    }
-    const char *member = cq_kafka_consumer_instance_id(w->consumer);
-    CQ_LOG(CQ_LOG_INFO, "worker", NULL, "member of group %s as %s", group,
-           *member ? member : "a dynamic member (no group.instance.id)");
-    free(group);
-    w->offsets = cq_offsets_new();
     /* Two threads: a slow call (a broker metadata request, a Redis that
      * hangs up to its timeout) does not hold up every other job's. */
     w->offload = cq_offload_new(2);
@@ -428,7 +486,7 @@ static void cq_worker_publish_circuit(cq_worker_t *w)
 static void cq_worker_loop(cq_worker_t *w)
 {
     size_t cap = (size_t)w->conf->worker_max_in_flight;
-    while (!cq_worker_stop) {
+    while (!cq_worker_stop && !w->consumer_lost) {
         int64_t began = cq_worker_now_us(), waited = 0;
         /* Completions in slices too: when thousands end together (each
          * publishes a record) the loop serves its other events between. */
@@ -484,13 +542,11 @@ static void cq_worker_loop(cq_worker_t *w)
                 break;
             cq_kafka_msg_t *msg = NULL;
             if (cq_kafka_consumer_poll(w->consumer, 0, &msg) == CQ_ERR_KAFKA_UNAVAILABLE) {
-                /* The consumer stopped for good (fenced): a new process is
-                 * the way back in, so drain and exit for the supervisor. */
+                /* The consumer stopped for good (fenced): drain, then a
+                 * new consumer (cq_worker_rejoin). */
                 CQ_LOG(CQ_LOG_ERROR, "worker", NULL,
-                       "the consumer stopped for good: draining and exiting (status 1) so the "
-                       "supervisor restarts the worker");
+                       "the consumer stopped for good: draining, then joining the group again");
                 w->consumer_lost = true;
-                cq_worker_stop = SIGTERM;
                 break;
             }
             w->polled_at = now_ms;
@@ -572,6 +628,7 @@ int cq_worker_main(const cq_worker_kind_t *kind, int argc, char **argv)
     bool exit_now = false;
     cq_worker_t w;
     memset(&w, 0, sizeof(w));
+    pthread_mutex_init(&w.consumer_lock, NULL);
     w.kind = kind;
     w.conf = cq_config_new();
     if (cq_config_from_args(w.conf, program, argc, argv, &exit_now, err, sizeof(err)) !=
@@ -598,10 +655,21 @@ int cq_worker_main(const cq_worker_kind_t *kind, int argc, char **argv)
         CQ_LOG(CQ_LOG_INFO, "worker", NULL, "%s consuming %s (up to %lld jobs in flight)", program,
                w.topic, (long long)w.conf->worker_max_in_flight);
         cq_worker_loop(&w);
+        while (w.consumer_lost && !cq_worker_stop) {
+            if (!cq_worker_rejoin(&w, err, sizeof(err))) {
+                CQ_LOG(CQ_LOG_ERROR, "worker", NULL,
+                       "cannot join the group again (%s): exiting (status 1) for the supervisor",
+                       err);
+                break;
+            }
+            CQ_LOG(CQ_LOG_WARN, "worker", NULL, "joined the group again (rejoin %u)", w.rejoins);
+            cq_worker_loop(&w);
+        }
         if (w.consumer_lost)
             rc = 1;
     }
     cq_worker_destroy(&w);
+    pthread_mutex_destroy(&w.consumer_lock);
     cq_config_destroy(w.conf);
     return rc;
 }

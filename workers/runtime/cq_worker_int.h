@@ -6,6 +6,7 @@
 #ifndef CQ_WORKER_INT_H
 #define CQ_WORKER_INT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "cq_avro.h"
@@ -32,6 +33,11 @@ typedef struct cq_job_s cq_job_t;
         1, 2, 5, 10, 25, 50, 100, 250, 500, 1000                                                   \
     }
 #define CQ_WORKER_STALL_NBUCKETS 10
+/* A fenced consumer is replaced in the process at most this many times in
+ * CQ_WORKER_REJOIN_WINDOW_MS; past that the worker exits for its supervisor
+ * (two processes sharing one worker.instance_id fence each other for ever). */
+#define CQ_WORKER_REJOINS          5
+#define CQ_WORKER_REJOIN_WINDOW_MS 60000
 
 /* One operation of the kind as the contract gives it, with what answers it;
  * prepared once at start. */
@@ -82,7 +88,8 @@ typedef struct {
     cq_avro_t *avro;
     cq_store_t *store;
     cq_kafka_producer_t *producer;
-    cq_kafka_consumer_t *consumer;
+    cq_kafka_consumer_t *consumer; /* replaced by a rejoin; other threads under consumer_lock */
+    pthread_mutex_t consumer_lock; /* the metrics thread reads the consumer's lag */
     cq_offsets_t *offsets;
     cq_job_t *retries; /* jobs waiting for their backoff, unordered */
     cq_job_t *live;    /* every job not yet freed, so shutdown frees them all */
@@ -101,9 +108,11 @@ typedef struct {
     cq_histo_t *job_seconds; /* submit to terminal, by operation, engine and status */
     cq_http_server_t *metrics;
     bool paused;
-    bool consumer_lost; /* the consumer stopped for good: exit 1 */
-    int64_t cap_since;  /* monotonic ms the loop reached the in-flight cap, 0: below it */
-    int64_t polled_at;  /* monotonic ms of the last consumer poll */
+    bool consumer_lost; /* the consumer stopped for good (fenced): rejoin, or exit 1 */
+    int64_t rejoined_at[CQ_WORKER_REJOINS]; /* monotonic ms of the last rejoins, a ring */
+    unsigned rejoins;                       /* how many rejoins so far */
+    int64_t cap_since; /* monotonic ms the loop reached the in-flight cap, 0: below it */
+    int64_t polled_at; /* monotonic ms of the last consumer poll */
     char *topic;
     unsigned int seed;
     json_t *reply_topics; /* reply_to name -> {"ok": bool, "at": mono ms}: known answers */
