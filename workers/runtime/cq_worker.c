@@ -582,6 +582,9 @@ static void cq_worker_loop(cq_worker_t *w)
         if (timeout > 0)
             waited += cq_worker_now_us() - t;
         cq_worker_stall(w, cq_worker_now_us() - began - waited);
+        /* LLM and fetch completions ran in their jobs' contexts: what the
+         * loop logs next (a rebalance, the drain) is no job's. */
+        cq_log_ctx_set(NULL);
     }
     /* Drain: take no new jobs, let those in flight finish (a deploy should
      * not throw away LLM calls already paid for), then commit what is done.
@@ -597,6 +600,7 @@ static void cq_worker_loop(cq_worker_t *w)
         if (cq_offload_pending(w->offload) > 0 && wait > 2)
             wait = 2; /* the producer's wait below is not woken by completions */
         cq_kafka_producer_poll(w->producer, 0);
+        cq_log_ctx_set(NULL);
         cq_kafka_msg_t *msg = NULL;
         cq_kafka_consumer_poll(w->consumer, 0, &msg); /* keeps the group session alive */
         if (msg) /* fetched before the pause took effect: left for redelivery */
@@ -611,6 +615,7 @@ static void cq_worker_loop(cq_worker_t *w)
     int64_t flush_until = cq_mono_ms() + 10000;
     while (cq_kafka_producer_outq_len(w->producer) > 0 && cq_mono_ms() < flush_until)
         cq_kafka_producer_poll(w->producer, 100);
+    cq_log_ctx_set(NULL); /* delivery reports ran in their jobs' contexts */
     CQ_LOG(CQ_LOG_INFO, "worker", NULL, "stopped with %zu jobs left for redelivery",
            cq_offsets_in_flight(w->offsets));
     cq_offsets_each(w->offsets, cq_worker_commit_each, w);
