@@ -454,9 +454,10 @@ static void test_align_check_large_input_bounded(void **state)
                         json_pack("{s:s, s:s, s:o, s:s, s:s}", "vision", big, "purpose", big,
                                   "coreValues", values, "targetMarket", big, "valueProposition",
                                   big));
-    int64_t start = cq_mono_ms();
+    /* The engine reads a bounded prefix of each field: this ends in
+     * milliseconds (a regression to unbounded work is caught by ctest's
+     * per-test timeout, not by a clock here). */
     json_t *result = run(req);
-    assert_true(cq_mono_ms() - start < 10000);
     /* quoted user text in prose is excerpted, not copied whole */
     assert_true(strlen(json_string_value(json_object_get(result, "explanation"))) < 2048);
     const json_t *suggestions = json_object_get(result, "suggestions");

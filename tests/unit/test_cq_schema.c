@@ -597,11 +597,11 @@ static void test_schema_step_budget(void **state)
         json_array_append_new(outer, value);
         value = outer;
     }
-    int64_t start = cq_mono_ms();
+    /* Without the budget this would take 2^60 tries and never end (ctest's
+     * per-test timeout fails it); with it, one error at the root. */
     assert_false(cq_schema_validate(s, value, NULL));
     cq_schema_errors_t errors = {0};
     assert_false(cq_schema_validate(s, value, &errors));
-    assert_true(cq_mono_ms() - start < 20000);
     assert_int_equal(errors.count, 1);
     assert_string_equal(errors.items[0].path, "");
     assert_string_equal(errors.items[0].message, "is too complex to validate");
