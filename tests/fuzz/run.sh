@@ -58,13 +58,19 @@ build() {
     CC=clang cmake -S "$ROOT_DIR" -B "$BUILD" -G Ninja -DCOACHQ_FUZZ=ON -DCOACHQ_TESTS=OFF \
         -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || return 1
     cmake --build "$BUILD" -j2 --target fuzzers || return 1
-    # Written aside and swapped in, for a long run starting at the same time.
-    rm -rf "$SEEDS.new"
-    mkdir -p "$SEEDS.new" "$LOGS/long" "$ARTIFACTS"
-    "$BIN/fuzz_seeds" "$SEEDS.new" >&2 || return 1
-    python3 "$FUZZ_DIR/seeds.py" "$SEEDS.new" >&2 || return 1
-    rm -rf "$SEEDS"
-    mv "$SEEDS.new" "$SEEDS"
+    # Written aside (a folder of this run's own: two runs may build at once)
+    # and swapped in, for a long run starting at the same time.
+    mkdir -p "$LOGS/long" "$ARTIFACTS"
+    local fresh
+    fresh=$(mktemp -d "$SEEDS.new.XXXXXX")
+    "$BIN/fuzz_seeds" "$fresh" >&2 && python3 "$FUZZ_DIR/seeds.py" "$fresh" >&2 || {
+        rm -rf "$fresh"
+        return 1
+    }
+    rm -rf "$SEEDS.old.$$"
+    [[ -d $SEEDS ]] && mv "$SEEDS" "$SEEDS.old.$$"
+    mv "$fresh" "$SEEDS"
+    rm -rf "$SEEDS.old.$$"
 }
 
 # The corpus directories of a fuzzer after the writable first one.
