@@ -15,9 +15,10 @@
 #                       SECONDS (default 3600) or N executions, one after the
 #                       other, under nice -n 19 with one process, keeping
 #                       its corpus in build/fuzz/fuzz-corpus/<fuzzer>
-#                       across runs. An input is a timeout past FUZZ_TIMEOUT
-#                       seconds of wall-clock time (10 short, 60 long). Prints executions, executions per
+#                       across runs. Prints executions, executions per
 #                       second, coverage and crashes per fuzzer.
+# An input is a timeout past FUZZ_TIMEOUT seconds of wall-clock time (10 for
+# short runs, 60 for long ones).
 # Crash, leak and timeout inputs go to build/fuzz/fuzz-artifacts/; logs to
 # build/fuzz/fuzz-logs/<fuzzer>.log (long runs: fuzz-logs/long/). A short
 # and a long run may go on at the same time. Reproduce one with
