@@ -3,7 +3,11 @@
  * tenant's cached copy when fresh, else one job per tenant.
  *
  * A copy younger than business_data.cache_ttl is answered here without a
- * job: {success, data} with data.cached true and an Age header (seconds).
+ * job: {success, data} with data.cached true and an Age header (seconds);
+ * without one, a partial answer (a source unavailable or stale, kept by the
+ * worker in its own key) younger than business_data.partial_ttl and newer
+ * than the complete copy is answered the same way, its sources marks as
+ * they were.
  * A miss, or Cache-Control: no-cache, needs a job, and however many
  * requests of one tenant miss at once only one job runs (single flight):
  * the first takes the tenant's flight key (cq_bdcache, set-if-absent,
@@ -39,26 +43,47 @@ static bool cq_bizdata_no_cache(const cq_http_req_t *req)
     return (cc && strcasestr(cc, "no-cache")) || (pragma && strcasestr(pragma, "no-cache"));
 }
 
-/* Answers from the tenant's copy if it is fresh; false when there is none. */
-static bool cq_bizdata_from_cache(cq_gateway_t *gw, const cq_principal_t *who, cq_http_resp_t *resp)
+/* Answers from a copy (data taken) of the given age and freshness. */
+static void cq_bizdata_answer_copy(cq_gateway_t *gw, json_t *data, int64_t age, int64_t fresh_ms,
+                                   cq_http_resp_t *resp)
 {
-    json_t *data = NULL;
-    int64_t stored_at = 0;
-    if (cq_bdcache_get(gw->store, who->tenant_id, &data, &stored_at) != CQ_ERR_OK)
-        return false;
-    int64_t age = cq_now_ms() - stored_at;
-    if (age < 0)
-        age = 0;
-    if (age >= gw->conf->business_data_cache_ttl || !json_is_object(data)) {
-        json_decref(data);
-        return false;
-    }
     json_object_set_new(data, "cached", json_true());
     cq_http_resp_json(resp, 200, json_pack("{s:b, s:o}", "success", 1, "data", data));
     cq_http_resp_header(resp, "Age", "%lld", (long long)(age / 1000));
     cq_http_resp_header(resp, "Cache-Control", "private, max-age=%lld",
-                        (long long)((gw->conf->business_data_cache_ttl - age) / 1000));
+                        (long long)((fresh_ms - age) / 1000));
     atomic_fetch_add(&gw->bd_hits, 1);
+}
+
+/* Answers from the tenant's complete copy if it is fresh, else from its
+ * partial one if that is fresh (business_data.partial_ttl) and newer;
+ * false when neither is. */
+static bool cq_bizdata_from_cache(cq_gateway_t *gw, const cq_principal_t *who, cq_http_resp_t *resp)
+{
+    const cq_config_t *conf = gw->conf;
+    json_t *data = NULL;
+    int64_t stored_at = 0, now = cq_now_ms();
+    if (cq_bdcache_get(gw->store, who->tenant_id, &data, &stored_at) == CQ_ERR_OK) {
+        int64_t age = now - stored_at < 0 ? 0 : now - stored_at;
+        if (age < conf->business_data_cache_ttl && json_is_object(data)) {
+            cq_bizdata_answer_copy(gw, data, age, conf->business_data_cache_ttl, resp);
+            return true;
+        }
+        json_decref(data);
+        data = NULL;
+    }
+    int64_t part_at = 0;
+    if (cq_bdcache_get_partial(gw->store, who->tenant_id, &data, &part_at) != CQ_ERR_OK)
+        return false;
+    int64_t fresh = conf->business_data_partial_ttl < conf->business_data_cache_ttl
+                        ? conf->business_data_partial_ttl
+                        : conf->business_data_cache_ttl;
+    int64_t age = now - part_at < 0 ? 0 : now - part_at;
+    if (part_at <= stored_at || age >= fresh || !json_is_object(data)) {
+        json_decref(data);
+        return false;
+    }
+    cq_bizdata_answer_copy(gw, data, age, fresh, resp);
     return true;
 }
 

@@ -14,10 +14,13 @@
  * copy when there is one (younger than business_data.stale_ttl: the key's
  * TTL), marked "stale"; both services unavailable and no copy:
  * UPSTREAM_UNAVAILABLE (503). (4) A complete answer (both services ok) is
- * written to the cache; partial or stale answers are not, so they never
- * replace a good copy nor look fresh. The single-flight key the gateway
- * took for the job is given back once the job's outcome is final (not
- * between attempts: waiters keep waiting for the retry).
+ * written to the cache; a partial or stale one to the tenant's partial key
+ * (business_data.partial_ttl, capped by cache_ttl), so during an outage the
+ * gateway answers from it for a while instead of making every request a
+ * job, yet it never replaces the good copy the stale fallback reads.
+ * insights-generate uses a fresh partial copy as it uses a fresh one. The single-flight key the
+ * gateway took for the job is given back once the job's outcome is final (not between attempts:
+ * waiters keep waiting for the retry).
  *
  * Threads: the worker's loop thread; the Redis calls run in offloaded
  * work functions that touch only the job's state. The compiled schemas
@@ -84,11 +87,14 @@ struct cq_bd_job_s {
     /* Filled by offloaded work, read on the loop thread after it. */
     json_t *copy; /* the cached copy, or NULL */
     int64_t copy_at;
-    json_t *result;    /* the answer being built */
-    bool write_cache;  /* a complete answer: store it */
-    bool release;      /* give the single-flight key back */
-    json_t *generated; /* insights: this run's items as the rules made them */
-    json_t *shown;     /* the same with their stored statuses: the answer */
+    json_t *partial; /* insights: a partial answer newer than copy, or NULL */
+    int64_t partial_at;
+    json_t *result;     /* the answer being built */
+    bool write_cache;   /* a complete answer: store it */
+    bool write_partial; /* a partial or stale answer: store it for partial_ttl */
+    bool release;       /* give the single-flight key back */
+    json_t *generated;  /* insights: this run's items as the rules made them */
+    json_t *shown;      /* the same with their stored statuses: the answer */
     cq_err_t io_rc;
 };
 
@@ -101,6 +107,7 @@ static void cq_bd_job_free(void *opaque)
         cq_bd_reply_clear(&job->replies[i]);
     }
     json_decref(job->copy);
+    json_decref(job->partial);
     json_decref(job->result);
     json_decref(job->generated);
     json_decref(job->shown);
@@ -201,6 +208,15 @@ static void cq_bd_finish_work(cq_offload_item_t *item)
         if (rc != CQ_ERR_OK)
             job->io_rc = rc;
     }
+    if (job->write_partial) {
+        int64_t keep = conf->business_data_partial_ttl < conf->business_data_cache_ttl
+                           ? conf->business_data_partial_ttl
+                           : conf->business_data_cache_ttl;
+        cq_err_t rc =
+            cq_bdcache_put_partial(store, tenant, job->result, cq_engine_now_ms(job->ctx), keep);
+        if (rc != CQ_ERR_OK)
+            job->io_rc = rc;
+    }
     if (job->generated) {
         cq_err_t rc = cq_bdcache_insights_update(store, tenant, cq_bd_merge_insights, job);
         if (rc != CQ_ERR_OK)
@@ -278,6 +294,7 @@ static void cq_bd_conclude(cq_bd_job_t *job, json_t *data, bool fetched)
                 cq_bd_source_is(data, "traction", "unavailable");
     job->write_cache = fetched && cq_bd_source_is(data, "account", "ok") &&
                        cq_bd_source_is(data, "traction", "ok");
+    job->write_partial = fetched && !none && !job->write_cache;
     const char *what =
         !fetched           ? "fresh_copy"
         : none             ? "unavailable"
@@ -304,7 +321,7 @@ static void cq_bd_conclude(cq_bd_job_t *job, json_t *data, bool fetched)
                                     : json_array();
         job->generated = items;
     }
-    if (!job->write_cache && !job->release && !job->generated) {
+    if (!job->write_cache && !job->write_partial && !job->release && !job->generated) {
         cq_bd_finish_done(&job->item);
         return;
     }
@@ -446,8 +463,21 @@ static void cq_bd_fetch_all(cq_bd_job_t *job)
 static void cq_bd_copy_work(cq_offload_item_t *item)
 {
     cq_bd_job_t *job = item->arg;
-    job->io_rc = cq_bdcache_get(cq_engine_store(job->ctx), cq_engine_tenant(job->ctx), &job->copy,
-                                &job->copy_at);
+    cq_store_t *store = cq_engine_store(job->ctx);
+    const char *tenant = cq_engine_tenant(job->ctx);
+    job->io_rc = cq_bdcache_get(store, tenant, &job->copy, &job->copy_at);
+    if (!job->insights)
+        return;
+    /* insights: a partial answer newer than the copy and still fresh will do. */
+    json_t *part = NULL;
+    int64_t part_at = 0;
+    if (cq_bdcache_get_partial(store, tenant, &part, &part_at) == CQ_ERR_OK &&
+        (!job->copy || part_at > job->copy_at)) {
+        job->partial = part;
+        job->partial_at = part_at;
+        part = NULL;
+    }
+    json_decref(part);
 }
 
 static void cq_bd_copy_done(cq_offload_item_t *item)
@@ -457,10 +487,16 @@ static void cq_bd_copy_done(cq_offload_item_t *item)
     if (job->io_rc != CQ_ERR_OK && job->io_rc != CQ_ERR_NOT_FOUND)
         CQ_LOG(CQ_LOG_WARN, "business-data", cq_engine_job_id(job->ctx),
                "cached copy not readable: %s", cq_err_name(job->io_rc));
-    int64_t age = cq_engine_now_ms(job->ctx) - job->copy_at;
+    /* As the gateway answers: a fresh complete copy, else a fresh partial one. */
+    int64_t now = cq_engine_now_ms(job->ctx);
+    int64_t age = now - job->copy_at, part_age = now - job->partial_at;
     if (job->insights && job->copy && age >= 0 && age < conf->business_data_cache_ttl) {
-        json_t *data = json_deep_copy(job->copy);
-        cq_bd_conclude(job, data, false);
+        cq_bd_conclude(job, json_deep_copy(job->copy), false);
+        return;
+    }
+    if (job->insights && job->partial && part_age >= 0 &&
+        part_age < conf->business_data_partial_ttl && part_age < conf->business_data_cache_ttl) {
+        cq_bd_conclude(job, json_deep_copy(job->partial), false);
         return;
     }
     cq_bd_fetch_all(job);
