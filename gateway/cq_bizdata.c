@@ -7,7 +7,10 @@
  * without one, a partial answer (a source unavailable or stale, kept by the
  * worker in its own key) younger than business_data.partial_ttl and newer
  * than the complete copy is answered the same way, its sources marks as
- * they were.
+ * they were. A hit on a complete copy in the last business_data.
+ * refresh_ahead percent of its freshness also submits one background job
+ * refreshing it (single flight, through the same flight key), so a tenant
+ * asked often never finds its copy expired.
  * A miss, or Cache-Control: no-cache, needs a job, and however many
  * requests of one tenant miss at once only one job runs (single flight):
  * the first takes the tenant's flight key (cq_bdcache, set-if-absent,
@@ -29,6 +32,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 /* How long a flight key may name a job not recorded yet: 100 x 20 ms. */
@@ -55,10 +59,64 @@ static void cq_bizdata_answer_copy(cq_gateway_t *gw, json_t *data, int64_t age, 
     atomic_fetch_add(&gw->bd_hits, 1);
 }
 
+/* Headers of the client's request a background refresh does not carry:
+ * its own answer is not waited for, and an Idempotency-Key names the
+ * client's request, not this job. */
+static bool cq_bizdata_refresh_drops(const char *name)
+{
+    static const char *const drop[] = {"Idempotency-Key", "Prefer", "Cache-Control", "Pragma"};
+    for (size_t i = 0; i < CQ_ARRAY_SIZE(drop); i++)
+        if (strcasecmp(name, drop[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Refresh-ahead: a hit on a copy in the last business_data.refresh_ahead
+ * percent of its freshness starts one job refreshing it, single flight as a
+ * miss (the tenant's flight key: if a refresh is under way, nothing more),
+ * submitted asynchronously with the caller's credentials; its answer is
+ * dropped, the worker's copy is what counts. Best effort: a refusal (rate
+ * limit, queue down) gives the key back and the copy expires as usual. */
+static void cq_bizdata_refresh_ahead(cq_gateway_t *gw, const cq_operation_t *op,
+                                     const cq_principal_t *who, const cq_http_req_t *req)
+{
+    char job_id[CQ_UUID_STR_LEN + 1];
+    cq_uuid_v7(job_id);
+    char *holder = NULL;
+    if (cq_bdcache_flight_take(gw->store, who->tenant_id, job_id,
+                               gw->conf->business_data_inflight_ttl, &holder) != CQ_ERR_OK ||
+        holder) {
+        free(holder);
+        return;
+    }
+    cq_http_req_t bg = *req;
+    bg.header_count = 0;
+    for (int i = 0; i < req->header_count && bg.header_count < CQ_HTTP_MAX_HEADERS - 1; i++) {
+        if (cq_bizdata_refresh_drops(req->header_names[i]))
+            continue;
+        bg.header_names[bg.header_count] = req->header_names[i];
+        bg.header_values[bg.header_count++] = req->header_values[i];
+    }
+    bg.header_names[bg.header_count] = "Prefer";
+    bg.header_values[bg.header_count++] = "respond-async";
+    cq_http_resp_t scratch;
+    memset(&scratch, 0, sizeof(scratch));
+    cq_submit_handle_as(gw, op, who, &bg, &scratch, job_id);
+    if (scratch.status >= 400) {
+        CQ_LOG(CQ_LOG_INFO, "business-data", job_id, "refresh-ahead not queued: %d",
+               scratch.status);
+        cq_bdcache_flight_release(gw->store, who->tenant_id, job_id);
+    }
+    cq_http_resp_clear(&scratch);
+}
+
 /* Answers from the tenant's complete copy if it is fresh, else from its
  * partial one if that is fresh (business_data.partial_ttl) and newer;
- * false when neither is. */
-static bool cq_bizdata_from_cache(cq_gateway_t *gw, const cq_principal_t *who, cq_http_resp_t *resp)
+ * false when neither is. With op (NULL: never), a hit late in the complete
+ * copy's freshness also refreshes it ahead. */
+static bool cq_bizdata_from_cache(cq_gateway_t *gw, const cq_operation_t *op,
+                                  const cq_principal_t *who, const cq_http_req_t *req,
+                                  cq_http_resp_t *resp)
 {
     const cq_config_t *conf = gw->conf;
     json_t *data = NULL;
@@ -67,6 +125,9 @@ static bool cq_bizdata_from_cache(cq_gateway_t *gw, const cq_principal_t *who, c
         int64_t age = now - stored_at < 0 ? 0 : now - stored_at;
         if (age < conf->business_data_cache_ttl && json_is_object(data)) {
             cq_bizdata_answer_copy(gw, data, age, conf->business_data_cache_ttl, resp);
+            int64_t ahead = conf->business_data_cache_ttl * conf->business_data_refresh_ahead / 100;
+            if (op && ahead > 0 && age >= conf->business_data_cache_ttl - ahead)
+                cq_bizdata_refresh_ahead(gw, op, who, req);
             return true;
         }
         json_decref(data);
@@ -118,7 +179,7 @@ void cq_bizdata_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_prin
                        const cq_http_req_t *req, cq_http_resp_t *resp)
 {
     bool refresh = cq_bizdata_no_cache(req);
-    if (!refresh && cq_bizdata_from_cache(gw, who, resp))
+    if (!refresh && cq_bizdata_from_cache(gw, op, who, req, resp))
         return;
     atomic_fetch_add(&gw->bd_misses, 1);
 
@@ -149,7 +210,7 @@ void cq_bizdata_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_prin
         free(holder);
     }
     /* A job that finished between the cache read and the key: its copy. */
-    if (took && !refresh && cq_bizdata_from_cache(gw, who, resp)) {
+    if (took && !refresh && cq_bizdata_from_cache(gw, NULL, who, req, resp)) {
         cq_bdcache_flight_release(gw->store, who->tenant_id, job_id);
         return;
     }
