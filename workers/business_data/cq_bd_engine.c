@@ -18,7 +18,19 @@
  * (business_data.partial_ttl, capped by cache_ttl), so during an outage the
  * gateway answers from it for a while instead of making every request a
  * job, yet it never replaces the good copy the stale fallback reads.
- * insights-generate uses a fresh partial copy as it uses a fresh one. The single-flight key the
+ * insights-generate uses a fresh partial copy as it uses a fresh one.
+ * (5) insights-generate, once its business data is known (and the cache
+ * written): with an LLM provider configured, the prompt-only sources
+ * (foundation, people, measures) were fetched alongside, and the model
+ * reads the data and that context (cq_bd_llm_input; the engine is
+ * registered .prepares_llm_input, so it runs before the model). Its answer,
+ * checked by the runtime against the result schema, comes back through
+ * cq_engine_ask_llm_then: its items get the service's ids (cq_bd_llm_items)
+ * and are stored like the rules'. The rules' items are the fallback the
+ * runtime hands back while the provider's circuit is open (with
+ * llm.fallback_builtin) and the answer without a provider; a model that
+ * fails or keeps answering off the schema fails the job as on every kind
+ * (INVALID_AI_RESPONSE, ...) and nothing is stored. The single-flight key the
  * gateway took for the job is given back once the job's outcome is final (not between attempts:
  * waiters keep waiting for the retry).
  *
@@ -35,6 +47,7 @@
 
 #include "cq_bd_aggregate.h"
 #include "cq_bd_insights.h"
+#include "cq_bd_llm.h"
 #include "cq_bd_upstream.h"
 #include "cq_bdcache.h"
 #include "cq_fetch.h"
@@ -63,6 +76,10 @@ static void cq_bd_load(void)
 #define CQ_BD_M_ANS_H                                                                              \
     "Business data of jobs by what it was: complete, partial, stale (a cached copy filled in), "   \
     "fresh_copy (insights from the cache), unavailable."
+
+#define CQ_BD_M_INS "business_data_insights_runs_total"
+#define CQ_BD_M_INS_H                                                                              \
+    "insights-generate runs by what produced the insights: llm, fallback, builtin."
 
 /* Stored insights kept per tenant. */
 #define CQ_BD_STORED_INSIGHTS_MAX 500
@@ -93,7 +110,10 @@ struct cq_bd_job_s {
     bool write_cache;   /* a complete answer: store it */
     bool write_partial; /* a partial or stale answer: store it for partial_ttl */
     bool release;       /* give the single-flight key back */
-    json_t *generated;  /* insights: this run's items as the rules made them */
+    json_t *fresh;      /* insights: the cached data used while the context is fetched */
+    json_t *builtin;    /* insights: the rules' items (the answer without a model) */
+    bool ask_model;     /* insights: the model is yet to be asked */
+    json_t *generated;  /* insights: this run's items to store (the model's or the rules') */
     json_t *shown;      /* the same with their stored statuses: the answer */
     cq_err_t io_rc;
 };
@@ -109,6 +129,8 @@ static void cq_bd_job_free(void *opaque)
     json_decref(job->copy);
     json_decref(job->partial);
     json_decref(job->result);
+    json_decref(job->fresh);
+    json_decref(job->builtin);
     json_decref(job->generated);
     json_decref(job->shown);
     free(job);
@@ -226,6 +248,8 @@ static void cq_bd_finish_work(cq_offload_item_t *item)
         cq_bdcache_flight_release(store, tenant, cq_engine_job_id(job->ctx));
 }
 
+static void cq_bd_ask_model(cq_bd_job_t *job);
+
 static void cq_bd_finish_done(cq_offload_item_t *item)
 {
     cq_bd_job_t *job = item->arg;
@@ -239,6 +263,11 @@ static void cq_bd_finish_done(cq_offload_item_t *item)
                     "copy of the business data is kept");
         return;
     }
+    if (job->insights && job->ask_model) {
+        job->ask_model = false;
+        cq_bd_ask_model(job);
+        return;
+    }
     if (job->insights) {
         json_t *page = cq_bd_insights_page(job->shown ? job->shown : job->generated, job->request);
         cq_job_done(ctx, CQ_ERR_OK, page, NULL);
@@ -247,6 +276,19 @@ static void cq_bd_finish_done(cq_offload_item_t *item)
     json_t *result = job->result;
     job->result = NULL;
     cq_job_done(ctx, CQ_ERR_OK, result, NULL);
+}
+
+/* Writes what the job has to write (offloaded), then ends it or asks the model. */
+static void cq_bd_finish(cq_bd_job_t *job)
+{
+    if (!job->write_cache && !job->write_partial && !job->release && !job->generated) {
+        cq_bd_finish_done(&job->item);
+        return;
+    }
+    job->item.work = cq_bd_finish_work;
+    job->item.done = cq_bd_finish_done;
+    job->item.arg = job;
+    cq_engine_offload(job->ctx, &job->item);
 }
 
 /* Sections of each service (cq_bd_aggregate.h). */
@@ -316,25 +358,63 @@ static void cq_bd_conclude(cq_bd_job_t *job, json_t *data, bool fetched)
     }
     job->result = data;
     if (job->insights && data) {
-        json_t *items = cq_bd_rules ? cq_bd_insights_generate(cq_bd_rules, cq_engine_tenant(ctx),
-                                                              data, cq_engine_now_ms(ctx))
-                                    : json_array();
-        job->generated = items;
+        job->builtin = cq_bd_rules ? cq_bd_insights_generate(cq_bd_rules, cq_engine_tenant(ctx),
+                                                             data, cq_engine_now_ms(ctx))
+                                   : json_array();
+        job->ask_model = true; /* once the cache is written */
     }
-    if (!job->write_cache && !job->write_partial && !job->release && !job->generated) {
-        cq_bd_finish_done(&job->item);
+    cq_bd_finish(job);
+}
+
+/* Stores items (taken) as this run's insights, then ends the job with them. */
+static void cq_bd_store_insights(cq_bd_job_t *job, json_t *items)
+{
+    json_decref(job->generated);
+    job->generated = items;
+    job->write_cache = job->write_partial = job->release = false; /* done before */
+    cq_bd_finish(job);
+}
+
+/* cq_engine_ask_llm_then's: the model's checked answer, or the rules'
+ * page handed back as the fallback (open circuit, token budget). */
+static void cq_bd_model_answered(cq_engine_ctx_t *ctx, json_t *answer, bool from_model)
+{
+    cq_bd_job_t *job = cq_engine_state(ctx);
+    json_t *items = from_model
+                        ? cq_bd_llm_items(answer, cq_engine_tenant(ctx), cq_engine_now_ms(ctx))
+                        : json_incref(job->builtin);
+    json_decref(answer);
+    char labels[96];
+    snprintf(labels, sizeof(labels), "engine=\"%s\"", from_model ? "llm" : "fallback");
+    cq_engine_count(ctx, CQ_BD_M_INS, CQ_BD_M_INS_H, labels, 1);
+    cq_bd_store_insights(job, items);
+}
+
+/* insights-generate with its business data known: the model reads it (and
+ * the context) when a provider answers the operation, the rules answer
+ * otherwise; either way the items are stored before the job ends. */
+static void cq_bd_ask_model(cq_bd_job_t *job)
+{
+    json_t *input = cq_bd_llm_input(job->request, job->result, job->replies);
+    json_t *fallback = cq_bd_insights_page(job->builtin, job->request);
+    if (cq_engine_ask_llm_then(job->ctx, input, fallback, cq_bd_model_answered))
         return;
-    }
-    job->item.work = cq_bd_finish_work;
-    job->item.done = cq_bd_finish_done;
-    job->item.arg = job;
-    cq_engine_offload(ctx, &job->item);
+    json_decref(input);
+    json_decref(fallback);
+    cq_engine_count(job->ctx, CQ_BD_M_INS, CQ_BD_M_INS_H, "engine=\"builtin\"", 1);
+    cq_bd_store_insights(job, json_incref(job->builtin));
 }
 
 /* ---- fetching -------------------------------------------------------------- */
 
 static void cq_bd_all_fetched(cq_bd_job_t *job)
 {
+    if (job->fresh) { /* only the context was fetched */
+        json_t *data = job->fresh;
+        job->fresh = NULL;
+        cq_bd_conclude(job, data, false);
+        return;
+    }
     json_t *notes = NULL;
     json_t *data = cq_bd_aggregate(cq_engine_tenant(job->ctx), job->replies,
                                    cq_engine_now_ms(job->ctx), &notes);
@@ -405,7 +485,17 @@ static void cq_bd_fetched(void *opaque, cq_fetch_result_t *res)
         cq_bd_all_fetched(job);
 }
 
-static void cq_bd_fetch_all(cq_bd_job_t *job)
+/* Whether insights-generate reads the prompt-only sources: a provider may
+ * answer it (the model reads the context; the rules do not). */
+static bool cq_bd_wants_context(const cq_bd_job_t *job)
+{
+    const char *provider = cq_engine_config(job->ctx)->llm_provider;
+    return job->insights && provider && strcmp(provider, "builtin") != 0;
+}
+
+/* Fetches the aggregate's sources (aggregate) and the prompt-only ones
+ * (context) in parallel. */
+static void cq_bd_fetch_all(cq_bd_job_t *job, bool aggregate, bool context)
 {
     cq_engine_ctx_t *ctx = job->ctx;
     const cq_config_t *conf = cq_engine_config(ctx);
@@ -420,7 +510,7 @@ static void cq_bd_fetch_all(cq_bd_job_t *job)
     job->pending = 1;
     for (size_t i = 0; i < CQ_BD_SRC_COUNT; i++) {
         const cq_bd_source_t *src = cq_bd_source((cq_bd_source_id_t)i);
-        if (src->use != CQ_BD_USE_AGGREGATE)
+        if (!(src->use == CQ_BD_USE_AGGREGATE ? aggregate : context))
             continue;
         const char *base = src->service == CQ_BD_SERVICE_ACCOUNT ? conf->upstream_account_url
                                                                  : conf->upstream_traction_url;
@@ -490,16 +580,22 @@ static void cq_bd_copy_done(cq_offload_item_t *item)
     /* As the gateway answers: a fresh complete copy, else a fresh partial one. */
     int64_t now = cq_engine_now_ms(job->ctx);
     int64_t age = now - job->copy_at, part_age = now - job->partial_at;
-    if (job->insights && job->copy && age >= 0 && age < conf->business_data_cache_ttl) {
-        cq_bd_conclude(job, json_deep_copy(job->copy), false);
+    json_t *fresh = NULL;
+    if (job->insights && job->copy && age >= 0 && age < conf->business_data_cache_ttl)
+        fresh = json_deep_copy(job->copy);
+    else if (job->insights && job->partial && part_age >= 0 &&
+             part_age < conf->business_data_partial_ttl && part_age < conf->business_data_cache_ttl)
+        fresh = json_deep_copy(job->partial);
+    if (fresh && cq_bd_wants_context(job)) {
+        job->fresh = fresh;
+        cq_bd_fetch_all(job, false, true);
         return;
     }
-    if (job->insights && job->partial && part_age >= 0 &&
-        part_age < conf->business_data_partial_ttl && part_age < conf->business_data_cache_ttl) {
-        cq_bd_conclude(job, json_deep_copy(job->partial), false);
+    if (fresh) {
+        cq_bd_conclude(job, fresh, false);
         return;
     }
-    cq_bd_fetch_all(job);
+    cq_bd_fetch_all(job, true, cq_bd_wants_context(job));
 }
 
 static void cq_bd_start(cq_engine_ctx_t *ctx, const json_t *request, bool insights)
