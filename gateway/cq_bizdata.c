@@ -76,9 +76,13 @@ static bool cq_bizdata_refresh_drops(const char *name)
  * miss (the tenant's flight key: if a refresh is under way, nothing more),
  * submitted asynchronously with the caller's credentials; its answer is
  * dropped, the worker's copy is what counts. Best effort: a refusal (rate
- * limit, queue down) gives the key back and the copy expires as usual. */
+ * limit, queue down) gives the key back and the copy expires as usual.
+ * stored_at is the copy the hit read: a refresh that ended between that
+ * read and the key (it wrote a newer copy, then gave the key back) is not
+ * followed by another. */
 static void cq_bizdata_refresh_ahead(cq_gateway_t *gw, const cq_operation_t *op,
-                                     const cq_principal_t *who, const cq_http_req_t *req)
+                                     const cq_principal_t *who, const cq_http_req_t *req,
+                                     int64_t stored_at)
 {
     char job_id[CQ_UUID_STR_LEN + 1];
     cq_uuid_v7(job_id);
@@ -87,6 +91,14 @@ static void cq_bizdata_refresh_ahead(cq_gateway_t *gw, const cq_operation_t *op,
                                gw->conf->business_data_inflight_ttl, &holder) != CQ_ERR_OK ||
         holder) {
         free(holder);
+        return;
+    }
+    json_t *now_data = NULL;
+    int64_t now_at = 0;
+    cq_err_t rc = cq_bdcache_get(gw->store, who->tenant_id, &now_data, &now_at);
+    json_decref(now_data);
+    if (rc != CQ_ERR_OK || now_at != stored_at) {
+        cq_bdcache_flight_release(gw->store, who->tenant_id, job_id);
         return;
     }
     cq_http_req_t bg = *req;
@@ -127,7 +139,7 @@ static bool cq_bizdata_from_cache(cq_gateway_t *gw, const cq_operation_t *op,
             cq_bizdata_answer_copy(gw, data, age, conf->business_data_cache_ttl, resp);
             int64_t ahead = conf->business_data_cache_ttl * conf->business_data_refresh_ahead / 100;
             if (op && ahead > 0 && age >= conf->business_data_cache_ttl - ahead)
-                cq_bizdata_refresh_ahead(gw, op, who, req);
+                cq_bizdata_refresh_ahead(gw, op, who, req, stored_at);
             return true;
         }
         json_decref(data);
