@@ -5,7 +5,9 @@
  * A value is {"tenantId", "storedAt", "data"} as compact JSON; the tenant
  * inside is compared on every read. The cache key's TTL is the stale TTL:
  * a copy's freshness is decided by its storedAt, so one key serves both
- * the gateway's fresh hits and the worker's stale fallback.
+ * the gateway's fresh hits and the worker's stale fallback. A partial
+ * answer has a key of its own whose Redis TTL is its freshness: it never
+ * replaces the complete copy the stale fallback reads.
  *
  * Threads: any (cq_store is thread-safe); every call blocks on Redis.
  */
@@ -74,6 +76,18 @@ cq_err_t cq_bdcache_put(cq_store_t *store, const char *tenant, const json_t *dat
                         int64_t keep_ms)
 {
     return cq_bdcache_write(store, "business_data", tenant, data, now_ms, keep_ms);
+}
+
+cq_err_t cq_bdcache_get_partial(cq_store_t *store, const char *tenant, json_t **data,
+                                int64_t *stored_at)
+{
+    return cq_bdcache_read(store, "business_data_partial", tenant, data, stored_at);
+}
+
+cq_err_t cq_bdcache_put_partial(cq_store_t *store, const char *tenant, const json_t *data,
+                                int64_t now_ms, int64_t keep_ms)
+{
+    return cq_bdcache_write(store, "business_data_partial", tenant, data, now_ms, keep_ms);
 }
 
 cq_err_t cq_bdcache_flight_take(cq_store_t *store, const char *tenant, const char *job_id,

@@ -3,8 +3,10 @@
  * share, in one place: a tenant's cached business data, the single-flight
  * key naming the job that refreshes it, and the tenant's stored insights.
  *
- * Keys (under the store's cache prefix): business_data:{tenant},
- * business_data_flight:{tenant}, insights:{tenant}. Every value names its
+ * Keys (under the store's cache prefix): business_data:{tenant} (the last
+ * complete answer), business_data_partial:{tenant} (the last partial or
+ * stale answer, kept business_data.partial_ttl), business_data_flight:{tenant},
+ * insights:{tenant}. Every value names its
  * tenant too and a read checks it, so a copy is never served to another
  * tenant even if a key were mixed up.
  *
@@ -31,6 +33,15 @@ cq_err_t cq_bdcache_get(cq_store_t *store, const char *tenant, json_t **data, in
  * TTL: fresh or not is the reader's judgement of its age). */
 cq_err_t cq_bdcache_put(cq_store_t *store, const char *tenant, const json_t *data, int64_t now_ms,
                         int64_t keep_ms);
+
+/* The tenant's last partial answer (a source unavailable or stale), as
+ * cq_bdcache_get; written with the partial TTL as its key's lifetime, so
+ * an absent key is an expired one. A complete answer stored later wins:
+ * the reader compares the two storedAt. */
+cq_err_t cq_bdcache_get_partial(cq_store_t *store, const char *tenant, json_t **data,
+                                int64_t *stored_at);
+cq_err_t cq_bdcache_put_partial(cq_store_t *store, const char *tenant, const json_t *data,
+                                int64_t now_ms, int64_t keep_ms);
 
 /* Single flight: takes the tenant's refresh key for job_id for ttl_ms.
  * *holder NULL: taken; else the job id of the refresh under way (caller

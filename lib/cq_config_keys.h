@@ -243,6 +243,14 @@
       "with the failed source marked stale while an upstream is down.")                            \
     X("business_data.inflight_ttl", business_data_inflight_ttl, MS, "30s", 1000, 600000, G,        \
       "Lifetime of the single-flight key naming the job that refreshes a tenant's business "       \
-      "data; concurrent misses wait for that job at most this long.")
+      "data; concurrent misses wait for that job at most this long.")                              \
+    X("business_data.partial_ttl", business_data_partial_ttl, MS, "30s", 1000, 86400000, GW,       \
+      "How long a partial answer (a source unavailable or stale) is answered from Redis without "  \
+      "a job, so an upstream outage does not make every request a job; a later complete answer "   \
+      "replaces it. At most cache_ttl.")                                                           \
+    X("business_data.refresh_ahead", business_data_refresh_ahead, INT, "20", 0, 90, G,             \
+      "Percent of cache_ttl at the end of a copy's freshness in which a hit is answered from the " \
+      "cache and also starts one background refresh job (single flight), so a tenant asked often " \
+      "never sees its copy expire; 0: off.")
 
 #endif

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark: the business-data cache with 500 tenants of Zipf popularity at
 # a steady rate, the TTL shortened (30 s over 4 minutes by default).
-#   tests/bench/business_data_bench.sh [DURATION_S] [RATE] [TTL_S] [TENANTS]
+#   tests/bench/business_data_bench.sh [DURATION_S] [RATE] [TTL_S] [TENANTS] [REFRESH_AHEAD_PCT]
+# REFRESH_AHEAD_PCT sets the gateway's business_data.refresh_ahead (its
+# default when not given; 0 turns refresh-ahead off, for a comparison).
 # Needs a build with the gateway and the business-data worker (BENCH_BIN,
 # default build/release) and a running Kafka + Redis (deploy/stack.sh) on
 # BENCH_KAFKA_PORT (9092) and BENCH_REDIS_PORT (6379). Starts the fake
@@ -13,6 +15,7 @@ DURATION=${1:-240}
 RATE=${2:-100}
 TTL=${3:-30}
 TENANTS=${4:-500}
+AHEAD=${5:-}
 BIN=${BENCH_BIN:-$ROOT/build/release}
 KAFKA=${BENCH_KAFKA_PORT:-9092}
 REDIS=${BENCH_REDIS_PORT:-6379}
@@ -42,13 +45,17 @@ env -u COACHQ_STACK_DIR "$BIN/coachq-business-data-worker" "${COMMON[@]}" \
     -o "upstream.account.url=http://127.0.0.1:$UP" -o "upstream.traction.url=http://127.0.0.1:$UP" \
     -o "worker.group_prefix=$PREFIX-" >"$WORK/worker.log" 2>&1 &
 PIDS+=($!)
-env -u COACHQ_STACK_DIR "$BIN/coachq-gateway" "${COMMON[@]}" -o "gateway.listen=127.0.0.1:$HTTP" \
-    -o gateway.dev_auth=true >"$WORK/gateway.log" 2>&1 &
+GW_OPTS=()
+[[ -n $AHEAD ]] && GW_OPTS=(-o "business_data.refresh_ahead=$AHEAD")
+env -u COACHQ_STACK_DIR "$BIN/coachq-gateway" "${COMMON[@]}" "${GW_OPTS[@]}" \
+    -o "gateway.listen=127.0.0.1:$HTTP" -o gateway.dev_auth=true >"$WORK/gateway.log" 2>&1 &
 PIDS+=($!)
 BASE=http://127.0.0.1:$HTTP/coaching/api/v1
 for _ in $(seq 150); do
     curl -sf "$BASE/health/ready" >/dev/null && break
     sleep 0.2
 done
+echo "refresh_ahead: ${AHEAD:-default} %; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 "$ROOT/tests/bench/business_data_bench.py" "$BASE" "$UP" "$TENANTS" "$RATE" "$DURATION" "$TTL"
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 curl -s "$BASE/metrics" | grep business_data || true

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cq_it.h"
@@ -246,11 +247,19 @@ static void test_it_bd_both_down_serves_the_stale_copy_or_503(void **state)
     assert_true(
         json_equal(cq_it_get(r.json, "data.operations"), json_object_get(good, "operations")));
     cq_it_resp_free(&r);
-    /* Such an answer is not cached: the next request is a job again. */
+    /* Such an answer is cached for business_data.partial_ttl (1 s here)
+     * only, marks included; the good copy stays for the stale fallback. */
     script(NULL, "{\"kind\": \"status\", \"code\": 503}");
     r = get_bd(t, NULL);
     assert_int_equal(r.status, 200);
     char job[64];
+    assert_false(cq_it_header(&r, "X-Job-Id", job, sizeof(job)));
+    assert_true(json_is_true(cq_it_get(r.json, "data.cached")));
+    assert_string_equal(str(r.json, "data.sources.traction"), "stale");
+    cq_it_resp_free(&r);
+    usleep(1200 * 1000); /* past it: a job again */
+    r = get_bd(t, NULL);
+    assert_int_equal(r.status, 200);
     assert_true(cq_it_header(&r, "X-Job-Id", job, sizeof(job)));
     json_t *data = cq_it_get(r.json, "data");
     assert_true(cq_it_matches_schema(data, "BusinessDataResult"));
@@ -276,6 +285,123 @@ static void test_it_bd_both_down_serves_the_stale_copy_or_503(void **state)
     assert_int_equal(r.status, 200);
     assert_string_equal(str(r.json, "data.sources.account"), "ok");
     cq_it_resp_free(&r);
+}
+
+/* Calls of tenant on every aggregate path, summed. */
+static long all_calls(const char *tenant)
+{
+    long n = 0;
+    for (size_t i = 0; i < CQ_ARRAY_SIZE(aggregate_paths); i++)
+        n += calls(tenant, aggregate_paths[i]);
+    return n;
+}
+
+static void test_it_bd_partial_answer_is_cached_for_the_partial_ttl(void **state)
+{
+    char t[96], job[64];
+    fresh_tenant(t, sizeof(t), "partial");
+    cq_it_fake_reset(upstream_port);
+    script("account", "{\"kind\": \"status\", \"code\": 503}");
+    cq_it_resp_t r = get_bd(t, NULL);
+    assert_int_equal(r.status, 200);
+    assert_true(cq_it_header(&r, "X-Job-Id", job, sizeof(job)));
+    assert_string_equal(str(r.json, "data.sources.account"), "unavailable");
+    assert_string_equal(str(r.json, "data.sources.traction"), "ok");
+    cq_it_resp_free(&r);
+    long before = all_calls(t);
+    assert_true(before >= (long)CQ_ARRAY_SIZE(aggregate_paths));
+    /* Within business_data.partial_ttl (1 s here): from the cache, no job,
+     * no upstream call, the marks as they were. */
+    r = get_bd(t, NULL);
+    assert_int_equal(r.status, 200);
+    assert_false(cq_it_header(&r, "X-Job-Id", job, sizeof(job)));
+    assert_true(json_is_true(cq_it_get(r.json, "data.cached")));
+    assert_true(cq_it_matches_schema(cq_it_get(r.json, "data"), "BusinessDataResult"));
+    assert_string_equal(str(r.json, "data.sources.account"), "unavailable");
+    assert_string_equal(str(r.json, "data.sources.traction"), "ok");
+    assert_null(cq_it_get(r.json, "data.revenue"));
+    cq_it_resp_free(&r);
+    assert_int_equal(all_calls(t), before);
+    /* Past it, the service back: a job, whose complete answer replaces it. */
+    usleep(1200 * 1000);
+    cq_it_fake_reset(upstream_port);
+    r = get_bd(t, NULL);
+    assert_int_equal(r.status, 200);
+    assert_true(cq_it_header(&r, "X-Job-Id", job, sizeof(job)));
+    assert_string_equal(str(r.json, "data.sources.account"), "ok");
+    cq_it_resp_free(&r);
+    r = get_bd(t, NULL);
+    assert_int_equal(r.status, 200);
+    assert_false(cq_it_header(&r, "X-Job-Id", job, sizeof(job)));
+    assert_true(json_is_true(cq_it_get(r.json, "data.cached")));
+    assert_string_equal(str(r.json, "data.sources.account"), "ok");
+    assert_non_null(cq_it_get(r.json, "data.revenue"));
+    cq_it_resp_free(&r);
+    assert_int_equal(calls(t, "/metrics/revenue"), 1);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_until(int64_t at_ms)
+{
+    int64_t now = now_ms();
+    if (at_ms > now)
+        usleep((useconds_t)(at_ms - now) * 1000);
+}
+
+/* business_data.refresh_ahead (40 % and cache_ttl 2 s here): hits in the
+ * copy's last 800 ms are answered from the cache and start one refresh
+ * job, so the copy is renewed before it expires. */
+static void test_it_bd_refresh_ahead_renews_a_copy_before_it_expires(void **state)
+{
+    char t[96], job[64];
+    fresh_tenant(t, sizeof(t), "ahead");
+    cq_it_fake_reset(upstream_port);
+    int64_t t0 = now_ms();
+    cq_it_resp_t r = get_bd(t, NULL);
+    assert_int_equal(r.status, 200);
+    assert_true(cq_it_header(&r, "X-Job-Id", job, sizeof(job)));
+    cq_it_resp_free(&r);
+    int64_t t1 = now_ms(); /* the copy was stored between t0 and t1 */
+    assert_int_equal(calls(t, "/metrics/revenue"), 1);
+    /* Early in the freshness: a plain hit. */
+    r = get_bd(t, NULL);
+    assert_true(json_is_true(cq_it_get(r.json, "data.cached")));
+    cq_it_resp_free(&r);
+    usleep(300 * 1000);
+    assert_int_equal(calls(t, "/metrics/revenue"), 1);
+    /* Late in it: still hits (no job in the answer), and one refresh for all three. */
+    sleep_until(t1 + 1300);
+    if (now_ms() - t0 >= 1950)
+        fail_msg("too slow to test: the first job took %lld ms", (long long)(t1 - t0));
+    for (int i = 0; i < 3; i++) {
+        r = get_bd(t, NULL);
+        assert_int_equal(r.status, 200);
+        assert_false(cq_it_header(&r, "X-Job-Id", job, sizeof(job)));
+        assert_true(json_is_true(cq_it_get(r.json, "data.cached")));
+        cq_it_resp_free(&r);
+    }
+    for (int i = 0; i < 100 && calls(t, "/goals/stats") < 1 + 1; i++)
+        usleep(20 * 1000);
+    usleep(300 * 1000); /* its copy written */
+    for (size_t i = 0; i < CQ_ARRAY_SIZE(aggregate_paths); i++)
+        assert_int_equal(calls(t, aggregate_paths[i]), 2);
+    /* Past the first copy's expiry: the renewed copy answers, young. */
+    sleep_until(t1 + 2300);
+    r = get_bd(t, NULL);
+    assert_int_equal(r.status, 200);
+    assert_false(cq_it_header(&r, "X-Job-Id", job, sizeof(job)));
+    assert_true(json_is_true(cq_it_get(r.json, "data.cached")));
+    char age[16];
+    assert_true(cq_it_header(&r, "Age", age, sizeof(age)));
+    assert_true(atoi(age) <= 1);
+    cq_it_resp_free(&r);
+    assert_int_equal(calls(t, "/metrics/revenue"), 2);
 }
 
 static void test_it_bd_no_cache_forces_a_refresh(void **state)
@@ -519,10 +645,12 @@ static int setup(void **state)
                             "fetch.breaker_failures=1000",
                             "jobs.max_attempts=1",
                             "business_data.cache_ttl=2s",
+                            "business_data.partial_ttl=1s",
                             NULL};
     if (!cq_it_start_worker(&stack, "business-data", worker))
         return -1;
-    const char *gateway[] = {"business_data.cache_ttl=2s", NULL};
+    const char *gateway[] = {"business_data.cache_ttl=2s", "business_data.partial_ttl=1s",
+                             "business_data.refresh_ahead=40", NULL};
     return cq_it_start_gateway(&stack, gateway) ? 0 : -1;
 }
 
@@ -543,6 +671,8 @@ int main(void)
         cmocka_unit_test(test_it_bd_each_fault_class_on_each_service_gives_partial_data),
         cmocka_unit_test(test_it_bd_one_path_failing_drops_only_its_section),
         cmocka_unit_test(test_it_bd_both_down_serves_the_stale_copy_or_503),
+        cmocka_unit_test(test_it_bd_partial_answer_is_cached_for_the_partial_ttl),
+        cmocka_unit_test(test_it_bd_refresh_ahead_renews_a_copy_before_it_expires),
         cmocka_unit_test(test_it_bd_no_cache_forces_a_refresh),
         cmocka_unit_test(test_it_bd_tenants_never_share_a_copy),
         cmocka_unit_test(test_it_bd_insights_are_stored_listed_filtered_paged_and_patched),

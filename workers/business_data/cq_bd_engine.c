@@ -14,10 +14,25 @@
  * copy when there is one (younger than business_data.stale_ttl: the key's
  * TTL), marked "stale"; both services unavailable and no copy:
  * UPSTREAM_UNAVAILABLE (503). (4) A complete answer (both services ok) is
- * written to the cache; partial or stale answers are not, so they never
- * replace a good copy nor look fresh. The single-flight key the gateway
- * took for the job is given back once the job's outcome is final (not
- * between attempts: waiters keep waiting for the retry).
+ * written to the cache; a partial or stale one to the tenant's partial key
+ * (business_data.partial_ttl, capped by cache_ttl), so during an outage the
+ * gateway answers from it for a while instead of making every request a
+ * job, yet it never replaces the good copy the stale fallback reads.
+ * insights-generate uses a fresh partial copy as it uses a fresh one.
+ * (5) insights-generate, once its business data is known (and the cache
+ * written): with an LLM provider configured, the prompt-only sources
+ * (foundation, people, measures) were fetched alongside, and the model
+ * reads the data and that context (cq_bd_llm_input; the engine is
+ * registered .prepares_llm_input, so it runs before the model). Its answer,
+ * checked by the runtime against the result schema, comes back through
+ * cq_engine_ask_llm_then: its items get the service's ids (cq_bd_llm_items)
+ * and are stored like the rules'. The rules' items are the fallback the
+ * runtime hands back while the provider's circuit is open (with
+ * llm.fallback_builtin) and the answer without a provider; a model that
+ * fails or keeps answering off the schema fails the job as on every kind
+ * (INVALID_AI_RESPONSE, ...) and nothing is stored. The single-flight key the
+ * gateway took for the job is given back once the job's outcome is final (not between attempts:
+ * waiters keep waiting for the retry).
  *
  * Threads: the worker's loop thread; the Redis calls run in offloaded
  * work functions that touch only the job's state. The compiled schemas
@@ -32,6 +47,7 @@
 
 #include "cq_bd_aggregate.h"
 #include "cq_bd_insights.h"
+#include "cq_bd_llm.h"
 #include "cq_bd_upstream.h"
 #include "cq_bdcache.h"
 #include "cq_fetch.h"
@@ -61,6 +77,10 @@ static void cq_bd_load(void)
     "Business data of jobs by what it was: complete, partial, stale (a cached copy filled in), "   \
     "fresh_copy (insights from the cache), unavailable."
 
+#define CQ_BD_M_INS "business_data_insights_runs_total"
+#define CQ_BD_M_INS_H                                                                              \
+    "insights-generate runs by what produced the insights: llm, fallback, builtin."
+
 /* Stored insights kept per tenant. */
 #define CQ_BD_STORED_INSIGHTS_MAX 500
 
@@ -84,11 +104,17 @@ struct cq_bd_job_s {
     /* Filled by offloaded work, read on the loop thread after it. */
     json_t *copy; /* the cached copy, or NULL */
     int64_t copy_at;
-    json_t *result;    /* the answer being built */
-    bool write_cache;  /* a complete answer: store it */
-    bool release;      /* give the single-flight key back */
-    json_t *generated; /* insights: this run's items as the rules made them */
-    json_t *shown;     /* the same with their stored statuses: the answer */
+    json_t *partial; /* insights: a partial answer newer than copy, or NULL */
+    int64_t partial_at;
+    json_t *result;     /* the answer being built */
+    bool write_cache;   /* a complete answer: store it */
+    bool write_partial; /* a partial or stale answer: store it for partial_ttl */
+    bool release;       /* give the single-flight key back */
+    json_t *fresh;      /* insights: the cached data used while the context is fetched */
+    json_t *builtin;    /* insights: the rules' items (the answer without a model) */
+    bool ask_model;     /* insights: the model is yet to be asked */
+    json_t *generated;  /* insights: this run's items to store (the model's or the rules') */
+    json_t *shown;      /* the same with their stored statuses: the answer */
     cq_err_t io_rc;
 };
 
@@ -101,7 +127,10 @@ static void cq_bd_job_free(void *opaque)
         cq_bd_reply_clear(&job->replies[i]);
     }
     json_decref(job->copy);
+    json_decref(job->partial);
     json_decref(job->result);
+    json_decref(job->fresh);
+    json_decref(job->builtin);
     json_decref(job->generated);
     json_decref(job->shown);
     free(job);
@@ -201,6 +230,15 @@ static void cq_bd_finish_work(cq_offload_item_t *item)
         if (rc != CQ_ERR_OK)
             job->io_rc = rc;
     }
+    if (job->write_partial) {
+        int64_t keep = conf->business_data_partial_ttl < conf->business_data_cache_ttl
+                           ? conf->business_data_partial_ttl
+                           : conf->business_data_cache_ttl;
+        cq_err_t rc =
+            cq_bdcache_put_partial(store, tenant, job->result, cq_engine_now_ms(job->ctx), keep);
+        if (rc != CQ_ERR_OK)
+            job->io_rc = rc;
+    }
     if (job->generated) {
         cq_err_t rc = cq_bdcache_insights_update(store, tenant, cq_bd_merge_insights, job);
         if (rc != CQ_ERR_OK)
@@ -209,6 +247,8 @@ static void cq_bd_finish_work(cq_offload_item_t *item)
     if (job->release)
         cq_bdcache_flight_release(store, tenant, cq_engine_job_id(job->ctx));
 }
+
+static void cq_bd_ask_model(cq_bd_job_t *job);
 
 static void cq_bd_finish_done(cq_offload_item_t *item)
 {
@@ -223,6 +263,11 @@ static void cq_bd_finish_done(cq_offload_item_t *item)
                     "copy of the business data is kept");
         return;
     }
+    if (job->insights && job->ask_model) {
+        job->ask_model = false;
+        cq_bd_ask_model(job);
+        return;
+    }
     if (job->insights) {
         json_t *page = cq_bd_insights_page(job->shown ? job->shown : job->generated, job->request);
         cq_job_done(ctx, CQ_ERR_OK, page, NULL);
@@ -231,6 +276,19 @@ static void cq_bd_finish_done(cq_offload_item_t *item)
     json_t *result = job->result;
     job->result = NULL;
     cq_job_done(ctx, CQ_ERR_OK, result, NULL);
+}
+
+/* Writes what the job has to write (offloaded), then ends it or asks the model. */
+static void cq_bd_finish(cq_bd_job_t *job)
+{
+    if (!job->write_cache && !job->write_partial && !job->release && !job->generated) {
+        cq_bd_finish_done(&job->item);
+        return;
+    }
+    job->item.work = cq_bd_finish_work;
+    job->item.done = cq_bd_finish_done;
+    job->item.arg = job;
+    cq_engine_offload(job->ctx, &job->item);
 }
 
 /* Sections of each service (cq_bd_aggregate.h). */
@@ -278,6 +336,7 @@ static void cq_bd_conclude(cq_bd_job_t *job, json_t *data, bool fetched)
                 cq_bd_source_is(data, "traction", "unavailable");
     job->write_cache = fetched && cq_bd_source_is(data, "account", "ok") &&
                        cq_bd_source_is(data, "traction", "ok");
+    job->write_partial = fetched && !none && !job->write_cache;
     const char *what =
         !fetched           ? "fresh_copy"
         : none             ? "unavailable"
@@ -299,25 +358,63 @@ static void cq_bd_conclude(cq_bd_job_t *job, json_t *data, bool fetched)
     }
     job->result = data;
     if (job->insights && data) {
-        json_t *items = cq_bd_rules ? cq_bd_insights_generate(cq_bd_rules, cq_engine_tenant(ctx),
-                                                              data, cq_engine_now_ms(ctx))
-                                    : json_array();
-        job->generated = items;
+        job->builtin = cq_bd_rules ? cq_bd_insights_generate(cq_bd_rules, cq_engine_tenant(ctx),
+                                                             data, cq_engine_now_ms(ctx))
+                                   : json_array();
+        job->ask_model = true; /* once the cache is written */
     }
-    if (!job->write_cache && !job->release && !job->generated) {
-        cq_bd_finish_done(&job->item);
+    cq_bd_finish(job);
+}
+
+/* Stores items (taken) as this run's insights, then ends the job with them. */
+static void cq_bd_store_insights(cq_bd_job_t *job, json_t *items)
+{
+    json_decref(job->generated);
+    job->generated = items;
+    job->write_cache = job->write_partial = job->release = false; /* done before */
+    cq_bd_finish(job);
+}
+
+/* cq_engine_ask_llm_then's: the model's checked answer, or the rules'
+ * page handed back as the fallback (open circuit, token budget). */
+static void cq_bd_model_answered(cq_engine_ctx_t *ctx, json_t *answer, bool from_model)
+{
+    cq_bd_job_t *job = cq_engine_state(ctx);
+    json_t *items = from_model
+                        ? cq_bd_llm_items(answer, cq_engine_tenant(ctx), cq_engine_now_ms(ctx))
+                        : json_incref(job->builtin);
+    json_decref(answer);
+    char labels[96];
+    snprintf(labels, sizeof(labels), "engine=\"%s\"", from_model ? "llm" : "fallback");
+    cq_engine_count(ctx, CQ_BD_M_INS, CQ_BD_M_INS_H, labels, 1);
+    cq_bd_store_insights(job, items);
+}
+
+/* insights-generate with its business data known: the model reads it (and
+ * the context) when a provider answers the operation, the rules answer
+ * otherwise; either way the items are stored before the job ends. */
+static void cq_bd_ask_model(cq_bd_job_t *job)
+{
+    json_t *input = cq_bd_llm_input(job->request, job->result, job->replies);
+    json_t *fallback = cq_bd_insights_page(job->builtin, job->request);
+    if (cq_engine_ask_llm_then(job->ctx, input, fallback, cq_bd_model_answered))
         return;
-    }
-    job->item.work = cq_bd_finish_work;
-    job->item.done = cq_bd_finish_done;
-    job->item.arg = job;
-    cq_engine_offload(ctx, &job->item);
+    json_decref(input);
+    json_decref(fallback);
+    cq_engine_count(job->ctx, CQ_BD_M_INS, CQ_BD_M_INS_H, "engine=\"builtin\"", 1);
+    cq_bd_store_insights(job, json_incref(job->builtin));
 }
 
 /* ---- fetching -------------------------------------------------------------- */
 
 static void cq_bd_all_fetched(cq_bd_job_t *job)
 {
+    if (job->fresh) { /* only the context was fetched */
+        json_t *data = job->fresh;
+        job->fresh = NULL;
+        cq_bd_conclude(job, data, false);
+        return;
+    }
     json_t *notes = NULL;
     json_t *data = cq_bd_aggregate(cq_engine_tenant(job->ctx), job->replies,
                                    cq_engine_now_ms(job->ctx), &notes);
@@ -388,7 +485,17 @@ static void cq_bd_fetched(void *opaque, cq_fetch_result_t *res)
         cq_bd_all_fetched(job);
 }
 
-static void cq_bd_fetch_all(cq_bd_job_t *job)
+/* Whether insights-generate reads the prompt-only sources: a provider may
+ * answer it (the model reads the context; the rules do not). */
+static bool cq_bd_wants_context(const cq_bd_job_t *job)
+{
+    const char *provider = cq_engine_config(job->ctx)->llm_provider;
+    return job->insights && provider && strcmp(provider, "builtin") != 0;
+}
+
+/* Fetches the aggregate's sources (aggregate) and the prompt-only ones
+ * (context) in parallel. */
+static void cq_bd_fetch_all(cq_bd_job_t *job, bool aggregate, bool context)
 {
     cq_engine_ctx_t *ctx = job->ctx;
     const cq_config_t *conf = cq_engine_config(ctx);
@@ -403,7 +510,7 @@ static void cq_bd_fetch_all(cq_bd_job_t *job)
     job->pending = 1;
     for (size_t i = 0; i < CQ_BD_SRC_COUNT; i++) {
         const cq_bd_source_t *src = cq_bd_source((cq_bd_source_id_t)i);
-        if (src->use != CQ_BD_USE_AGGREGATE)
+        if (!(src->use == CQ_BD_USE_AGGREGATE ? aggregate : context))
             continue;
         const char *base = src->service == CQ_BD_SERVICE_ACCOUNT ? conf->upstream_account_url
                                                                  : conf->upstream_traction_url;
@@ -446,8 +553,21 @@ static void cq_bd_fetch_all(cq_bd_job_t *job)
 static void cq_bd_copy_work(cq_offload_item_t *item)
 {
     cq_bd_job_t *job = item->arg;
-    job->io_rc = cq_bdcache_get(cq_engine_store(job->ctx), cq_engine_tenant(job->ctx), &job->copy,
-                                &job->copy_at);
+    cq_store_t *store = cq_engine_store(job->ctx);
+    const char *tenant = cq_engine_tenant(job->ctx);
+    job->io_rc = cq_bdcache_get(store, tenant, &job->copy, &job->copy_at);
+    if (!job->insights)
+        return;
+    /* insights: a partial answer newer than the copy and still fresh will do. */
+    json_t *part = NULL;
+    int64_t part_at = 0;
+    if (cq_bdcache_get_partial(store, tenant, &part, &part_at) == CQ_ERR_OK &&
+        (!job->copy || part_at > job->copy_at)) {
+        job->partial = part;
+        job->partial_at = part_at;
+        part = NULL;
+    }
+    json_decref(part);
 }
 
 static void cq_bd_copy_done(cq_offload_item_t *item)
@@ -457,13 +577,25 @@ static void cq_bd_copy_done(cq_offload_item_t *item)
     if (job->io_rc != CQ_ERR_OK && job->io_rc != CQ_ERR_NOT_FOUND)
         CQ_LOG(CQ_LOG_WARN, "business-data", cq_engine_job_id(job->ctx),
                "cached copy not readable: %s", cq_err_name(job->io_rc));
-    int64_t age = cq_engine_now_ms(job->ctx) - job->copy_at;
-    if (job->insights && job->copy && age >= 0 && age < conf->business_data_cache_ttl) {
-        json_t *data = json_deep_copy(job->copy);
-        cq_bd_conclude(job, data, false);
+    /* As the gateway answers: a fresh complete copy, else a fresh partial one. */
+    int64_t now = cq_engine_now_ms(job->ctx);
+    int64_t age = now - job->copy_at, part_age = now - job->partial_at;
+    json_t *fresh = NULL;
+    if (job->insights && job->copy && age >= 0 && age < conf->business_data_cache_ttl)
+        fresh = json_deep_copy(job->copy);
+    else if (job->insights && job->partial && part_age >= 0 &&
+             part_age < conf->business_data_partial_ttl && part_age < conf->business_data_cache_ttl)
+        fresh = json_deep_copy(job->partial);
+    if (fresh && cq_bd_wants_context(job)) {
+        job->fresh = fresh;
+        cq_bd_fetch_all(job, false, true);
         return;
     }
-    cq_bd_fetch_all(job);
+    if (fresh) {
+        cq_bd_conclude(job, fresh, false);
+        return;
+    }
+    cq_bd_fetch_all(job, true, cq_bd_wants_context(job));
 }
 
 static void cq_bd_start(cq_engine_ctx_t *ctx, const json_t *request, bool insights)

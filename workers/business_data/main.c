@@ -13,7 +13,7 @@
 
 static const cq_worker_op_t cq_business_data_ops[] = {
     {.name = "business-data", .start = cq_bd_engine_business_data},
-    {.name = "insights-generate", .start = cq_bd_engine_insights},
+    {.name = "insights-generate", .start = cq_bd_engine_insights, .prepares_llm_input = true},
 };
 
 static const cq_worker_kind_t cq_business_data_kind = {

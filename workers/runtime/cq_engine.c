@@ -42,6 +42,20 @@ bool cq_engine_ask_llm(cq_engine_ctx_t *ctx, json_t *input, json_t *fallback)
     return ctx->ask && ctx->ask(ctx, input, fallback);
 }
 
+bool cq_engine_ask_llm_then(cq_engine_ctx_t *ctx, json_t *input, json_t *fallback,
+                            cq_engine_answer_fn answered)
+{
+    cq_engine_check(ctx);
+    assert(!ctx->finished);
+    if (!ctx->ask)
+        return false;
+    ctx->answered = answered;
+    bool asked = ctx->ask(ctx, input, fallback);
+    if (!asked)
+        ctx->answered = NULL;
+    return asked;
+}
+
 const char *cq_engine_job_id(const cq_engine_ctx_t *ctx)
 {
     cq_engine_check(ctx);
@@ -129,6 +143,7 @@ void cq_engine_ctx_arm(cq_engine_ctx_t *ctx)
 {
     ctx->magic = CQ_ENGINE_CTX_MAGIC;
     ctx->finished = false;
+    ctx->answered = NULL;
 }
 
 void cq_engine_ctx_clear(cq_engine_ctx_t *ctx)

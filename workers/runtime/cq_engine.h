@@ -62,6 +62,20 @@ void cq_job_done(cq_engine_ctx_t *ctx, cq_err_t err, json_t *result, const char 
  */
 bool cq_engine_ask_llm(cq_engine_ctx_t *ctx, json_t *input, json_t *fallback);
 
+/* An answer of the LLM path handed back to the engine: the model's, already
+ * checked against the result schema (from_model), or the engine's own
+ * fallback given to cq_engine_ask_llm_then (open circuit, token budget). A
+ * reference the function takes. The engine then ends the job itself
+ * (cq_job_done, later if it does I/O first, e.g. storing what the answer
+ * says); what it ends with is checked against the result schema again. */
+typedef void (*cq_engine_answer_fn)(cq_engine_ctx_t *ctx, json_t *answer, bool from_model);
+
+/* cq_engine_ask_llm whose answer (model or fallback) goes to answered
+ * instead of ending the job; a failure of the model still ends the job as
+ * with cq_engine_ask_llm. answered may run before this returns. */
+bool cq_engine_ask_llm_then(cq_engine_ctx_t *ctx, json_t *input, json_t *fallback,
+                            cq_engine_answer_fn answered);
+
 /* The job's identity; strings valid while the context is. tenant is never
  * NULL; user may be. attempt counts from 1. */
 const char *cq_engine_job_id(const cq_engine_ctx_t *ctx);

@@ -37,8 +37,9 @@ struct cq_engine_ctx_s {
     int attempt;
     const cq_engine_env_t *env;
     cq_engine_done_fn done;
-    cq_engine_ask_fn ask; /* NULL: no model answers this job */
-    bool finished;        /* cq_job_done was called for the current start */
+    cq_engine_ask_fn ask;         /* NULL: no model answers this job */
+    cq_engine_answer_fn answered; /* cq_engine_ask_llm_then's; NULL: the answer ends the job */
+    bool finished;                /* cq_job_done was called for the current start */
     void *state;
     void (*state_free)(void *);
     const cq_log_ctx_t *log_ctx; /* the job's: its offloaded calls' callbacks run in it */

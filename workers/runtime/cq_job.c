@@ -264,6 +264,21 @@ static void cq_job_over_budget(cq_job_t *job)
     cq_job_fail(job, CQ_ERR_TOKEN_BUDGET_EXCEEDED, msg);
 }
 
+/* An answer of the LLM path (the model's, or the preparing engine's
+ * fallback): it ends the job, or goes back to the engine that asked with
+ * cq_engine_ask_llm_then, which ends the job itself (checked again then). */
+static void cq_job_llm_answer(cq_job_t *job, json_t *answer, bool from_model)
+{
+    cq_engine_answer_fn answered = job->ctx.answered;
+    if (!answered) {
+        cq_job_done(&job->ctx, CQ_ERR_OK, answer, NULL);
+        return;
+    }
+    job->ctx.answered = NULL;
+    job->checked = false;
+    answered(&job->ctx, answer, from_model);
+}
+
 /* The LLM engine's answer. */
 static void cq_job_llm_done(void *opaque, const cq_llm_result_t *res)
 {
@@ -280,7 +295,7 @@ static void cq_job_llm_done(void *opaque, const cq_llm_result_t *res)
         job->fallback = true;
         job->engine_kind = "fallback";
         if (fallback)
-            cq_job_done(&job->ctx, CQ_ERR_OK, fallback, NULL);
+            cq_job_llm_answer(job, fallback, false);
         else
             cq_job_done(&job->ctx, CQ_ERR_AI_SERVICE_UNAVAILABLE, NULL,
                         "The AI provider is unavailable");
@@ -306,7 +321,7 @@ static void cq_job_llm_done(void *opaque, const cq_llm_result_t *res)
     job->llm_engine = json_dumps(engine, JSON_COMPACT);
     json_decref(engine);
     if (res->err == CQ_ERR_OK)
-        cq_job_done(&job->ctx, CQ_ERR_OK, json_incref(res->content), NULL);
+        cq_job_llm_answer(job, json_incref(res->content), true);
     else
         cq_job_done(&job->ctx, res->err, NULL, res->message);
 }
@@ -351,7 +366,7 @@ static bool cq_job_ask_llm(cq_engine_ctx_t *ctx, json_t *input, json_t *fallback
         if (job->w->conf->llm_fallback_builtin && fallback) {
             atomic_fetch_add(&job->w->stats.llm_fallbacks, 1);
             job->fallback = true;
-            cq_job_done(ctx, CQ_ERR_OK, fallback, NULL);
+            cq_job_llm_answer(job, fallback, false);
         } else {
             char msg[256];
             cq_job_budget_message(job, msg, sizeof(msg));
