@@ -70,10 +70,11 @@ struct cq_fetch_call_s {
     size_t header_count;
     char *body;
     size_t body_len;
-    bool has_body, user_url, retry_transport;
+    bool has_body, body_borrowed, user_url, retry_transport;
     int64_t connect_timeout_ms, timeout_ms, max_bytes, retry_backoff_ms, retry_after_max_ms;
     int max_attempts, max_redirects;
     int *retry_statuses; /* 0-terminated copy, or NULL for the default set */
+    cq_fetch_retry_fn *retry_check;
     long buffer_size;
     char *log_id;
     cq_log_ctx_t log_ctx; /* the caller's at start: its trace, and its callback's context */
@@ -225,6 +226,11 @@ cq_fetch_request_t cq_fetch_request_defaults(const cq_fetch_t *fetch)
     return fetch->defaults;
 }
 
+void cq_fetch_set_breaker(cq_fetch_t *fetch, const char *dest, int failures, int64_t cooldown_ms)
+{
+    cq_fetch_dests_configure(fetch->dests, dest, failures, cooldown_ms);
+}
+
 const cq_urlpolicy_t *cq_fetch_policy(const cq_fetch_t *fetch)
 {
     return fetch->policy;
@@ -297,9 +303,11 @@ static void cq_fetch_call_free(cq_fetch_call_t *call)
         free(call->headers[i]);
     }
     free(call->headers);
-    if (call->body)
-        explicit_bzero(call->body, call->body_len);
-    free(call->body);
+    if (!call->body_borrowed) {
+        if (call->body)
+            explicit_bzero(call->body, call->body_len);
+        free(call->body);
+    }
     free(call->method);
     free(call->last_url);
     free(call->retry_statuses);
@@ -611,8 +619,16 @@ static void cq_fetch_on_done(cq_fetch_call_t *call, CURLcode code)
         return;
     }
     long status = call->status;
-    cq_breaker_record(breaker, !(status == 429 || status >= 500), now);
-    if (cq_fetch_status_retries(call, status) && call->tries < call->max_attempts) {
+    bool retry;
+    if (call->retry_check) {
+        retry =
+            call->retry_check(call->opaque, status, call->resp ? call->resp : "", call->resp_len);
+        cq_breaker_record(breaker, !retry, now);
+    } else {
+        retry = cq_fetch_status_retries(call, status);
+        cq_breaker_record(breaker, !(status == 429 || status >= 500), now);
+    }
+    if (retry && call->tries < call->max_attempts) {
         int64_t delay =
             cq_fetch_retry_after_ms(call->retry_after, cq_now_ms(), call->retry_after_max_ms);
         if (delay < 0)
@@ -649,7 +665,11 @@ cq_fetch_call_t *cq_fetch_start(cq_fetch_t *fetch, const cq_fetch_request_t *req
     for (size_t i = 0; i < req->header_count; i++)
         call->headers[i] = cq_strdup(req->headers[i]);
     call->has_body = req->body != NULL;
-    if (req->body) {
+    call->body_borrowed = req->body && req->body_borrowed;
+    if (call->body_borrowed) {
+        call->body = (char *)req->body; /* never written: sent as POSTFIELDS */
+        call->body_len = req->body_len;
+    } else if (req->body) {
         call->body = cq_malloc(req->body_len + 1);
         memcpy(call->body, req->body, req->body_len);
         call->body_len = req->body_len;
@@ -670,6 +690,7 @@ cq_fetch_call_t *cq_fetch_start(cq_fetch_t *fetch, const cq_fetch_request_t *req
         call->retry_statuses = cq_calloc(n + 1, sizeof(int));
         memcpy(call->retry_statuses, req->retry_statuses, n * sizeof(int));
     }
+    call->retry_check = req->retry_check;
     call->buffer_size = req->buffer_size;
     call->log_id = req->log_id ? cq_strdup(req->log_id) : NULL;
     call->log_ctx = *cq_log_ctx();
