@@ -29,6 +29,7 @@
 #include "cq_breaker.h"
 #include "cq_fetch_dest.h"
 #include "cq_fetch_events.h"
+#include "cq_fetch_headers.h"
 #include "cq_fetch_retry.h"
 #include "cq_log.h"
 
@@ -64,10 +65,9 @@ struct cq_fetch_call_s {
     void *opaque;
     /* The request, copied. */
     char *method;
-    cq_urlpolicy_url_t url; /* the current hop */
-    char *last_url;         /* what the result reports */
-    char **headers;
-    size_t header_count;
+    cq_urlpolicy_url_t url;      /* the current hop */
+    char *last_url;              /* what the result reports */
+    cq_fetch_headers_t *headers; /* shared with the calls that send the same lines */
     char *body;
     size_t body_len;
     bool has_body, body_borrowed, user_url, retry_transport;
@@ -84,10 +84,10 @@ struct cq_fetch_call_s {
     int64_t started_ms, retry_at;
     cq_fetch_dest_t *dest;
     CURL *easy;
-    bool in_multi; /* easy was added to the multi handle */
-    struct curl_slist *slist;
+    bool in_multi;            /* easy was added to the multi handle */
+    struct curl_slist *slist; /* this transfer's own list (with a traceparent), or NULL */
     bool refused;
-    char refused_why[160];
+    char *refused_why; /* why the policy refused an address, or NULL */
     /* The last response. */
     long status;
     char *resp;
@@ -96,7 +96,7 @@ struct cq_fetch_call_s {
     char *content_type, *location, *retry_after;
     cq_err_t err;
     cq_fetch_fail_t fail;
-    char message[256];
+    char *message; /* set by cq_fetch_finish */
 };
 
 struct cq_fetch_s {
@@ -108,7 +108,8 @@ struct cq_fetch_s {
     cq_fetch_call_t *lists[CQ_FETCH_IN__COUNT], *tails[CQ_FETCH_IN__COUNT]; /* FIFO */
     size_t in_flight;
     cq_fetch_dests_t *dests;
-    CURL **idle; /* reset easy handles kept for the next transfers */
+    cq_fetch_headers_t *last_headers; /* the set the last call got, for the next */
+    CURL **idle;                      /* reset easy handles kept for the next transfers */
     size_t idle_count, idle_cap;
     unsigned int seed;
     cq_histo_t *call_seconds; /* by destination and outcome (cq_fetch_dest) */
@@ -273,10 +274,11 @@ static void cq_fetch_reset_transfer(cq_fetch_call_t *call)
         }
         call->easy = NULL;
     }
-    curl_slist_free_all(call->slist);
+    cq_fetch_headers_free_list(call->slist);
     call->slist = NULL;
     call->refused = false;
-    call->refused_why[0] = '\0';
+    free(call->refused_why);
+    call->refused_why = NULL;
 }
 
 /* Forgets the last response (before another try or hop). */
@@ -298,11 +300,8 @@ static void cq_fetch_call_free(cq_fetch_call_t *call)
     cq_fetch_clear_response(call);
     cq_fetch_dest_release(call);
     cq_urlpolicy_url_clear(&call->url);
-    for (size_t i = 0; i < call->header_count; i++) {
-        explicit_bzero(call->headers[i], strlen(call->headers[i])); /* may hold keys */
-        free(call->headers[i]);
-    }
-    free(call->headers);
+    cq_fetch_headers_release(call->headers);
+    free(call->message);
     if (!call->body_borrowed) {
         if (call->body)
             explicit_bzero(call->body, call->body_len);
@@ -330,6 +329,7 @@ void cq_fetch_destroy(cq_fetch_t *fetch)
         curl_easy_cleanup(fetch->idle[i]);
     free(fetch->idle);
     cq_fetch_dests_destroy(fetch->dests);
+    cq_fetch_headers_release(fetch->last_headers);
     curl_multi_cleanup(fetch->multi);
     cq_fetch_events_destroy(fetch->events);
     cq_urlpolicy_destroy(fetch->policy);
@@ -346,13 +346,15 @@ static void cq_fetch_finish(cq_fetch_call_t *call, cq_err_t err, cq_fetch_fail_t
                             const char *fmt, ...)
 {
     /* Formatted first: the arguments may point into the transfer's state. */
-    call->message[0] = '\0';
+    char message[256] = "";
     if (fmt) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(call->message, sizeof(call->message), fmt, ap);
+        vsnprintf(message, sizeof(message), fmt, ap);
         va_end(ap);
     }
+    free(call->message);
+    call->message = cq_strdup(message);
     cq_fetch_unlink(call);
     cq_fetch_reset_transfer(call);
     cq_fetch_dest_release(call);
@@ -393,7 +395,7 @@ static curl_socket_t cq_fetch_open_socket(void *clientp, curlsocktype purpose,
     char why[160];
     if (!cq_urlpolicy_check_addr(call->fetch->policy, &address->addr, why, sizeof(why))) {
         if (!call->refused)
-            cq_strlcpy(call->refused_why, why, sizeof(call->refused_why));
+            call->refused_why = cq_strdup(why);
         call->refused = true;
         CQ_LOG(CQ_LOG_INFO, "fetch", call->log_id, "refused to connect to %s: %s", call->url.dest,
                why);
@@ -416,14 +418,13 @@ static void cq_fetch_attempt(cq_fetch_call_t *call)
     }
     CURL *easy = fetch->idle_count ? fetch->idle[--fetch->idle_count] : curl_easy_init();
     call->easy = easy;
-    for (size_t i = 0; i < call->header_count; i++)
-        call->slist = curl_slist_append(call->slist, call->headers[i]);
-    call->slist = curl_slist_append(call->slist, "Expect:");
+    struct curl_slist *slist = cq_fetch_headers_list(call->headers);
     if (!call->user_url && call->log_ctx.trace.trace_id[0]) { /* upstream services only */
+        /* A span of its own per transfer: the shared set cannot carry it. */
         char tp[CQ_TRACE_HEADER_LEN + 1], line[CQ_TRACE_HEADER_LEN + 16];
         cq_trace_child(&call->log_ctx.trace, tp);
         snprintf(line, sizeof(line), "traceparent: %s", tp);
-        call->slist = curl_slist_append(call->slist, line);
+        slist = call->slist = cq_fetch_headers_with(call->headers, line);
     }
     curl_easy_setopt(easy, CURLOPT_URL, call->url.url);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -441,7 +442,7 @@ static void cq_fetch_attempt(cq_fetch_call_t *call)
         if (strcmp(call->method, "POST") != 0)
             curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, call->method);
     }
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, call->slist);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, slist);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)call->connect_timeout_ms);
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)call->timeout_ms);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -514,12 +515,6 @@ static char *cq_fetch_header(CURL *easy, const char *name)
     return cq_strdup(h->value);
 }
 
-static bool cq_fetch_header_is(const char *line, const char *name)
-{
-    size_t n = strlen(name);
-    return strncasecmp(line, name, n) == 0 && line[n] == ':';
-}
-
 /* Follows the last response's Location: a new hop, checked like the first. */
 static void cq_fetch_redirect(cq_fetch_call_t *call)
 {
@@ -555,18 +550,9 @@ static void cq_fetch_redirect(cq_fetch_call_t *call)
     }
     /* Credentials meant for one origin are not sent to another. */
     if (strcmp(hop.dest, call->url.dest) != 0 || hop.https != call->url.https) {
-        size_t kept = 0;
-        for (size_t i = 0; i < call->header_count; i++) {
-            const char *h = call->headers[i];
-            if (cq_fetch_header_is(h, "Authorization") || cq_fetch_header_is(h, "Cookie") ||
-                cq_fetch_header_is(h, "Proxy-Authorization")) {
-                explicit_bzero(call->headers[i], strlen(h));
-                free(call->headers[i]);
-            } else {
-                call->headers[kept++] = call->headers[i];
-            }
-        }
-        call->header_count = kept;
+        cq_fetch_headers_t *kept = cq_fetch_headers_without_credentials(call->headers);
+        cq_fetch_headers_release(call->headers);
+        call->headers = kept;
     }
     cq_fetch_unlink(call);
     cq_fetch_reset_transfer(call);
@@ -598,7 +584,8 @@ static void cq_fetch_on_done(cq_fetch_call_t *call, CURLcode code)
         return;
     }
     if (code != CURLE_OK && call->refused) {
-        cq_fetch_finish(call, CQ_ERR_URL_NOT_ALLOWED, CQ_FETCH_REFUSED, "%s", call->refused_why);
+        cq_fetch_finish(call, CQ_ERR_URL_NOT_ALLOWED, CQ_FETCH_REFUSED, "%s",
+                        call->refused_why ? call->refused_why : "address refused");
         return;
     }
     if (code != CURLE_OK) {
@@ -660,10 +647,7 @@ cq_fetch_call_t *cq_fetch_start(cq_fetch_t *fetch, const cq_fetch_request_t *req
     call->started_ms = cq_mono_ms();
     call->method = cq_strdup(req->method ? req->method : "GET");
     call->last_url = cq_strdup(req->url ? req->url : "");
-    call->header_count = req->header_count;
-    call->headers = cq_calloc(req->header_count + 1, sizeof(char *));
-    for (size_t i = 0; i < req->header_count; i++)
-        call->headers[i] = cq_strdup(req->headers[i]);
+    call->headers = cq_fetch_headers_get(&fetch->last_headers, req->headers, req->header_count);
     call->has_body = req->body != NULL;
     call->body_borrowed = req->body && req->body_borrowed;
     if (call->body_borrowed) {
@@ -762,7 +746,7 @@ static int cq_fetch_deliver(cq_fetch_t *fetch)
             .latency_ms = cq_mono_ms() - call->started_ms,
         };
         call->resp = NULL;
-        cq_strlcpy(result.message, call->message, sizeof(result.message));
+        cq_strlcpy(result.message, call->message ? call->message : "", sizeof(result.message));
         cq_fetch_dest_observe(fetch->call_seconds, call->url.dest, call->user_url, call->status,
                               cq_fetch_fail_name(call->fail), result.latency_ms);
         cq_log_ctx_t outer = *cq_log_ctx(); /* the callback runs in its caller's context */

@@ -31,7 +31,9 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-cmake --build "$BIN" --target coachq-alignment-worker bench_jobs -j2 >/dev/null
+# BENCH_BUILD=0: BENCH_BIN already holds the binaries (e.g. a copy of an
+# older build, to compare with).
+[[ ${BENCH_BUILD:-1} == 0 ]] || cmake --build "$BIN" --target coachq-alignment-worker bench_jobs -j2 >/dev/null
 "$ROOT/deploy/stack.sh" start >/dev/null
 python3 "$ROOT/tests/fake/fake_llm.py" --port 0 --port-file "$WORK/fake.port" \
     --latency-ms "$LATENCY" --log-level warning &
