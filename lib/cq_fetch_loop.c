@@ -102,7 +102,7 @@ static int cq_fetch_deliver(cq_fetch_t *fetch)
             .content_type = call->content_type,
             .location = call->location,
             .retry_after = call->retry_after,
-            .url = call->last_url,
+            .url = call->last_url ? call->last_url : call->url.url,
             .body = call->resp ? call->resp : cq_strdup(""),
             .body_len = call->resp_len,
             .attempts = call->attempts,
