@@ -199,10 +199,11 @@ void cq_fetch_call_free(cq_fetch_call_t *call)
     cq_urlpolicy_url_clear(&call->url);
     cq_fetch_headers_release(call->headers);
     free(call->message);
-    if (call->body)
-        explicit_bzero(call->body, call->body_len);
-    free(call->body);
-    free(call->pieces);
+    if (!call->body_borrowed) {
+        if (call->body)
+            explicit_bzero(call->body, call->body_len);
+        free(call->body);
+    }
     free(call->method);
     free(call->last_url);
     free(call->retry_statuses);
@@ -279,37 +280,6 @@ static size_t cq_fetch_on_body(char *ptr, size_t size, size_t nmemb, void *userd
     return call->too_big ? 0 : n; /* 0 aborts the transfer */
 }
 
-/* curl reads a body in pieces from here: the next bytes from read_at on. */
-static size_t cq_fetch_on_read(char *buf, size_t size, size_t nitems, void *userdata)
-{
-    cq_fetch_call_t *call = userdata;
-    size_t room = size * nitems, n = 0, base = 0;
-    for (size_t i = 0; i < call->piece_count && n < room; i++) {
-        const cq_fetch_piece_t *piece = &call->pieces[i];
-        if (call->read_at < base + piece->len) {
-            size_t from = call->read_at - base, take = piece->len - from;
-            if (take > room - n)
-                take = room - n;
-            memcpy(buf + n, (const char *)piece->data + from, take);
-            n += take;
-            call->read_at += take;
-        }
-        base += piece->len;
-    }
-    return n;
-}
-
-/* curl rewinds a body to send it again (a reused connection that turned
- * out closed, a redirect that keeps the method). */
-static int cq_fetch_on_seek(void *userdata, curl_off_t offset, int origin)
-{
-    cq_fetch_call_t *call = userdata;
-    if (origin != SEEK_SET || offset < 0 || (size_t)offset > call->body_len)
-        return CURL_SEEKFUNC_CANTSEEK;
-    call->read_at = (size_t)offset;
-    return CURL_SEEKFUNC_OK;
-}
-
 /* Every socket a user_url transfer connects goes through here, after DNS:
  * the address checked is the address connected. */
 static curl_socket_t cq_fetch_open_socket(void *clientp, curlsocktype purpose,
@@ -358,15 +328,7 @@ void cq_fetch_attempt(cq_fetch_call_t *call)
     } else if (strcmp(call->method, "HEAD") == 0) {
         curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
     } else {
-        if (call->has_body && call->pieces) {
-            call->read_at = 0;
-            curl_easy_setopt(easy, CURLOPT_POST, 1L);
-            curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
-            curl_easy_setopt(easy, CURLOPT_READFUNCTION, cq_fetch_on_read);
-            curl_easy_setopt(easy, CURLOPT_READDATA, call);
-            curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, cq_fetch_on_seek);
-            curl_easy_setopt(easy, CURLOPT_SEEKDATA, call);
-        } else if (call->has_body) {
+        if (call->has_body) {
             curl_easy_setopt(easy, CURLOPT_POST, 1L);
             curl_easy_setopt(easy, CURLOPT_POSTFIELDS, call->body);
             curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
@@ -557,13 +519,11 @@ cq_fetch_call_t *cq_fetch_start(cq_fetch_t *fetch, const cq_fetch_request_t *req
     call->started_ms = cq_mono_ms();
     call->method = cq_strdup(req->method ? req->method : "GET");
     call->headers = cq_fetch_headers_get(&fetch->last_headers, req->headers, req->header_count);
-    call->has_body = req->body != NULL || req->body_piece_count > 0;
-    if (req->body_piece_count > 0) {
-        call->pieces = cq_calloc(req->body_piece_count, sizeof(*call->pieces));
-        memcpy(call->pieces, req->body_pieces, req->body_piece_count * sizeof(*call->pieces));
-        call->piece_count = req->body_piece_count;
-        for (size_t i = 0; i < call->piece_count; i++)
-            call->body_len += call->pieces[i].len;
+    call->has_body = req->body != NULL;
+    call->body_borrowed = req->body && req->body_borrowed;
+    if (call->body_borrowed) {
+        call->body = (char *)req->body; /* never written: sent as POSTFIELDS */
+        call->body_len = req->body_len;
     } else if (req->body) {
         call->body = cq_malloc(req->body_len + 1);
         memcpy(call->body, req->body, req->body_len);

@@ -71,15 +71,9 @@ const char *cq_fetch_fail_name(cq_fetch_fail_t fail);
  * loop thread with the call's opaque, inside cq_fetch_poll. */
 typedef bool(cq_fetch_retry_fn)(void *opaque, long status, const char *body, size_t body_len);
 
-/* A part of a request body (see cq_fetch_request_t.body_pieces). */
-typedef struct {
-    const void *data;
-    size_t len;
-} cq_fetch_piece_t;
-
-/* One call. Everything is copied by cq_fetch_start (but what body_pieces
- * point to): the caller may free it as soon as cq_fetch_start returns. Get
- * one filled with the fetch's defaults (fetch.* config) from
+/* One call. Everything is copied by cq_fetch_start (but a body_borrowed
+ * body): the caller may free it as soon as cq_fetch_start returns. Get one
+ * filled with the fetch's defaults (fetch.* config) from
  * cq_fetch_request_defaults. */
 typedef struct {
     const char *method;         /* "GET" when NULL; "HEAD", "POST", "PUT", ... */
@@ -88,14 +82,10 @@ typedef struct {
     size_t header_count;
     const void *body; /* sent as is; body_len bytes; NULL: none */
     size_t body_len;
-    /* Instead of body: the body is these pieces one after another, not
-     * copied (the array is): the caller keeps what they point to unchanged
-     * until the call's callback has run or the call is cancelled. Lets
-     * thousands of calls in flight share a large constant head and tail
-     * (an LLM request's system prompt and schema) around a small part of
-     * their own, and saves a copy per call. */
-    const cq_fetch_piece_t *body_pieces;
-    size_t body_piece_count;
+    /* body is not copied: the caller keeps it unchanged until the call's
+     * callback has run or the call is cancelled (saves a copy per call
+     * for callers that hold their request anyway). */
+    bool body_borrowed;
     bool user_url;                  /* a URL from a user: apply the address policy */
     int64_t connect_timeout_ms;     /* per try */
     int64_t timeout_ms;             /* per try (each retry and hop has its own) */

@@ -47,10 +47,7 @@ struct cq_fetch_call_s {
     cq_fetch_headers_t *headers; /* shared with the calls that send the same lines */
     char *body;
     size_t body_len;
-    cq_fetch_piece_t *pieces; /* a borrowed body in pieces (copied array), or NULL */
-    size_t piece_count;
-    size_t read_at; /* bytes of the pieces curl has read in this transfer */
-    bool has_body, user_url, retry_transport;
+    bool has_body, body_borrowed, user_url, retry_transport;
     int64_t connect_timeout_ms, timeout_ms, max_bytes, retry_backoff_ms, retry_after_max_ms;
     int max_attempts, max_redirects;
     int *retry_statuses; /* 0-terminated copy, or NULL for the default set */

@@ -39,15 +39,10 @@
  * Errors: job messages are the reply's own words; the provider's error
  * text is logged (cut short), never passed on.
  *
- * Memory: a request body is mostly the operation's system prompt and
- * result schema (about 6 KB in the alignment benchmark, 12 MB at 2,000
- * calls in flight when each call held its own). So a built body is split
- * around the user message's content: the head before it and the tail
- * after it are pieces shared by every call that has the same bytes there
- * (reference-counted, compared byte for byte), and a call keeps only its
- * middle; the fetch sends the pieces as one body without copying them.
- * Between the fetch's answer and its reading a call holds the reply body;
- * curl's receive buffer is kept small. A Bedrock
+ * Memory: a call holds its prompts, its request (the fetch borrows the
+ * body instead of copying it) and, between the fetch's answer and its
+ * reading, the reply body; curl's receive buffer is kept small so
+ * thousands of calls in flight stay within tens of megabytes. A Bedrock
  * request is signed when built: the fetch's retries resend it as it is
  * (a signature holds about 5 minutes, longer than llm.max_attempts tries
  * with their waits take at the defaults).
@@ -76,15 +71,6 @@ typedef enum {
     CQ_LLM_IN__COUNT
 } cq_llm_where_t;
 
-/* A constant part of request bodies (the head before the user's prompt,
- * the tail after it), shared by every call whose body has it. */
-typedef struct cq_llm_piece_s {
-    char *text;
-    size_t len;
-    int refs;
-    struct cq_llm_piece_s *next;
-} cq_llm_piece_t;
-
 typedef struct cq_llm_call_s {
     cq_llm_t *llm;
     cq_llm_where_t where;
@@ -101,11 +87,7 @@ typedef struct cq_llm_call_s {
     bool repaired;
     char *repair_note, *previous_answer;
     int64_t started_ms;
-    cq_llm_http_t http; /* the current request: URL and headers until sent, a body not split */
-    /* The body, split: shared head and tail around the user's prompt as a
-     * JSON string (mid); the fetch borrows them. */
-    cq_llm_piece_t *head, *tail;
-    char *mid;
+    cq_llm_http_t http;     /* the current request; the fetch borrows its body */
     cq_fetch_call_t *fcall; /* in flight, or NULL */
     long status;            /* the fetch's answer, until read */
     char *reply;            /* taken from the fetch's result */
@@ -125,7 +107,6 @@ struct cq_llm_s {
     cq_fetch_t *fetch;  /* borrowed */
     char *dest;         /* the provider's "host:port": its breaker in the fetch */
     cq_llm_call_t *lists[CQ_LLM_IN__COUNT], *tails[CQ_LLM_IN__COUNT]; /* FIFO */
-    cq_llm_piece_t *pieces; /* in use by some call; a few (operations x modes) */
     size_t in_flight, peak;
     cq_histo_t *call_seconds; /* by provider and outcome */
 };
@@ -246,104 +227,11 @@ cq_llm_t *cq_llm_new(const cq_config_t *conf, cq_fetch_t *fetch, char *errstr, s
     return llm;
 }
 
-/* ---- request bodies in pieces ---- */
-
-/* The shared piece holding these bytes, with one more reference. */
-static cq_llm_piece_t *cq_llm_piece_get(cq_llm_t *llm, const char *text, size_t len)
-{
-    for (cq_llm_piece_t *p = llm->pieces; p; p = p->next) {
-        if (p->len == len && memcmp(p->text, text, len) == 0) {
-            p->refs++;
-            return p;
-        }
-    }
-    cq_llm_piece_t *p = cq_calloc(1, sizeof(*p));
-    p->text = cq_strndup(text, len);
-    p->len = len;
-    p->refs = 1;
-    p->next = llm->pieces;
-    llm->pieces = p;
-    return p;
-}
-
-static void cq_llm_piece_release(cq_llm_t *llm, cq_llm_piece_t *piece)
-{
-    if (!piece || --piece->refs > 0)
-        return;
-    for (cq_llm_piece_t **pp = &llm->pieces; *pp; pp = &(*pp)->next) {
-        if (*pp == piece) {
-            *pp = piece->next;
-            break;
-        }
-    }
-    free(piece->text);
-    free(piece);
-}
-
-/* Splits the built body around the (first) user message's content, the
- * only part of a first request that differs between calls of one
- * operation: head and tail are shared, the call keeps the middle. A body
- * without that message stays whole. */
-static void cq_llm_split_body(cq_llm_call_t *call, const char *user)
-{
-    static const char marker[] = "{\"role\":\"user\",\"content\":";
-    json_t *str = json_string(user);
-    char *esc = str ? json_dumps(str, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-    json_decref(str);
-    const char *at = esc ? strstr(call->http.body, marker) : NULL;
-    size_t esc_len = esc ? strlen(esc) : 0;
-    if (!at || strncmp(at + sizeof(marker) - 1, esc, esc_len) != 0) {
-        free(esc);
-        return;
-    }
-    const char *body = call->http.body;
-    size_t head_len = (size_t)(at - body) + sizeof(marker) - 1;
-    call->head = cq_llm_piece_get(call->llm, body, head_len);
-    call->tail = cq_llm_piece_get(call->llm, body + head_len + esc_len,
-                                  call->http.body_len - head_len - esc_len);
-    call->mid = esc;
-    free(call->http.body);
-    call->http.body = NULL;
-    call->http.body_len = 0;
-}
-
-static bool cq_llm_has_request(const cq_llm_call_t *call)
-{
-    return call->http.body || call->mid;
-}
-
-/* The user prompt back from the request (to rebuild it): the call's own
- * copy, the split body's middle, or the whole body's first user message. */
-static void cq_llm_recover_user(cq_llm_call_t *call)
-{
-    if (call->user)
-        return;
-    if (call->mid) {
-        json_t *str = json_loads(call->mid, JSON_DECODE_ANY, NULL);
-        if (json_is_string(str))
-            call->user = cq_strdup(json_string_value(str));
-        json_decref(str);
-    } else if (call->http.body) {
-        call->user = cq_llm_request_user(call->http.body);
-    }
-}
-
-/* Forgets the request (URL, headers, body in any form). */
-static void cq_llm_drop_request(cq_llm_call_t *call)
-{
-    cq_llm_http_clear(&call->http);
-    cq_llm_piece_release(call->llm, call->head);
-    cq_llm_piece_release(call->llm, call->tail);
-    call->head = call->tail = NULL;
-    free(call->mid);
-    call->mid = NULL;
-}
-
 static void cq_llm_call_free(cq_llm_call_t *call)
 {
     if (call->fcall)
         cq_fetch_cancel(call->llm->fetch, call->fcall);
-    cq_llm_drop_request(call);
+    cq_llm_http_clear(&call->http);
     free(call->reply);
     free(call->user);
     free(call->schema_name);
@@ -412,7 +300,7 @@ size_t cq_llm_peak_in_flight(const cq_llm_t *llm)
 static void cq_llm_finish(cq_llm_call_t *call, cq_err_t err, const char *message)
 {
     cq_llm_unlink(call);
-    cq_llm_drop_request(call);
+    cq_llm_http_clear(&call->http);
     call->result.err = err;
     if (message)
         cq_strlcpy(call->result.message, message, sizeof(call->result.message));
@@ -478,15 +366,16 @@ static void cq_llm_send(cq_llm_call_t *call)
     /* A request is sent again as it is built, except to Bedrock, whose
      * signature is only valid for a few minutes, and except when the
      * engine's structured-output mode moved on since it was built. */
-    if (cq_llm_has_request(call) && (llm->provider == CQ_LLM_BEDROCK || call->mode != llm->mode)) {
-        cq_llm_recover_user(call);
-        cq_llm_drop_request(call);
+    if (call->http.body && (llm->provider == CQ_LLM_BEDROCK || call->mode != llm->mode)) {
+        if (!call->user)
+            call->user = cq_llm_request_user(call->http.body);
+        cq_llm_http_clear(&call->http);
         if (!call->user) {
             cq_llm_finish(call, CQ_ERR_INTERNAL_ERROR, "cannot rebuild the request");
             return;
         }
     }
-    if (!cq_llm_has_request(call)) {
+    if (!call->http.body) {
         cq_llm_prompt_t prompt = {
             .system = call->system,
             .user = call->user,
@@ -502,7 +391,6 @@ static void cq_llm_send(cq_llm_call_t *call)
             cq_llm_finish(call, CQ_ERR_INTERNAL_ERROR, err);
             return;
         }
-        cq_llm_split_body(call, call->user);
         /* The request holds the user prompt now; only Bedrock rebuilds from it. */
         if (llm->provider != CQ_LLM_BEDROCK) {
             free(call->user);
@@ -518,19 +406,9 @@ static void cq_llm_send(cq_llm_call_t *call)
     req.url = call->http.url;
     req.headers = (const char *const *)call->http.headers;
     req.header_count = call->http.header_count;
-    cq_fetch_piece_t pieces[3];
-    size_t piece_count = 0;
-    if (call->mid) {
-        pieces[0] = (cq_fetch_piece_t){call->head->text, call->head->len};
-        pieces[1] = (cq_fetch_piece_t){call->mid, strlen(call->mid)};
-        pieces[2] = (cq_fetch_piece_t){call->tail->text, call->tail->len};
-        piece_count = 3;
-    } else {
-        pieces[0] = (cq_fetch_piece_t){call->http.body, call->http.body_len};
-        piece_count = 1;
-    }
-    req.body_pieces = pieces;
-    req.body_piece_count = piece_count;
+    req.body = call->http.body;
+    req.body_len = call->http.body_len;
+    req.body_borrowed = true;
     req.user_url = false; /* configuration, see the design comment */
     req.connect_timeout_ms = conf->llm_connect_timeout;
     req.timeout_ms = conf->llm_timeout;
@@ -574,8 +452,9 @@ static char *cq_llm_describe_errors(const cq_schema_errors_t *errors)
  * answer and what was wrong with it. */
 static void cq_llm_repair(cq_llm_call_t *call)
 {
-    cq_llm_recover_user(call);
-    cq_llm_drop_request(call);
+    if (!call->user)
+        call->user = cq_llm_request_user(call->http.body);
+    cq_llm_http_clear(&call->http);
     if (!call->user) {
         cq_llm_finish(call, CQ_ERR_INTERNAL_ERROR, "cannot rebuild the request for a repair");
         return;
