@@ -208,6 +208,7 @@ void cq_fetch_call_free(cq_fetch_call_t *call)
     free(call->last_url);
     free(call->retry_statuses);
     free(call->log_id);
+    free(call->own_ctx);
     free(call);
 }
 
@@ -313,10 +314,10 @@ void cq_fetch_attempt(cq_fetch_call_t *call)
     CURL *easy = fetch->idle_count ? fetch->idle[--fetch->idle_count] : curl_easy_init();
     call->easy = easy;
     struct curl_slist *slist = cq_fetch_headers_list(call->headers);
-    if (!call->user_url && call->log_ctx.trace.trace_id[0]) { /* upstream services only */
+    if (!call->user_url && call->log_ctx->trace.trace_id[0]) { /* upstream services only */
         /* A span of its own per transfer: the shared set cannot carry it. */
         char tp[CQ_TRACE_HEADER_LEN + 1], line[CQ_TRACE_HEADER_LEN + 16];
-        cq_trace_child(&call->log_ctx.trace, tp);
+        cq_trace_child(&call->log_ctx->trace, tp);
         snprintf(line, sizeof(line), "traceparent: %s", tp);
         slist = call->slist = cq_fetch_headers_with(call->headers, line);
     }
@@ -548,7 +549,13 @@ cq_fetch_call_t *cq_fetch_start(cq_fetch_t *fetch, const cq_fetch_request_t *req
     call->retry_check = req->retry_check;
     call->buffer_size = req->buffer_size;
     call->log_id = req->log_id ? cq_strdup(req->log_id) : NULL;
-    call->log_ctx = *cq_log_ctx();
+    if (req->log_ctx) {
+        call->log_ctx = req->log_ctx;
+    } else {
+        call->own_ctx = cq_malloc(sizeof(*call->own_ctx));
+        *call->own_ctx = *cq_log_ctx();
+        call->log_ctx = call->own_ctx;
+    }
     fetch->in_flight++;
     char why[200];
     if (cq_urlpolicy_parse(call->user_url ? fetch->policy : NULL, req->url, &call->url, why,

@@ -39,6 +39,7 @@
 #include "cq_common.h"
 #include "cq_config.h"
 #include "cq_err.h"
+#include "cq_log.h"
 #include "cq_urlpolicy.h"
 
 typedef struct cq_fetch_s cq_fetch_t;
@@ -99,6 +100,11 @@ typedef struct {
     bool retry_transport;           /* retry timeouts, connect failures and resets */
     long buffer_size;               /* curl receive buffer, bytes; 0: curl's default (16 KiB) */
     const char *log_id;             /* job or request id for log lines; may be NULL */
+    /* The log context the call keeps (its trace, its callback's context):
+     * NULL for the calling thread's at cq_fetch_start (copied); else
+     * borrowed until the callback has run or the call is cancelled (a
+     * caller that keeps the context anyway saves a copy per call). */
+    const cq_log_ctx_t *log_ctx;
 } cq_fetch_request_t;
 
 /* What the callback gets. Strings and body are owned by the call and valid

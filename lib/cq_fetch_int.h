@@ -54,7 +54,8 @@ struct cq_fetch_call_s {
     cq_fetch_retry_fn *retry_check;
     long buffer_size;
     char *log_id;
-    cq_log_ctx_t log_ctx; /* the caller's at start: its trace, and its callback's context */
+    const cq_log_ctx_t *log_ctx; /* its trace and its callback's context: own_ctx or borrowed */
+    cq_log_ctx_t *own_ctx;       /* the caller's at start, when it lent none */
     /* Progress. */
     int tries; /* of the current hop */
     int attempts, redirects;

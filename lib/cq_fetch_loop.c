@@ -72,7 +72,7 @@ static void cq_fetch_read_done(cq_fetch_t *fetch)
         cq_fetch_call_t *call = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
         cq_log_ctx_t outer = *cq_log_ctx(); /* its retry and failure lines name the job */
-        cq_log_ctx_set(&call->log_ctx);
+        cq_log_ctx_set(call->log_ctx);
         cq_fetch_on_done(call, msg->data.result);
         cq_log_ctx_set(&outer);
     }
@@ -114,7 +114,7 @@ static int cq_fetch_deliver(cq_fetch_t *fetch)
         cq_fetch_dest_observe(fetch->call_seconds, call->url.dest, call->user_url, call->status,
                               cq_fetch_fail_name(call->fail), result.latency_ms);
         cq_log_ctx_t outer = *cq_log_ctx(); /* the callback runs in its caller's context */
-        cq_log_ctx_set(&call->log_ctx);
+        cq_log_ctx_set(call->log_ctx);
         call->done(call->opaque, &result);
         cq_log_ctx_set(&outer);
         free(result.body);

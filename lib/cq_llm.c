@@ -94,7 +94,12 @@ typedef struct cq_llm_call_s {
     size_t reply_len;
     cq_llm_transport_t transport;
     cq_log_ctx_t log_ctx; /* the caller's, when it started the call: logs and traceparent */
-    cq_llm_result_t result;
+    /* Its outcome, until delivered as a cq_llm_result_t (built then: a
+     * result's message buffer is not carried through the wait). */
+    cq_err_t err;
+    bool circuit_open;
+    char *message;
+    int64_t prompt_tokens, completion_tokens;
     json_t *content;
     char *model;
 } cq_llm_call_t;
@@ -238,6 +243,7 @@ static void cq_llm_call_free(cq_llm_call_t *call)
     free(call->repair_note);
     free(call->previous_answer);
     free(call->model);
+    free(call->message);
     json_decref(call->content);
     free(call);
 }
@@ -301,9 +307,11 @@ static void cq_llm_finish(cq_llm_call_t *call, cq_err_t err, const char *message
 {
     cq_llm_unlink(call);
     cq_llm_http_clear(&call->http);
-    call->result.err = err;
-    if (message)
-        cq_strlcpy(call->result.message, message, sizeof(call->result.message));
+    call->err = err;
+    if (message) {
+        free(call->message);
+        call->message = cq_strdup(message);
+    }
     cq_llm_link(call, CQ_LLM_IN_READY);
 }
 
@@ -339,7 +347,7 @@ static void cq_llm_fetched(void *opaque, cq_fetch_result_t *res)
     call->attempts += res->attempts;
     cq_llm_unlink(call);
     if (res->fail == CQ_FETCH_CIRCUIT_OPEN) {
-        call->result.circuit_open = true;
+        call->circuit_open = true;
         cq_llm_finish(call, CQ_ERR_AI_SERVICE_UNAVAILABLE,
                       "The AI provider's circuit is open after repeated failures");
         return;
@@ -423,7 +431,8 @@ static void cq_llm_send(cq_llm_call_t *call)
     /* Replies are small JSON documents: a small receive buffer keeps
      * thousands of calls in flight cheap (curl's default is 16 KiB). */
     req.buffer_size = 1024;
-    req.log_id = NULL; /* the job's id is in the log context */
+    req.log_id = NULL;            /* the job's id is in the log context */
+    req.log_ctx = &call->log_ctx; /* the call's, kept until it is freed */
     cq_llm_link(call, CQ_LLM_IN_ACTIVE);
     call->fcall = cq_fetch_start(llm->fetch, &req, cq_llm_fetched, call);
     /* The fetch copied the URL and the header lines (they hold keys:
@@ -489,8 +498,8 @@ static void cq_llm_on_reply(cq_llm_call_t *call)
     free(call->reply);
     call->reply = NULL;
     call->reply_len = 0;
-    call->result.prompt_tokens += reply.prompt_tokens;
-    call->result.completion_tokens += reply.completion_tokens;
+    call->prompt_tokens += reply.prompt_tokens;
+    call->completion_tokens += reply.completion_tokens;
     if (reply.model && !call->model)
         call->model = cq_strdup(reply.model);
     const char *id = call->schema_name;
@@ -596,21 +605,28 @@ static void cq_llm_deliver(cq_llm_t *llm)
         /* The analyzer does not see unlink rewrite the list head. */
         cq_llm_unlink(call); /* NOLINT(clang-analyzer-unix.Malloc) */
         llm->in_flight--;
-        call->result.content = call->content;
-        call->result.provider = cq_llm_provider_name(llm->provider);
-        call->result.model = call->model ? call->model : llm->conf->llm_model;
-        call->result.attempts = call->attempts;
-        call->result.latency_ms = cq_mono_ms() - call->started_ms;
-        if (!call->result.circuit_open) {
+        cq_llm_result_t result = {
+            .err = call->err,
+            .circuit_open = call->circuit_open,
+            .content = call->content,
+            .provider = cq_llm_provider_name(llm->provider),
+            .model = call->model ? call->model : llm->conf->llm_model,
+            .attempts = call->attempts,
+            .prompt_tokens = call->prompt_tokens,
+            .completion_tokens = call->completion_tokens,
+            .latency_ms = cq_mono_ms() - call->started_ms,
+        };
+        cq_strlcpy(result.message, call->message ? call->message : "", sizeof(result.message));
+        if (!result.circuit_open) {
             char labels[96];
-            snprintf(labels, sizeof(labels), "provider=\"%s\",outcome=\"%s\"",
-                     call->result.provider, call->result.err == CQ_ERR_OK ? "ok" : "error");
-            cq_histo_observe(llm->call_seconds, labels, (double)call->result.latency_ms / 1000.0);
+            snprintf(labels, sizeof(labels), "provider=\"%s\",outcome=\"%s\"", result.provider,
+                     result.err == CQ_ERR_OK ? "ok" : "error");
+            cq_histo_observe(llm->call_seconds, labels, (double)result.latency_ms / 1000.0);
         }
         /* The callback runs in the context of the job that made the call. */
         cq_log_ctx_t outer = *cq_log_ctx();
         cq_log_ctx_set(&call->log_ctx);
-        call->done(call->opaque, &call->result);
+        call->done(call->opaque, &result);
         cq_log_ctx_set(&outer);
         cq_llm_call_free(call);
     }
