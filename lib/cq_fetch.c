@@ -1,12 +1,9 @@
 /*
  * cq_fetch.c — asynchronous HTTP calls over one curl multi handle (see
- * cq_fetch.h).
- *
- * Events: curl's socket callback puts its sockets in an epoll set
- * (cq_fetch_events), its timer callback sets curl_timer_at; a poll waits on
- * the set, the wakeup and the caller's descriptors, then runs
- * curl_multi_socket_action for what is ready only: a poll costs what is
- * ready, not what is in flight (curl_multi_perform walks every transfer).
+ * cq_fetch.h): a call's course from start to end, its tries, retries and
+ * redirects. The loop's side (curl's event hooks, driving transfers,
+ * delivering callbacks) is cq_fetch_loop.c; the structures both use are
+ * in cq_fetch_int.h.
  *
  * Threads: the loop thread that owns the fetch; cq_fetch_wakeup from any.
  * A call is in exactly one list: starting (set up, waiting to be handed to
@@ -29,6 +26,8 @@
 #include "cq_breaker.h"
 #include "cq_fetch_dest.h"
 #include "cq_fetch_events.h"
+#include "cq_fetch_headers.h"
+#include "cq_fetch_int.h"
 #include "cq_fetch_retry.h"
 #include "cq_log.h"
 
@@ -42,77 +41,6 @@
 
 #include <curl/curl.h>
 
-#define CQ_FETCH_MAX_DESTS   4096
-#define CQ_FETCH_START_BATCH 64
-#define CQ_FETCH_POLL_BATCH  256 /* sockets served and callbacks run per poll */
-
-typedef enum {
-    CQ_FETCH_IN_NONE = -1,
-    CQ_FETCH_IN_STARTING = 0, /* set up, waiting for its turn to enter the multi handle */
-    CQ_FETCH_IN_ACTIVE,
-    CQ_FETCH_IN_TIMER,
-    CQ_FETCH_IN_READY,
-    CQ_FETCH_IN_DELIVER,
-    CQ_FETCH_IN__COUNT
-} cq_fetch_where_t;
-
-struct cq_fetch_call_s {
-    cq_fetch_t *fetch;
-    cq_fetch_where_t where;
-    cq_fetch_call_t *prev, *next;
-    cq_fetch_done_fn *done;
-    void *opaque;
-    /* The request, copied. */
-    char *method;
-    cq_urlpolicy_url_t url; /* the current hop */
-    char *last_url;         /* what the result reports */
-    char **headers;
-    size_t header_count;
-    char *body;
-    size_t body_len;
-    bool has_body, user_url, retry_transport;
-    int64_t connect_timeout_ms, timeout_ms, max_bytes, retry_backoff_ms, retry_after_max_ms;
-    int max_attempts, max_redirects;
-    int *retry_statuses; /* 0-terminated copy, or NULL for the default set */
-    long buffer_size;
-    char *log_id;
-    cq_log_ctx_t log_ctx; /* the caller's at start: its trace, and its callback's context */
-    /* Progress. */
-    int tries; /* of the current hop */
-    int attempts, redirects;
-    int64_t started_ms, retry_at;
-    cq_fetch_dest_t *dest;
-    CURL *easy;
-    bool in_multi; /* easy was added to the multi handle */
-    struct curl_slist *slist;
-    bool refused;
-    char refused_why[160];
-    /* The last response. */
-    long status;
-    char *resp;
-    size_t resp_len, resp_cap;
-    bool too_big;
-    char *content_type, *location, *retry_after;
-    cq_err_t err;
-    cq_fetch_fail_t fail;
-    char message[256];
-};
-
-struct cq_fetch_s {
-    CURLM *multi;
-    cq_fetch_events_t *events; /* curl's sockets, the wakeup, the caller's fds */
-    int64_t curl_timer_at;     /* when curl wants CURL_SOCKET_TIMEOUT; -1: never */
-    cq_urlpolicy_t *policy;
-    cq_fetch_request_t defaults;
-    cq_fetch_call_t *lists[CQ_FETCH_IN__COUNT], *tails[CQ_FETCH_IN__COUNT]; /* FIFO */
-    size_t in_flight;
-    cq_fetch_dests_t *dests;
-    CURL **idle; /* reset easy handles kept for the next transfers */
-    size_t idle_count, idle_cap;
-    unsigned int seed;
-    cq_histo_t *call_seconds; /* by destination and outcome (cq_fetch_dest) */
-};
-
 static pthread_once_t cq_fetch_curl_once = PTHREAD_ONCE_INIT;
 
 static void cq_fetch_curl_init(void)
@@ -122,7 +50,7 @@ static void cq_fetch_curl_init(void)
 
 /* ---- lists ---- */
 
-static void cq_fetch_link(cq_fetch_call_t *call, cq_fetch_where_t where)
+void cq_fetch_link(cq_fetch_call_t *call, cq_fetch_where_t where)
 {
     cq_fetch_t *fetch = call->fetch;
     call->where = where;
@@ -135,7 +63,7 @@ static void cq_fetch_link(cq_fetch_call_t *call, cq_fetch_where_t where)
     fetch->tails[where] = call;
 }
 
-static void cq_fetch_unlink(cq_fetch_call_t *call)
+void cq_fetch_unlink(cq_fetch_call_t *call)
 {
     if (call->where == CQ_FETCH_IN_NONE)
         return;
@@ -157,27 +85,6 @@ static void cq_fetch_dest_release(cq_fetch_call_t *call)
     call->dest = NULL;
 }
 
-/* ---- curl's event hooks: sockets to epoll, one timer ---- */
-
-static int cq_fetch_on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    cq_fetch_t *fetch = userp;
-    if (what == CURL_POLL_REMOVE)
-        cq_fetch_events_unwatch(fetch->events, s);
-    else
-        cq_fetch_events_watch(fetch->events, s,
-                              ((what & CURL_POLL_IN) ? CQ_FETCH_EV_IN : 0) |
-                                  ((what & CURL_POLL_OUT) ? CQ_FETCH_EV_OUT : 0));
-    return 0;
-}
-
-static int cq_fetch_on_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-    cq_fetch_t *fetch = userp;
-    fetch->curl_timer_at = timeout_ms < 0 ? -1 : cq_mono_ms() + timeout_ms;
-    return 0;
-}
-
 /* ---- lifecycle ---- */
 
 cq_fetch_t *cq_fetch_new(const cq_config_t *conf, char *errstr, size_t errstr_size)
@@ -195,10 +102,7 @@ cq_fetch_t *cq_fetch_new(const cq_config_t *conf, char *errstr, size_t errstr_si
         cq_fetch_destroy(fetch);
         return NULL;
     }
-    curl_multi_setopt(fetch->multi, CURLMOPT_SOCKETFUNCTION, cq_fetch_on_socket);
-    curl_multi_setopt(fetch->multi, CURLMOPT_SOCKETDATA, fetch);
-    curl_multi_setopt(fetch->multi, CURLMOPT_TIMERFUNCTION, cq_fetch_on_timer);
-    curl_multi_setopt(fetch->multi, CURLMOPT_TIMERDATA, fetch);
+    cq_fetch_loop_init(fetch);
     fetch->idle_cap = (size_t)conf->worker_max_in_flight;
     fetch->idle = cq_calloc(fetch->idle_cap, sizeof(CURL *));
     curl_multi_setopt(fetch->multi, CURLMOPT_MAXCONNECTS, (long)conf->worker_max_in_flight);
@@ -225,6 +129,11 @@ cq_fetch_request_t cq_fetch_request_defaults(const cq_fetch_t *fetch)
     return fetch->defaults;
 }
 
+void cq_fetch_set_breaker(cq_fetch_t *fetch, const char *dest, int failures, int64_t cooldown_ms)
+{
+    cq_fetch_dests_configure(fetch->dests, dest, failures, cooldown_ms);
+}
+
 const cq_urlpolicy_t *cq_fetch_policy(const cq_fetch_t *fetch)
 {
     return fetch->policy;
@@ -245,11 +154,6 @@ const char *cq_fetch_circuit_state(cq_fetch_t *fetch, const char *dest)
     return cq_fetch_dests_state(fetch->dests, dest);
 }
 
-void cq_fetch_wakeup(cq_fetch_t *fetch)
-{
-    cq_fetch_events_wakeup(fetch->events);
-}
-
 /* Takes the call's transfer out of the multi handle; the easy handle goes
  * back to the pool. */
 static void cq_fetch_reset_transfer(cq_fetch_call_t *call)
@@ -267,10 +171,11 @@ static void cq_fetch_reset_transfer(cq_fetch_call_t *call)
         }
         call->easy = NULL;
     }
-    curl_slist_free_all(call->slist);
+    cq_fetch_headers_free_list(call->slist);
     call->slist = NULL;
     call->refused = false;
-    call->refused_why[0] = '\0';
+    free(call->refused_why);
+    call->refused_why = NULL;
 }
 
 /* Forgets the last response (before another try or hop). */
@@ -286,24 +191,24 @@ static void cq_fetch_clear_response(cq_fetch_call_t *call)
     call->status = 0;
 }
 
-static void cq_fetch_call_free(cq_fetch_call_t *call)
+void cq_fetch_call_free(cq_fetch_call_t *call)
 {
     cq_fetch_reset_transfer(call);
     cq_fetch_clear_response(call);
     cq_fetch_dest_release(call);
     cq_urlpolicy_url_clear(&call->url);
-    for (size_t i = 0; i < call->header_count; i++) {
-        explicit_bzero(call->headers[i], strlen(call->headers[i])); /* may hold keys */
-        free(call->headers[i]);
+    cq_fetch_headers_release(call->headers);
+    free(call->message);
+    if (!call->body_borrowed) {
+        if (call->body)
+            explicit_bzero(call->body, call->body_len);
+        free(call->body);
     }
-    free(call->headers);
-    if (call->body)
-        explicit_bzero(call->body, call->body_len);
-    free(call->body);
     free(call->method);
     free(call->last_url);
     free(call->retry_statuses);
     free(call->log_id);
+    free(call->own_ctx);
     free(call);
 }
 
@@ -314,7 +219,8 @@ void cq_fetch_destroy(cq_fetch_t *fetch)
     for (int w = 0; w < CQ_FETCH_IN__COUNT; w++) {
         while (fetch->lists[w]) {
             cq_fetch_call_t *call = fetch->lists[w];
-            cq_fetch_unlink(call);
+            /* The analyzer does not see unlink rewrite the list head. */
+            cq_fetch_unlink(call); /* NOLINT(clang-analyzer-unix.Malloc) */
             cq_fetch_call_free(call);
         }
     }
@@ -322,6 +228,7 @@ void cq_fetch_destroy(cq_fetch_t *fetch)
         curl_easy_cleanup(fetch->idle[i]);
     free(fetch->idle);
     cq_fetch_dests_destroy(fetch->dests);
+    cq_fetch_headers_release(fetch->last_headers);
     curl_multi_cleanup(fetch->multi);
     cq_fetch_events_destroy(fetch->events);
     cq_urlpolicy_destroy(fetch->policy);
@@ -331,20 +238,19 @@ void cq_fetch_destroy(cq_fetch_t *fetch)
 
 /* Ends a call: its callback runs at the next cq_fetch_poll. The last
  * response (status, headers, body) is kept for the result. */
-static void cq_fetch_finish(cq_fetch_call_t *call, cq_err_t err, cq_fetch_fail_t fail,
-                            const char *fmt, ...) CQ_PRINTF(4, 5);
-
-static void cq_fetch_finish(cq_fetch_call_t *call, cq_err_t err, cq_fetch_fail_t fail,
-                            const char *fmt, ...)
+void cq_fetch_finish(cq_fetch_call_t *call, cq_err_t err, cq_fetch_fail_t fail, const char *fmt,
+                     ...)
 {
     /* Formatted first: the arguments may point into the transfer's state. */
-    call->message[0] = '\0';
+    char message[256] = "";
     if (fmt) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(call->message, sizeof(call->message), fmt, ap);
+        vsnprintf(message, sizeof(message), fmt, ap);
         va_end(ap);
     }
+    free(call->message);
+    call->message = cq_strdup(message);
     cq_fetch_unlink(call);
     cq_fetch_reset_transfer(call);
     cq_fetch_dest_release(call);
@@ -385,7 +291,7 @@ static curl_socket_t cq_fetch_open_socket(void *clientp, curlsocktype purpose,
     char why[160];
     if (!cq_urlpolicy_check_addr(call->fetch->policy, &address->addr, why, sizeof(why))) {
         if (!call->refused)
-            cq_strlcpy(call->refused_why, why, sizeof(call->refused_why));
+            call->refused_why = cq_strdup(why);
         call->refused = true;
         CQ_LOG(CQ_LOG_INFO, "fetch", call->log_id, "refused to connect to %s: %s", call->url.dest,
                why);
@@ -396,7 +302,7 @@ static curl_socket_t cq_fetch_open_socket(void *clientp, curlsocktype purpose,
 
 /* ---- attempts ---- */
 
-static void cq_fetch_attempt(cq_fetch_call_t *call)
+void cq_fetch_attempt(cq_fetch_call_t *call)
 {
     cq_fetch_t *fetch = call->fetch;
     if (!call->dest)
@@ -408,14 +314,13 @@ static void cq_fetch_attempt(cq_fetch_call_t *call)
     }
     CURL *easy = fetch->idle_count ? fetch->idle[--fetch->idle_count] : curl_easy_init();
     call->easy = easy;
-    for (size_t i = 0; i < call->header_count; i++)
-        call->slist = curl_slist_append(call->slist, call->headers[i]);
-    call->slist = curl_slist_append(call->slist, "Expect:");
-    if (!call->user_url && call->log_ctx.trace.trace_id[0]) { /* upstream services only */
+    struct curl_slist *slist = cq_fetch_headers_list(call->headers);
+    if (!call->user_url && call->log_ctx->trace.trace_id[0]) { /* upstream services only */
+        /* A span of its own per transfer: the shared set cannot carry it. */
         char tp[CQ_TRACE_HEADER_LEN + 1], line[CQ_TRACE_HEADER_LEN + 16];
-        cq_trace_child(&call->log_ctx.trace, tp);
+        cq_trace_child(&call->log_ctx->trace, tp);
         snprintf(line, sizeof(line), "traceparent: %s", tp);
-        call->slist = curl_slist_append(call->slist, line);
+        slist = call->slist = cq_fetch_headers_with(call->headers, line);
     }
     curl_easy_setopt(easy, CURLOPT_URL, call->url.url);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -433,7 +338,7 @@ static void cq_fetch_attempt(cq_fetch_call_t *call)
         if (strcmp(call->method, "POST") != 0)
             curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, call->method);
     }
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, call->slist);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, slist);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)call->connect_timeout_ms);
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)call->timeout_ms);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -455,29 +360,7 @@ static void cq_fetch_attempt(cq_fetch_call_t *call)
     }
     call->tries++;
     call->attempts++;
-    free(call->last_url);
-    call->last_url = cq_strdup(call->url.url);
     cq_fetch_link(call, CQ_FETCH_IN_STARTING);
-}
-
-/* Hands at most CQ_FETCH_START_BATCH waiting transfers to curl, oldest
- * first. curl sets up every new transfer at its next timeout (connect,
- * connection-cache search, request): a burst of 2,000 at once stalled one
- * poll for 170-520 ms; in batches each poll stays short and the rest
- * follow on the next polls. */
-static void cq_fetch_start_batch(cq_fetch_t *fetch)
-{
-    for (int i = 0; i < CQ_FETCH_START_BATCH && fetch->lists[CQ_FETCH_IN_STARTING]; i++) {
-        cq_fetch_call_t *call = fetch->lists[CQ_FETCH_IN_STARTING];
-        cq_fetch_unlink(call);
-        if (curl_multi_add_handle(fetch->multi, call->easy) != CURLM_OK) {
-            cq_fetch_finish(call, CQ_ERR_INTERNAL_ERROR, CQ_FETCH_OTHER,
-                            "cannot start the HTTP transfer");
-            continue;
-        }
-        call->in_multi = true;
-        cq_fetch_link(call, CQ_FETCH_IN_ACTIVE);
-    }
 }
 
 static void cq_fetch_schedule(cq_fetch_call_t *call, int64_t delay_ms)
@@ -504,12 +387,6 @@ static char *cq_fetch_header(CURL *easy, const char *name)
     if (curl_easy_header(easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK || !h)
         return NULL;
     return cq_strdup(h->value);
-}
-
-static bool cq_fetch_header_is(const char *line, const char *name)
-{
-    size_t n = strlen(name);
-    return strncasecmp(line, name, n) == 0 && line[n] == ':';
 }
 
 /* Follows the last response's Location: a new hop, checked like the first. */
@@ -547,18 +424,9 @@ static void cq_fetch_redirect(cq_fetch_call_t *call)
     }
     /* Credentials meant for one origin are not sent to another. */
     if (strcmp(hop.dest, call->url.dest) != 0 || hop.https != call->url.https) {
-        size_t kept = 0;
-        for (size_t i = 0; i < call->header_count; i++) {
-            const char *h = call->headers[i];
-            if (cq_fetch_header_is(h, "Authorization") || cq_fetch_header_is(h, "Cookie") ||
-                cq_fetch_header_is(h, "Proxy-Authorization")) {
-                explicit_bzero(call->headers[i], strlen(h));
-                free(call->headers[i]);
-            } else {
-                call->headers[kept++] = call->headers[i];
-            }
-        }
-        call->header_count = kept;
+        cq_fetch_headers_t *kept = cq_fetch_headers_without_credentials(call->headers);
+        cq_fetch_headers_release(call->headers);
+        call->headers = kept;
     }
     cq_fetch_unlink(call);
     cq_fetch_reset_transfer(call);
@@ -571,7 +439,7 @@ static void cq_fetch_redirect(cq_fetch_call_t *call)
     cq_fetch_attempt(call);
 }
 
-static void cq_fetch_on_done(cq_fetch_call_t *call, CURLcode code)
+void cq_fetch_on_done(cq_fetch_call_t *call, CURLcode code)
 {
     cq_breaker_t *breaker = cq_fetch_dest_breaker(call->dest);
     int64_t now = cq_mono_ms();
@@ -590,7 +458,8 @@ static void cq_fetch_on_done(cq_fetch_call_t *call, CURLcode code)
         return;
     }
     if (code != CURLE_OK && call->refused) {
-        cq_fetch_finish(call, CQ_ERR_URL_NOT_ALLOWED, CQ_FETCH_REFUSED, "%s", call->refused_why);
+        cq_fetch_finish(call, CQ_ERR_URL_NOT_ALLOWED, CQ_FETCH_REFUSED, "%s",
+                        call->refused_why ? call->refused_why : "address refused");
         return;
     }
     if (code != CURLE_OK) {
@@ -611,8 +480,16 @@ static void cq_fetch_on_done(cq_fetch_call_t *call, CURLcode code)
         return;
     }
     long status = call->status;
-    cq_breaker_record(breaker, !(status == 429 || status >= 500), now);
-    if (cq_fetch_status_retries(call, status) && call->tries < call->max_attempts) {
+    bool retry;
+    if (call->retry_check) {
+        retry =
+            call->retry_check(call->opaque, status, call->resp ? call->resp : "", call->resp_len);
+        cq_breaker_record(breaker, !retry, now);
+    } else {
+        retry = cq_fetch_status_retries(call, status);
+        cq_breaker_record(breaker, !(status == 429 || status >= 500), now);
+    }
+    if (retry && call->tries < call->max_attempts) {
         int64_t delay =
             cq_fetch_retry_after_ms(call->retry_after, cq_now_ms(), call->retry_after_max_ms);
         if (delay < 0)
@@ -643,13 +520,13 @@ cq_fetch_call_t *cq_fetch_start(cq_fetch_t *fetch, const cq_fetch_request_t *req
     call->opaque = opaque;
     call->started_ms = cq_mono_ms();
     call->method = cq_strdup(req->method ? req->method : "GET");
-    call->last_url = cq_strdup(req->url ? req->url : "");
-    call->header_count = req->header_count;
-    call->headers = cq_calloc(req->header_count + 1, sizeof(char *));
-    for (size_t i = 0; i < req->header_count; i++)
-        call->headers[i] = cq_strdup(req->headers[i]);
+    call->headers = cq_fetch_headers_get(&fetch->last_headers, req->headers, req->header_count);
     call->has_body = req->body != NULL;
-    if (req->body) {
+    call->body_borrowed = req->body && req->body_borrowed;
+    if (call->body_borrowed) {
+        call->body = (char *)req->body; /* never written: sent as POSTFIELDS */
+        call->body_len = req->body_len;
+    } else if (req->body) {
         call->body = cq_malloc(req->body_len + 1);
         memcpy(call->body, req->body, req->body_len);
         call->body_len = req->body_len;
@@ -670,13 +547,21 @@ cq_fetch_call_t *cq_fetch_start(cq_fetch_t *fetch, const cq_fetch_request_t *req
         call->retry_statuses = cq_calloc(n + 1, sizeof(int));
         memcpy(call->retry_statuses, req->retry_statuses, n * sizeof(int));
     }
+    call->retry_check = req->retry_check;
     call->buffer_size = req->buffer_size;
     call->log_id = req->log_id ? cq_strdup(req->log_id) : NULL;
-    call->log_ctx = *cq_log_ctx();
+    if (req->log_ctx) {
+        call->log_ctx = req->log_ctx;
+    } else {
+        call->own_ctx = cq_malloc(sizeof(*call->own_ctx));
+        *call->own_ctx = *cq_log_ctx();
+        call->log_ctx = call->own_ctx;
+    }
     fetch->in_flight++;
     char why[200];
     if (cq_urlpolicy_parse(call->user_url ? fetch->policy : NULL, req->url, &call->url, why,
                            sizeof(why)) != CQ_ERR_OK) {
+        call->last_url = cq_strdup(req->url ? req->url : "");
         cq_fetch_finish(call, CQ_ERR_URL_NOT_ALLOWED, CQ_FETCH_REFUSED, "%s", why);
         return call;
     }
@@ -691,141 +576,4 @@ void cq_fetch_cancel(cq_fetch_t *fetch, cq_fetch_call_t *call)
     cq_fetch_unlink(call);
     fetch->in_flight--;
     cq_fetch_call_free(call);
-}
-
-static void cq_fetch_read_done(cq_fetch_t *fetch)
-{
-    int left;
-    CURLMsg *msg;
-    while ((msg = curl_multi_info_read(fetch->multi, &left))) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        cq_fetch_call_t *call = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
-        cq_log_ctx_t outer = *cq_log_ctx(); /* its retry and failure lines name the job */
-        cq_log_ctx_set(&call->log_ctx);
-        cq_fetch_on_done(call, msg->data.result);
-        cq_log_ctx_set(&outer);
-    }
-}
-
-/* Runs the callbacks of up to CQ_FETCH_POLL_BATCH calls that were ready
- * when it started, oldest first; the rest (and calls that a callback
- * starts and that end at once) wait for the next poll. */
-static int cq_fetch_deliver(cq_fetch_t *fetch)
-{
-    int delivered = 0;
-    for (int i = 0; i < CQ_FETCH_POLL_BATCH && fetch->lists[CQ_FETCH_IN_READY]; i++) {
-        cq_fetch_call_t *call = fetch->lists[CQ_FETCH_IN_READY];
-        cq_fetch_unlink(call);
-        cq_fetch_link(call, CQ_FETCH_IN_DELIVER);
-    }
-    while (fetch->lists[CQ_FETCH_IN_DELIVER]) {
-        cq_fetch_call_t *call = fetch->lists[CQ_FETCH_IN_DELIVER];
-        /* A freed call was unlinked first: the analyzer does not follow the
-         * list head that unlink rewrites through call->fetch. */
-        cq_fetch_unlink(call); /* NOLINT(clang-analyzer-unix.Malloc) */
-        fetch->in_flight--;
-        cq_fetch_result_t result = {
-            .err = call->err,
-            .fail = call->fail,
-            .status = call->status,
-            .content_type = call->content_type,
-            .location = call->location,
-            .retry_after = call->retry_after,
-            .url = call->last_url,
-            .body = call->resp ? call->resp : cq_strdup(""),
-            .body_len = call->resp_len,
-            .attempts = call->attempts,
-            .redirects = call->redirects,
-            .latency_ms = cq_mono_ms() - call->started_ms,
-        };
-        call->resp = NULL;
-        cq_strlcpy(result.message, call->message, sizeof(result.message));
-        cq_fetch_dest_observe(fetch->call_seconds, call->url.dest, call->user_url, call->status,
-                              cq_fetch_fail_name(call->fail), result.latency_ms);
-        cq_log_ctx_t outer = *cq_log_ctx(); /* the callback runs in its caller's context */
-        cq_log_ctx_set(&call->log_ctx);
-        call->done(call->opaque, &result);
-        cq_log_ctx_set(&outer);
-        free(result.body);
-        cq_fetch_call_free(call);
-        delivered++;
-    }
-    return delivered;
-}
-
-int cq_fetch_poll(cq_fetch_t *fetch, int timeout_ms)
-{
-    return cq_fetch_poll_fds(fetch, timeout_ms, NULL, 0);
-}
-
-int cq_fetch_fd(const cq_fetch_t *fetch)
-{
-    return cq_fetch_events_fd(fetch->events);
-}
-
-int cq_fetch_timeout_ms(const cq_fetch_t *fetch)
-{
-    if (fetch->lists[CQ_FETCH_IN_READY] || fetch->lists[CQ_FETCH_IN_STARTING])
-        return 0;
-    int64_t now = cq_mono_ms(), due = -1;
-    if (fetch->curl_timer_at >= 0)
-        due = fetch->curl_timer_at - now;
-    for (const cq_fetch_call_t *c = fetch->lists[CQ_FETCH_IN_TIMER]; c; c = c->next)
-        if (due < 0 || c->retry_at - now < due)
-            due = c->retry_at - now;
-    if (due < 0 && (fetch->curl_timer_at >= 0 || fetch->lists[CQ_FETCH_IN_TIMER]))
-        return 0; /* overdue */
-    return due > INT32_MAX ? INT32_MAX : (int)due;
-}
-
-/* Lets curl act on every socket epoll reports ready and on its timer
- * when due: work proportional to what is ready, not to what is in flight. */
-static void cq_fetch_drive(cq_fetch_t *fetch)
-{
-    /* At most CQ_FETCH_POLL_BATCH sockets: epoll is level-triggered, the
-     * rest stay ready for the next poll, and one poll stays short. */
-    int fds[CQ_FETCH_POLL_BATCH], events[CQ_FETCH_POLL_BATCH], running;
-    int n = cq_fetch_events_ready(fetch->events, fds, events, CQ_FETCH_POLL_BATCH);
-    for (int i = 0; i < n; i++) {
-        int mask = ((events[i] & CQ_FETCH_EV_IN) ? CURL_CSELECT_IN : 0) |
-                   ((events[i] & CQ_FETCH_EV_OUT) ? CURL_CSELECT_OUT : 0) |
-                   ((events[i] & CQ_FETCH_EV_ERR) ? CURL_CSELECT_ERR : 0);
-        curl_multi_socket_action(fetch->multi, fds[i], mask, &running);
-    }
-    if (fetch->curl_timer_at >= 0 && fetch->curl_timer_at <= cq_mono_ms()) {
-        fetch->curl_timer_at = -1; /* the call below may set the next one */
-        curl_multi_socket_action(fetch->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    }
-    cq_fetch_read_done(fetch);
-}
-
-int cq_fetch_poll_fds(cq_fetch_t *fetch, int timeout_ms, const int *fds, size_t fd_count)
-{
-    int64_t now = cq_mono_ms();
-    int64_t wait = timeout_ms < 0 ? 0 : timeout_ms;
-    for (cq_fetch_call_t *call = fetch->lists[CQ_FETCH_IN_TIMER], *next; call; call = next) {
-        next = call->next;
-        if (call->retry_at <= now) {
-            cq_fetch_unlink(call);
-            cq_fetch_attempt(call);
-        } else if (call->retry_at - now < wait) {
-            wait = call->retry_at - now;
-        }
-    }
-    cq_fetch_start_batch(fetch);
-    if (fetch->lists[CQ_FETCH_IN_STARTING])
-        wait = 0; /* more to hand over: come back at once */
-    cq_fetch_drive(fetch);
-    if (fetch->curl_timer_at >= 0) {
-        int64_t due = fetch->curl_timer_at - cq_mono_ms();
-        if (due < wait)
-            wait = due < 0 ? 0 : due;
-    }
-    if (!fetch->lists[CQ_FETCH_IN_READY] && wait > 0) {
-        cq_fetch_events_wait(fetch->events, (int)wait, fds, fd_count);
-        cq_fetch_drive(fetch);
-    }
-    return cq_fetch_deliver(fetch);
 }

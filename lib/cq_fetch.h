@@ -39,6 +39,7 @@
 #include "cq_common.h"
 #include "cq_config.h"
 #include "cq_err.h"
+#include "cq_log.h"
 #include "cq_urlpolicy.h"
 
 typedef struct cq_fetch_s cq_fetch_t;
@@ -62,9 +63,19 @@ typedef enum {
 /* "ok", "refused", "circuit_open", "timeout", ... (static strings). */
 const char *cq_fetch_fail_name(cq_fetch_fail_t fail);
 
-/* One call. Everything is copied by cq_fetch_start: the caller may free
- * it as soon as cq_fetch_start returns. Get one filled with the fetch's
- * defaults (fetch.* config) from cq_fetch_request_defaults. */
+/* Whether a response that arrived should be tried again (when tries are
+ * left), in place of retry_statuses: for callers that read the body to
+ * decide (an LLM server's 500 that refuses a request format is final, a
+ * 500 that is an outage is not). body is NUL-terminated, valid during the
+ * call. A response judged final counts as a success for the destination's
+ * breaker (the server answered), one to retry as a failure. Called on the
+ * loop thread with the call's opaque, inside cq_fetch_poll. */
+typedef bool(cq_fetch_retry_fn)(void *opaque, long status, const char *body, size_t body_len);
+
+/* One call. Everything is copied by cq_fetch_start (but a body_borrowed
+ * body): the caller may free it as soon as cq_fetch_start returns. Get one
+ * filled with the fetch's defaults (fetch.* config) from
+ * cq_fetch_request_defaults. */
 typedef struct {
     const char *method;         /* "GET" when NULL; "HEAD", "POST", "PUT", ... */
     const char *url;            /* absolute http(s) URL */
@@ -72,18 +83,28 @@ typedef struct {
     size_t header_count;
     const void *body; /* sent as is; body_len bytes; NULL: none */
     size_t body_len;
-    bool user_url;              /* a URL from a user: apply the address policy */
-    int64_t connect_timeout_ms; /* per try */
-    int64_t timeout_ms;         /* per try (each retry and hop has its own) */
-    int64_t max_bytes;          /* longest body read; past it: CQ_FETCH_TOO_LARGE */
-    int max_attempts;           /* tries per hop, >= 1 */
-    int max_redirects;          /* hops followed; 0: a 3xx is returned as it is */
-    int64_t retry_backoff_ms;   /* first retry delay, doubled each try, jittered */
-    int64_t retry_after_max_ms; /* cap of Retry-After and of the backoff */
-    const int *retry_statuses;  /* 0-terminated statuses to retry; NULL: 429 and 5xx */
-    bool retry_transport;       /* retry timeouts, connect failures and resets */
-    long buffer_size;           /* curl receive buffer, bytes; 0: curl's default (16 KiB) */
-    const char *log_id;         /* job or request id for log lines; may be NULL */
+    /* body is not copied: the caller keeps it unchanged until the call's
+     * callback has run or the call is cancelled (saves a copy per call
+     * for callers that hold their request anyway). */
+    bool body_borrowed;
+    bool user_url;                  /* a URL from a user: apply the address policy */
+    int64_t connect_timeout_ms;     /* per try */
+    int64_t timeout_ms;             /* per try (each retry and hop has its own) */
+    int64_t max_bytes;              /* longest body read; past it: CQ_FETCH_TOO_LARGE */
+    int max_attempts;               /* tries per hop, >= 1 */
+    int max_redirects;              /* hops followed; 0: a 3xx is returned as it is */
+    int64_t retry_backoff_ms;       /* first retry delay, doubled each try, jittered */
+    int64_t retry_after_max_ms;     /* cap of Retry-After and of the backoff */
+    const int *retry_statuses;      /* 0-terminated statuses to retry; NULL: 429 and 5xx */
+    cq_fetch_retry_fn *retry_check; /* NULL: retry_statuses decide */
+    bool retry_transport;           /* retry timeouts, connect failures and resets */
+    long buffer_size;               /* curl receive buffer, bytes; 0: curl's default (16 KiB) */
+    const char *log_id;             /* job or request id for log lines; may be NULL */
+    /* The log context the call keeps (its trace, its callback's context):
+     * NULL for the calling thread's at cq_fetch_start (copied); else
+     * borrowed until the callback has run or the call is cancelled (a
+     * caller that keeps the context anyway saves a copy per call). */
+    const cq_log_ctx_t *log_ctx;
 } cq_fetch_request_t;
 
 /* What the callback gets. Strings and body are owned by the call and valid
@@ -183,6 +204,12 @@ size_t cq_fetch_in_flight(const cq_fetch_t *fetch);
 /* "closed", "open" or "half_open" for a destination ("host:port", as
  * cq_urlpolicy_url_t.dest); "closed" for one never called. */
 const char *cq_fetch_circuit_state(cq_fetch_t *fetch, const char *dest);
+
+/* Gives a destination from configuration ("host:port", as
+ * cq_urlpolicy_url_t.dest; e.g. the LLM provider) a breaker of its own
+ * that opens after `failures` consecutive failures for cooldown_ms, in
+ * place of fetch.breaker_*. Call before the first call to it. */
+void cq_fetch_set_breaker(cq_fetch_t *fetch, const char *dest, int failures, int64_t cooldown_ms);
 
 /* The fetch's address policy (for checks before a call, e.g. a request
  * validator that wants to refuse a URL without fetching it). */

@@ -15,6 +15,7 @@ struct cq_fetch_dest_s {
     char *name;
     cq_breaker_t *breaker;
     int refs;
+    bool pinned; /* configured (cq_fetch_dests_configure): never swept */
     struct cq_fetch_dest_s *next;
 };
 
@@ -75,7 +76,7 @@ static void cq_fetch_dests_sweep(cq_fetch_dests_t *dests)
     for (size_t b = 0; b < CQ_FETCH_DEST_BUCKETS; b++) {
         for (cq_fetch_dest_t **pp = &dests->buckets[b]; *pp;) {
             cq_fetch_dest_t *d = *pp;
-            if (d->refs == 0 && cq_breaker_state(d->breaker) == CQ_BREAKER_CLOSED) {
+            if (d->refs == 0 && !d->pinned && cq_breaker_state(d->breaker) == CQ_BREAKER_CLOSED) {
                 *pp = d->next;
                 cq_fetch_dest_free(d);
                 dests->count--;
@@ -86,7 +87,8 @@ static void cq_fetch_dests_sweep(cq_fetch_dests_t *dests)
     }
 }
 
-cq_fetch_dest_t *cq_fetch_dests_acquire(cq_fetch_dests_t *dests, const char *name)
+/* The destination called name, created with a closed breaker if new. */
+static cq_fetch_dest_t *cq_fetch_dests_get(cq_fetch_dests_t *dests, const char *name)
 {
     cq_fetch_dest_t *d = cq_fetch_dests_find(dests, name);
     if (!d) {
@@ -100,8 +102,23 @@ cq_fetch_dest_t *cq_fetch_dests_acquire(cq_fetch_dests_t *dests, const char *nam
         dests->buckets[b] = d;
         dests->count++;
     }
+    return d;
+}
+
+cq_fetch_dest_t *cq_fetch_dests_acquire(cq_fetch_dests_t *dests, const char *name)
+{
+    cq_fetch_dest_t *d = cq_fetch_dests_get(dests, name);
     d->refs++;
     return d;
+}
+
+void cq_fetch_dests_configure(cq_fetch_dests_t *dests, const char *name, int failures,
+                              int64_t cooldown_ms)
+{
+    cq_fetch_dest_t *d = cq_fetch_dests_get(dests, name);
+    cq_breaker_destroy(d->breaker);
+    d->breaker = cq_breaker_new(failures, cooldown_ms);
+    d->pinned = true;
 }
 
 void cq_fetch_dests_release(cq_fetch_dest_t *dest)

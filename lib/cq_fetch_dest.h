@@ -6,7 +6,8 @@
  * table holds max_entries destinations, the next new one first drops every
  * destination that no call holds and whose circuit is closed: all such an
  * entry remembers is a count of recent failures, so the table stays bounded
- * however many different hosts users name.
+ * however many different hosts users name. Configured destinations
+ * (cq_fetch_dests_configure) are never dropped.
  *
  * Not thread-safe: the fetch's loop thread owns the table (the breakers
  * themselves are thread-safe).
@@ -30,6 +31,13 @@ void cq_fetch_dests_destroy(cq_fetch_dests_t *dests);
 /* The destination called name, created (closed) if new, with one more
  * reference held by the caller until cq_fetch_dests_release. */
 cq_fetch_dest_t *cq_fetch_dests_acquire(cq_fetch_dests_t *dests, const char *name);
+/* Gives the destination called name (created if new) a breaker of its
+ * own that opens after `failures` consecutive failures for cooldown_ms,
+ * and keeps it in the table for good: for destinations from configuration
+ * (an LLM provider) whose settings differ from the table's. Replaces its
+ * breaker: call before any call holds it. */
+void cq_fetch_dests_configure(cq_fetch_dests_t *dests, const char *name, int failures,
+                              int64_t cooldown_ms);
 /* Drops a reference taken by acquire. NULL is a no-op. */
 void cq_fetch_dests_release(cq_fetch_dest_t *dest);
 /* The destination's breaker (valid while the reference is held). */

@@ -1,69 +1,107 @@
 /*
- * cq_llm.c — the curl-multi LLM engine (see cq_llm.h).
+ * cq_llm.c — the LLM engine on the worker's fetch layer (see cq_llm.h).
  *
- * Threads: only the worker loop thread. Calls live in one of three places:
- * in the multi handle (a transfer running), in the timer list (waiting for a
- * retry), or in the ready list (finished, callback not yet delivered).
- * Callbacks are delivered only from cq_llm_poll, never from cq_llm_call, so
- * a caller never re-enters itself.
+ * HTTP: every request goes through the worker's cq_fetch, the one outgoing
+ * HTTP client: it holds the connections (kept alive, reused), the
+ * timeouts (llm.connect_timeout, llm.timeout per try), the size cap
+ * (CQ_LLM_REPLY_MAX), the retries (up to llm.max_attempts tries, a jittered
+ * backoff from CQ_LLM_RETRY_BACKOFF_MS or the server's Retry-After, capped
+ * at llm.retry_after_max) and the circuit breaker of the provider's
+ * destination, which cq_llm_new gives llm.breaker_failures and
+ * llm.breaker_cooldown. Which replies are worth another try is the
+ * engine's call (cq_llm_retry_check reads the reply as cq_llm_parse_reply
+ * does): a refused structured-output format is final, so that the
+ * fallback below happens at once, and counts as an answer for the breaker.
+ *
+ * Address policy: the provider's URL is operator configuration
+ * (llm.base_url or the provider's public endpoint), never user input, so
+ * calls are made without .user_url: the fetch's address checks (meant
+ * for URLs users name) do not apply and fetch.allow need not list a
+ * local LLM server; everything else of the fetch does. No user-supplied
+ * text ever reaches the URL: only the prompt, in the body.
+ *
+ * Threads: only the worker loop thread. A call is in one of three lists:
+ * active (its fetch call in flight), fetched (the fetch answered; the reply
+ * is read at the next cq_llm_poll) or ready (ended, callback due). The
+ * fetch's callback only files the reply; reading it (parse, schema check,
+ * a repair or fallback request) and the callbacks run from cq_llm_poll, at
+ * most CQ_LLM_DELIVER_MAX of each per poll, never from cq_llm_call, so a
+ * caller never re-enters itself and one poll stays short when thousands of
+ * replies arrive together.
  *
  * Structured output: the engine holds the provider's current mode
  * (llm.structured_output). With auto, a reply that says the server refused
  * the mode's request format moves the engine to the next mode
  * (cq_llm_mode_next), logged once per step, and the call is sent again at
  * once in that mode; calls built in an older mode are rebuilt before their
- * next attempt. A refusal is not a failure for the breaker.
+ * next request.
  *
  * Errors: job messages are the reply's own words; the provider's error
  * text is logged (cut short), never passed on.
  *
- * Memory: a call holds its prompts, its request and its reply body (capped
- * at CQ_LLM_REPLY_MAX); curl's receive buffer is kept small so thousands
- * of calls in flight stay within tens of megabytes.
+ * Memory: a call holds its prompts, its request (the fetch borrows the
+ * body instead of copying it) and, between the fetch's answer and its
+ * reading, the reply body; curl's receive buffer is kept small so
+ * thousands of calls in flight stay within tens of megabytes. A Bedrock
+ * request is signed when built: the fetch's retries resend it as it is
+ * (a signature holds about 5 minutes, longer than llm.max_attempts tries
+ * with their waits take at the defaults).
  */
 #include "cq_llm.h"
-#include "cq_breaker.h"
+#include "cq_fetch.h"
 #include "cq_histo.h"
 #include "cq_llm_proto.h"
 #include "cq_log.h"
 #include "cq_sigv4.h"
+#include "cq_urlpolicy.h"
 
-#include <poll.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include <curl/curl.h>
+/* The first retry's wait when the server gives no Retry-After. */
+#define CQ_LLM_RETRY_BACKOFF_MS 500
+/* Replies read and callbacks run per poll, each at most. */
+#define CQ_LLM_DELIVER_MAX 32
+
+typedef enum {
+    CQ_LLM_IN_NONE = -1,
+    CQ_LLM_IN_ACTIVE = 0,
+    CQ_LLM_IN_FETCHED,
+    CQ_LLM_IN_READY,
+    CQ_LLM_IN__COUNT
+} cq_llm_where_t;
 
 typedef struct cq_llm_call_s {
     cq_llm_t *llm;
+    cq_llm_where_t where;
+    struct cq_llm_call_s *prev, *next;
     const char *system; /* borrowed from the operation */
     char *user, *schema_name;
     const json_t *schema;
     cq_llm_check_fn *check;
     cq_llm_done_fn *done;
     void *opaque;
-    int attempts;
-    uint8_t fallbacks; /* attempts spent on a refused structured-output mode */
+    int attempts;      /* HTTP transfers made, the fetch's retries included */
+    uint8_t fallbacks; /* transfers spent on a refused structured-output mode */
     uint8_t mode;      /* the cq_llm_mode_t its request was built in */
     bool repaired;
     char *repair_note, *previous_answer;
-    int64_t started_ms, retry_at;
-    CURL *easy;
-    struct curl_slist *headers;
-    cq_llm_http_t http;
-    char *reply;
+    int64_t started_ms;
+    cq_llm_http_t http;     /* the current request; the fetch borrows its body */
+    cq_fetch_call_t *fcall; /* in flight, or NULL */
+    long status;            /* the fetch's answer, until read */
+    char *reply;            /* taken from the fetch's result */
     size_t reply_len;
-    bool reply_too_big;
-    char retry_after[64];
+    cq_llm_transport_t transport;
     cq_log_ctx_t log_ctx; /* the caller's, when it started the call: logs and traceparent */
-    cq_llm_result_t result;
+    /* Its outcome, until delivered as a cq_llm_result_t (built then: a
+     * result's message buffer is not carried through the wait). */
+    cq_err_t err;
+    bool circuit_open;
+    char *message;
+    int64_t prompt_tokens, completion_tokens;
     json_t *content;
     char *model;
-    struct cq_llm_call_s *next;          /* timer or ready list */
-    struct cq_llm_call_s *aprev, *anext; /* active list: a transfer is running */
-    bool active;
 } cq_llm_call_t;
 
 struct cq_llm_s {
@@ -71,30 +109,71 @@ struct cq_llm_s {
     cq_llm_provider_t provider;
     cq_llm_mode_t mode; /* structured output now; moves on when refused (auto only) */
     bool mode_auto;     /* llm.structured_output=auto: fallback allowed */
-    CURLM *multi;
-    cq_breaker_t *breaker;
-    cq_llm_call_t *active; /* transfers running, so destroy can reach them */
-    cq_llm_call_t *timers; /* unordered; few at a time */
-    cq_llm_call_t *ready;
+    cq_fetch_t *fetch;  /* borrowed */
+    char *dest;         /* the provider's "host:port": its breaker in the fetch */
+    cq_llm_call_t *lists[CQ_LLM_IN__COUNT], *tails[CQ_LLM_IN__COUNT]; /* FIFO */
     size_t in_flight, peak;
-    bool more_done; /* finished transfers left for the next poll */
-    /* Easy handles of finished transfers, reset and kept for the next calls:
-     * a steady pool instead of thousands of allocations and frees a second. */
-    CURL **idle;
-    size_t idle_count, idle_cap;
-    struct curl_slist *shared_headers; /* the constant headers of non-Bedrock requests */
-    unsigned int seed;
     cq_histo_t *call_seconds; /* by provider and outcome */
 };
 
-static pthread_once_t cq_llm_curl_once = PTHREAD_ONCE_INIT;
+/* ---- lists ---- */
 
-static void cq_llm_curl_init(void)
+static void cq_llm_link(cq_llm_call_t *call, cq_llm_where_t where)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    cq_llm_t *llm = call->llm;
+    call->where = where;
+    call->next = NULL;
+    call->prev = llm->tails[where];
+    if (call->prev)
+        call->prev->next = call;
+    else
+        llm->lists[where] = call;
+    llm->tails[where] = call;
 }
 
-cq_llm_t *cq_llm_new(const cq_config_t *conf, char *errstr, size_t errstr_size)
+static void cq_llm_unlink(cq_llm_call_t *call)
+{
+    if (call->where == CQ_LLM_IN_NONE)
+        return;
+    if (call->prev)
+        call->prev->next = call->next;
+    else
+        call->llm->lists[call->where] = call->next;
+    if (call->next)
+        call->next->prev = call->prev;
+    else
+        call->llm->tails[call->where] = call->prev;
+    call->prev = call->next = NULL;
+    call->where = CQ_LLM_IN_NONE;
+}
+
+/* ---- lifecycle ---- */
+
+/* The provider's destination, given its own breaker in the fetch. */
+static bool cq_llm_dest_setup(cq_llm_t *llm, char *errstr, size_t errstr_size)
+{
+    char err[256];
+    char *base = cq_llm_base_url(llm->conf, llm->provider, err, sizeof(err));
+    if (!base) {
+        cq_errstr_set(errstr, errstr_size, "%s", err);
+        return false;
+    }
+    cq_urlpolicy_url_t url;
+    /* No policy: the URL is configuration (see the design comment). */
+    cq_err_t rc = cq_urlpolicy_parse(NULL, base, &url, err, sizeof(err));
+    free(base);
+    if (rc != CQ_ERR_OK) {
+        cq_errstr_set(errstr, errstr_size, "llm.base_url: %s", err);
+        return false;
+    }
+    llm->dest = cq_strdup(url.dest);
+    cq_urlpolicy_url_clear(&url);
+    cq_fetch_set_breaker(llm->fetch, llm->dest, (int)llm->conf->llm_breaker_failures,
+                         llm->conf->llm_breaker_cooldown);
+    return true;
+}
+
+cq_llm_t *cq_llm_new(const cq_config_t *conf, cq_fetch_t *fetch, char *errstr, size_t errstr_size)
 {
     cq_llm_provider_t provider;
     if (!cq_llm_provider_parse(conf->llm_provider, &provider)) {
@@ -112,17 +191,29 @@ cq_llm_t *cq_llm_new(const cq_config_t *conf, char *errstr, size_t errstr_size)
         cq_errstr_set(errstr, errstr_size, "llm.api_key is required for provider anthropic");
         return NULL;
     }
+    if (provider != CQ_LLM_BUILTIN && !fetch) {
+        cq_errstr_set(errstr, errstr_size, "provider %s needs the fetch layer", conf->llm_provider);
+        return NULL;
+    }
     cq_llm_mode_t mode = CQ_LLM_MODE_AUTO, configured = CQ_LLM_MODE_AUTO;
     if (provider != CQ_LLM_BUILTIN && cq_llm_mode_select(provider, conf->llm_structured_output,
                                                          &mode, errstr, errstr_size) != CQ_ERR_OK)
         return NULL;
     cq_llm_mode_parse(conf->llm_structured_output, &configured);
+    if (provider == CQ_LLM_BEDROCK) {
+        /* Requests are signed per call (cq_sigv4); fail now, not per job. */
+        cq_sigv4_creds_t creds;
+        if (!cq_sigv4_creds_from_env(&creds)) {
+            cq_errstr_set(errstr, errstr_size,
+                          "provider bedrock needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+            return NULL;
+        }
+    }
     cq_llm_t *llm = cq_calloc(1, sizeof(*llm));
     llm->conf = conf;
     llm->provider = provider;
     llm->mode = mode;
     llm->mode_auto = configured == CQ_LLM_MODE_AUTO;
-    llm->seed = (unsigned int)cq_now_ms();
     static const double bounds[] = CQ_HISTO_BOUNDS_LLM;
     llm->call_seconds = cq_histo_new(
         "coachq_worker_llm_call_duration_seconds",
@@ -131,118 +222,45 @@ cq_llm_t *cq_llm_new(const cq_config_t *conf, char *errstr, size_t errstr_size)
         bounds, CQ_ARRAY_SIZE(bounds), 16, NULL);
     if (provider == CQ_LLM_BUILTIN)
         return llm;
-    if (provider == CQ_LLM_BEDROCK) {
-        /* Requests are signed per call (cq_sigv4); fail now, not per job. */
-        cq_sigv4_creds_t creds;
-        if (!cq_sigv4_creds_from_env(&creds)) {
-            cq_errstr_set(errstr, errstr_size,
-                          "provider bedrock needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
-            cq_histo_destroy(llm->call_seconds);
-            free(llm);
-            return NULL;
-        }
+    llm->fetch = fetch;
+    if (!cq_llm_dest_setup(llm, errstr, errstr_size)) {
+        cq_llm_destroy(llm);
+        return NULL;
     }
     CQ_LOG(CQ_LOG_INFO, "llm", NULL, "structured output: %s (llm.structured_output=%s)",
            cq_llm_mode_name(mode), conf->llm_structured_output);
-    pthread_once(&cq_llm_curl_once, cq_llm_curl_init);
-    llm->multi = curl_multi_init();
-    llm->idle_cap = (size_t)conf->worker_max_in_flight;
-    llm->idle = cq_calloc(llm->idle_cap, sizeof(CURL *));
-    curl_multi_setopt(llm->multi, CURLMOPT_MAXCONNECTS, (long)conf->worker_max_in_flight);
-    llm->breaker = cq_breaker_new((int)conf->llm_breaker_failures, conf->llm_breaker_cooldown);
     return llm;
-}
-
-/* Frees a built request's header lines (they hold keys: wiped first). */
-static void cq_llm_http_drop_headers(cq_llm_http_t *http)
-{
-    for (size_t i = 0; i < http->header_count; i++) {
-        explicit_bzero(http->headers[i], strlen(http->headers[i]));
-        free(http->headers[i]);
-    }
-    free(http->headers);
-    http->headers = NULL;
-    http->header_count = 0;
-}
-
-static void cq_llm_active_remove(cq_llm_call_t *call)
-{
-    if (!call->active)
-        return;
-    if (call->aprev)
-        call->aprev->anext = call->anext;
-    else
-        call->llm->active = call->anext;
-    if (call->anext)
-        call->anext->aprev = call->aprev;
-    call->aprev = call->anext = NULL;
-    call->active = false;
-}
-
-static void cq_llm_call_reset_transfer(cq_llm_call_t *call)
-{
-    cq_llm_active_remove(call);
-    if (call->easy) {
-        cq_llm_t *llm = call->llm;
-        curl_multi_remove_handle(llm->multi, call->easy);
-        if (llm->idle_count < llm->idle_cap) {
-            curl_easy_reset(call->easy);
-            llm->idle[llm->idle_count++] = call->easy;
-        } else {
-            curl_easy_cleanup(call->easy);
-        }
-        call->easy = NULL;
-    }
-    curl_slist_free_all(call->headers);
-    call->headers = NULL;
-    free(call->reply);
-    call->reply = NULL;
-    call->reply_len = 0;
-    call->reply_too_big = false;
-    call->retry_after[0] = '\0';
 }
 
 static void cq_llm_call_free(cq_llm_call_t *call)
 {
-    cq_llm_call_reset_transfer(call);
+    if (call->fcall)
+        cq_fetch_cancel(call->llm->fetch, call->fcall);
     cq_llm_http_clear(&call->http);
+    free(call->reply);
     free(call->user);
     free(call->schema_name);
     free(call->repair_note);
     free(call->previous_answer);
     free(call->model);
+    free(call->message);
     json_decref(call->content);
     free(call);
-}
-
-static void cq_llm_free_list(cq_llm_call_t *c)
-{
-    for (cq_llm_call_t *next; c; c = next) {
-        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): lists are acyclic (c->next != c) */
-        next = c->next;
-        cq_llm_call_free(c);
-    }
 }
 
 void cq_llm_destroy(cq_llm_t *llm)
 {
     if (!llm)
         return;
-    while (llm->active) {
-        cq_llm_call_t *call = llm->active;
-        /* The analyzer does not see remove rewrite the list head. */
-        cq_llm_active_remove(call); /* NOLINT(clang-analyzer-unix.Malloc) */
-        cq_llm_call_free(call);
+    for (int w = 0; w < CQ_LLM_IN__COUNT; w++) {
+        while (llm->lists[w]) {
+            cq_llm_call_t *call = llm->lists[w];
+            /* The analyzer does not see unlink rewrite the list head. */
+            cq_llm_unlink(call); /* NOLINT(clang-analyzer-unix.Malloc) */
+            cq_llm_call_free(call);
+        }
     }
-    cq_llm_free_list(llm->timers);
-    cq_llm_free_list(llm->ready);
-    for (size_t i = 0; i < llm->idle_count; i++)
-        curl_easy_cleanup(llm->idle[i]);
-    curl_slist_free_all(llm->shared_headers);
-    free(llm->idle);
-    if (llm->multi)
-        curl_multi_cleanup(llm->multi);
-    cq_breaker_destroy(llm->breaker);
+    free(llm->dest);
     cq_histo_destroy(llm->call_seconds);
     free(llm);
 }
@@ -269,7 +287,7 @@ const char *cq_llm_structured_output(const cq_llm_t *llm)
 
 const char *cq_llm_circuit_state(cq_llm_t *llm)
 {
-    return llm->breaker ? cq_breaker_state_name(llm->breaker) : "closed";
+    return llm->dest ? cq_fetch_circuit_state(llm->fetch, llm->dest) : "closed";
 }
 
 size_t cq_llm_in_flight(const cq_llm_t *llm)
@@ -282,67 +300,78 @@ size_t cq_llm_peak_in_flight(const cq_llm_t *llm)
     return llm->peak;
 }
 
+/* ---- one call ---- */
+
 /* Ends a call: its callback runs at the next cq_llm_poll. */
 static void cq_llm_finish(cq_llm_call_t *call, cq_err_t err, const char *message)
 {
-    cq_llm_call_reset_transfer(call);
+    cq_llm_unlink(call);
     cq_llm_http_clear(&call->http);
-    call->result.err = err;
-    if (message)
-        cq_strlcpy(call->result.message, message, sizeof(call->result.message));
-    call->next = call->llm->ready;
-    call->llm->ready = call;
-}
-
-static size_t cq_llm_on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    cq_llm_call_t *call = userdata;
-    size_t n = size * nmemb;
-    if (call->reply_len + n > CQ_LLM_REPLY_MAX) {
-        call->reply_too_big = true;
-        return 0; /* aborts the transfer */
+    call->err = err;
+    if (message) {
+        free(call->message);
+        call->message = cq_strdup(message);
     }
-    call->reply = cq_realloc(call->reply, call->reply_len + n + 1);
-    memcpy(call->reply + call->reply_len, ptr, n);
-    call->reply_len += n;
-    call->reply[call->reply_len] = '\0';
-    return n;
+    cq_llm_link(call, CQ_LLM_IN_READY);
 }
 
-static size_t cq_llm_on_header(char *line, size_t size, size_t nmemb, void *userdata)
+/* Whether the server may fall back from the mode the call was built in. */
+static bool cq_llm_may_fall_back(const cq_llm_call_t *call, const cq_llm_reply_t *reply)
 {
-    cq_llm_call_t *call = userdata;
-    size_t n = size * nmemb;
-    static const char name[] = "retry-after:";
-    if (n > sizeof(name) - 1 && strncasecmp(line, name, sizeof(name) - 1) == 0) {
-        size_t len = n - (sizeof(name) - 1);
-        const char *v = line + sizeof(name) - 1;
-        while (len && (*v == ' ' || *v == '\t')) {
-            v++;
-            len--;
-        }
-        while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
-            len--;
-        if (len >= sizeof(call->retry_after))
-            len = sizeof(call->retry_after) - 1;
-        memcpy(call->retry_after, v, len);
-        call->retry_after[len] = '\0';
-    }
-    return n;
+    cq_llm_mode_t next;
+    return reply->format_refused && call->llm->mode_auto &&
+           cq_llm_mode_next((cq_llm_mode_t)call->mode, &next);
 }
 
-/* Starts one HTTP attempt, or ends the call if it cannot be made. */
-static void cq_llm_attempt(cq_llm_call_t *call)
+/* The fetch's question before a retry (cq_fetch_retry_fn): only what the
+ * reply's verdict calls transient is tried again, and not a refused format
+ * the engine can fall back from. */
+static bool cq_llm_retry_check(void *opaque, long status, const char *body, size_t body_len)
 {
-    cq_llm_t *llm = call->llm;
-    if (!cq_breaker_allow(llm->breaker, cq_mono_ms())) {
-        call->result.circuit_open = true;
+    cq_llm_call_t *call = opaque;
+    if (status >= 200 && status <= 299)
+        return false; /* an answer, good or bad: read by the engine */
+    cq_llm_reply_t reply;
+    cq_llm_parse_reply(call->llm->provider, status, NULL, body, body_len, CQ_LLM_TRANSPORT_OK, 0,
+                       &reply);
+    bool retry = reply.verdict == CQ_LLM_RETRY && !cq_llm_may_fall_back(call, &reply);
+    cq_llm_reply_clear(&reply);
+    return retry;
+}
+
+/* The fetch's answer: filed for cq_llm_poll to read (cq_fetch_done_fn). */
+static void cq_llm_fetched(void *opaque, cq_fetch_result_t *res)
+{
+    cq_llm_call_t *call = opaque;
+    call->fcall = NULL;
+    call->attempts += res->attempts;
+    cq_llm_unlink(call);
+    if (res->fail == CQ_FETCH_CIRCUIT_OPEN) {
+        call->circuit_open = true;
         cq_llm_finish(call, CQ_ERR_AI_SERVICE_UNAVAILABLE,
                       "The AI provider's circuit is open after repeated failures");
         return;
     }
+    if (res->err == CQ_ERR_INTERNAL_ERROR || res->fail == CQ_FETCH_REFUSED) {
+        CQ_LOG(CQ_LOG_WARN, "llm", call->schema_name, "%s", res->message);
+        cq_llm_finish(call, CQ_ERR_INTERNAL_ERROR, "cannot start the HTTP transfer");
+        return;
+    }
+    call->status = res->status;
+    call->reply = res->body;
+    call->reply_len = res->body_len;
+    res->body = NULL; /* ours now */
+    call->transport = cq_llm_transport_from_fetch((int)res->fail);
+    cq_llm_link(call, CQ_LLM_IN_FETCHED);
+}
+
+/* Sends the call's request (built first if it has none, or in an older
+ * mode), or ends the call if it cannot be made. */
+static void cq_llm_send(cq_llm_call_t *call)
+{
+    cq_llm_t *llm = call->llm;
     char err[256];
-    /* A retry sends the request it already has, except to Bedrock, whose
+    /* A request is sent again as it is built, except to Bedrock, whose
      * signature is only valid for a few minutes, and except when the
      * engine's structured-output mode moved on since it was built. */
     if (call->http.body && (llm->provider == CQ_LLM_BEDROCK || call->mode != llm->mode)) {
@@ -376,88 +405,44 @@ static void cq_llm_attempt(cq_llm_call_t *call)
             call->user = NULL;
         }
     }
-    CURL *easy = llm->idle_count ? llm->idle[--llm->idle_count] : curl_easy_init();
-    call->easy = easy;
-    struct curl_slist *headers = llm->shared_headers;
-    if (!headers) {
-        for (size_t i = 0; i < call->http.header_count; i++)
-            headers = curl_slist_append(headers, call->http.headers[i]);
-        headers = curl_slist_append(headers, "Expect:");
-        /* OpenAI and Anthropic requests carry the same headers every time:
-         * one list serves every call. Bedrock's carry each call's signature. */
-        if (llm->provider == CQ_LLM_BEDROCK)
-            call->headers = headers;
-        else
-            llm->shared_headers = headers;
-    }
-    if (call->log_ctx.trace.trace_id[0]) {
-        /* The job's trace goes on with a span of its own for this attempt:
-         * the shared list cannot carry it, so the call gets its own. */
-        char tp[CQ_TRACE_HEADER_LEN + 1], line[CQ_TRACE_HEADER_LEN + 16];
-        cq_trace_child(&call->log_ctx.trace, tp);
-        snprintf(line, sizeof(line), "traceparent: %s", tp);
-        if (headers != call->headers) {
-            for (const struct curl_slist *h = headers; h; h = h->next)
-                call->headers = curl_slist_append(call->headers, h->data);
-        }
-        call->headers = curl_slist_append(call->headers, line);
-        headers = call->headers;
-    }
-    cq_llm_http_drop_headers(&call->http); /* curl has its copy */
-    curl_easy_setopt(easy, CURLOPT_URL, call->http.url);
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(easy, CURLOPT_POST, 1L);
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, call->http.body);
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->http.body_len);
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)llm->conf->llm_connect_timeout);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)llm->conf->llm_timeout);
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    const cq_config_t *conf = llm->conf;
+    /* The tries left to this call: the first request's and a repair's
+     * share llm.max_attempts; fallbacks are not counted. */
+    int tries = (int)conf->llm_max_attempts - (call->attempts - call->fallbacks);
+    cq_fetch_request_t req = cq_fetch_request_defaults(llm->fetch);
+    req.method = "POST";
+    req.url = call->http.url;
+    req.headers = (const char *const *)call->http.headers;
+    req.header_count = call->http.header_count;
+    req.body = call->http.body;
+    req.body_len = call->http.body_len;
+    req.body_borrowed = true;
+    req.user_url = false; /* configuration, see the design comment */
+    req.connect_timeout_ms = conf->llm_connect_timeout;
+    req.timeout_ms = conf->llm_timeout;
+    req.max_bytes = (int64_t)CQ_LLM_REPLY_MAX;
+    req.max_attempts = tries > 1 ? tries : 1;
+    req.max_redirects = 0;
+    req.retry_backoff_ms = CQ_LLM_RETRY_BACKOFF_MS;
+    req.retry_after_max_ms = conf->llm_retry_after_max > 0 ? conf->llm_retry_after_max : 30000;
+    req.retry_statuses = NULL;
+    req.retry_check = cq_llm_retry_check;
+    req.retry_transport = true;
     /* Replies are small JSON documents: a small receive buffer keeps
      * thousands of calls in flight cheap (curl's default is 16 KiB). */
-    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 1024L);
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, cq_llm_on_body);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, call);
-    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, cq_llm_on_header);
-    curl_easy_setopt(easy, CURLOPT_HEADERDATA, call);
-    curl_easy_setopt(easy, CURLOPT_PRIVATE, call);
-    call->attempts++;
-    if (curl_multi_add_handle(llm->multi, easy) != CURLM_OK) {
-        cq_llm_finish(call, CQ_ERR_INTERNAL_ERROR, "cannot start the HTTP transfer");
-        return;
-    }
-    call->active = true;
-    call->anext = llm->active;
-    if (llm->active)
-        llm->active->aprev = call;
-    llm->active = call;
-}
-
-static void cq_llm_schedule(cq_llm_call_t *call, int64_t delay_ms)
-{
-    cq_llm_call_reset_transfer(call);
-    call->retry_at = cq_mono_ms() + delay_ms;
-    call->next = call->llm->timers;
-    call->llm->timers = call;
-}
-
-static int64_t cq_llm_backoff(cq_llm_t *llm, int attempt)
-{
-    int64_t base = 500,
-            cap = llm->conf->llm_retry_after_max > 0 ? llm->conf->llm_retry_after_max : 30000;
-    int64_t delay = base;
-    for (int i = 1; i < attempt && delay < cap; i++)
-        delay *= 2;
-    if (delay > cap)
-        delay = cap;
-    return delay / 2 + (int64_t)(rand_r(&llm->seed) % (unsigned int)(delay / 2 + 1));
-}
-
-static cq_llm_transport_t cq_llm_transport_class(CURLcode code, bool too_big)
-{
-    if (too_big)
-        return CQ_LLM_TRANSPORT_TOO_LARGE;
-    return cq_llm_transport_from_curl((int)code);
+    req.buffer_size = 1024;
+    req.log_id = NULL;            /* the job's id is in the log context */
+    req.log_ctx = &call->log_ctx; /* the call's, kept until it is freed */
+    cq_llm_link(call, CQ_LLM_IN_ACTIVE);
+    call->fcall = cq_fetch_start(llm->fetch, &req, cq_llm_fetched, call);
+    /* The fetch copied the URL and the header lines (they hold keys:
+     * wiped by the clear); it keeps borrowing the body. */
+    char *body = call->http.body;
+    size_t body_len = call->http.body_len;
+    call->http.body = NULL;
+    cq_llm_http_clear(&call->http);
+    call->http.body = body;
+    call->http.body_len = body_len;
 }
 
 /* Writes a short list of validation errors for the repair prompt. */
@@ -476,7 +461,6 @@ static char *cq_llm_describe_errors(const cq_schema_errors_t *errors)
  * answer and what was wrong with it. */
 static void cq_llm_repair(cq_llm_call_t *call)
 {
-    cq_llm_call_reset_transfer(call);
     if (!call->user)
         call->user = cq_llm_request_user(call->http.body);
     cq_llm_http_clear(&call->http);
@@ -484,28 +468,43 @@ static void cq_llm_repair(cq_llm_call_t *call)
         cq_llm_finish(call, CQ_ERR_INTERNAL_ERROR, "cannot rebuild the request for a repair");
         return;
     }
-    cq_llm_attempt(call);
+    cq_llm_send(call);
 }
 
-static void cq_llm_on_done(cq_llm_call_t *call, CURLcode code)
+/* Asks for a repair once; after that the answer fails the call. */
+static void cq_llm_repair_or_fail(cq_llm_call_t *call, char *note, const cq_llm_reply_t *reply,
+                                  const char *fail_message)
+{
+    if (call->repaired) {
+        free(note);
+        cq_llm_finish(call, CQ_ERR_INVALID_AI_RESPONSE, fail_message);
+        return;
+    }
+    call->repaired = true;
+    free(call->repair_note);
+    free(call->previous_answer);
+    call->repair_note = note;
+    call->previous_answer = cq_strdup(reply->raw_text ? reply->raw_text : "");
+    cq_llm_repair(call);
+}
+
+/* Reads the fetch's answer: finish, fall back, or repair. */
+static void cq_llm_on_reply(cq_llm_call_t *call)
 {
     cq_llm_t *llm = call->llm;
-    long status = 0;
-    curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
     cq_llm_reply_t reply;
-    memset(&reply, 0, sizeof(reply));
-    cq_llm_parse_reply(llm->provider, status, call->retry_after[0] ? call->retry_after : NULL,
-                       call->reply, call->reply_len,
-                       (int)cq_llm_transport_class(code, call->reply_too_big),
-                       llm->conf->llm_retry_after_max, &reply);
-    call->result.prompt_tokens += reply.prompt_tokens;
-    call->result.completion_tokens += reply.completion_tokens;
+    cq_llm_parse_reply(llm->provider, call->status, NULL, call->reply, call->reply_len,
+                       (int)call->transport, llm->conf->llm_retry_after_max, &reply);
+    free(call->reply);
+    call->reply = NULL;
+    call->reply_len = 0;
+    call->prompt_tokens += reply.prompt_tokens;
+    call->completion_tokens += reply.completion_tokens;
     if (reply.model && !call->model)
         call->model = cq_strdup(reply.model);
-    int64_t now = cq_mono_ms();
     const char *id = call->schema_name;
     cq_llm_mode_t next;
-    if (reply.format_refused && llm->mode_auto && cq_llm_mode_next(call->mode, &next)) {
+    if (cq_llm_may_fall_back(call, &reply) && cq_llm_mode_next((cq_llm_mode_t)call->mode, &next)) {
         if (llm->mode == (cq_llm_mode_t)call->mode) {
             llm->mode = next;
             CQ_LOG(CQ_LOG_WARN, "llm", id,
@@ -513,11 +512,8 @@ static void cq_llm_on_done(cq_llm_call_t *call, CURLcode code)
                    cq_llm_provider_name(llm->provider), cq_llm_mode_name(call->mode), reply.message,
                    reply.provider_text, cq_llm_mode_name(next));
         }
-        /* The server answered: it is up (and a half-open breaker's trial ends). */
-        cq_breaker_record(llm->breaker, true, now);
         call->fallbacks++;
-        cq_llm_call_reset_transfer(call);
-        cq_llm_attempt(call); /* rebuilt in the engine's mode */
+        cq_llm_send(call); /* rebuilt in the engine's mode */
         cq_llm_reply_clear(&reply);
         return;
     }
@@ -525,59 +521,33 @@ static void cq_llm_on_done(cq_llm_call_t *call, CURLcode code)
     const char *said = reply.provider_text[0] ? reply.provider_text : "-";
     switch (reply.verdict) {
     case CQ_LLM_OK: {
-        cq_breaker_record(llm->breaker, true, now);
         cq_schema_errors_t errors;
         memset(&errors, 0, sizeof(errors));
         if (call->check(call->opaque, reply.content, &errors)) {
             call->content = json_incref(reply.content);
             cq_llm_finish(call, CQ_ERR_OK, NULL);
-        } else if (!call->repaired) {
-            call->repaired = true;
-            free(call->repair_note);
-            free(call->previous_answer);
-            call->repair_note = cq_llm_describe_errors(&errors);
-            call->previous_answer = cq_strdup(reply.raw_text ? reply.raw_text : "");
-            CQ_LOG(CQ_LOG_INFO, "llm", id, "answer broke the schema (%s); asking for a repair",
-                   call->repair_note);
-            cq_llm_repair(call);
         } else {
             char *why = cq_llm_describe_errors(&errors);
             char msg[256];
             snprintf(msg, sizeof(msg), "The AI answer broke the result schema twice: %s", why);
-            free(why);
-            cq_llm_finish(call, CQ_ERR_INVALID_AI_RESPONSE, msg);
+            if (!call->repaired)
+                CQ_LOG(CQ_LOG_INFO, "llm", id, "answer broke the schema (%s); asking for a repair",
+                       why);
+            cq_llm_repair_or_fail(call, why, &reply, msg);
         }
         cq_schema_errors_clear(&errors);
         break;
     }
     case CQ_LLM_INVALID:
-        cq_breaker_record(llm->breaker, true, now);
-        if (!call->repaired) {
-            call->repaired = true;
-            free(call->repair_note);
-            free(call->previous_answer);
-            call->repair_note = cq_strdup(reply.message);
-            call->previous_answer = cq_strdup(reply.raw_text ? reply.raw_text : "");
+        if (!call->repaired)
             CQ_LOG(CQ_LOG_INFO, "llm", id, "unusable answer (%s); asking for a repair",
                    reply.message);
-            cq_llm_repair(call);
-        } else {
-            cq_llm_finish(call, CQ_ERR_INVALID_AI_RESPONSE, reply.message);
-        }
+        cq_llm_repair_or_fail(call, cq_strdup(reply.message), &reply, reply.message);
         break;
-    case CQ_LLM_RETRY:
-        cq_breaker_record(llm->breaker, false, now);
-        if (call->attempts - call->fallbacks < llm->conf->llm_max_attempts) {
-            int64_t delay = reply.retry_after_ms >= 0 ? reply.retry_after_ms
-                                                      : cq_llm_backoff(llm, call->attempts);
-            CQ_LOG(CQ_LOG_INFO, "llm", id, "attempt %d: %s (server said: %s); retrying in %lld ms",
-                   call->attempts, reply.message, said, (long long)delay);
-            cq_llm_schedule(call, delay);
-        } else {
-            CQ_LOG(CQ_LOG_WARN, "llm", id, "attempt %d: %s (server said: %s); giving up",
-                   call->attempts, reply.message, said);
-            cq_llm_finish(call, reply.err, reply.message);
-        }
+    case CQ_LLM_RETRY: /* the fetch made every try it had */
+        CQ_LOG(CQ_LOG_WARN, "llm", id, "attempt %d: %s (server said: %s); giving up",
+               call->attempts, reply.message, said);
+        cq_llm_finish(call, reply.err, reply.message);
         break;
     case CQ_LLM_FAIL:
         CQ_LOG(CQ_LOG_WARN, "llm", id, "%s (server said: %s)", reply.message, said);
@@ -592,6 +562,7 @@ void cq_llm_call(cq_llm_t *llm, const char *system, const char *user, const char
 {
     cq_llm_call_t *call = cq_calloc(1, sizeof(*call));
     call->llm = llm;
+    call->where = CQ_LLM_IN_NONE;
     call->system = system;
     call->user = cq_strdup(user);
     call->schema_name = cq_strdup(schema_name);
@@ -607,36 +578,55 @@ void cq_llm_call(cq_llm_t *llm, const char *system, const char *user, const char
     if (llm->provider == CQ_LLM_BUILTIN)
         cq_llm_finish(call, CQ_ERR_INTERNAL_ERROR, "the builtin engine makes no LLM calls");
     else
-        cq_llm_attempt(call);
+        cq_llm_send(call);
 }
 
-/* Callbacks one poll runs at most: thousands of calls can end together,
- * and each callback checks and stores an answer; the rest wait for the
- * next poll (which then does not wait), so the caller's loop keeps
- * serving its other events in between. */
-#define CQ_LLM_DELIVER_MAX 32
+/* ---- the loop's side ---- */
+
+/* Reads up to CQ_LLM_DELIVER_MAX replies the fetch filed, oldest first,
+ * each in the context of the job that made the call (its retry and
+ * failure lines name the job; a repair's request carries its trace). */
+static void cq_llm_read(cq_llm_t *llm)
+{
+    for (int n = 0; llm->lists[CQ_LLM_IN_FETCHED] && n < CQ_LLM_DELIVER_MAX; n++) {
+        cq_llm_call_t *call = llm->lists[CQ_LLM_IN_FETCHED];
+        cq_llm_unlink(call);
+        cq_log_ctx_t outer = *cq_log_ctx();
+        cq_log_ctx_set(&call->log_ctx);
+        cq_llm_on_reply(call);
+        cq_log_ctx_set(&outer);
+    }
+}
 
 static void cq_llm_deliver(cq_llm_t *llm)
 {
-    for (int n = 0; llm->ready && n < CQ_LLM_DELIVER_MAX; n++) {
-        cq_llm_call_t *call = llm->ready;
-        llm->ready = call->next;
+    for (int n = 0; llm->lists[CQ_LLM_IN_READY] && n < CQ_LLM_DELIVER_MAX; n++) {
+        cq_llm_call_t *call = llm->lists[CQ_LLM_IN_READY];
+        /* The analyzer does not see unlink rewrite the list head. */
+        cq_llm_unlink(call); /* NOLINT(clang-analyzer-unix.Malloc) */
         llm->in_flight--;
-        call->result.content = call->content;
-        call->result.provider = cq_llm_provider_name(llm->provider);
-        call->result.model = call->model ? call->model : llm->conf->llm_model;
-        call->result.attempts = call->attempts;
-        call->result.latency_ms = cq_mono_ms() - call->started_ms;
-        if (!call->result.circuit_open) {
+        cq_llm_result_t result = {
+            .err = call->err,
+            .circuit_open = call->circuit_open,
+            .content = call->content,
+            .provider = cq_llm_provider_name(llm->provider),
+            .model = call->model ? call->model : llm->conf->llm_model,
+            .attempts = call->attempts,
+            .prompt_tokens = call->prompt_tokens,
+            .completion_tokens = call->completion_tokens,
+            .latency_ms = cq_mono_ms() - call->started_ms,
+        };
+        cq_strlcpy(result.message, call->message ? call->message : "", sizeof(result.message));
+        if (!result.circuit_open) {
             char labels[96];
-            snprintf(labels, sizeof(labels), "provider=\"%s\",outcome=\"%s\"",
-                     call->result.provider, call->result.err == CQ_ERR_OK ? "ok" : "error");
-            cq_histo_observe(llm->call_seconds, labels, (double)call->result.latency_ms / 1000.0);
+            snprintf(labels, sizeof(labels), "provider=\"%s\",outcome=\"%s\"", result.provider,
+                     result.err == CQ_ERR_OK ? "ok" : "error");
+            cq_histo_observe(llm->call_seconds, labels, (double)result.latency_ms / 1000.0);
         }
         /* The callback runs in the context of the job that made the call. */
         cq_log_ctx_t outer = *cq_log_ctx();
         cq_log_ctx_set(&call->log_ctx);
-        call->done(call->opaque, &call->result);
+        call->done(call->opaque, &result);
         cq_log_ctx_set(&outer);
         cq_llm_call_free(call);
     }
@@ -649,60 +639,10 @@ void cq_llm_poll(cq_llm_t *llm, int timeout_ms)
 
 void cq_llm_poll_fds(cq_llm_t *llm, int timeout_ms, const int *fds, size_t fd_count)
 {
-    if (!llm->multi) {
-        cq_llm_deliver(llm);
-        return;
+    if (llm->fetch) {
+        bool due = llm->lists[CQ_LLM_IN_FETCHED] || llm->lists[CQ_LLM_IN_READY];
+        cq_fetch_poll_fds(llm->fetch, due ? 0 : timeout_ms, fds, fd_count);
     }
-    int64_t now = cq_mono_ms();
-    int64_t wait = timeout_ms;
-    for (cq_llm_call_t **pp = &llm->timers; *pp;) {
-        cq_llm_call_t *call = *pp;
-        if (call->retry_at <= now) {
-            *pp = call->next;
-            call->next = NULL;
-            cq_llm_attempt(call);
-        } else {
-            if (call->retry_at - now < wait)
-                wait = call->retry_at - now;
-            pp = &call->next;
-        }
-    }
-    if (llm->ready || llm->more_done)
-        wait = 0;
-    int running = 0;
-    curl_multi_perform(llm->multi, &running);
-    if (wait > 0 && running > 0) {
-        struct curl_waitfd extra[8];
-        unsigned int n = 0;
-        for (size_t i = 0; i < fd_count && n < 8; i++)
-            if (fds[i] >= 0)
-                extra[n++] = (struct curl_waitfd){.fd = fds[i], .events = CURL_WAIT_POLLIN};
-        curl_multi_poll(llm->multi, n ? extra : NULL, n, (int)wait, NULL);
-    } else if (wait > 0) {
-        /* Only retry timers are pending: wait for the first (or the caller's fds). */
-        struct pollfd pfds[8];
-        nfds_t n = 0;
-        for (size_t i = 0; i < fd_count && n < 8; i++)
-            if (fds[i] >= 0)
-                pfds[n++] = (struct pollfd){.fd = fds[i], .events = POLLIN};
-        poll(pfds, n, (int)wait);
-    }
-    curl_multi_perform(llm->multi, &running);
-    /* Each finished transfer's reply is parsed and checked here: like the
-     * callbacks, at most CQ_LLM_DELIVER_MAX per poll (curl keeps the rest). */
-    int left = 0, handled = 0;
-    CURLMsg *msg;
-    while (handled < CQ_LLM_DELIVER_MAX && (msg = curl_multi_info_read(llm->multi, &left))) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        cq_llm_call_t *call = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
-        cq_log_ctx_t outer = *cq_log_ctx(); /* its retry and failure lines name the job */
-        cq_log_ctx_set(&call->log_ctx);
-        cq_llm_on_done(call, msg->data.result);
-        cq_log_ctx_set(&outer);
-        handled++;
-    }
-    llm->more_done = left > 0;
+    cq_llm_read(llm);
     cq_llm_deliver(llm);
 }

@@ -20,7 +20,6 @@
 #include "cq_sigv4.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,7 +138,6 @@ void cq_llm_http_clear(cq_llm_http_t *http)
     free(http->headers);
     free(http->url);
     free(http->body);
-    free(http->aws_sigv4);
     memset(http, 0, sizeof(*http));
 }
 
@@ -356,6 +354,29 @@ static cq_err_t cq_llm_sign_bedrock(const cq_config_t *conf, cq_llm_http_t *http
     return CQ_ERR_OK;
 }
 
+char *cq_llm_base_url(const cq_config_t *conf, cq_llm_provider_t p, char *errstr,
+                      size_t errstr_size)
+{
+    if (p == CQ_LLM_OPENAI)
+        return cq_llm_base(conf, CQ_LLM_OPENAI_BASE, errstr, errstr_size);
+    if (p == CQ_LLM_ANTHROPIC)
+        return cq_llm_base(conf, CQ_LLM_ANTHROPIC_BASE, errstr, errstr_size);
+    if (p != CQ_LLM_BEDROCK) {
+        cq_errstr_set(errstr, errstr_size, "provider \"%s\" makes no HTTP request",
+                      cq_llm_provider_name(p));
+        return NULL;
+    }
+    if (!cq_llm_region_ok(conf->llm_aws_region)) {
+        cq_errstr_set(errstr, errstr_size, "llm.aws_region \"%s\" is not a region name",
+                      conf->llm_aws_region ? conf->llm_aws_region : "");
+        return NULL;
+    }
+    char *fallback = cq_asprintf("https://bedrock-runtime.%s.amazonaws.com", conf->llm_aws_region);
+    char *base = cq_llm_base(conf, fallback, errstr, errstr_size);
+    free(fallback);
+    return base;
+}
+
 cq_err_t cq_llm_build_request(const cq_config_t *conf, cq_llm_provider_t p,
                               const cq_llm_prompt_t *prompt, cq_llm_http_t *out, char *errstr,
                               size_t errstr_size)
@@ -418,23 +439,15 @@ cq_err_t cq_llm_build_request(const cq_config_t *conf, cq_llm_provider_t p,
         goto out_free;
     }
 
+    if (!(base = cq_llm_base_url(conf, p, errstr, errstr_size)))
+        goto out_free;
     if (p == CQ_LLM_OPENAI) {
-        if (!(base = cq_llm_base(conf, CQ_LLM_OPENAI_BASE, errstr, errstr_size)))
-            goto out_free;
         out->url = cq_asprintf("%s/chat/completions", base);
         body = cq_llm_body_openai(conf, prompt, mode, schema, name, &bad);
     } else if (p == CQ_LLM_ANTHROPIC) {
-        if (!(base = cq_llm_base(conf, CQ_LLM_ANTHROPIC_BASE, errstr, errstr_size)))
-            goto out_free;
         out->url = cq_asprintf("%s/v1/messages", base);
         body = cq_llm_body_anthropic(conf, prompt, mode, schema, name, false, &bad);
     } else {
-        char *fallback =
-            cq_asprintf("https://bedrock-runtime.%s.amazonaws.com", conf->llm_aws_region);
-        base = cq_llm_base(conf, fallback, errstr, errstr_size);
-        free(fallback);
-        if (!base)
-            goto out_free;
         char *id = cq_llm_urlencode(model);
         out->url = cq_asprintf("%s/model/%s/invoke", base, id);
         free(id);

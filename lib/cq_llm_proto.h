@@ -66,10 +66,6 @@ typedef struct {
     size_t body_len;
     char **headers; /* "Name: value" lines (API keys included: never log them) */
     size_t header_count;
-    /* A CURLOPT_AWS_SIGV4 provider string when the engine must have curl
-     * sign the request. Always NULL: Bedrock requests come signed (see
-     * cq_sigv4.h: libcurl 7.88 mis-signs Bedrock paths). */
-    char *aws_sigv4;
 } cq_llm_http_t;
 
 /* Frees what http holds and zeroes it; safe on a zeroed or cleared struct. */
@@ -89,6 +85,14 @@ typedef struct {
     cq_llm_mode_t mode;
 } cq_llm_prompt_t;
 
+/* The base URL requests of provider p go to (llm.base_url without
+ * trailing '/', or the provider's public endpoint), for the engine to know
+ * its destination before the first call. Caller frees. NULL with errstr
+ * (CQ_ERR_CONFIG's cases of cq_llm_build_request: not http(s), a query,
+ * a bad Bedrock region, the builtin provider). */
+char *cq_llm_base_url(const cq_config_t *conf, cq_llm_provider_t p, char *errstr,
+                      size_t errstr_size);
+
 /* Builds the request for provider p from the llm.* config (base_url,
  * api_key, model, aws_region, max_tokens). out is overwritten; on success
  * the caller clears it. Bedrock requests are signed here with the
@@ -102,8 +106,8 @@ cq_err_t cq_llm_build_request(const cq_config_t *conf, cq_llm_provider_t p,
                               const cq_llm_prompt_t *prompt, cq_llm_http_t *out, char *errstr,
                               size_t errstr_size);
 
-/* How a call ended below HTTP; the engine maps its curl result with
- * cq_llm_transport_from_curl() and passes it to cq_llm_parse_reply(). */
+/* How a call ended below HTTP; the engine maps the fetch layer's result
+ * with cq_llm_transport_from_fetch() and passes it to cq_llm_parse_reply(). */
 typedef enum {
     CQ_LLM_TRANSPORT_OK = 0,    /* an HTTP reply arrived */
     CQ_LLM_TRANSPORT_TIMEOUT,   /* connect or total timeout: retry */
@@ -114,8 +118,8 @@ typedef enum {
     CQ_LLM_TRANSPORT_OTHER,     /* anything else: retry */
 } cq_llm_transport_t;
 
-/* Classifies a CURLcode (passed as int: no curl types in our headers). */
-cq_llm_transport_t cq_llm_transport_from_curl(int curl_code);
+/* Classifies how a fetch call ended (a cq_fetch_fail_t, passed as int). */
+cq_llm_transport_t cq_llm_transport_from_fetch(int fetch_fail);
 /* "ok", "timeout", "connect", ... for messages. */
 const char *cq_llm_transport_name(cq_llm_transport_t t);
 

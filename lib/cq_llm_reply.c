@@ -16,11 +16,11 @@
  *
  * Stateless; any thread. Nothing here logs.
  */
+#include "cq_fetch.h"
 #include "cq_llm_proto.h"
 #include "cq_llm_schema.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,39 +40,22 @@ void cq_llm_reply_clear(cq_llm_reply_t *reply)
 
 /* ---- transport --------------------------------------------------------- */
 
-cq_llm_transport_t cq_llm_transport_from_curl(int curl_code)
+cq_llm_transport_t cq_llm_transport_from_fetch(int fetch_fail)
 {
-    switch ((CURLcode)curl_code) {
-    case CURLE_OK:
+    switch ((cq_fetch_fail_t)fetch_fail) {
+    case CQ_FETCH_OK:
         return CQ_LLM_TRANSPORT_OK;
-    case CURLE_OPERATION_TIMEDOUT:
+    case CQ_FETCH_TIMEOUT:
         return CQ_LLM_TRANSPORT_TIMEOUT;
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_QUIC_CONNECT_ERROR:
+    case CQ_FETCH_CONNECT:
         return CQ_LLM_TRANSPORT_CONNECT;
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-    case CURLE_HTTP3:
+    case CQ_FETCH_RESET:
         return CQ_LLM_TRANSPORT_RESET;
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_CRL_BADFILE:
+    case CQ_FETCH_TLS:
         return CQ_LLM_TRANSPORT_TLS;
-    /* The engine's write callback refuses data only past CQ_LLM_REPLY_MAX. */
-    case CURLE_FILESIZE_EXCEEDED:
-    case CURLE_WRITE_ERROR:
+    case CQ_FETCH_TOO_LARGE:
         return CQ_LLM_TRANSPORT_TOO_LARGE;
-    default:
+    default: /* refused, circuit open, redirects: the engine handles the first two itself */
         return CQ_LLM_TRANSPORT_OTHER;
     }
 }

@@ -254,6 +254,64 @@ static void test_fetch_retries_5xx_then_succeeds(void **state)
     free(url);
 }
 
+/* A caller's retry_check judges the response, body included (the LLM
+ * engine: a 500 that refuses a request format is final). */
+static int retry_questions;
+
+static bool retry_unless_oops(void *opaque, long status, const char *body, size_t body_len)
+{
+    retry_questions++;
+    return status >= 500 && !(body_len == 4 && strcmp(body, "oops") == 0);
+}
+
+static bool retry_always(void *opaque, long status, const char *body, size_t body_len)
+{
+    return status >= 500;
+}
+
+static void test_fetch_retry_check_judges_the_body(void **state)
+{
+    fixture_t *f = *state;
+    char *url = url_of(&f->v4, "/fail"); /* 500 "oops" */
+    char dest[64];
+    snprintf(dest, sizeof(dest), "127.0.0.1:%d", f->v4.port);
+    cq_fetch_request_t req = user_get(f, url);
+    req.max_attempts = 3;
+    req.retry_check = retry_unless_oops;
+    outcome_t o;
+    for (int i = 0; i < 4; i++) { /* more than fetch.breaker_failures = 3 */
+        retry_questions = 0;
+        run(f->fetch, &req, &o);
+        assert_int_equal(o.status, 500);
+        assert_int_equal(o.attempts, 1);
+        assert_int_equal(retry_questions, 1);
+    }
+    /* Final answers count as the server answering: the circuit stays closed. */
+    assert_string_equal(cq_fetch_circuit_state(f->fetch, dest), "closed");
+    req.retry_check = retry_always;
+    run(f->fetch, &req, &o);
+    assert_int_equal(o.attempts, 3);
+    assert_string_equal(cq_fetch_circuit_state(f->fetch, dest), "open");
+    free(url);
+}
+
+/* A destination from configuration gets its own breaker thresholds. */
+static void test_fetch_set_breaker_per_destination(void **state)
+{
+    fixture_t *f = *state;
+    char *url = url_of(&f->v4, "/fail");
+    char dest[64];
+    snprintf(dest, sizeof(dest), "127.0.0.1:%d", f->v4.port);
+    cq_fetch_set_breaker(f->fetch, dest, 1, 60000);
+    cq_fetch_request_t req = user_get(f, url);
+    req.max_attempts = 1;
+    outcome_t o;
+    run(f->fetch, &req, &o);
+    assert_int_equal(o.status, 500);
+    assert_string_equal(cq_fetch_circuit_state(f->fetch, dest), "open"); /* 1, not 3 */
+    free(url);
+}
+
 static void test_fetch_honours_retry_after(void **state)
 {
     fixture_t *f = *state;
@@ -314,6 +372,18 @@ static void test_fetch_post_and_see_other(void **state)
     run(f->fetch, &req, &o);
     assert_int_equal(o.status, 200);
     assert_string_equal(o.body, "POST abc");
+    /* A borrowed body is sent the same, from the caller's buffer. */
+    char *mine = strdup("borrowed");
+    req.body = mine;
+    req.body_len = strlen(mine);
+    req.body_borrowed = true;
+    run(f->fetch, &req, &o);
+    assert_string_equal(o.body, "POST borrowed");
+    assert_string_equal(mine, "borrowed"); /* left as it was, not freed */
+    free(mine);
+    req.body = "abc";
+    req.body_len = 3;
+    req.body_borrowed = false;
     free(url);
     /* 303 after a POST continues with a GET, without the body. */
     url = url_of(&f->v4, "/see-other");
@@ -672,6 +742,8 @@ int main(void)
         T(test_fetch_size_cap_cuts_body),
         T(test_fetch_timeout_fails_the_call),
         T(test_fetch_retries_5xx_then_succeeds),
+        T(test_fetch_retry_check_judges_the_body),
+        T(test_fetch_set_breaker_per_destination),
         T(test_fetch_honours_retry_after),
         T(test_fetch_follows_redirect_chain),
         T(test_fetch_post_and_see_other),

@@ -56,11 +56,34 @@ static void test_fetch_dest_table_stays_bounded(void **state)
     cq_fetch_dests_destroy(dests);
 }
 
+/* A configured destination keeps its own thresholds and is never swept. */
+static void test_fetch_dest_configured_keeps_its_breaker(void **state)
+{
+    cq_fetch_dests_t *dests = cq_fetch_dests_new(1, 60000, 4);
+    cq_fetch_dests_configure(dests, "llm.example:443", 3, 60000);
+    char name[32];
+    for (int i = 0; i < 100; i++) {
+        snprintf(name, sizeof(name), "site%d.example:443", i);
+        cq_fetch_dests_release(cq_fetch_dests_acquire(dests, name));
+        assert_true(cq_fetch_dests_count(dests) <= 4);
+    }
+    cq_fetch_dest_t *llm = cq_fetch_dests_acquire(dests, "llm.example:443");
+    cq_breaker_record(cq_fetch_dest_breaker(llm), false, 0);
+    cq_breaker_record(cq_fetch_dest_breaker(llm), false, 0);
+    /* Two failures open the table's breakers (1), not this one (3). */
+    assert_string_equal(cq_fetch_dests_state(dests, "llm.example:443"), "closed");
+    cq_breaker_record(cq_fetch_dest_breaker(llm), false, 0);
+    assert_string_equal(cq_fetch_dests_state(dests, "llm.example:443"), "open");
+    cq_fetch_dests_release(llm);
+    cq_fetch_dests_destroy(dests);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fetch_dest_one_breaker_per_name),
         cmocka_unit_test(test_fetch_dest_table_stays_bounded),
+        cmocka_unit_test(test_fetch_dest_configured_keeps_its_breaker),
     };
     return cmocka_run_group_tests_name("fetch_dest", tests, NULL, NULL);
 }

@@ -12,12 +12,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "cq_embedded.h"
+#include "cq_fetch.h"
 #include "cq_llm_proto.h"
 
 typedef struct {
@@ -135,7 +135,6 @@ static void test_llm_proto_openai_request(void **state)
     assert_string_equal(http.url, "https://api.openai.com/v1/chat/completions");
     assert_string_equal(header(&http, "Authorization"), "Bearer sk-test");
     assert_string_equal(header(&http, "Content-Type"), "application/json");
-    assert_null(http.aws_sigv4);
 
     json_t *body = body_of(&http);
     assert_string_equal(at_str(body, "model"), "gpt-4o-mini");
@@ -282,7 +281,6 @@ static void test_llm_proto_bedrock_request(void **state)
     assert_non_null(strstr(auth, "SignedHeaders=accept;content-type;host;x-amz-date;"
                                  "x-amz-security-token"));
     assert_null(header(&http, "x-api-key"));
-    assert_null(http.aws_sigv4); /* signed here, not by curl */
     json_t *body = body_of(&http);
     assert_string_equal(at_str(body, "anthropic_version"), "bedrock-2023-05-31");
     assert_null(at(body, "model"));
@@ -618,18 +616,15 @@ static void test_llm_proto_spend_limits_fail(void **state)
 
 static void test_llm_proto_transport_failures(void **state)
 {
-    assert_int_equal(cq_llm_transport_from_curl(CURLE_OK), CQ_LLM_TRANSPORT_OK);
-    assert_int_equal(cq_llm_transport_from_curl(CURLE_OPERATION_TIMEDOUT),
-                     CQ_LLM_TRANSPORT_TIMEOUT);
-    assert_int_equal(cq_llm_transport_from_curl(CURLE_COULDNT_CONNECT), CQ_LLM_TRANSPORT_CONNECT);
-    assert_int_equal(cq_llm_transport_from_curl(CURLE_COULDNT_RESOLVE_HOST),
-                     CQ_LLM_TRANSPORT_CONNECT);
-    assert_int_equal(cq_llm_transport_from_curl(CURLE_RECV_ERROR), CQ_LLM_TRANSPORT_RESET);
-    assert_int_equal(cq_llm_transport_from_curl(CURLE_GOT_NOTHING), CQ_LLM_TRANSPORT_RESET);
-    assert_int_equal(cq_llm_transport_from_curl(CURLE_PEER_FAILED_VERIFICATION),
-                     CQ_LLM_TRANSPORT_TLS);
-    assert_int_equal(cq_llm_transport_from_curl(CURLE_WRITE_ERROR), CQ_LLM_TRANSPORT_TOO_LARGE);
-    assert_int_equal(cq_llm_transport_from_curl(CURLE_OUT_OF_MEMORY), CQ_LLM_TRANSPORT_OTHER);
+    assert_int_equal(cq_llm_transport_from_fetch(CQ_FETCH_OK), CQ_LLM_TRANSPORT_OK);
+    assert_int_equal(cq_llm_transport_from_fetch(CQ_FETCH_TIMEOUT), CQ_LLM_TRANSPORT_TIMEOUT);
+    assert_int_equal(cq_llm_transport_from_fetch(CQ_FETCH_CONNECT), CQ_LLM_TRANSPORT_CONNECT);
+    assert_int_equal(cq_llm_transport_from_fetch(CQ_FETCH_RESET), CQ_LLM_TRANSPORT_RESET);
+    assert_int_equal(cq_llm_transport_from_fetch(CQ_FETCH_TLS), CQ_LLM_TRANSPORT_TLS);
+    assert_int_equal(cq_llm_transport_from_fetch(CQ_FETCH_TOO_LARGE), CQ_LLM_TRANSPORT_TOO_LARGE);
+    assert_int_equal(cq_llm_transport_from_fetch(CQ_FETCH_REDIRECTS), CQ_LLM_TRANSPORT_OTHER);
+    assert_int_equal(cq_llm_transport_from_fetch(CQ_FETCH_OTHER), CQ_LLM_TRANSPORT_OTHER);
+    assert_int_equal(cq_llm_transport_from_fetch(99), CQ_LLM_TRANSPORT_OTHER);
 
     static const struct {
         cq_llm_transport_t t;

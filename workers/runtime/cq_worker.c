@@ -265,8 +265,8 @@ static void cq_worker_destroy(cq_worker_t *w)
      * jobs first: an engine's state may cancel its calls on the fetch. */
     while (w->live)
         cq_job_free(w->live);
+    cq_llm_destroy(w->llm); /* cancels its calls in the fetch */
     cq_fetch_destroy(w->fetch);
-    cq_llm_destroy(w->llm);
     w->retries = NULL;
     cq_worker_plan_free(w->ops, w->op_count);
     cq_offsets_destroy(w->offsets);
@@ -360,7 +360,11 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
         cq_errstr_set(err, err_size, "avro: %s", e);
         return false;
     }
-    if (!(w->llm = cq_llm_new(w->conf, e, sizeof(e)))) {
+    if (!(w->fetch = cq_fetch_new(w->conf, e, sizeof(e)))) {
+        cq_errstr_set(err, err_size, "fetch: %s", e);
+        return false;
+    }
+    if (!(w->llm = cq_llm_new(w->conf, w->fetch, e, sizeof(e)))) {
         cq_errstr_set(err, err_size, "llm: %s", e);
         return false;
     }
@@ -381,10 +385,6 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
         }
         CQ_LOG(CQ_LOG_INFO, "worker", NULL, "LLM provider %s, model %s", cq_llm_provider(w->llm),
                w->conf->llm_model);
-    }
-    if (!(w->fetch = cq_fetch_new(w->conf, e, sizeof(e)))) {
-        cq_errstr_set(err, err_size, "fetch: %s", e);
-        return false;
     }
     if (!(w->store = cq_store_new(w->conf, e, sizeof(e)))) {
         cq_errstr_set(err, err_size, "redis: %s", e);
@@ -568,9 +568,7 @@ static void cq_worker_loop(cq_worker_t *w)
         bool llm_busy = cq_llm_in_flight(w->llm) > 0;
         bool fetch_busy = cq_fetch_in_flight(w->fetch) > 0;
         int64_t t = timeout > 0 ? cq_worker_now_us() : 0;
-        if (llm_busy) {
-            if (fetch_busy)
-                cq_fetch_poll(w->fetch, 0);
+        if (llm_busy) { /* the LLM's calls are fetch calls: this drives them all */
             cq_llm_poll_fds(w->llm, timeout, fds, CQ_ARRAY_SIZE(fds));
         } else if (fetch_busy) {
             cq_fetch_poll_fds(w->fetch, timeout, fds, CQ_ARRAY_SIZE(fds));
@@ -605,12 +603,13 @@ static void cq_worker_loop(cq_worker_t *w)
         cq_kafka_consumer_poll(w->consumer, 0, &msg); /* keeps the group session alive */
         if (msg) /* fetched before the pause took effect: left for redelivery */
             cq_kafka_msg_destroy(msg);
-        if (cq_fetch_in_flight(w->fetch) > 0)
-            cq_fetch_poll(w->fetch, 0);
-        if (cq_llm_in_flight(w->llm) > 0)
+        if (cq_llm_in_flight(w->llm) > 0) { /* drives every fetch call too */
             cq_llm_poll(w->llm, wait < 10 ? (wait > 0 ? wait : 0) : 10);
-        else
+        } else {
+            if (cq_fetch_in_flight(w->fetch) > 0)
+                cq_fetch_poll(w->fetch, 0);
             cq_kafka_producer_poll(w->producer, wait < 10 ? (wait > 0 ? wait : 0) : 10);
+        }
     }
     int64_t flush_until = cq_mono_ms() + 10000;
     while (cq_kafka_producer_outq_len(w->producer) > 0 && cq_mono_ms() < flush_until)
