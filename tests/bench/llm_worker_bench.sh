@@ -44,7 +44,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 "$BIN/coachq-alignment-worker" -o kafka.bootstrap.servers=127.0.0.1:$KPORT -o redis.port=$RPORT \
     -o llm.provider=openai -o "llm.base_url=http://127.0.0.1:$PORT/v1" -o llm.api_key=bench \
     -o llm.model=bench -o "worker.max_in_flight=$CAP" -o redis.pool_size=8 -o log.level=warn \
-    -o worker.metrics_listen=127.0.0.1:$MPORT \
+    -o worker.metrics_listen=127.0.0.1:$MPORT -o llm.token_budget=0 \
     ${BENCH_WORKER_OPTS:-} \
     >"$WORK/worker.log" 2>&1 &
 WORKER=$!
