@@ -318,7 +318,8 @@ print("| system | phase | jobs/s | p50 ms | p99 ms | p99.9 ms | non-2xx | socket
 print("|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     cpu = ", ".join(f"{k} {v}" for k, v in r["cpu_s_per_1000"].items())
-    rate = f"{r['jobs_per_s']} (offered {r['offered_per_s']:g})" if "offered_per_s" in r else r["jobs_per_s"]
+    rate = (f"{r['jobs_per_s']} (offered {r['offered_per_s']:g}, generator CPU {r['generator_cpu_s']} s)"
+            if "offered_per_s" in r else r["jobs_per_s"])
     print(f"| {r['system']} | {r['phase']} | {rate} | {r['p50_ms']} | {r['p99_ms']} | {r['p999_ms']} "
           f"| {r['non2xx']} | {r['socket_errors']} | {cpu}; total {r['cpu_s_per_1000_total']} |")
 by = {(r["system"], r["phase"]): r for r in rows}
