@@ -305,15 +305,17 @@ coachq_phase fixed-sync "" fixed
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 mkdir -p "$(dirname "$JSON_OUT")"
-python3 - "$RESULTS" "$JSON_OUT" "$LOAD0" "$LOAD1" "$DURATION" "$RATE" "$(git -C "$ROOT" rev-parse --short HEAD)" <<'PY'
+python3 - "$RESULTS" "$JSON_OUT" "$LOAD0" "$LOAD1" "$DURATION" "$RATE" "$(git -C "$ROOT" rev-parse --short HEAD)" "$BIN" <<'PY'
 import json, sys, time
 rows = [json.loads(l) for l in open(sys.argv[1])]
 doc = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": sys.argv[7],
+       "binaries": sys.argv[8],
        "load_before": sys.argv[3], "load_after": sys.argv[4], "wrk_duration_s": int(sys.argv[5]),
        "fixed_rate_per_s": float(sys.argv[6]), "cores": __import__("os").cpu_count(), "results": rows}
 json.dump(doc, open(sys.argv[2], "w"), indent=1)
 errors = [r for r in rows if r["non2xx"] or r["socket_errors"]]
-print(f"## Throughput, commit {doc['commit']}, {doc['time']}, load average {doc['load_before']} -> {doc['load_after']}\n")
+print(f"## Throughput, commit {doc['commit']} (binaries {doc['binaries']}), {doc['time']}, "
+      f"load average {doc['load_before']} -> {doc['load_after']}\n")
 print("| system | phase | jobs/s | p50 ms | p99 ms | p99.9 ms | non-2xx | socket errors | CPU s / 1000 jobs |")
 print("|---|---|---|---|---|---|---|---|---|")
 for r in rows:
