@@ -168,6 +168,8 @@ void cq_http_resp_clear(cq_http_resp_t *resp)
 
 /* Appends printf output to a growing buffer (*buf of *cap bytes, *len used). */
 static void cq_http_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+    CQ_PRINTF(4, 5);
+static void cq_http_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
 {
     for (;;) {
         va_list ap;
