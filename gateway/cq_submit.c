@@ -73,14 +73,20 @@ static void cq_submit_not_queued(cq_gateway_t *gw, const cq_http_req_t *req, cq_
     cq_http_resp_header(resp, "Retry-After", "%lld", (long long)gw->conf->gateway_retry_after);
 }
 
-/* Waits (bounded) for a job and answers with its result or its resource. */
-void cq_submit_answer(cq_gateway_t *gw, const char *job_id, bool async, int64_t wait_ms,
-                      const cq_http_req_t *req, cq_http_resp_t *resp)
+/* Waits (bounded) for a job and answers with its result or its resource.
+ * A ticket registered before the job was produced (holding a waiter slot)
+ * skips the first read of a record that can only be queued. */
+static void cq_submit_reply(cq_gateway_t *gw, const char *job_id, bool async, int64_t wait_ms,
+                            cq_store_ticket_t *ticket, const cq_http_req_t *req,
+                            cq_http_resp_t *resp)
 {
     cq_job_record_t job;
     memset(&job, 0, sizeof(job));
     cq_err_t rc;
-    if (!async && wait_ms > 0 && cq_gateway_waiter_enter(gw)) {
+    if (ticket && ticket->waiter) {
+        rc = cq_store_wait_ticket(gw->store, ticket, wait_ms, &job);
+        cq_gateway_waiter_leave(gw);
+    } else if (!async && wait_ms > 0 && cq_gateway_waiter_enter(gw)) {
         rc = cq_store_wait(gw->store, job_id, wait_ms, &job);
         cq_gateway_waiter_leave(gw);
     } else {
@@ -98,6 +104,12 @@ void cq_submit_answer(cq_gateway_t *gw, const char *job_id, bool async, int64_t 
     }
     cq_jobs_respond(gw, &job, async ? CQ_JOBS_ACCEPTED : CQ_JOBS_RESULT, req, resp);
     cq_job_record_clear(&job);
+}
+
+void cq_submit_answer(cq_gateway_t *gw, const char *job_id, bool async, int64_t wait_ms,
+                      const cq_http_req_t *req, cq_http_resp_t *resp)
+{
+    cq_submit_reply(gw, job_id, async, wait_ms, NULL, req, resp);
 }
 
 /* For operations whose request travels in the query string (x-coachq-
@@ -146,6 +158,7 @@ void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_pr
     void *buf = NULL;
     size_t len = 0;
     cq_limit_decision_t limit = {.reset_us = -1};
+    cq_store_ticket_t ticket = {NULL, 0}; /* a synchronous answer's wait, once registered */
 
     if (op->request && op->request_from_query && !req->body) {
         body = json_object();
@@ -246,6 +259,14 @@ void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_pr
         goto out;
     }
 
+    /* Registered before the job can end (before it is produced), the wait of a
+     * synchronous answer need not read the record first. */
+    if (!async && wait_ms > 0 && cq_gateway_waiter_enter(gw)) {
+        cq_store_wait_register(gw->store, job_id, &ticket);
+        if (!ticket.waiter)
+            cq_gateway_waiter_leave(gw);
+    }
+
     int64_t now = cq_now_ms();
     cq_job_record_t job = {
         .job_id = job_id,
@@ -338,8 +359,12 @@ void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_pr
     }
     CQ_LOG(CQ_LOG_INFO, "submit", job_id, "queued %s for tenant %s", op->name, who->tenant_id);
     atomic_fetch_add(&gw->jobs_submitted, 1);
-    cq_submit_answer(gw, job_id, async, wait_ms, req, resp);
+    cq_submit_reply(gw, job_id, async, wait_ms, &ticket, req, resp);
 out:
+    if (ticket.waiter) {
+        cq_store_wait_drop(gw->store, &ticket);
+        cq_gateway_waiter_leave(gw);
+    }
     cq_ratelimit_headers(gw, who, &limit, resp);
     if (op->deprecated)
         cq_submit_deprecation_headers(gw, op, resp);

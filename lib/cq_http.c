@@ -163,6 +163,33 @@ void cq_http_resp_clear(cq_http_resp_t *resp)
     memset(resp, 0, sizeof(*resp));
 }
 
+/* Bodies up to this size go out in the same write as the head. */
+#define CQ_HTTP_COALESCE_MAX 65536
+
+/* Appends printf output to a growing buffer (*buf of *cap bytes, *len used). */
+static void cq_http_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+    CQ_PRINTF(4, 5);
+static void cq_http_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if ((size_t)n < *cap - *len) {
+            *len += (size_t)n;
+            return;
+        }
+        *cap = *cap * 2 + (size_t)n;
+        *buf = cq_realloc(*buf, *cap);
+    }
+}
+
+/* The head and (up to CQ_HTTP_COALESCE_MAX) the body in one write: one
+ * send(2) per answer instead of one per header line, and no small segments
+ * for the client to wake up for. */
 static void cq_http_send(struct mg_connection *conn, const cq_http_req_t *req,
                          const cq_http_resp_t *resp, bool close)
 {
@@ -171,21 +198,36 @@ static void cq_http_send(struct mg_connection *conn, const cq_http_req_t *req,
     bool cache_set = false;
     for (size_t i = 0; i < resp->header_count; i++)
         cache_set |= strncasecmp(resp->header_lines[i], "Cache-Control:", 14) == 0;
-    mg_printf(conn,
-              "HTTP/1.1 %d %s\r\n"
-              "Content-Type: %s\r\n"
-              "X-Request-Id: %s\r\n"
-              "%s%s",
-              status, mg_get_response_code_text(conn, status),
-              resp->content_type ? resp->content_type : "text/plain", req->request_id,
-              cache_set ? "" : "Cache-Control: no-store\r\n", close ? "Connection: close\r\n" : "");
+    bool with_body = resp->body_len && strcmp(req->method, "HEAD") != 0;
+    bool coalesce = with_body && resp->body_len <= CQ_HTTP_COALESCE_MAX;
+    size_t len = 0, cap = 512 + (coalesce ? resp->body_len : 0);
+    char *buf = cq_malloc(cap);
+    cq_http_appendf(&buf, &len, &cap,
+                    "HTTP/1.1 %d %s\r\n"
+                    "Content-Type: %s\r\n"
+                    "X-Request-Id: %s\r\n"
+                    "%s%s",
+                    status, mg_get_response_code_text(conn, status),
+                    resp->content_type ? resp->content_type : "text/plain", req->request_id,
+                    cache_set ? "" : "Cache-Control: no-store\r\n",
+                    close ? "Connection: close\r\n" : "");
     /* A 304 has no content, and its Content-Length would be the 200's. */
     if (status != 304)
-        mg_printf(conn, "Content-Length: %zu\r\n", resp->body_len);
+        cq_http_appendf(&buf, &len, &cap, "Content-Length: %zu\r\n", resp->body_len);
     for (size_t i = 0; i < resp->header_count; i++)
-        mg_printf(conn, "%s\r\n", resp->header_lines[i]);
-    mg_write(conn, "\r\n", 2);
-    if (resp->body_len && strcmp(req->method, "HEAD") != 0)
+        cq_http_appendf(&buf, &len, &cap, "%s\r\n", resp->header_lines[i]);
+    cq_http_appendf(&buf, &len, &cap, "\r\n");
+    if (coalesce) {
+        if (resp->body_len > cap - len) {
+            cap = len + resp->body_len;
+            buf = cq_realloc(buf, cap);
+        }
+        memcpy(buf + len, resp->body, resp->body_len);
+        len += resp->body_len;
+    }
+    mg_write(conn, buf, len);
+    free(buf);
+    if (with_body && !coalesce)
         mg_write(conn, resp->body, resp->body_len);
 }
 

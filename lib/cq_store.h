@@ -149,6 +149,24 @@ cq_err_t cq_store_idempotency_release(cq_store_t *store, const char *tenant_id, 
 cq_err_t cq_store_wait(cq_store_t *store, const char *job_id, int64_t timeout_ms,
                        cq_job_record_t *out);
 
+/* A wait registered before its job could end (before it is produced): the
+ * finish cannot come before the registration, so the wait sleeps first and
+ * reads the record only when woken (or after a second), saving the read of a
+ * record that is surely still queued. */
+typedef struct {
+    void *waiter; /* the store's entry; NULL: not registered */
+    uint64_t gen; /* its generation when registered */
+} cq_store_ticket_t;
+
+/* Registers a wait on job_id (starting the subscriber thread if needed).
+ * Every ticket ends with exactly one cq_store_wait_ticket or cq_store_wait_drop. */
+void cq_store_wait_register(cq_store_t *store, const char *job_id, cq_store_ticket_t *ticket);
+/* cq_store_wait for a registered ticket (then released). */
+cq_err_t cq_store_wait_ticket(cq_store_t *store, cq_store_ticket_t *ticket, int64_t timeout_ms,
+                              cq_job_record_t *out);
+/* Releases a ticket that will not be waited on; a NULL waiter is a no-op. */
+void cq_store_wait_drop(cq_store_t *store, cq_store_ticket_t *ticket);
+
 /* Cache: *value = the text stored under key (caller frees), CQ_ERR_NOT_FOUND when
  * absent or expired. Keys live under "<prefix>cache:". */
 cq_err_t cq_store_cache_get(cq_store_t *store, const char *key, char **value);

@@ -108,32 +108,30 @@ static void cq_store_on_event(void *arg, const char *job_id, size_t len)
     cq_store_notify(arg, job_id, len);
 }
 
-cq_err_t cq_store_wait(cq_store_t *store, const char *job_id, int64_t timeout_ms,
-                       cq_job_record_t *out)
+/* The wait proper: w is registered; gen its generation when the record was
+ * last known non-terminal (read_first: not known at all, read at once). */
+static cq_err_t cq_store_wait_on(cq_store_t *store, cq_store_waiter_t *w, uint64_t gen,
+                                 bool read_first, int64_t timeout_ms, cq_job_record_t *out)
 {
-    if (!store || !job_id || !out)
-        return CQ_ERR_INTERNAL_ERROR;
-    cq_job_record_clear(out);
-    if (!job_id[0])
-        return CQ_ERR_NOT_FOUND;
-    /* Started once; if it cannot run, waiters still re-read every second. */
-    cq_redis_listen(store->redis, store->events, cq_store_on_event, store);
     if (timeout_ms > CQ_STORE_WAIT_MAX_MS)
         timeout_ms = CQ_STORE_WAIT_MAX_MS;
     int64_t deadline = cq_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-    pthread_mutex_lock(&store->wait_lock);
-    cq_store_waiter_t *w = cq_store_waiter_get(store, job_id);
-    pthread_mutex_unlock(&store->wait_lock);
-    cq_err_t err;
+    bool read = read_first;
+    cq_err_t err = CQ_ERR_OK;
     for (;;) {
-        /* Generation first: a message between the read and the sleep is not lost. */
-        pthread_mutex_lock(&store->wait_lock);
-        uint64_t gen = w->gen;
-        pthread_mutex_unlock(&store->wait_lock);
-        err = cq_store_get(store, job_id, out);
+        if (read) {
+            /* Generation first: a message between the read and the sleep is not lost. */
+            pthread_mutex_lock(&store->wait_lock);
+            gen = w->gen;
+            pthread_mutex_unlock(&store->wait_lock);
+            cq_job_record_clear(out);
+            err = cq_store_get(store, w->job_id, out);
+            int64_t now = cq_mono_ms();
+            if (err != CQ_ERR_OK || cq_job_status_terminal(out->status) || now >= deadline)
+                break;
+        }
+        read = true;
         int64_t now = cq_mono_ms();
-        if (err != CQ_ERR_OK || cq_job_status_terminal(out->status) || now >= deadline)
-            break;
         int64_t wake_at = now + CQ_STORE_REREAD_MS < deadline ? now + CQ_STORE_REREAD_MS : deadline;
         pthread_mutex_lock(&store->wait_lock);
         while (w->gen == gen &&
@@ -145,4 +143,55 @@ cq_err_t cq_store_wait(cq_store_t *store, const char *job_id, int64_t timeout_ms
     cq_store_waiter_put(store, w);
     pthread_mutex_unlock(&store->wait_lock);
     return err;
+}
+
+cq_err_t cq_store_wait(cq_store_t *store, const char *job_id, int64_t timeout_ms,
+                       cq_job_record_t *out)
+{
+    if (!store || !job_id || !out)
+        return CQ_ERR_INTERNAL_ERROR;
+    cq_job_record_clear(out);
+    if (!job_id[0])
+        return CQ_ERR_NOT_FOUND;
+    /* Started once; if it cannot run, waiters still re-read every second. */
+    cq_redis_listen(store->redis, store->events, cq_store_on_event, store);
+    pthread_mutex_lock(&store->wait_lock);
+    cq_store_waiter_t *w = cq_store_waiter_get(store, job_id);
+    pthread_mutex_unlock(&store->wait_lock);
+    return cq_store_wait_on(store, w, 0, true, timeout_ms, out);
+}
+
+void cq_store_wait_register(cq_store_t *store, const char *job_id, cq_store_ticket_t *ticket)
+{
+    ticket->waiter = NULL;
+    ticket->gen = 0;
+    if (!store || !job_id || !job_id[0])
+        return;
+    cq_redis_listen(store->redis, store->events, cq_store_on_event, store);
+    pthread_mutex_lock(&store->wait_lock);
+    cq_store_waiter_t *w = cq_store_waiter_get(store, job_id);
+    ticket->waiter = w;
+    ticket->gen = w->gen;
+    pthread_mutex_unlock(&store->wait_lock);
+}
+
+cq_err_t cq_store_wait_ticket(cq_store_t *store, cq_store_ticket_t *ticket, int64_t timeout_ms,
+                              cq_job_record_t *out)
+{
+    if (!store || !ticket || !ticket->waiter || !out)
+        return CQ_ERR_INTERNAL_ERROR;
+    cq_job_record_clear(out);
+    cq_store_waiter_t *w = ticket->waiter;
+    ticket->waiter = NULL;
+    return cq_store_wait_on(store, w, ticket->gen, false, timeout_ms, out);
+}
+
+void cq_store_wait_drop(cq_store_t *store, cq_store_ticket_t *ticket)
+{
+    if (!store || !ticket || !ticket->waiter)
+        return;
+    pthread_mutex_lock(&store->wait_lock);
+    cq_store_waiter_put(store, ticket->waiter);
+    pthread_mutex_unlock(&store->wait_lock);
+    ticket->waiter = NULL;
 }
