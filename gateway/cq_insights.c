@@ -19,16 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cq_insights_rank(const json_t *item)
-{
-    static const char *const order[] = {"critical", "high", "medium", "low"};
-    const char *p = json_string_value(json_object_get(item, "priority"));
-    for (int i = 0; p && i < (int)CQ_ARRAY_SIZE(order); i++)
-        if (strcmp(p, order[i]) == 0)
-            return i;
-    return (int)CQ_ARRAY_SIZE(order);
-}
-
 static bool cq_insights_keep(const json_t *item, const json_t *query, const char *field)
 {
     const char *want = json_string_value(json_object_get(query, field));
@@ -91,7 +81,7 @@ void cq_insights_list(cq_gateway_t *gw, const cq_principal_t *who, const cq_http
         json_t *it;
         json_array_foreach(items, i, it)
         {
-            if (cq_insights_rank(it) == rank && cq_insights_keep(it, query, "category") &&
+            if (cq_bdcache_priority_rank(it) == rank && cq_insights_keep(it, query, "category") &&
                 cq_insights_keep(it, query, "priority") && cq_insights_keep(it, query, "status"))
                 json_array_append(kept, it);
         }

@@ -176,3 +176,13 @@ cq_err_t cq_bdcache_insights_update(cq_store_t *store, const char *tenant,
     free(key);
     return err;
 }
+
+int cq_bdcache_priority_rank(const json_t *insight)
+{
+    static const char *const order[] = {"critical", "high", "medium", "low"};
+    const char *p = json_string_value(json_object_get(insight, "priority"));
+    for (int i = 0; p && i < (int)CQ_ARRAY_SIZE(order); i++)
+        if (strcmp(p, order[i]) == 0)
+            return i;
+    return (int)CQ_ARRAY_SIZE(order);
+}

@@ -20,6 +20,10 @@
 
 #include "cq_store.h"
 
+/* Where a stored insight sorts by its priority: critical 0, high, medium,
+ * low 3; a missing or unknown one last (4). The one order of the lists. */
+int cq_bdcache_priority_rank(const json_t *insight);
+
 /* How long stored insights are kept after their last change. */
 #define CQ_BDCACHE_INSIGHTS_TTL_MS (90LL * 24 * 3600 * 1000)
 

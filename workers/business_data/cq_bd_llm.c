@@ -12,6 +12,7 @@
  * Pure functions; any thread.
  */
 #include "cq_bd_llm.h"
+#include "cq_bdcache.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -74,17 +75,6 @@ json_t *cq_bd_llm_input(const json_t *request, const json_t *business_data,
     return in;
 }
 
-/* Rank of a priority, critical first (unknown last: the schema allows none). */
-static int cq_bd_llm_rank(const json_t *item)
-{
-    static const char *const order[] = {"critical", "high", "medium", "low"};
-    const char *p = json_string_value(json_object_get(item, "priority"));
-    for (int i = 0; p && i < (int)CQ_ARRAY_SIZE(order); i++)
-        if (strcmp(p, order[i]) == 0)
-            return i;
-    return (int)CQ_ARRAY_SIZE(order);
-}
-
 json_t *cq_bd_llm_items(const json_t *answer, const char *tenant_id, int64_t now_ms)
 {
     json_t *items = json_array();
@@ -96,7 +86,7 @@ json_t *cq_bd_llm_items(const json_t *answer, const char *tenant_id, int64_t now
         const json_t *it;
         json_array_foreach(json_object_get(answer, "items"), i, it)
         {
-            if (!json_is_object(it) || cq_bd_llm_rank(it) != rank)
+            if (!json_is_object(it) || cq_bdcache_priority_rank(it) != rank)
                 continue;
             const char *title = json_string_value(json_object_get(it, "title"));
             const char *category = json_string_value(json_object_get(it, "category"));
