@@ -75,11 +75,17 @@ static void cq_submit_not_queued(cq_gateway_t *gw, const cq_http_req_t *req, cq_
 
 /* Waits (bounded) for a job and answers with its result or its resource.
  * A ticket registered before the job was produced (holding a waiter slot)
- * skips the first read of a record that can only be queued. */
+ * skips the first read of a record that can only be queued; so does the 202
+ * of a job this request created (created: the record it stored), which is
+ * answered from that record without reading it back. */
 static void cq_submit_reply(cq_gateway_t *gw, const char *job_id, bool async, int64_t wait_ms,
-                            cq_store_ticket_t *ticket, const cq_http_req_t *req,
-                            cq_http_resp_t *resp)
+                            cq_store_ticket_t *ticket, const cq_job_record_t *created,
+                            const cq_http_req_t *req, cq_http_resp_t *resp)
 {
+    if (async && created) {
+        cq_jobs_respond(gw, created, CQ_JOBS_ACCEPTED, req, resp);
+        return;
+    }
     cq_job_record_t job;
     memset(&job, 0, sizeof(job));
     cq_err_t rc;
@@ -109,7 +115,7 @@ static void cq_submit_reply(cq_gateway_t *gw, const char *job_id, bool async, in
 void cq_submit_answer(cq_gateway_t *gw, const char *job_id, bool async, int64_t wait_ms,
                       const cq_http_req_t *req, cq_http_resp_t *resp)
 {
-    cq_submit_reply(gw, job_id, async, wait_ms, NULL, req, resp);
+    cq_submit_reply(gw, job_id, async, wait_ms, NULL, NULL, req, resp);
 }
 
 /* For operations whose request travels in the query string (x-coachq-
@@ -359,7 +365,7 @@ void cq_submit_handle_as(cq_gateway_t *gw, const cq_operation_t *op, const cq_pr
     }
     CQ_LOG(CQ_LOG_INFO, "submit", job_id, "queued %s for tenant %s", op->name, who->tenant_id);
     atomic_fetch_add(&gw->jobs_submitted, 1);
-    cq_submit_reply(gw, job_id, async, wait_ms, &ticket, req, resp);
+    cq_submit_reply(gw, job_id, async, wait_ms, &ticket, &job, req, resp);
 out:
     if (ticket.waiter) {
         cq_store_wait_drop(gw->store, &ticket);
