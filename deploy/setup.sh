@@ -3,8 +3,8 @@
 # run locally, and does nothing more when it is all there (well under 5 s).
 #
 #   1. Debian packages: compilers, the C libraries, redis-server, kcat, Java,
-#      Maven, python3-venv. Checked with dpkg-query; apt-get update and
-#      install run only when something is missing.
+#      Maven, python3-venv, wrk (for tests/bench/throughput.sh). Checked with
+#      dpkg-query; apt-get update and install run only when something is missing.
 #   2. The Apache Kafka broker (3.9 line, KRaft) as jars from Maven Central,
 #      from deploy/kafka/pom.xml into deploy/kafka/libs.
 #   3. Apache Avro's tools jar, from deploy/avro/pom.xml into deploy/avro/libs.
@@ -32,7 +32,7 @@ PACKAGES=(build-essential cmake ninja-build pkg-config clang-format librdkafka-d
     libcurl4-openssl-dev libhiredis-dev libcivetweb-dev libcmocka-dev libjansson-dev
     libjwt-dev libssl-dev libxml2-dev libpcre2-dev libstemmer-dev uuid-dev redis-server kcat
     default-jre-headless maven python3-venv curl chromium nodejs npm cppcheck clang-tidy gcovr
-    clang libclang-rt-14-dev)
+    clang libclang-rt-14-dev wrk)
 
 # Pinned tools of step 7.
 KUSTOMIZE_VERSION=v5.8.2 # the newest that Go 1.26 builds (v5.8.3 needs Go 1.27)
