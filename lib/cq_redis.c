@@ -18,6 +18,9 @@
  * redisCommandArgv with explicit lengths: caller text is never formatted into
  * a command. Scripts go by EVALSHA (SHA1 computed once) and by EVAL when the
  * server's script cache lacks them (restart, SCRIPT FLUSH, failover).
+ * cq_redis_pipeline sends several calls on one slot in one write and reads
+ * their replies in order (one round trip for all); a call the script cache
+ * missed is sent again by EVAL after the others.
  *
  * Signals. hiredis write()s without MSG_NOSIGNAL, and writing to a connection
  * the server reset raises SIGPIPE, whose default action kills the process. So
@@ -244,6 +247,37 @@ static cq_err_t cq_redis_acquire(cq_redis_t *redis, cq_redis_conn_t *conn)
     return CQ_ERR_OK;
 }
 
+/* Whether a call's arguments are acceptable (the same bounds for one call
+ * and for a pipeline). */
+static bool cq_redis_call_valid(const cq_redis_script_t *script, int nkeys, int argc)
+{
+    return argc >= 0 && argc <= CQ_REDIS_MAX_ARGS && (script || argc >= 1) && nkeys >= 0 &&
+           nkeys <= argc;
+}
+
+/* The full argument list of a script call: EVALSHA sha (or, eval, EVAL
+ * source), numkeys, then argv; nk holds numkeys' text. Returns its length. */
+static int cq_redis_frame(const cq_redis_script_t *script, bool eval, int nkeys, int argc,
+                          const char **argv, const size_t *lens, const char **all, size_t *all_lens,
+                          char nk[12])
+{
+    snprintf(nk, 12, "%d", nkeys);
+    all[0] = eval ? "EVAL" : "EVALSHA";
+    all_lens[0] = eval ? 4 : 7;
+    all[1] = eval ? script->src : script->sha;
+    all_lens[1] = strlen(all[1]);
+    all[2] = nk;
+    all_lens[2] = strlen(nk);
+    memcpy(all + 3, argv, (size_t)argc * sizeof(*argv));
+    memcpy(all_lens + 3, lens, (size_t)argc * sizeof(*lens));
+    return argc + 3;
+}
+
+static bool cq_redis_noscript(const redisReply *reply)
+{
+    return reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0;
+}
+
 /* Runs a command (script NULL) or a script with nkeys keys first in argv. */
 static cq_err_t cq_redis_run(cq_redis_t *redis, const cq_redis_script_t *script, int nkeys,
                              int argc, const char **argv, const size_t *lens,
@@ -257,36 +291,22 @@ static cq_err_t cq_redis_run(cq_redis_t *redis, const cq_redis_script_t *script,
     redisReply *reply = NULL;
     cq_err_t err;
     *out = NULL;
-    if (!redis || argc < 0 || argc > CQ_REDIS_MAX_ARGS || (!script && argc < 1) || nkeys < 0 ||
-        nkeys > argc)
+    if (!redis || !cq_redis_call_valid(script, nkeys, argc))
         return CQ_ERR_INTERNAL_ERROR;
-    if (script) {
-        snprintf(nk, sizeof(nk), "%d", nkeys);
-        all[2] = nk;
-        all_lens[2] = strlen(nk);
-        memcpy(all + 3, argv, (size_t)argc * sizeof(*argv));
-        memcpy(all_lens + 3, lens, (size_t)argc * sizeof(*lens));
-    }
     cq_redis_sigpipe_block(&guard);
     if ((err = cq_redis_acquire(redis, &conn)) != CQ_ERR_OK)
         goto out;
     if (script && script->sha[0]) {
-        all[0] = "EVALSHA";
-        all[1] = script->sha;
-        all_lens[0] = 7;
-        all_lens[1] = 40;
-        reply = redisCommandArgv(conn.ctx, argc + 3, all, all_lens);
-        if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+        int n = cq_redis_frame(script, false, nkeys, argc, argv, lens, all, all_lens, nk);
+        reply = redisCommandArgv(conn.ctx, n, all, all_lens);
+        if (cq_redis_noscript(reply)) {
             freeReplyObject(reply);
             reply = NULL;
         }
     }
     if (script && !reply && !conn.ctx->err) {
-        all[0] = "EVAL";
-        all[1] = script->src;
-        all_lens[0] = 4;
-        all_lens[1] = strlen(script->src);
-        reply = redisCommandArgv(conn.ctx, argc + 3, all, all_lens);
+        int n = cq_redis_frame(script, true, nkeys, argc, argv, lens, all, all_lens, nk);
+        reply = redisCommandArgv(conn.ctx, n, all, all_lens);
     }
     if (!script)
         reply = redisCommandArgv(conn.ctx, argc, argv, lens);
@@ -306,6 +326,96 @@ static cq_err_t cq_redis_run(cq_redis_t *redis, const cq_redis_script_t *script,
 out:
     cq_redis_sigpipe_restore(&guard);
     return err;
+}
+
+/* Queues one call of a pipeline on ctx (EVAL when eval); false when hiredis
+ * could not (out of memory). */
+static bool cq_redis_append(redisContext *ctx, const cq_redis_call_t *c, bool eval)
+{
+    if (!c->script)
+        return redisAppendCommandArgv(ctx, c->argc, c->argv, c->lens) == REDIS_OK;
+    const char *all[CQ_REDIS_MAX_ARGS + 3];
+    size_t all_lens[CQ_REDIS_MAX_ARGS + 3];
+    char nk[12];
+    int n = cq_redis_frame(c->script, eval, c->nkeys, c->argc, c->argv, c->lens, all, all_lens, nk);
+    return redisAppendCommandArgv(ctx, n, all, all_lens) == REDIS_OK;
+}
+
+/* Reads the reply of one queued call into c; false when the connection
+ * failed (c fails, and so does every call after it). *again: the server
+ * lacked the script, so the call is to be sent again by EVAL. */
+static bool cq_redis_collect(cq_redis_t *redis, redisContext *ctx, cq_redis_call_t *c, bool eval,
+                             bool *again)
+{
+    void *raw = NULL;
+    *again = false;
+    if (redisGetReply(ctx, &raw) != REDIS_OK || !raw) {
+        c->err = CQ_ERR_REDIS_UNAVAILABLE;
+        if (cq_redis_log_gate(redis))
+            CQ_LOG(CQ_LOG_WARN, CQ_REDIS_COMPONENT, NULL, "Redis connection lost: %s", ctx->errstr);
+        return false;
+    }
+    redisReply *reply = raw;
+    if (c->script && !eval && cq_redis_noscript(reply)) {
+        freeReplyObject(reply);
+        *again = true;
+        return true;
+    }
+    const char *name = c->script ? (eval ? "EVAL" : "EVALSHA") : c->argv[0];
+    size_t name_len = c->script ? strlen(name) : c->lens[0];
+    reply = cq_redis_checked(reply, name, name_len);
+    c->reply = (cq_redis_reply_t *)reply;
+    c->err = reply ? CQ_ERR_OK : CQ_ERR_REDIS_UNAVAILABLE;
+    return true;
+}
+
+/* A script whose SHA1 is unknown goes by EVAL at once. */
+static bool cq_redis_eval_first(const cq_redis_call_t *c)
+{
+    return c->script && !c->script->sha[0];
+}
+
+void cq_redis_pipeline(cq_redis_t *redis, cq_redis_call_t *calls, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        calls[i].reply = NULL;
+        calls[i].err = redis && cq_redis_call_valid(calls[i].script, calls[i].nkeys, calls[i].argc)
+                           ? CQ_ERR_REDIS_UNAVAILABLE
+                           : CQ_ERR_INTERNAL_ERROR;
+    }
+    if (!redis || n == 0)
+        return;
+    cq_redis_sigpipe_t guard;
+    cq_redis_conn_t conn;
+    cq_redis_sigpipe_block(&guard);
+    if (cq_redis_acquire(redis, &conn) != CQ_ERR_OK)
+        goto out;
+    /* Sent in one write (hiredis buffers what is appended until a reply is
+     * wanted); a call hiredis cannot queue stays failed and is skipped. */
+    bool *sent = cq_calloc(n, sizeof(*sent)), *again = cq_calloc(n, sizeof(*again));
+    for (i = 0; i < n; i++)
+        if (calls[i].err != CQ_ERR_INTERNAL_ERROR &&
+            cq_redis_append(conn.ctx, &calls[i], cq_redis_eval_first(&calls[i])))
+            sent[i] = true;
+    bool alive = true;
+    for (i = 0; i < n && alive; i++)
+        if (sent[i])
+            alive = cq_redis_collect(redis, conn.ctx, &calls[i], cq_redis_eval_first(&calls[i]),
+                                     &again[i]);
+    for (i = 0; i < n && alive; i++)
+        if (again[i])
+            alive = cq_redis_append(conn.ctx, &calls[i], true) &&
+                    cq_redis_collect(redis, conn.ctx, &calls[i], true, &again[i]);
+    /* As after one call: an error reply or a failure leaves the slot empty. */
+    for (i = 0; i < n; i++)
+        if (sent[i] && calls[i].err != CQ_ERR_OK)
+            conn.broken = true;
+    free(sent);
+    free(again);
+    cq_redis_release(redis, &conn);
+out:
+    cq_redis_sigpipe_restore(&guard);
 }
 
 cq_err_t cq_redis_command(cq_redis_t *redis, int argc, const char **argv, const size_t *lens,

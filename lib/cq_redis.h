@@ -60,6 +60,25 @@ cq_err_t cq_redis_command(cq_redis_t *redis, int argc, const char **argv, const 
 cq_err_t cq_redis_script(cq_redis_t *redis, const cq_redis_script_t *script, int nkeys, int argc,
                          const char **argv, const size_t *lens, cq_redis_reply_t **reply);
 
+/* One call of a pipeline: a command (script NULL: argv[0] names it) or a
+ * script with its nkeys keys first in argv, as for cq_redis_command and
+ * cq_redis_script; err and reply are its outcome, as they would give it. */
+typedef struct {
+    const cq_redis_script_t *script;
+    int nkeys, argc;
+    const char **argv;
+    const size_t *lens;
+    cq_err_t err;            /* out */
+    cq_redis_reply_t *reply; /* out: the caller frees it */
+} cq_redis_call_t;
+
+/* Runs n calls on one connection in one round trip: all are sent, then their
+ * replies read in order. For calls that do not depend on one another (a
+ * script Redis lacks is sent again alone, by EVAL, after the others). A
+ * connection lost mid-way fails the calls whose replies had not come, which
+ * may or may not have run, as for a single call. */
+void cq_redis_pipeline(cq_redis_t *redis, cq_redis_call_t *calls, size_t n);
+
 /* Starts the listener thread subscribed to channel, once per pool: later calls change
  * nothing (not even the channel or callback). callback runs on that thread, must be
  * quick and thread-safe, and arg must outlive the pool. The thread reconnects by

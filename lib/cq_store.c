@@ -529,32 +529,138 @@ static cq_err_t cq_store_state_record(const cq_redis_reply_t *reply, const char 
     return cq_store_parse_record(cq_redis_reply_at(reply, 1), job_id, out);
 }
 
-cq_err_t cq_store_claim(cq_store_t *store, const cq_job_record_t *job, cq_job_record_t *out)
+/* ---- calls run together (cq_store_run) ----------------------------------------------------- */
+
+static void cq_store_args_terminal(cq_store_args_t *a, cq_job_status_t status,
+                                   const char *engine_json, const char *result_json,
+                                   const char *error_code, const char *error_message);
+
+typedef enum { CQ_STORE_CALL_CLAIM, CQ_STORE_CALL_FINISH } cq_store_call_kind_t;
+
+struct cq_store_call_s {
+    cq_store_t *store;
+    cq_store_call_kind_t kind;
+    cq_err_t err; /* a refusal found while preparing (not run), else the outcome */
+    bool ready;   /* to be sent */
+    char *key, *job_id;
+    cq_store_args_t args; /* points into key, job_id and the caller's strings */
+    cq_redis_call_t call;
+};
+
+static cq_store_call_t *cq_store_call_new(cq_store_t *store, cq_store_call_kind_t kind,
+                                          const char *job_id, cq_err_t refused)
 {
-    if (!store || !job || !out)
-        return CQ_ERR_INTERNAL_ERROR;
-    cq_job_record_clear(out);
-    if (!cq_store_job_valid(job))
-        return CQ_ERR_BAD_REQUEST;
+    cq_store_call_t *c = cq_calloc(1, sizeof(*c));
+    c->store = store;
+    c->kind = kind;
+    c->err = refused;
+    c->ready = refused == CQ_ERR_OK;
+    c->job_id = cq_strdup(job_id ? job_id : "");
+    cq_store_args_init(&c->args);
+    if (c->ready) {
+        c->key = cq_store_job_key(store, c->job_id);
+        cq_store_args_add(&c->args, c->key);
+    }
+    return c;
+}
+
+cq_store_call_t *cq_store_claim_call(cq_store_t *store, const cq_job_record_t *job)
+{
+    cq_err_t refused = !store || !job             ? CQ_ERR_INTERNAL_ERROR
+                       : !cq_store_job_valid(job) ? CQ_ERR_BAD_REQUEST
+                                                  : CQ_ERR_OK;
+    cq_store_call_t *c =
+        cq_store_call_new(store, CQ_STORE_CALL_CLAIM, job ? job->job_id : NULL, refused);
+    if (!c->ready)
+        return c;
     int64_t now = cq_now_ms();
     cq_job_record_t rec = cq_store_job_new(job, CQ_JOB_RUNNING, now); /* when absent */
-    char *key = cq_store_job_key(store, job->job_id);
-    cq_store_args_t args;
-    cq_redis_reply_t *reply;
-    long long state = 0;
-    cq_store_args_init(&args);
-    cq_store_args_add(&args, key);
-    cq_store_args_add_int(&args, now);
-    cq_store_args_add_int(&args, CQ_STORE_SAFETY_TTL_MS);
-    cq_store_args_record(&args, &rec);
-    cq_err_t err = cq_store_exec(store, CQ_SCRIPT_CLAIM, 1, &args, &reply);
-    if (err == CQ_ERR_OK)
-        err = cq_store_state_record(reply, job->job_id, &state, out);
-    if (err == CQ_ERR_OK && state == 0)
+    cq_store_args_add_int(&c->args, now);
+    cq_store_args_add_int(&c->args, CQ_STORE_SAFETY_TTL_MS);
+    cq_store_args_record(&c->args, &rec);
+    return c;
+}
+
+cq_store_call_t *cq_store_finish_call(cq_store_t *store, const char *job_id, cq_job_status_t status,
+                                      const char *engine_json, const char *result_json,
+                                      const char *error_code, const char *error_message)
+{
+    cq_err_t refused = !store || !job_id || !cq_job_status_terminal(status) ? CQ_ERR_INTERNAL_ERROR
+                       : !job_id[0]                                         ? CQ_ERR_NOT_FOUND
+                                                                            : CQ_ERR_OK;
+    cq_store_call_t *c = cq_store_call_new(store, CQ_STORE_CALL_FINISH, job_id, refused);
+    if (!c->ready)
+        return c;
+    cq_store_args_add(&c->args, store->events);
+    cq_store_args_add(&c->args, c->job_id);
+    cq_store_args_add_int(&c->args, store->result_ttl_ms);
+    cq_store_args_terminal(&c->args, status, engine_json, result_json, error_code, error_message);
+    return c;
+}
+
+void cq_store_run(cq_store_t *store, cq_store_call_t *const *calls, size_t n)
+{
+    cq_redis_call_t *batch = cq_calloc(n ? n : 1, sizeof(*batch));
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        cq_store_call_t *c = calls[i];
+        if (!c->ready)
+            continue;
+        int script = c->kind == CQ_STORE_CALL_CLAIM ? CQ_SCRIPT_CLAIM : CQ_SCRIPT_FINISH;
+        batch[m++] = (cq_redis_call_t){
+            .script = &c->store->scripts[script],
+            .nkeys = 1,
+            .argc = c->args.argc,
+            .argv = c->args.argv,
+            .lens = c->args.lens,
+        };
+    }
+    cq_redis_pipeline(store ? store->redis : NULL, batch, m);
+    m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!calls[i]->ready)
+            continue;
+        calls[i]->call = batch[m++];
+        calls[i]->ready = false;
+        calls[i]->err = calls[i]->call.err;
+    }
+    free(batch);
+}
+
+cq_err_t cq_store_call_end(cq_store_call_t *c, cq_job_record_t *out)
+{
+    if (!c)
+        return CQ_ERR_INTERNAL_ERROR;
+    cq_job_record_clear(out);
+    cq_err_t err = c->ready ? CQ_ERR_REDIS_UNAVAILABLE : c->err; /* never run: not sent */
+    long long state = -1;
+    if (err == CQ_ERR_OK && c->call.reply)
+        err = cq_store_state_record(c->call.reply, c->job_id, &state, out);
+    if (err == CQ_ERR_OK && c->kind == CQ_STORE_CALL_CLAIM && state == 0)
         err = CQ_ERR_JOB_ALREADY_TERMINAL;
-    cq_redis_reply_free(reply);
-    free(key);
+    else if (err == CQ_ERR_OK && c->kind == CQ_STORE_CALL_FINISH && state < 0)
+        err = CQ_ERR_NOT_FOUND;
+    else if (err == CQ_ERR_OK && c->kind == CQ_STORE_CALL_FINISH && state == 0)
+        err = CQ_ERR_JOB_ALREADY_TERMINAL;
+    cq_redis_reply_free(c->call.reply);
+    free(c->key);
+    free(c->job_id);
+    free(c);
     return err;
+}
+
+/* One call alone: prepared, run and answered. */
+static cq_err_t cq_store_call_once(cq_store_t *store, cq_store_call_t *c, cq_job_record_t *out)
+{
+    cq_store_run(store, &c, 1);
+    return cq_store_call_end(c, out);
+}
+
+cq_err_t cq_store_claim(cq_store_t *store, const cq_job_record_t *job, cq_job_record_t *out)
+{
+    if (!out)
+        return CQ_ERR_INTERNAL_ERROR;
+    return cq_store_call_once(store, cq_store_claim_call(store, job), out);
 }
 
 /* Maps the -1 / 0 / other answers of requeue and finish. */
@@ -634,22 +740,10 @@ cq_err_t cq_store_finish(cq_store_t *store, const char *job_id, cq_job_status_t 
                          const char *engine_json, const char *result_json, const char *error_code,
                          const char *error_message, cq_job_record_t *out)
 {
-    cq_job_record_clear(out);
-    if (!store || !job_id || !cq_job_status_terminal(status))
-        return CQ_ERR_INTERNAL_ERROR;
-    if (!job_id[0])
-        return CQ_ERR_NOT_FOUND;
-    char *key = cq_store_job_key(store, job_id);
-    cq_store_args_t args;
-    cq_store_args_init(&args);
-    cq_store_args_add(&args, key);
-    cq_store_args_add(&args, store->events);
-    cq_store_args_add(&args, job_id);
-    cq_store_args_add_int(&args, store->result_ttl_ms);
-    cq_store_args_terminal(&args, status, engine_json, result_json, error_code, error_message);
-    cq_err_t err = cq_store_transition(store, CQ_SCRIPT_FINISH, &args, job_id, out);
-    free(key);
-    return err;
+    return cq_store_call_once(store,
+                              cq_store_finish_call(store, job_id, status, engine_json, result_json,
+                                                   error_code, error_message),
+                              out);
 }
 
 cq_err_t cq_store_cancel(cq_store_t *store, const char *job_id, const char *tenant_id,

@@ -102,6 +102,28 @@ cq_err_t cq_store_finish(cq_store_t *store, const char *job_id, cq_job_status_t 
                          const char *engine_json, const char *result_json, const char *error_code,
                          const char *error_message, cq_job_record_t *out);
 
+/* Claims and finishes run together: each is prepared as a call, any number
+ * of calls are sent in one round trip by cq_store_run (they must concern
+ * different jobs), and each call is then answered by cq_store_call_end, with
+ * exactly the outcome cq_store_claim or cq_store_finish gives (those are one
+ * call run alone). The strings given to a call must live until it has run.
+ * Threads: a call belongs to one thread at a time. */
+typedef struct cq_store_call_s cq_store_call_t;
+
+/* cq_store_claim, prepared. Never NULL. */
+cq_store_call_t *cq_store_claim_call(cq_store_t *store, const cq_job_record_t *job);
+/* cq_store_finish, prepared. Never NULL. */
+cq_store_call_t *cq_store_finish_call(cq_store_t *store, const char *job_id, cq_job_status_t status,
+                                      const char *engine_json, const char *result_json,
+                                      const char *error_code, const char *error_message);
+/* Sends the n calls (a call refused while prepared is not sent) in one round
+ * trip on one connection and reads their replies. */
+void cq_store_run(cq_store_t *store, cq_store_call_t *const *calls, size_t n);
+/* The call's outcome, as its plain function gives it (out, which may be NULL
+ * for a finish, gets the record; caller clears it); frees the call. A call
+ * never run fails with CQ_ERR_REDIS_UNAVAILABLE. */
+cq_err_t cq_store_call_end(cq_store_call_t *call, cq_job_record_t *out);
+
 /* What cq_store_restore did. */
 typedef enum {
     CQ_STORE_RESTORE_WRITTEN,  /* the job was absent: written */

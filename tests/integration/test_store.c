@@ -250,6 +250,70 @@ static void test_store_finish_only_once(void **state)
     cq_store_destroy(store);
 }
 
+/* Claims and finishes of several jobs in one round trip: each answered as
+ * its call alone would be, in its own slot; a call refused while prepared is
+ * not sent; a flushed script cache is no failure; Redis down fails them all. */
+static void test_store_run_pipelines_calls(void **state)
+{
+    cq_store_t *store = store_new(1);
+    cq_job_record_t a = job_of("pl-a"), b = job_of("pl-b"), bad = job_of("pl-bad"), out = {0};
+    bad.tenant_id = NULL; /* no tenant: refused before anything is sent */
+    assert_int_equal(cq_store_create(store, &b), CQ_ERR_OK);
+    assert_int_equal(
+        cq_store_finish(store, "pl-b", CQ_JOB_SUCCEEDED, NULL, "{\"r\":1}", NULL, NULL, NULL),
+        CQ_ERR_OK);
+    admin_ok("SCRIPT FLUSH");
+    cq_store_call_t *calls[] = {
+        cq_store_claim_call(store, &a),
+        cq_store_claim_call(store, &b),
+        cq_store_claim_call(store, &bad),
+        cq_store_finish_call(store, "pl-absent", CQ_JOB_FAILED, NULL, NULL, "X", "x"),
+    };
+    cq_store_run(store, calls, 4);
+    assert_int_equal(cq_store_call_end(calls[0], &out), CQ_ERR_OK);
+    assert_string_equal(out.job_id, "pl-a");
+    assert_int_equal(out.status, CQ_JOB_RUNNING);
+    assert_int_equal(cq_store_call_end(calls[1], &out), CQ_ERR_JOB_ALREADY_TERMINAL);
+    assert_string_equal(out.job_id, "pl-b");
+    assert_string_equal(out.result, "{\"r\":1}");
+    assert_int_equal(cq_store_call_end(calls[2], &out), CQ_ERR_BAD_REQUEST);
+    assert_int_equal(cq_store_call_end(calls[3], NULL), CQ_ERR_NOT_FOUND);
+    assert_int_equal(pttl("job:pl-bad"), -2);
+
+    /* Finishes in one round trip, and the claim they follow. */
+    cq_store_call_t *fin[] = {
+        cq_store_finish_call(store, "pl-a", CQ_JOB_SUCCEEDED, "{\"e\":2}", "{\"r\":2}", NULL, NULL),
+        cq_store_finish_call(store, "pl-b", CQ_JOB_FAILED, NULL, NULL, "X", "late"),
+    };
+    cq_store_run(store, fin, 2);
+    assert_int_equal(cq_store_call_end(fin[0], &out), CQ_ERR_OK);
+    assert_int_equal(out.status, CQ_JOB_SUCCEEDED);
+    assert_string_equal(out.result, "{\"r\":2}");
+    assert_int_equal(cq_store_call_end(fin[1], &out), CQ_ERR_JOB_ALREADY_TERMINAL);
+    assert_int_equal(out.status, CQ_JOB_SUCCEEDED);
+    long long ttl = pttl("job:pl-a");
+    assert_true(ttl > RESULT_TTL_MS - 60000 && ttl <= RESULT_TTL_MS);
+
+    /* A call never run, and a store whose Redis does not answer. */
+    cq_job_record_t c = job_of("pl-c");
+    assert_int_equal(cq_store_call_end(cq_store_claim_call(store, &c), &out),
+                     CQ_ERR_REDIS_UNAVAILABLE);
+    cq_store_destroy(store);
+    int port = redis_port;
+    redis_port = 1; /* nothing listens there */
+    store = store_new(1);
+    redis_port = port;
+    cq_store_call_t *down[] = {
+        cq_store_claim_call(store, &c),
+        cq_store_finish_call(store, "pl-c", CQ_JOB_FAILED, NULL, NULL, "X", "x")};
+    cq_store_run(store, down, 2);
+    assert_int_equal(cq_store_call_end(down[0], &out), CQ_ERR_REDIS_UNAVAILABLE);
+    assert_int_equal(cq_store_call_end(down[1], &out), CQ_ERR_REDIS_UNAVAILABLE);
+    assert_int_equal(pttl("job:pl-c"), -2);
+    cq_job_record_clear(&out);
+    cq_store_destroy(store);
+}
+
 static void test_store_cancel(void **state)
 {
     cq_store_t *store = store_new(4);
@@ -747,6 +811,7 @@ int main(void)
         cmocka_unit_test(test_store_create_get),
         cmocka_unit_test(test_store_claim),
         cmocka_unit_test(test_store_finish_only_once),
+        cmocka_unit_test(test_store_run_pipelines_calls),
         cmocka_unit_test(test_store_cancel),
         cmocka_unit_test(test_store_requeue),
         cmocka_unit_test(test_store_idempotency),

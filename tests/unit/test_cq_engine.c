@@ -222,7 +222,7 @@ static void test_engine_offloaded_call_ends_the_job_on_the_loop_thread(void **st
 {
     rig_t r;
     rig_init(&r, 0);
-    r.env.offload = cq_offload_new(1);
+    r.env.offload = cq_offload_new(1, NULL);
     slow_start(&r.ctx, NULL);
     assert_int_equal(r.fake.done_calls, 0); /* start returned at once */
     assert_int_equal(cq_offload_pending(r.env.offload), 1);
@@ -257,7 +257,7 @@ static void late_work(cq_offload_item_t *item)
 
 static void test_offload_runs_every_call_and_drops_queued_ones_at_destroy(void **state)
 {
-    cq_offload_t *q = cq_offload_new(3);
+    cq_offload_t *q = cq_offload_new(3, NULL);
     cq_offload_item_t items[100];
     int one = 1;
     counted = 0;
@@ -275,7 +275,7 @@ static void test_offload_runs_every_call_and_drops_queued_ones_at_destroy(void *
     cq_offload_destroy(q);
 
     /* Calls still queued at destroy never run (their jobs are redelivered). */
-    q = cq_offload_new(1);
+    q = cq_offload_new(1, NULL);
     slow_state_t st = {0};
     cq_offload_item_t slow = {.work = slow_work, .done = count_done, .arg = &st};
     cq_offload_item_t late[10];
@@ -287,6 +287,66 @@ static void test_offload_runs_every_call_and_drops_queued_ones_at_destroy(void *
     }
     cq_offload_destroy(q);
     assert_int_equal(late_runs, 0);
+}
+
+/* What the helper thread did, in order: p = a prepare, w = the work of a
+ * prepared item, W = the work of a plain one. */
+static char seq[32];
+static size_t seq_n;
+static cq_store_call_t *seq_prepare(cq_offload_item_t *item)
+{
+    (void)item;
+    seq[seq_n++] = 'p';
+    cq_job_record_t none = {0};
+    return cq_store_claim_call(NULL, &none); /* refused while prepared: never sent */
+}
+static void seq_work(cq_offload_item_t *item)
+{
+    seq[seq_n++] = item->call ? 'w' : 'W';
+    if (item->call)
+        *(cq_err_t *)item->arg = cq_store_call_end(item->call, NULL);
+}
+static void seq_done(cq_offload_item_t *item)
+{
+    (void)item;
+    counted++;
+}
+static void block_work(cq_offload_item_t *item)
+{
+    usleep(50 * 1000); /* the others queue up meanwhile */
+    (void)item;
+}
+
+static void test_offload_takes_a_run_of_store_calls_together(void **state)
+{
+    cq_offload_t *q = cq_offload_new(1, NULL);
+    cq_offload_item_t block = {.work = block_work, .done = seq_done};
+    cq_offload_item_t items[6];
+    cq_err_t err[6];
+    seq_n = 0;
+    counted = 0;
+    cq_offload_submit(q, &block);
+    for (int i = 0; i < 6; i++) {
+        err[i] = CQ_ERR_OK;
+        bool plain = i == 3;
+        items[i] = (cq_offload_item_t){.prepare = plain ? NULL : seq_prepare,
+                                       .work = seq_work,
+                                       .done = seq_done,
+                                       .arg = &err[i]};
+        cq_offload_submit(q, &items[i]);
+    }
+    for (int i = 0; i < 1000 && counted < 7; i++) {
+        cq_offload_drain(q, 0);
+        usleep(1000);
+    }
+    assert_int_equal(counted, 7);
+    /* Three calls taken together (every prepare before any work), the plain
+     * item alone, then the last two together. */
+    seq[seq_n] = '\0';
+    assert_string_equal(seq, "pppwwwWppww");
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(err[i], i == 3 ? CQ_ERR_OK : CQ_ERR_INTERNAL_ERROR);
+    cq_offload_destroy(q);
 }
 
 static void test_engine_ok_without_result_is_an_internal_error(void **state)
@@ -427,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_engine_state_of_an_unfinished_job_is_freed_too),
         cmocka_unit_test(test_engine_offloaded_call_ends_the_job_on_the_loop_thread),
         cmocka_unit_test(test_offload_runs_every_call_and_drops_queued_ones_at_destroy),
+        cmocka_unit_test(test_offload_takes_a_run_of_store_calls_together),
         cmocka_unit_test(test_engine_ok_without_result_is_an_internal_error),
         cmocka_unit_test(test_engine_identity_accessors),
     };

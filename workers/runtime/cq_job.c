@@ -432,7 +432,9 @@ static void cq_job_budget_read(cq_job_t *job)
     job->over_budget = used >= budget;
 }
 
-static void cq_job_claim_work(cq_offload_item_t *item)
+/* On the offload thread: the claim, sent with the other store calls of its
+ * batch. */
+static cq_store_call_t *cq_job_claim_prepare(cq_offload_item_t *item)
 {
     cq_job_t *job = item->arg;
     cq_job_envelope_t *env = &job->env;
@@ -447,8 +449,14 @@ static void cq_job_claim_work(cq_offload_item_t *item)
     want.custom_id = env->custom_id;
     want.created_at = env->created_at;
     want.status = CQ_JOB_QUEUED;
-    cq_job_record_clear(&job->claimed);
-    job->io_rc = cq_store_claim(job->w->store, &want, &job->claimed);
+    return cq_store_claim_call(job->w->store, &want);
+}
+
+static void cq_job_claim_work(cq_offload_item_t *item)
+{
+    cq_job_t *job = item->arg;
+    job->io_rc = cq_store_call_end(item->call, &job->claimed);
+    item->call = NULL;
     job->over_budget = false;
     if (job->io_rc == CQ_ERR_OK)
         cq_job_budget_read(job);
@@ -525,7 +533,7 @@ static void cq_job_claim_done(cq_offload_item_t *item)
 /* Claims the job in the store; cq_job_claimed follows. */
 static void cq_job_start(cq_job_t *job)
 {
-    cq_job_offload(job, cq_job_claim_work, cq_job_claim_done);
+    cq_job_offload_call(job, cq_job_claim_prepare, cq_job_claim_work, cq_job_claim_done);
 }
 
 /* One step of a job: the first run, or a retry of the step that failed. */

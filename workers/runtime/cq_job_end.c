@@ -75,7 +75,15 @@ void cq_job_settle(cq_job_t *job)
  * on the loop thread, and the job is settled after it. */
 void cq_job_offload(cq_job_t *job, cq_offload_fn work, cq_offload_fn done)
 {
+    cq_job_offload_call(job, NULL, work, done);
+}
+
+void cq_job_offload_call(cq_job_t *job, cq_offload_prepare_fn prepare, cq_offload_fn work,
+                         cq_offload_fn done)
+{
     assert(!job->io_busy); /* one call at a time: every path waits for the last */
+    job->io.prepare = prepare;
+    job->io.call = NULL;
     job->io.work = work;
     job->io.done = done;
     job->io.arg = job;
@@ -289,11 +297,27 @@ static void cq_job_charge_tokens(cq_job_t *job)
     }
 }
 
+/* The finish of a failed job as a store call sent with others; none while
+ * tokens are due, whose charge must come first (alone, in the work). */
+static cq_store_call_t *cq_job_fail_prepare(cq_offload_item_t *item)
+{
+    cq_job_t *job = item->arg;
+    if (job->tokens_due > 0)
+        return NULL;
+    return cq_store_finish_call(job->w->store, job->env.job_id, CQ_JOB_FAILED, NULL, NULL,
+                                cq_err_name(job->fail_err), job->fail_message);
+}
+
 static void cq_job_fail_work(cq_offload_item_t *item)
 {
     cq_job_t *job = item->arg;
-    cq_job_charge_tokens(job);
     cq_job_record_clear(&job->stored);
+    if (item->call) {
+        job->io_rc = cq_store_call_end(item->call, &job->stored);
+        item->call = NULL;
+        return;
+    }
+    cq_job_charge_tokens(job);
     job->io_rc = cq_store_finish(job->w->store, job->env.job_id, CQ_JOB_FAILED, NULL, NULL,
                                  cq_err_name(job->fail_err), job->fail_message, &job->stored);
 }
@@ -338,7 +362,7 @@ void cq_job_fail(cq_job_t *job, cq_err_t err, const char *message)
     job->fail_err = err;
     free(job->fail_message);
     job->fail_message = cq_strdup(message);
-    cq_job_offload(job, cq_job_fail_work, cq_job_fail_done);
+    cq_job_offload_call(job, cq_job_fail_prepare, cq_job_fail_work, cq_job_fail_done);
 }
 
 int64_t cq_worker_backoff(cq_worker_t *w, int attempt)
@@ -352,11 +376,26 @@ int64_t cq_worker_backoff(cq_worker_t *w, int attempt)
     return delay / 2 + (int64_t)(rand_r(&w->seed) % (unsigned int)(delay / 2 + 1));
 }
 
+/* As cq_job_fail_prepare, for a succeeded job. */
+static cq_store_call_t *cq_job_store_prepare(cq_offload_item_t *item)
+{
+    cq_job_t *job = item->arg;
+    if (job->tokens_due > 0)
+        return NULL;
+    return cq_store_finish_call(job->w->store, job->env.job_id, CQ_JOB_SUCCEEDED, job->engine,
+                                job->result_text, NULL, NULL);
+}
+
 static void cq_job_store_work(cq_offload_item_t *item)
 {
     cq_job_t *job = item->arg;
-    cq_job_charge_tokens(job);
     cq_job_record_clear(&job->stored);
+    if (item->call) {
+        job->io_rc = cq_store_call_end(item->call, &job->stored);
+        item->call = NULL;
+        return;
+    }
+    cq_job_charge_tokens(job);
     job->io_rc = cq_store_finish(job->w->store, job->env.job_id, CQ_JOB_SUCCEEDED, job->engine,
                                  job->result_text, NULL, NULL, &job->stored);
 }
@@ -393,5 +432,5 @@ static void cq_job_store_done(cq_offload_item_t *item)
  * kept, not computed again. */
 void cq_job_store_result(cq_job_t *job)
 {
-    cq_job_offload(job, cq_job_store_work, cq_job_store_done);
+    cq_job_offload_call(job, cq_job_store_prepare, cq_job_store_work, cq_job_store_done);
 }

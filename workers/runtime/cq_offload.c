@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #define CQ_OFFLOAD_THREADS_MAX 16
+/* Most items with store calls one helper thread takes at once. */
+#define CQ_OFFLOAD_BATCH 32
 
 struct cq_offload_s {
     pthread_mutex_t lock;
@@ -25,41 +27,67 @@ struct cq_offload_s {
     cq_offload_item_t *todo, **todo_tail;
     cq_offload_item_t *finished, **finished_tail;
     bool stopping;
-    size_t pending; /* loop thread only */
-    int event_fd;   /* counts batches of finished calls; read by drain */
+    cq_store_t *store; /* runs the items' prepared calls */
+    size_t pending;    /* loop thread only */
+    int event_fd;      /* counts batches of finished calls; read by drain */
     int nthreads;
     pthread_t threads[CQ_OFFLOAD_THREADS_MAX];
 };
 
+/* Takes from the head of todo (locked, not empty): one item, or the run of
+ * items with a store call, at most CQ_OFFLOAD_BATCH. Returns how many. */
+static size_t cq_offload_take(cq_offload_t *q, cq_offload_item_t **batch)
+{
+    size_t n = 0;
+    do {
+        batch[n] = q->todo;
+        q->todo = batch[n]->next;
+        n++;
+    } while (q->todo && batch[0]->prepare && q->todo->prepare && n < CQ_OFFLOAD_BATCH);
+    if (!q->todo)
+        q->todo_tail = &q->todo;
+    return n;
+}
+
 static void *cq_offload_thread(void *opaque)
 {
     cq_offload_t *q = opaque;
+    cq_offload_item_t *batch[CQ_OFFLOAD_BATCH];
+    cq_store_call_t *calls[CQ_OFFLOAD_BATCH];
     pthread_mutex_lock(&q->lock);
     for (;;) {
         while (!q->todo && !q->stopping)
             pthread_cond_wait(&q->ready, &q->lock);
         if (q->stopping)
             break;
-        cq_offload_item_t *item = q->todo;
-        q->todo = item->next;
-        if (!q->todo)
-            q->todo_tail = &q->todo;
+        size_t n = cq_offload_take(q, batch), ncalls = 0;
         pthread_mutex_unlock(&q->lock);
 
-        item->work(item);
+        for (size_t i = 0; i < n; i++) {
+            cq_offload_item_t *item = batch[i];
+            item->call = item->prepare ? item->prepare(item) : NULL;
+            if (item->call)
+                calls[ncalls++] = item->call;
+        }
+        if (ncalls)
+            cq_store_run(q->store, calls, ncalls);
+        for (size_t i = 0; i < n; i++)
+            batch[i]->work(batch[i]);
 
         pthread_mutex_lock(&q->lock);
         /* One wake per batch: while completions wait undrained, the loop
          * has been woken already or does not wait (a partial drain). */
         bool first = q->finished == NULL;
-        item->next = NULL;
-        *q->finished_tail = item;
-        q->finished_tail = &item->next;
+        for (size_t i = 0; i < n; i++) {
+            batch[i]->next = NULL;
+            *q->finished_tail = batch[i];
+            q->finished_tail = &batch[i]->next;
+        }
         pthread_mutex_unlock(&q->lock);
         if (first) {
             uint64_t one = 1;
-            ssize_t n = write(q->event_fd, &one, sizeof(one));
-            CQ_UNUSED(n); /* an eventfd only refuses past 2^64 - 2 */
+            ssize_t w = write(q->event_fd, &one, sizeof(one));
+            CQ_UNUSED(w); /* an eventfd only refuses past 2^64 - 2 */
         }
         pthread_mutex_lock(&q->lock);
     }
@@ -67,10 +95,11 @@ static void *cq_offload_thread(void *opaque)
     return NULL;
 }
 
-cq_offload_t *cq_offload_new(int threads)
+cq_offload_t *cq_offload_new(int threads, cq_store_t *store)
 {
     assert(threads >= 1 && threads <= CQ_OFFLOAD_THREADS_MAX);
     cq_offload_t *q = cq_calloc(1, sizeof(*q));
+    q->store = store;
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->ready, NULL);
     q->todo_tail = &q->todo;

@@ -8,23 +8,37 @@
  * make a descriptor readable (cq_offload_fd), so the loop's wait returns
  * and drains them at once.
  *
- * Threads: submit, drain and pending on the loop thread only; work runs
- * on a helper thread, done on the loop thread inside cq_offload_drain.
+ * Under load, a helper thread takes the run of queued items that carry a
+ * store call (up to 32) at once and sends their calls in one round trip:
+ * what a job costs in Redis round trips and wake-ups falls as load rises.
+ *
+ * Threads: submit, drain and pending on the loop thread only; prepare and
+ * work run on a helper thread, done on the loop thread inside
+ * cq_offload_drain.
  */
 #ifndef CQ_OFFLOAD_H
 #define CQ_OFFLOAD_H
 
 #include "cq_common.h"
 #include "cq_log.h"
+#include "cq_store.h"
 
 typedef struct cq_offload_s cq_offload_t;
 typedef struct cq_offload_item_s cq_offload_item_t;
 
 typedef void (*cq_offload_fn)(cq_offload_item_t *item);
+typedef cq_store_call_t *(*cq_offload_prepare_fn)(cq_offload_item_t *item);
 
 struct cq_offload_item_s {
-    cq_offload_fn work;      /* on a helper thread: the blocking call */
-    cq_offload_fn done;      /* on the loop thread: what follows it */
+    cq_offload_fn work; /* on a helper thread: the blocking call */
+    cq_offload_fn done; /* on the loop thread: what follows it */
+    /* Optional (NULL: none), for an item whose blocking call is one store
+     * claim or finish: on the helper thread, before work, makes that call
+     * (or returns NULL: none after all). The calls of the items a helper
+     * thread takes together go to Redis in one round trip (cq_store_run);
+     * then work runs with the answer in call, which it ends. */
+    cq_offload_prepare_fn prepare;
+    cq_store_call_t *call;   /* what prepare made, for work */
     void *arg;               /* the caller's */
     cq_offload_item_t *next; /* the queue's */
     /* The log context done runs in (cq_log.h), or NULL: none. It must live
@@ -32,8 +46,9 @@ struct cq_offload_item_s {
     const cq_log_ctx_t *log_ctx;
 };
 
-/* threads helper threads (1..16). Never NULL. */
-cq_offload_t *cq_offload_new(int threads);
+/* threads helper threads (1..16); store runs the items' prepared calls (NULL:
+ * they fail as with Redis down). Never NULL. */
+cq_offload_t *cq_offload_new(int threads, cq_store_t *store);
 /* Stops the threads after the call each is running; calls still queued
  * are not run and no done callback runs. NULL is a no-op. */
 void cq_offload_destroy(cq_offload_t *q);

@@ -412,7 +412,7 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
         return false;
     /* Two threads: a slow call (a broker metadata request, a Redis that
      * hangs up to its timeout) does not hold up every other job's. */
-    w->offload = cq_offload_new(2);
+    w->offload = cq_offload_new(2, w->store);
     w->reply_topics = json_object();
     w->env.metrics = cq_metrics_new();
     static const double job_bounds[] = CQ_HISTO_BOUNDS_JOB;

@@ -201,6 +201,10 @@ void cq_job_settle(cq_job_t *job);
 /* Runs work (a blocking store or broker call) off the loop; done follows on
  * the loop thread and takes the job with cq_job_of. One call at a time. */
 void cq_job_offload(cq_job_t *job, cq_offload_fn work, cq_offload_fn done);
+/* cq_job_offload for a store claim or finish that prepare makes (see
+ * cq_offload_item_t), sent in one round trip with others queued with it. */
+void cq_job_offload_call(cq_job_t *job, cq_offload_prepare_fn prepare, cq_offload_fn work,
+                         cq_offload_fn done);
 cq_job_t *cq_job_of(cq_offload_item_t *item);
 /* Sends the raw message to the dead-letter topic with why it is there. */
 void cq_job_dead_letter(cq_job_t *job, cq_err_t err, const char *message);
