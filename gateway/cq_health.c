@@ -62,16 +62,25 @@ void cq_health_handle(cq_gateway_t *gw, const char *path, const cq_http_req_t *r
 {
     char now[40];
     cq_time_iso8601(cq_now_ms(), now, sizeof(now));
+    bool failed = cq_kafka_producer_failed(gw->producer, NULL, 0); /* logged when it happened */
     if (strcmp(path, "/health") == 0) {
-        cq_http_resp_json(resp, 200,
-                          json_pack("{s:s, s:s, s:s, s:s, s:I}", "status", "ok", "service",
-                                    "coachq-gateway", "version", CQ_VERSION, "time", now,
-                                    "uptimeSeconds",
-                                    (json_int_t)((cq_now_ms() - gw->started_ms) / 1000)));
+        /* Alive unless the producer failed for good: then every job would be
+         * refused until the process is restarted, so say so to the
+         * supervisor (a liveness probe) instead of lingering. */
+        json_t *body =
+            json_pack("{s:s, s:s, s:s, s:s, s:I}", "status", failed ? "failed" : "ok", "service",
+                      "coachq-gateway", "version", CQ_VERSION, "time", now, "uptimeSeconds",
+                      (json_int_t)((cq_now_ms() - gw->started_ms) / 1000));
+        if (failed)
+            json_object_set_new(body, "error",
+                                json_string("the Kafka producer failed for good; restart"));
+        cq_http_resp_json(resp, failed ? 503 : 200, body);
     } else if (strcmp(path, "/health/ready") == 0) {
         int64_t t0 = cq_mono_ms();
-        bool kafka = cq_kafka_producer_ready(gw->producer, 2000);
-        json_t *kafka_check = cq_health_check(kafka, t0, "no broker answered");
+        bool kafka = !failed && cq_kafka_producer_ready(gw->producer, 2000);
+        json_t *kafka_check = cq_health_check(kafka, t0,
+                                              failed ? "the Kafka producer failed for good; restart"
+                                                     : "no broker answered");
         t0 = cq_mono_ms();
         bool redis = cq_store_ping(gw->store) == CQ_ERR_OK;
         json_t *checks = json_pack("{s:o, s:o}", "kafka", kafka_check, "redis",

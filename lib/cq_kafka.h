@@ -116,8 +116,17 @@ int cq_kafka_producer_outq_len(cq_kafka_producer_t *producer);
 bool cq_kafka_topic_exists(cq_kafka_producer_t *producer, const char *topic, int timeout_ms);
 
 /* Whether a broker answered a metadata request within timeout_ms (cached for
- * 1 s); false at once while cq_kafka_producer_down. */
+ * 1 s); false at once while cq_kafka_producer_down or once it failed. */
 bool cq_kafka_producer_ready(cq_kafka_producer_t *producer, int timeout_ms);
+
+/* Whether the producer failed for good: librdkafka raised a fatal error (an
+ * idempotent producer that lost its sequence state). Every later produce
+ * fails; only a new producer, in practice a restarted process, recovers.
+ * reason (may be NULL) gets librdkafka's words. NULL: false. Any thread. */
+bool cq_kafka_producer_failed(cq_kafka_producer_t *producer, char *reason, size_t reason_size);
+
+/* For tests: raises a fatal error as librdkafka would (rd_kafka_test_fatal_error). */
+void cq_kafka_producer_fail_for_test(cq_kafka_producer_t *producer, const char *reason);
 
 /* A consumed message. Valid until cq_kafka_msg_destroy. */
 typedef struct cq_kafka_msg_s {

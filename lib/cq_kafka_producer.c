@@ -447,9 +447,24 @@ bool cq_kafka_topic_exists(cq_kafka_producer_t *producer, const char *topic, int
     return exists;
 }
 
+bool cq_kafka_producer_failed(cq_kafka_producer_t *producer, char *reason, size_t reason_size)
+{
+    if (!producer)
+        return false;
+    char scratch[1];
+    rd_kafka_resp_err_t err = rd_kafka_fatal_error(producer->rk, reason ? reason : scratch,
+                                                   reason ? reason_size : sizeof(scratch));
+    return err != RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+void cq_kafka_producer_fail_for_test(cq_kafka_producer_t *producer, const char *reason)
+{
+    rd_kafka_test_fatal_error(producer->rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, reason);
+}
+
 bool cq_kafka_producer_ready(cq_kafka_producer_t *producer, int timeout_ms)
 {
-    if (cq_kafka_producer_down(producer))
+    if (cq_kafka_producer_down(producer) || cq_kafka_producer_failed(producer, NULL, 0))
         return false; /* known without asking; the poll thread keeps probing */
     pthread_mutex_lock(&producer->ready_lock);
     int64_t now = cq_mono_ms();

@@ -400,6 +400,33 @@ static void test_gateway_serves_its_contract(void **state)
     done(&c);
 }
 
+/* A producer that failed for good makes /health (the liveness probe) and
+ * /health/ready answer 503, so a supervisor restarts the gateway instead of
+ * it refusing every job while it looks alive. */
+static void test_gateway_health_fails_with_a_failed_producer(void **state)
+{
+    char err[512];
+    cq_config_t *kconf = cq_config_new();
+    cq_config_set(kconf, "kafka.bootstrap.servers", "127.0.0.1:1", err, sizeof(err));
+    cq_config_set(kconf, "log.level", "error", err, sizeof(err));
+    gw.producer = cq_kafka_producer_new_bounded(kconf, 1500, err, sizeof(err));
+    assert_non_null(gw.producer);
+    cq_kafka_producer_fail_for_test(gw.producer, "sequence lost");
+    call_t c;
+    call(&c, "GET", "/coaching/api/v1/health", NULL, NULL, false);
+    assert_int_equal(c.resp.status, 503);
+    assert_string_equal(json_string_value(json_object_get(c.body, "status")), "failed");
+    done(&c);
+    call(&c, "GET", "/coaching/api/v1/health/ready", NULL, NULL, false);
+    assert_int_equal(c.resp.status, 503);
+    json_t *kafka = json_object_get(json_object_get(c.body, "checks"), "kafka");
+    assert_non_null(strstr(json_string_value(json_object_get(kafka, "detail")), "failed for good"));
+    done(&c);
+    cq_kafka_producer_destroy(gw.producer, 0);
+    gw.producer = NULL;
+    cq_config_destroy(kconf);
+}
+
 static void test_gateway_deprecated_operation_says_so(void **state)
 {
     call_t c;
@@ -544,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_gateway_content_checks),
         cmocka_unit_test(test_gateway_validation_lists_every_violation),
         cmocka_unit_test(test_gateway_serves_its_contract),
+        cmocka_unit_test(test_gateway_health_fails_with_a_failed_producer),
         cmocka_unit_test(test_gateway_deprecated_operation_says_so),
         cmocka_unit_test(test_gateway_query_built_request_is_validated),
         cmocka_unit_test(test_gateway_enum_lists),

@@ -106,6 +106,29 @@ static void test_kafka_no_broker_gives_final_answer_then_refuses_at_once(void **
     cq_config_destroy(conf);
 }
 
+/* A producer librdkafka failed for good (a fatal error, as an idempotent
+ * producer that lost its sequence state raises) says so, is not ready, and
+ * produces nothing: the health checks build on this. */
+static void test_kafka_producer_failed_for_good_says_so(void **state)
+{
+    char err[512], why[256] = "";
+    cq_config_t *conf = dead_broker_config();
+    cq_kafka_producer_t *producer = cq_kafka_producer_new_bounded(conf, 1500, err, sizeof(err));
+    assert_non_null(producer);
+    assert_false(cq_kafka_producer_failed(producer, why, sizeof(why)));
+    cq_kafka_producer_fail_for_test(producer, "sequence lost");
+    assert_true(cq_kafka_producer_failed(producer, why, sizeof(why)));
+    assert_non_null(strstr(why, "sequence lost"));
+    assert_true(cq_kafka_producer_failed(producer, NULL, 0));
+    assert_false(cq_kafka_producer_ready(producer, 2000));
+    cq_kafka_message_t msg = {"coachq.test", "k", 1, "v", 1, NULL, 0};
+    cq_kafka_outcome_t outcome = CQ_KAFKA_ACKED;
+    assert_int_equal(cq_kafka_produce_many(producer, &msg, 1, 1500, &outcome), 0);
+    assert_int_not_equal(outcome, CQ_KAFKA_ACKED);
+    cq_kafka_producer_destroy(producer, 0);
+    cq_config_destroy(conf);
+}
+
 static cq_kafka_consumer_t *consumer_with(const char *instance_id, const char *kafka_id)
 {
     char err[512];
@@ -177,6 +200,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kafka_bounded_producer_refuses_longer_message_timeout),
         cmocka_unit_test(test_kafka_no_broker_gives_final_answer_then_refuses_at_once),
+        cmocka_unit_test(test_kafka_producer_failed_for_good_says_so),
         cmocka_unit_test(test_kafka_consumer_instance_id_setting),
         cmocka_unit_test(test_kafka_consumer_refuses_commit_overrides),
     };

@@ -143,8 +143,12 @@ static void cq_worker_http(void *opaque, const cq_http_req_t *req, cq_http_resp_
 {
     cq_worker_t *w = opaque;
     if (strcmp(req->path, "/health") == 0) {
-        cq_http_resp_json(resp, 200,
-                          json_pack("{s:s, s:s}", "status", "ok", "kind", w->kind->kind));
+        /* A producer that failed for good publishes nothing until the
+         * process restarts: the liveness probe says so. */
+        bool failed = cq_kafka_producer_failed(w->producer, NULL, 0);
+        cq_http_resp_json(
+            resp, failed ? 503 : 200,
+            json_pack("{s:s, s:s}", "status", failed ? "failed" : "ok", "kind", w->kind->kind));
         return;
     }
     if (strcmp(req->path, "/metrics") != 0) {
