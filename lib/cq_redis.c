@@ -283,8 +283,9 @@ static cq_err_t cq_redis_run(cq_redis_t *redis, const cq_redis_script_t *script,
                              int argc, const char **argv, const size_t *lens,
                              cq_redis_reply_t **out)
 {
-    const char *all[CQ_REDIS_MAX_ARGS + 3]; /* EVALSHA|EVAL, sha|source, numkeys, argv */
-    size_t all_lens[CQ_REDIS_MAX_ARGS + 3];
+    /* EVALSHA|EVAL, sha|source, numkeys, argv; all[0] names what was sent last. */
+    const char *all[CQ_REDIS_MAX_ARGS + 3] = {"EVAL"};
+    size_t all_lens[CQ_REDIS_MAX_ARGS + 3] = {4};
     char nk[12];
     cq_redis_sigpipe_t guard;
     cq_redis_conn_t conn;

@@ -636,12 +636,11 @@ cq_err_t cq_store_call_end(cq_store_call_t *c, cq_job_record_t *out)
     long long state = -1;
     if (err == CQ_ERR_OK && c->call.reply)
         err = cq_store_state_record(c->call.reply, c->job_id, &state, out);
-    if (err == CQ_ERR_OK && c->kind == CQ_STORE_CALL_CLAIM && state == 0)
+    /* Both scripts answer 0 for a terminal job; only a finish -1 for an absent one. */
+    if (err == CQ_ERR_OK && state == 0)
         err = CQ_ERR_JOB_ALREADY_TERMINAL;
-    else if (err == CQ_ERR_OK && c->kind == CQ_STORE_CALL_FINISH && state < 0)
+    else if (err == CQ_ERR_OK && state < 0 && c->kind == CQ_STORE_CALL_FINISH)
         err = CQ_ERR_NOT_FOUND;
-    else if (err == CQ_ERR_OK && c->kind == CQ_STORE_CALL_FINISH && state == 0)
-        err = CQ_ERR_JOB_ALREADY_TERMINAL;
     cq_redis_reply_free(c->call.reply);
     free(c->key);
     free(c->job_id);
