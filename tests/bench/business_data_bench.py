@@ -39,6 +39,8 @@ import urllib.error
 import urllib.request
 
 POOL_MAX = 64  # idle kept-alive connections kept at most
+IDLE_MAX_S = 2.0  # an idle connection older than this is closed, not reused (the
+# gateway closes idle ones after gateway.keep_alive_timeout, 5 s)
 
 
 class Client:
@@ -49,6 +51,7 @@ class Client:
         self.keepalive = keepalive
         self.idle = []
         self.opened = 0
+        self.reused_closed = 0  # idle connections found closed by the server (retried)
 
     async def exchange(self, reader, writer, tenant):
         conn = "keep-alive" if self.keepalive else "close"
@@ -64,27 +67,30 @@ class Client:
 
     async def get(self, tenant):
         t0 = time.perf_counter()
+        while self.idle and t0 - self.idle[-1][2] > IDLE_MAX_S:
+            self.idle.pop()[1].close()
         for attempt in range(2):
-            fresh = not self.idle
+            fresh = attempt > 0 or not self.idle
             if fresh:
                 reader, writer = await asyncio.open_connection(self.host, self.port)
                 self.opened += 1
             else:
-                reader, writer = self.idle.pop()
+                reader, writer, _ = self.idle.pop()
             try:
                 status, body, closing = await self.exchange(reader, writer, tenant)
             except (asyncio.IncompleteReadError, ConnectionError):
                 writer.close()
-                if fresh or attempt:
+                if fresh:
                     raise
+                self.reused_closed += 1
                 t0 = time.perf_counter()  # the server had closed an idle one: again
                 continue
-            dt = time.perf_counter() - t0
+            done = time.perf_counter()
             if self.keepalive and not closing and len(self.idle) < POOL_MAX:
-                self.idle.append((reader, writer))
+                self.idle.append((reader, writer, done))
             else:
                 writer.close()
-            return status, b'"cached":true' in body.replace(b" ", b""), dt
+            return status, b'"cached":true' in body.replace(b" ", b""), done - t0
         raise ConnectionError("no answer")
 
 
@@ -139,13 +145,14 @@ async def main():
     names = [f"{run}-t{i + 1}" for i in range(tenants)]
     weights = [1 / (r + 1) ** s for r in range(tenants)]
     rng = random.Random(42)
-    results, tasks = [], []
+    results, tasks, errors = [], [], collections.Counter()
     windows, last = [], fetch_json(up + "/counts")
 
     async def one(tenant):
         try:
             results.append(await client.get(tenant))
-        except (OSError, asyncio.IncompleteReadError):
+        except (OSError, asyncio.IncompleteReadError) as e:
+            errors[type(e).__name__] += 1
             results.append((0, False, 0.0))
 
     wall_start, start = time.time(), time.perf_counter()
@@ -167,7 +174,7 @@ async def main():
         n += 1
     await asyncio.gather(*tasks)
     windows.append((last, fetch_json(up + "/counts")))
-    for _, writer in client.idle:
+    for _, writer, _ in client.idle:
         writer.close()
 
     status = collections.Counter(r[0] for r in results)
@@ -177,7 +184,10 @@ async def main():
     elapsed = time.perf_counter() - start
     print(f"requests: {len(results)} in {elapsed:.1f} s ({len(results) / elapsed:.1f}/s), "
           f"tenants {tenants}, Zipf s={s}, TTL {ttl:g} s, statuses {dict(status)}, "
-          f"connections: {'kept alive' if keepalive else 'new per request'} ({client.opened} opened)")
+          f"connections: {'kept alive' if keepalive else 'new per request'} ({client.opened} opened, "
+          f"{client.reused_closed} found closed)")
+    if errors:
+        print(f"client errors: {dict(errors)}")
     print(f"cache hit ratio: {len(hits) / max(1, len(ok)) * 100:.1f} % ({len(hits)} of {len(ok)})")
     print(f"client: cached answers p50 {pct(hits, 50):.2f} ms, p99 {pct(hits, 99):.2f} ms, "
           f"max {max(hits) if hits else float('nan'):.2f} ms; "
@@ -186,9 +196,11 @@ async def main():
     with urllib.request.urlopen(base + "/metrics") as r:
         metrics = r.read().decode()
     name = "coachq_gateway_business_data_answer_seconds"
-    parts = []
-    for outcome in ("hit", "revalidate", "miss"):
-        b = histogram(metrics, name, f'outcome="{outcome}"')
+    parts, found = [], {o: histogram(metrics, name, f'outcome="{o}"') for o in ("hit", "revalidate", "miss")}
+    if found["hit"] and found["revalidate"]:  # cached answers: both kinds of hit
+        found = {"cached": [(le, a + b) for (le, a), (_, b) in zip(found["hit"], found["revalidate"])],
+                 **found}
+    for outcome, b in found.items():
         if b and b[-1][1] > 0:
             le5 = next((c for le, c in b if le == 0.005), float("nan"))
             parts.append(f"{outcome} ({int(b[-1][1])}) p50 {histo_pct(b, 50) * 1000:.2f} ms, "
