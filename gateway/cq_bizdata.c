@@ -1,16 +1,23 @@
 /*
  * cq_bizdata.c — GET /multitenant/conversations/business-data: the
- * tenant's cached copy when fresh, else one job per tenant.
+ * tenant's cached copy when it may be answered, else one job per tenant.
  *
  * A copy younger than business_data.cache_ttl is answered here without a
- * job: {success, data} with data.cached true and an Age header (seconds);
- * without one, a partial answer (a source unavailable or stale, kept by the
- * worker in its own key) younger than business_data.partial_ttl and newer
- * than the complete copy is answered the same way, its sources marks as
- * they were. A hit on a complete copy in the last business_data.
- * refresh_ahead percent of its freshness also submits one background job
- * refreshing it (single flight, through the same flight key), so a tenant
- * asked often never finds its copy expired.
+ * job: {success, data} with data.cached true, an Age header (seconds) and
+ * Cache-Control max-age (its freshness lifetime; with the grace below,
+ * stale-while-revalidate too). Without one, a partial answer (a source
+ * unavailable or stale, kept by the worker in its own key) younger than
+ * business_data.partial_ttl and newer than the complete copy is answered
+ * the same way, its sources marks as they were. Past its freshness, a
+ * complete copy is still answered at once within business_data.
+ * stale_while_revalidate (RFC 5861: Age then exceeds max-age), its sources
+ * marks as they were when it was made, and its refresh handed to the
+ * refresh thread (cq_bdrefresh: one job per tenant, through the flight
+ * key, outside this request's latency) — unless a partial copy newer than
+ * it shows a refresh since found an upstream down: then a job answers,
+ * with the stale fallback's marks. A hit on a complete copy in the last
+ * business_data.refresh_ahead percent of its freshness (off by default)
+ * also hands over a refresh.
  * A miss, or Cache-Control: no-cache, needs a job, and however many
  * requests of one tenant miss at once only one job runs (single flight):
  * the first takes the tenant's flight key (cq_bdcache, set-if-absent,
@@ -47,117 +54,96 @@ static bool cq_bizdata_no_cache(const cq_http_req_t *req)
     return (cc && strcasestr(cc, "no-cache")) || (pragma && strcasestr(pragma, "no-cache"));
 }
 
-/* Answers from a copy (data taken) of the given age and freshness. */
+/* What the cache answered. */
+typedef enum {
+    CQ_BIZDATA_NONE,       /* nothing usable: a job is needed */
+    CQ_BIZDATA_FRESH,      /* a fresh complete copy, or a fresh partial one */
+    CQ_BIZDATA_REVALIDATE, /* a complete copy past its freshness, within the grace */
+} cq_bizdata_found_t;
+
+/* Answers from a copy (data taken) of the given age (ms): fresh for
+ * fresh_ms, then servable while revalidated for grace_ms (0: not). The
+ * headers are HTTP caching's (RFC 9111, RFC 5861): max-age is the copy's
+ * freshness lifetime and Age its age, so Age >= max-age says it is stale,
+ * and stale-while-revalidate the grace in which such a copy is answered
+ * while it is refreshed. */
 static void cq_bizdata_answer_copy(cq_gateway_t *gw, json_t *data, int64_t age, int64_t fresh_ms,
-                                   cq_http_resp_t *resp)
+                                   int64_t grace_ms, cq_http_resp_t *resp)
 {
     json_object_set_new(data, "cached", json_true());
     cq_http_resp_json(resp, 200, json_pack("{s:b, s:o}", "success", 1, "data", data));
     cq_http_resp_header(resp, "Age", "%lld", (long long)(age / 1000));
-    cq_http_resp_header(resp, "Cache-Control", "private, max-age=%lld",
-                        (long long)((fresh_ms - age) / 1000));
+    if (grace_ms > 0)
+        cq_http_resp_header(resp, "Cache-Control",
+                            "private, max-age=%lld, stale-while-revalidate=%lld",
+                            (long long)(fresh_ms / 1000), (long long)(grace_ms / 1000));
+    else
+        cq_http_resp_header(resp, "Cache-Control", "private, max-age=%lld",
+                            (long long)(fresh_ms / 1000));
     atomic_fetch_add(&gw->bd_hits, 1);
 }
 
-/* Headers of the client's request a background refresh does not carry:
- * its own answer is not waited for, and an Idempotency-Key names the
- * client's request, not this job. */
-static bool cq_bizdata_refresh_drops(const char *name)
+/* Hands a refresh of the copy stored at stored_at to the refresh thread
+ * (cq_bdrefresh: single flight, outside this request's latency). */
+static void cq_bizdata_refresh(cq_gateway_t *gw, const cq_operation_t *op,
+                               const cq_principal_t *who, const cq_http_req_t *req,
+                               int64_t stored_at)
 {
-    static const char *const drop[] = {"Idempotency-Key", "Prefer", "Cache-Control", "Pragma"};
-    for (size_t i = 0; i < CQ_ARRAY_SIZE(drop); i++)
-        if (strcasecmp(name, drop[i]) == 0)
-            return true;
-    return false;
+    if (gw->bd_refresh)
+        cq_bdrefresh_queue(gw->bd_refresh, op, who, req, stored_at);
 }
 
-/* Refresh-ahead: a hit on a copy in the last business_data.refresh_ahead
- * percent of its freshness starts one job refreshing it, single flight as a
- * miss (the tenant's flight key: if a refresh is under way, nothing more),
- * submitted asynchronously with the caller's credentials; its answer is
- * dropped, the worker's copy is what counts. Best effort: a refusal (rate
- * limit, queue down) gives the key back and the copy expires as usual.
- * stored_at is the copy the hit read: a refresh that ended between that
- * read and the key (it wrote a newer copy, then gave the key back) is not
- * followed by another. */
-static void cq_bizdata_refresh_ahead(cq_gateway_t *gw, const cq_operation_t *op,
-                                     const cq_principal_t *who, const cq_http_req_t *req,
-                                     int64_t stored_at)
-{
-    char job_id[CQ_UUID_STR_LEN + 1];
-    cq_uuid_v7(job_id);
-    char *holder = NULL;
-    if (cq_bdcache_flight_take(gw->store, who->tenant_id, job_id,
-                               gw->conf->business_data_inflight_ttl, &holder) != CQ_ERR_OK ||
-        holder) {
-        free(holder);
-        return;
-    }
-    json_t *now_data = NULL;
-    int64_t now_at = 0;
-    cq_err_t rc = cq_bdcache_get(gw->store, who->tenant_id, &now_data, &now_at);
-    json_decref(now_data);
-    if (rc != CQ_ERR_OK || now_at != stored_at) {
-        cq_bdcache_flight_release(gw->store, who->tenant_id, job_id);
-        return;
-    }
-    cq_http_req_t bg = *req;
-    bg.header_count = 0;
-    for (int i = 0; i < req->header_count && bg.header_count < CQ_HTTP_MAX_HEADERS - 1; i++) {
-        if (cq_bizdata_refresh_drops(req->header_names[i]))
-            continue;
-        bg.header_names[bg.header_count] = req->header_names[i];
-        bg.header_values[bg.header_count++] = req->header_values[i];
-    }
-    bg.header_names[bg.header_count] = "Prefer";
-    bg.header_values[bg.header_count++] = "respond-async";
-    cq_http_resp_t scratch;
-    memset(&scratch, 0, sizeof(scratch));
-    cq_submit_handle_as(gw, op, who, &bg, &scratch, job_id);
-    if (scratch.status >= 400) {
-        CQ_LOG(CQ_LOG_INFO, "business-data", job_id, "refresh-ahead not queued: %d",
-               scratch.status);
-        cq_bdcache_flight_release(gw->store, who->tenant_id, job_id);
-    }
-    cq_http_resp_clear(&scratch);
-}
-
-/* Answers from the tenant's complete copy if it is fresh, else from its
- * partial one if that is fresh (business_data.partial_ttl) and newer;
- * false when neither is. With op (NULL: never), a hit late in the complete
- * copy's freshness also refreshes it ahead. */
-static bool cq_bizdata_from_cache(cq_gateway_t *gw, const cq_operation_t *op,
-                                  const cq_principal_t *who, const cq_http_req_t *req,
-                                  cq_http_resp_t *resp)
+/* Answers from the tenant's cache when it can: its complete copy while
+ * fresh (a hit in the last business_data.refresh_ahead percent of that
+ * also refreshes it ahead); else its partial copy while that is fresh
+ * (business_data.partial_ttl) and newer; else, with op (NULL: never), the
+ * complete copy within business_data.stale_while_revalidate past its
+ * freshness, refreshing it in the background, unless a partial copy newer
+ * than it says a refresh since found an upstream down (then the stale
+ * fallback's marks must be answered, by a job). */
+static cq_bizdata_found_t cq_bizdata_from_cache(cq_gateway_t *gw, const cq_operation_t *op,
+                                                const cq_principal_t *who, const cq_http_req_t *req,
+                                                cq_http_resp_t *resp)
 {
     const cq_config_t *conf = gw->conf;
+    const int64_t ttl = conf->business_data_cache_ttl;
+    const int64_t grace = conf->business_data_stale_while_revalidate;
     json_t *data = NULL;
     int64_t stored_at = 0, now = cq_now_ms();
-    if (cq_bdcache_get(gw->store, who->tenant_id, &data, &stored_at) == CQ_ERR_OK) {
-        int64_t age = now - stored_at < 0 ? 0 : now - stored_at;
-        if (age < conf->business_data_cache_ttl && json_is_object(data)) {
-            cq_bizdata_answer_copy(gw, data, age, conf->business_data_cache_ttl, resp);
-            int64_t ahead = conf->business_data_cache_ttl * conf->business_data_refresh_ahead / 100;
-            if (op && ahead > 0 && age >= conf->business_data_cache_ttl - ahead)
-                cq_bizdata_refresh_ahead(gw, op, who, req, stored_at);
-            return true;
-        }
-        json_decref(data);
-        data = NULL;
+    bool have = cq_bdcache_get(gw->store, who->tenant_id, &data, &stored_at) == CQ_ERR_OK &&
+                json_is_object(data);
+    if (!have)
+        stored_at = 0;
+    int64_t age = now - stored_at < 0 ? 0 : now - stored_at;
+    if (have && age < ttl) {
+        cq_bizdata_answer_copy(gw, data, age, ttl, grace, resp);
+        int64_t ahead = ttl * conf->business_data_refresh_ahead / 100;
+        if (op && ahead > 0 && age >= ttl - ahead)
+            cq_bizdata_refresh(gw, op, who, req, stored_at);
+        return CQ_BIZDATA_FRESH;
     }
+    json_t *part = NULL;
     int64_t part_at = 0;
-    if (cq_bdcache_get_partial(gw->store, who->tenant_id, &data, &part_at) != CQ_ERR_OK)
-        return false;
-    int64_t fresh = conf->business_data_partial_ttl < conf->business_data_cache_ttl
-                        ? conf->business_data_partial_ttl
-                        : conf->business_data_cache_ttl;
-    int64_t age = now - part_at < 0 ? 0 : now - part_at;
-    if (part_at <= stored_at || age >= fresh || !json_is_object(data)) {
+    bool have_part =
+        cq_bdcache_get_partial(gw->store, who->tenant_id, &part, &part_at) == CQ_ERR_OK &&
+        json_is_object(part) && part_at > stored_at;
+    int64_t part_fresh =
+        conf->business_data_partial_ttl < ttl ? conf->business_data_partial_ttl : ttl;
+    int64_t part_age = now - part_at < 0 ? 0 : now - part_at;
+    if (have_part && part_age < part_fresh) {
         json_decref(data);
-        return false;
+        cq_bizdata_answer_copy(gw, part, part_age, part_fresh, 0, resp);
+        return CQ_BIZDATA_FRESH;
     }
-    cq_bizdata_answer_copy(gw, data, age, fresh, resp);
-    return true;
+    json_decref(part);
+    if (op && have && !have_part && grace > 0 && age < ttl + grace) {
+        cq_bizdata_answer_copy(gw, data, age, ttl, grace, resp);
+        atomic_fetch_add(&gw->bd_revalidated, 1);
+        cq_bizdata_refresh(gw, op, who, req, stored_at);
+        return CQ_BIZDATA_REVALIDATE;
+    }
+    json_decref(data);
+    return CQ_BIZDATA_NONE;
 }
 
 static void cq_bizdata_count_stale(cq_gateway_t *gw, const cq_http_resp_t *resp)
@@ -187,12 +173,19 @@ static bool cq_bizdata_holder_running(cq_gateway_t *gw, const char *holder)
     return false;
 }
 
-void cq_bizdata_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_principal_t *who,
-                       const cq_http_req_t *req, cq_http_resp_t *resp)
+/* Answers req; returns which kind of answer it was, for the histogram. */
+static cq_bizdata_outcome_t cq_bizdata_answer(cq_gateway_t *gw, const cq_operation_t *op,
+                                              const cq_principal_t *who, const cq_http_req_t *req,
+                                              cq_http_resp_t *resp)
 {
     bool refresh = cq_bizdata_no_cache(req);
-    if (!refresh && cq_bizdata_from_cache(gw, op, who, req, resp))
-        return;
+    if (!refresh) {
+        cq_bizdata_found_t found = cq_bizdata_from_cache(gw, op, who, req, resp);
+        if (found == CQ_BIZDATA_FRESH)
+            return CQ_BIZDATA_OUTCOME_HIT;
+        if (found == CQ_BIZDATA_REVALIDATE)
+            return CQ_BIZDATA_OUTCOME_REVALIDATE;
+    }
     atomic_fetch_add(&gw->bd_misses, 1);
 
     char job_id[CQ_UUID_STR_LEN + 1];
@@ -216,15 +209,15 @@ void cq_bizdata_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_prin
             cq_submit_answer(gw, holder, async, wait_ms, req, resp);
             cq_bizdata_count_stale(gw, resp);
             free(holder);
-            return;
+            return CQ_BIZDATA_OUTCOME_MISS;
         }
         cq_bdcache_flight_release(gw->store, who->tenant_id, holder);
         free(holder);
     }
     /* A job that finished between the cache read and the key: its copy. */
-    if (took && !refresh && cq_bizdata_from_cache(gw, NULL, who, req, resp)) {
+    if (took && !refresh && cq_bizdata_from_cache(gw, NULL, who, req, resp) != CQ_BIZDATA_NONE) {
         cq_bdcache_flight_release(gw->store, who->tenant_id, job_id);
-        return;
+        return CQ_BIZDATA_OUTCOME_HIT;
     }
     cq_submit_handle_as(gw, op, who, req, resp, job_id);
     cq_bizdata_count_stale(gw, resp);
@@ -234,4 +227,14 @@ void cq_bizdata_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_prin
      * A job that ran and failed gave it back already; this is a no-op then. */
     if (took && resp->status >= 400)
         cq_bdcache_flight_release(gw->store, who->tenant_id, job_id);
+    return CQ_BIZDATA_OUTCOME_MISS;
+}
+
+void cq_bizdata_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_principal_t *who,
+                       const cq_http_req_t *req, cq_http_resp_t *resp, int64_t started_ns)
+{
+    cq_bizdata_outcome_t outcome = cq_bizdata_answer(gw, op, who, req, resp);
+    if (gw->bd_seconds)
+        cq_histo_observe_at(gw->bd_seconds, gw->bd_series[outcome],
+                            (double)(cq_gateway_now_ns() - started_ns) / 1e9);
 }

@@ -28,6 +28,10 @@
  * as many are kept for client addresses that hold no connection (a probe,
  * a new client) when others fill the rest. */
 #define CQ_GATEWAY_RESERVED_THREADS 16
+/* Business-data refreshes waiting for the refresh thread: one per tenant
+ * at most, each a few milliseconds of work; past them a refresh is dropped
+ * (harmless: the copy expires as it would have). */
+#define CQ_GATEWAY_REFRESH_QUEUE 1024
 /* Threads of the admin listener (health and metrics only). */
 #define CQ_GATEWAY_ADMIN_THREADS 4
 
@@ -53,6 +57,23 @@ void cq_gateway_metrics_init(cq_gateway_t *gw)
         "Time from a request's arrival to its answer being ready, by route (the contract's path "
         "template) and status class; waiting requests count their wait.",
         bounds, CQ_ARRAY_SIZE(bounds), gw->route_count * 5, NULL);
+    /* Finer than the HTTP bounds below 10 ms, where cached answers are. */
+    static const double bd_bounds[] = {0.00025, 0.0005, 0.001, 0.002, 0.003, 0.004, 0.005,
+                                       0.0075,  0.01,   0.025, 0.05,  0.1,   0.25,  0.5,
+                                       1,       2.5,    5,     10,    30,    60};
+    static const char *const bd_outcomes[CQ_BIZDATA_OUTCOMES] = {
+        [CQ_BIZDATA_OUTCOME_HIT] = "outcome=\"hit\"",
+        [CQ_BIZDATA_OUTCOME_REVALIDATE] = "outcome=\"revalidate\"",
+        [CQ_BIZDATA_OUTCOME_MISS] = "outcome=\"miss\"",
+    };
+    gw->bd_seconds = cq_histo_new(
+        "coachq_gateway_business_data_answer_seconds",
+        "Business-data answer time in the gateway, from the request's handling to its answer "
+        "being ready, by outcome: hit (a fresh copy), revalidate (a copy past freshness within "
+        "the grace, refreshed in the background), miss (a job ran or was joined).",
+        bd_bounds, CQ_ARRAY_SIZE(bd_bounds), CQ_BIZDATA_OUTCOMES, NULL);
+    for (int i = 0; i < CQ_BIZDATA_OUTCOMES; i++)
+        gw->bd_series[i] = cq_histo_series(gw->bd_seconds, bd_outcomes[i]);
 }
 
 void cq_gateway_metrics_term(cq_gateway_t *gw)
@@ -62,6 +83,8 @@ void cq_gateway_metrics_term(cq_gateway_t *gw)
     free(gw->routes);
     free(gw->route_series);
     cq_histo_destroy(gw->request_seconds);
+    cq_histo_destroy(gw->bd_seconds);
+    gw->bd_seconds = NULL;
     gw->routes = NULL;
     gw->route_series = NULL;
     gw->request_seconds = NULL;
@@ -138,6 +161,10 @@ cq_gateway_t *cq_gateway_new(const cq_config_t *conf, char *errstr, size_t errst
         cq_errstr_set(errstr, errstr_size, "kafka: %s", err);
         goto fail;
     }
+    if (!(gw->bd_refresh = cq_bdrefresh_new(gw, CQ_GATEWAY_REFRESH_QUEUE, err, sizeof(err)))) {
+        cq_errstr_set(errstr, errstr_size, "%s", err);
+        goto fail;
+    }
     cq_http_options_t http = {
         .listen = conf->gateway_listen,
         .threads = threads,
@@ -187,6 +214,7 @@ void cq_gateway_destroy(cq_gateway_t *gw)
     /* The servers first: no handler may run while what it uses goes away. */
     cq_http_server_destroy(gw->admin_server);
     cq_http_server_destroy(gw->server);
+    cq_bdrefresh_destroy(gw->bd_refresh); /* it submits: before the producer and store */
     cq_kafka_producer_destroy(gw->producer, 5000);
     cq_store_destroy(gw->store);
     cq_limit_destroy(gw->limits);
@@ -330,7 +358,7 @@ static bool cq_gateway_service(cq_gateway_t *gw, const cq_http_req_t *req, cq_ht
 /* Answers req; *route is set to the contract path template it matched
  * (left alone when none did). */
 static void cq_gateway_dispatch(cq_gateway_t *gw, const cq_http_req_t *req, cq_http_resp_t *resp,
-                                const char **route)
+                                const char **route, int64_t started_ns)
 {
     const char *base = gw->conf->gateway_base_path;
     size_t base_len = strlen(base);
@@ -439,12 +467,12 @@ static void cq_gateway_dispatch(cq_gateway_t *gw, const cq_http_req_t *req, cq_h
     if (!cq_gateway_authenticate(gw, req, &who, resp))
         return;
     if (op->tenant_cache)
-        cq_bizdata_handle(gw, op, &who, req, resp);
+        cq_bizdata_handle(gw, op, &who, req, resp, started_ns);
     else
         cq_submit_handle(gw, op, &who, req, resp);
 }
 
-static int64_t cq_gateway_now_ns(void)
+int64_t cq_gateway_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -487,7 +515,7 @@ void cq_gateway_handle(void *opaque, const cq_http_req_t *req, cq_http_resp_t *r
     if (!cq_trace_parse(cq_http_header(req, "traceparent"), &ctx->trace))
         cq_trace_new(&ctx->trace);
     const char *route = NULL;
-    cq_gateway_dispatch(gw, req, resp, &route);
+    cq_gateway_dispatch(gw, req, resp, &route, t0);
     int cls = resp->status / 100;
     if (cls >= 1 && cls <= 5)
         atomic_fetch_add(&gw->responses[cls], 1);

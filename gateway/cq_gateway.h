@@ -12,6 +12,7 @@
 
 #include "cq_auth.h"
 #include "cq_avro.h"
+#include "cq_bdrefresh.h"
 #include "cq_config.h"
 #include "cq_contract.h"
 #include "cq_histo.h"
@@ -26,6 +27,15 @@
 /* Sends of an envelope the broker took without acknowledging it, after
  * the first (cq_submit.c, cq_batch.c). */
 #define CQ_SUBMIT_RESENDS 2
+
+/* How a business-data request was answered (the answer-time histogram's
+ * outcome label). */
+typedef enum {
+    CQ_BIZDATA_OUTCOME_HIT,        /* a fresh copy from the cache */
+    CQ_BIZDATA_OUTCOME_REVALIDATE, /* a copy past freshness, within the grace, refreshed */
+    CQ_BIZDATA_OUTCOME_MISS,       /* a job ran, or was joined */
+    CQ_BIZDATA_OUTCOMES
+} cq_bizdata_outcome_t;
 
 typedef struct cq_gateway_s {
     const cq_config_t *conf;
@@ -49,6 +59,16 @@ typedef struct cq_gateway_s {
      * joined), misses that joined a job already under way, answers with a
      * stale source. */
     atomic_uint_fast64_t bd_hits, bd_misses, bd_flight_waits, bd_stale;
+    /* Of the hits, those answered past the copy's freshness, within the
+     * grace (stale-while-revalidate). */
+    atomic_uint_fast64_t bd_revalidated;
+    /* The refresh thread of refresh-ahead and stale-while-revalidate hits
+     * (NULL in contexts built by hand: no refresh). */
+    cq_bdrefresh_t *bd_refresh;
+    /* Business-data answer time by cq_bizdata_outcome_t: bd_series[o] is
+     * the label set of outcome o. */
+    cq_histo_t *bd_seconds;
+    int bd_series[CQ_BIZDATA_OUTCOMES];
     /* Per-tenant rate limit (cq_ratelimit.c): policies, checks made, jobs
      * refused, checks Redis could not answer (let through), and the
      * refusals of the first CQ_RATELIMIT_TENANTS tenants refused, by tenant
@@ -132,9 +152,12 @@ void cq_insights_list(cq_gateway_t *gw, const cq_principal_t *who, const cq_http
 void cq_insights_patch(cq_gateway_t *gw, const char *id, const cq_principal_t *who,
                        const cq_http_req_t *req, cq_http_resp_t *resp);
 /* GET business-data: the tenant's cached copy, or one job per tenant
- * (cq_bizdata.c). */
+ * (cq_bizdata.c). started_ns (cq_gateway_now_ns) is when the request's
+ * handling began: its answer time goes to gw->bd_seconds. */
 void cq_bizdata_handle(cq_gateway_t *gw, const cq_operation_t *op, const cq_principal_t *who,
-                       const cq_http_req_t *req, cq_http_resp_t *resp);
+                       const cq_http_req_t *req, cq_http_resp_t *resp, int64_t started_ns);
+/* Monotonic clock in nanoseconds, for the answer-time histograms. */
+int64_t cq_gateway_now_ns(void);
 void cq_jobs_handle(cq_gateway_t *gw, const char *job_id, const cq_principal_t *who,
                     const cq_http_req_t *req, cq_http_resp_t *resp);
 /* How a job record is answered. */

@@ -100,7 +100,9 @@ void cq_health_handle(cq_gateway_t *gw, const char *path, const cq_http_req_t *r
             cq_http_resp_header(resp, "Retry-After", "%lld",
                                 (long long)gw->conf->gateway_retry_after);
     } else if (strcmp(path, "/metrics") == 0) {
-        char text[4096];
+        const cq_bdrefresh_counts_t *refresh =
+            gw->bd_refresh ? cq_bdrefresh_counts(gw->bd_refresh) : NULL;
+        char text[6144];
         int n = snprintf(
             text, sizeof(text),
             "# HELP coachq_gateway_responses_total HTTP answers by status class.\n"
@@ -119,12 +121,23 @@ void cq_health_handle(cq_gateway_t *gw, const char *path, const cq_http_req_t *r
             "coachq_gateway_waiting_requests %d\n"
             "# HELP coachq_gateway_business_data_total Business-data requests: answered from the "
             "cache (hit), needing a job (miss), joining a job under way (flight_wait), answered "
-            "with a stale source (stale).\n"
+            "with a stale source (stale); of the hits, those past freshness within the grace "
+            "(revalidate).\n"
             "# TYPE coachq_gateway_business_data_total counter\n"
             "coachq_gateway_business_data_total{outcome=\"hit\"} %llu\n"
             "coachq_gateway_business_data_total{outcome=\"miss\"} %llu\n"
             "coachq_gateway_business_data_total{outcome=\"flight_wait\"} %llu\n"
             "coachq_gateway_business_data_total{outcome=\"stale\"} %llu\n"
+            "coachq_gateway_business_data_total{outcome=\"revalidate\"} %llu\n"
+            "# HELP coachq_gateway_business_data_refreshes_total Background refreshes handed "
+            "over by refresh-ahead and stale-while-revalidate hits: a job submitted, skipped (one "
+            "under way, or the copy already renewed), refused (rate limit, queue down), dropped "
+            "(the tenant already waiting, or the queue full).\n"
+            "# TYPE coachq_gateway_business_data_refreshes_total counter\n"
+            "coachq_gateway_business_data_refreshes_total{result=\"submitted\"} %llu\n"
+            "coachq_gateway_business_data_refreshes_total{result=\"skipped\"} %llu\n"
+            "coachq_gateway_business_data_refreshes_total{result=\"refused\"} %llu\n"
+            "coachq_gateway_business_data_refreshes_total{result=\"dropped\"} %llu\n"
             "# HELP coachq_gateway_uptime_seconds Seconds since start.\n"
             "# TYPE coachq_gateway_uptime_seconds counter\n"
             "coachq_gateway_uptime_seconds %lld\n",
@@ -137,6 +150,11 @@ void cq_health_handle(cq_gateway_t *gw, const char *path, const cq_http_req_t *r
             (unsigned long long)atomic_load(&gw->bd_misses),
             (unsigned long long)atomic_load(&gw->bd_flight_waits),
             (unsigned long long)atomic_load(&gw->bd_stale),
+            (unsigned long long)atomic_load(&gw->bd_revalidated),
+            (unsigned long long)(refresh ? atomic_load(&refresh->submitted) : 0),
+            (unsigned long long)(refresh ? atomic_load(&refresh->skipped) : 0),
+            (unsigned long long)(refresh ? atomic_load(&refresh->refused) : 0),
+            (unsigned long long)(refresh ? atomic_load(&refresh->dropped) : 0),
             (long long)((cq_now_ms() - gw->started_ms) / 1000));
         if (n < 0 || (size_t)n >= sizeof(text))
             n = 0;
@@ -149,6 +167,8 @@ void cq_health_handle(cq_gateway_t *gw, const char *path, const cq_http_req_t *r
         fwrite(limits, 1, cq_ratelimit_metrics(gw, limits, extra), out);
         free(limits);
         cq_histo_write(gw->request_seconds, NULL, out);
+        if (gw->bd_seconds)
+            cq_histo_write(gw->bd_seconds, NULL, out);
         fclose(out);
         cq_http_resp_body(resp, 200, "text/plain; version=0.0.4", all, all_len);
         free(all);

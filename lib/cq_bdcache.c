@@ -6,8 +6,8 @@
  * inside is compared on every read. The cache key's TTL is the stale TTL:
  * a copy's freshness is decided by its storedAt, so one key serves both
  * the gateway's fresh hits and the worker's stale fallback. A partial
- * answer has a key of its own whose Redis TTL is its freshness: it never
- * replaces the complete copy the stale fallback reads.
+ * answer has a key of its own, its freshness also judged by its storedAt:
+ * it never replaces the complete copy the stale fallback reads.
  *
  * Threads: any (cq_store is thread-safe); every call blocks on Redis.
  */

@@ -39,9 +39,10 @@ cq_err_t cq_bdcache_put(cq_store_t *store, const char *tenant, const json_t *dat
                         int64_t keep_ms);
 
 /* The tenant's last partial answer (a source unavailable or stale), as
- * cq_bdcache_get; written with the partial TTL as its key's lifetime, so
- * an absent key is an expired one. A complete answer stored later wins:
- * the reader compares the two storedAt. */
+ * cq_bdcache_get; kept keep_ms (cache_ttl + stale_while_revalidate: while
+ * the complete copy before it could be answered in the grace), fresh for
+ * partial_ttl: the reader judges by storedAt. A complete answer stored
+ * later wins: the reader compares the two storedAt. */
 cq_err_t cq_bdcache_get_partial(cq_store_t *store, const char *tenant, json_t **data,
                                 int64_t *stored_at);
 cq_err_t cq_bdcache_put_partial(cq_store_t *store, const char *tenant, const json_t *data,

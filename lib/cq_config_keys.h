@@ -248,9 +248,16 @@
       "How long a partial answer (a source unavailable or stale) is answered from Redis without "  \
       "a job, so an upstream outage does not make every request a job; a later complete answer "   \
       "replaces it. At most cache_ttl.")                                                           \
-    X("business_data.refresh_ahead", business_data_refresh_ahead, INT, "20", 0, 90, G,             \
+    X("business_data.stale_while_revalidate", business_data_stale_while_revalidate, MS, "150s", 0, \
+      86400000, GW,                                                                                \
+      "Grace after cache_ttl in which a complete copy is still answered from the cache at once "   \
+      "(Age past max-age, Cache-Control stale-while-revalidate) while one background job "         \
+      "refreshes it (single flight); so an answer may be up to cache_ttl + this old. Not after a " \
+      "refresh found an upstream down (the partial answer is). 0: off.")                           \
+    X("business_data.refresh_ahead", business_data_refresh_ahead, INT, "0", 0, 90, G,              \
       "Percent of cache_ttl at the end of a copy's freshness in which a hit is answered from the " \
       "cache and also starts one background refresh job (single flight), so a tenant asked often " \
-      "never sees its copy expire; 0: off.")
+      "never sees its copy expire, at the price of refreshing it more often than once per "        \
+      "cache_ttl; 0: off.")
 
 #endif

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Benchmark: the business-data cache with 500 tenants of Zipf popularity at
 # a steady rate, the TTL shortened (30 s over 4 minutes by default).
-#   tests/bench/business_data_bench.sh [DURATION_S] [RATE] [TTL_S] [TENANTS] [REFRESH_AHEAD_PCT]
+#   tests/bench/business_data_bench.sh [DURATION_S] [RATE] [TTL_S] [TENANTS] [REFRESH_AHEAD_PCT] [SWR_S]
 # REFRESH_AHEAD_PCT sets the gateway's business_data.refresh_ahead (its
-# default when not given; 0 turns refresh-ahead off, for a comparison).
+# default when not given or empty). SWR_S sets business_data.
+# stale_while_revalidate, shortened with the TTL (default TTL_S / 2, as the
+# defaults 150s of 5m); "-" leaves it out (a build without the key).
+# BENCH_CONNECTIONS=new makes the client open a connection per request
+# (business_data_bench.py; default: kept-alive connections).
 # Needs a build with the gateway and the business-data worker (BENCH_BIN,
 # default build/release) and a running Kafka + Redis (deploy/stack.sh) on
 # BENCH_KAFKA_PORT (9092) and BENCH_REDIS_PORT (6379). Starts the fake
@@ -16,6 +20,7 @@ RATE=${2:-100}
 TTL=${3:-30}
 TENANTS=${4:-500}
 AHEAD=${5:-}
+SWR=${6:-$((TTL / 2))}
 BIN=${BENCH_BIN:-$ROOT/build/release}
 KAFKA=${BENCH_KAFKA_PORT:-9092}
 REDIS=${BENCH_REDIS_PORT:-6379}
@@ -41,6 +46,7 @@ PREFIX="bdbench$$"
 COMMON=(-o "kafka.bootstrap.servers=127.0.0.1:$KAFKA" -o "redis.port=$REDIS" -o log.level=warn
     -o "redis.prefix=$PREFIX:" -o "topics.jobs_prefix=$PREFIX.jobs." -o "topics.results=$PREFIX.results"
     -o "topics.dlq=$PREFIX.dlq" -o topics.create=true -o "business_data.cache_ttl=${TTL}s")
+[[ $SWR != - ]] && COMMON+=(-o "business_data.stale_while_revalidate=${SWR}s")
 env -u COACHQ_STACK_DIR "$BIN/coachq-business-data-worker" "${COMMON[@]}" \
     -o "upstream.account.url=http://127.0.0.1:$UP" -o "upstream.traction.url=http://127.0.0.1:$UP" \
     -o "worker.group_prefix=$PREFIX-" >"$WORK/worker.log" 2>&1 &
@@ -55,7 +61,8 @@ for _ in $(seq 150); do
     curl -sf "$BASE/health/ready" >/dev/null && break
     sleep 0.2
 done
-echo "refresh_ahead: ${AHEAD:-default} %; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "refresh_ahead: ${AHEAD:-default} %; stale_while_revalidate: ${SWR/#-/default} s;" \
+    "connections: ${BENCH_CONNECTIONS:-keepalive}; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 "$ROOT/tests/bench/business_data_bench.py" "$BASE" "$UP" "$TENANTS" "$RATE" "$DURATION" "$TTL"
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-curl -s "$BASE/metrics" | grep business_data || true
+curl -s "$BASE/metrics" | grep -E '^coachq_gateway_business_data_(total|refreshes_total)' || true

@@ -42,15 +42,18 @@ first field dropped and a string where a number goes), hang, reset, content
 (200 with `value`), oversize (200, valid JSON padded to `bytes`, default
 2 MiB); each with optional `latency_ms` (slow answers).
 
-Extra control endpoint: GET /_control/counts -> {tenant: {path: calls}}, the
+Extra control endpoints: GET /_control/counts -> {tenant: {path: calls}}, the
 authenticated calls per tenant and path (query excluded) since the last
-reset, whatever their scripted outcome: what single-flight tests count.
+reset, whatever their scripted outcome: what single-flight tests count;
+GET /_control/call_times -> {tenant: {path: [unix seconds, ...]}}, when each
+of those calls arrived, in order (what the cache benchmark's windows count).
 """
 import collections
 import hashlib
 import json
 import math
 import sys
+import time
 import urllib.parse
 
 from fakehttp import FakeServer, json_response, main
@@ -201,6 +204,7 @@ class FakeUpstream(FakeServer):
     def __init__(self, latency_ms=0):
         super().__init__(latency_ms)
         self.counts = collections.defaultdict(collections.Counter)
+        self.times = collections.defaultdict(lambda: collections.defaultdict(list))
 
     def route(self, req):
         source = PATHS.get(req.path)
@@ -216,8 +220,11 @@ class FakeUpstream(FakeServer):
     def control(self, req):
         if req.path == "/_control/counts" and req.method == "GET":
             return json_response(200, {t: dict(c) for t, c in self.counts.items()})
+        if req.path == "/_control/call_times" and req.method == "GET":
+            return json_response(200, {t: dict(p) for t, p in self.times.items()})
         if req.path == "/_control/reset" and req.method == "POST":
             self.counts.clear()
+            self.times.clear()
         return super().control(req)
 
     def check_request(self, route, req):
@@ -228,6 +235,7 @@ class FakeUpstream(FakeServer):
         if not req.headers.get("x-tenant-id"):
             return json_response(400, {"error": "bad_request", "message": "X-Tenant-Id required"})
         self.counts[req.headers["x-tenant-id"]][req.path] += 1
+        self.times[req.headers["x-tenant-id"]][req.path].append(time.time())
         return None
 
     def answer(self, req, step):

@@ -583,8 +583,16 @@ class UpstreamTest(unittest.TestCase):
         self.assertEqual(self.srv.json("GET", "/_control/counts")[1],
                          {"acme": {"/metrics/revenue": 3, "/api/issues": 1, "/metrics/team": 1},
                           "globex": {"/metrics/revenue": 1}})
+        times = self.srv.json("GET", "/_control/call_times")[1]
+        self.assertEqual({t: {p: len(v) for p, v in paths.items()} for t, paths in times.items()},
+                         {"acme": {"/metrics/revenue": 3, "/api/issues": 1, "/metrics/team": 1},
+                          "globex": {"/metrics/revenue": 1}})
+        revenue = times["acme"]["/metrics/revenue"]
+        self.assertEqual(revenue, sorted(revenue))
+        self.assertLess(abs(revenue[0] - time.time()), 60)
         self.srv.json("POST", "/_control/reset")
         self.assertEqual(self.srv.json("GET", "/_control/counts")[1], {})
+        self.assertEqual(self.srv.json("GET", "/_control/call_times")[1], {})
 
     def test_faults_per_path(self):
         self.srv.script([{"kind": "status", "code": 429, "retry_after": 7},

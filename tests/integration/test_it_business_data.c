@@ -4,8 +4,11 @@
  * tenant and path): a fresh hit answered without a job, a miss as one
  * job, 100 concurrent cold requests as one call per upstream path, each
  * fault class on each service as partial data with the right sources
- * marks, stale and 503 answers when both are down, no-cache refreshes,
- * tenant isolation, and stored insights (list, filters, paging, PATCH).
+ * marks, stale and 503 answers when both are down, refresh-ahead,
+ * stale-while-revalidate (a copy in the grace answered and refreshed once,
+ * past it a miss, an outage found by its refresh marked stale), no-cache
+ * refreshes, tenant isolation, and stored insights (list, filters, paging,
+ * PATCH).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -237,7 +240,7 @@ static void test_it_bd_both_down_serves_the_stale_copy_or_503(void **state)
     assert_int_equal(r.status, 200);
     json_t *good = json_deep_copy(cq_it_get(r.json, "data"));
     cq_it_resp_free(&r);
-    usleep(2300 * 1000); /* past business_data.cache_ttl (2 s here) */
+    usleep(4300 * 1000); /* past cache_ttl and stale_while_revalidate (2 s + 2 s here) */
     /* One service down: fresh figures of the other, the copy's of the failed one. */
     script("traction", "{\"kind\": \"status\", \"code\": 503}");
     r = get_bd(t, NULL);
@@ -402,6 +405,199 @@ static void test_it_bd_refresh_ahead_renews_a_copy_before_it_expires(void **stat
     assert_true(atoi(age) <= 1);
     cq_it_resp_free(&r);
     assert_int_equal(calls(t, "/metrics/revenue"), 2);
+}
+
+/* The first copy of a new tenant, by a job; *stored_by is a time (now_ms)
+ * after it was stored. */
+static void first_copy(const char *t, int64_t *stored_by)
+{
+    cq_it_resp_t r = get_bd(t, NULL);
+    assert_int_equal(r.status, 200);
+    char job[64];
+    assert_true(cq_it_header(&r, "X-Job-Id", job, sizeof(job)));
+    assert_string_equal(str(r.json, "data.sources.account"), "ok");
+    cq_it_resp_free(&r);
+    *stored_by = now_ms();
+    assert_int_equal(calls(t, "/metrics/revenue"), 1);
+}
+
+/* Waits (at most 3 s) until tenant's calls on every aggregate path reach
+ * want, then a little more for the job's copy to be written. */
+static void await_calls(const char *t, long want)
+{
+    for (int i = 0; i < 150 && calls(t, "/api/issues") < want; i++)
+        usleep(20 * 1000);
+    usleep(400 * 1000);
+}
+
+/* business_data.stale_while_revalidate (2 s here, cache_ttl 2 s): a copy
+ * past its freshness but within the grace is answered at once from the
+ * cache, says so (Age past max-age, stale-while-revalidate), and one
+ * background job refreshes it. */
+static void test_it_bd_stale_copy_in_the_grace_is_answered_and_refreshed(void **state)
+{
+    char t[96], job[64], age[16], cc[128];
+    fresh_tenant(t, sizeof(t), "swr");
+    cq_it_fake_reset(upstream_port);
+    int64_t t0 = now_ms(), t1;
+    first_copy(t, &t1);
+    cq_it_resp_t r = get_bd(t, NULL);
+    json_t *first = json_deep_copy(cq_it_get(r.json, "data"));
+    assert_true(cq_it_header(&r, "Cache-Control", cc, sizeof(cc)));
+    assert_string_equal(cc, "private, max-age=2, stale-while-revalidate=2");
+    cq_it_resp_free(&r);
+    sleep_until(t1 + 2300);
+    if (now_ms() - t0 >= 3800)
+        fail_msg("too slow to test: the first job took %lld ms", (long long)(t1 - t0));
+    r = get_bd(t, NULL);
+    assert_int_equal(r.status, 200);
+    assert_false(cq_it_header(&r, "X-Job-Id", job, sizeof(job)));
+    assert_true(json_is_true(cq_it_get(r.json, "data.cached")));
+    assert_true(cq_it_header(&r, "Age", age, sizeof(age)));
+    assert_true(atoi(age) >= 2 && atoi(age) < 4);
+    assert_true(cq_it_header(&r, "Cache-Control", cc, sizeof(cc)));
+    assert_string_equal(cc, "private, max-age=2, stale-while-revalidate=2");
+    /* The copy as it was, its marks included. */
+    assert_true(json_equal(cq_it_get(r.json, "data"), first));
+    cq_it_resp_free(&r);
+    json_decref(first);
+    /* One refresh, in the background: soon the copy is young again (the
+     * hits meanwhile answered from the old one, starting nothing more). */
+    bool renewed = false;
+    for (int i = 0; i < 60 && !renewed; i++) {
+        r = get_bd(t, NULL);
+        assert_int_equal(r.status, 200);
+        assert_false(cq_it_header(&r, "X-Job-Id", job, sizeof(job)));
+        assert_true(cq_it_header(&r, "Age", age, sizeof(age)));
+        renewed = atoi(age) <= 1;
+        cq_it_resp_free(&r);
+        if (!renewed)
+            usleep(25 * 1000);
+    }
+    assert_true(renewed);
+    for (size_t i = 0; i < CQ_ARRAY_SIZE(aggregate_paths); i++)
+        assert_int_equal(calls(t, aggregate_paths[i]), 2);
+}
+
+static void test_it_bd_copy_past_the_grace_is_a_miss(void **state)
+{
+    char t[96], job[64];
+    fresh_tenant(t, sizeof(t), "pastgrace");
+    cq_it_fake_reset(upstream_port);
+    int64_t t1;
+    first_copy(t, &t1);
+    sleep_until(t1 + 4300); /* past cache_ttl + stale_while_revalidate */
+    cq_it_resp_t r = get_bd(t, NULL);
+    assert_int_equal(r.status, 200);
+    assert_true(cq_it_header(&r, "X-Job-Id", job, sizeof(job))); /* the job, waited for */
+    assert_false(json_is_true(cq_it_get(r.json, "data.cached")));
+    cq_it_resp_free(&r);
+    for (size_t i = 0; i < CQ_ARRAY_SIZE(aggregate_paths); i++)
+        assert_int_equal(calls(t, aggregate_paths[i]), 2);
+}
+
+typedef struct {
+    const char *tenant;
+    long status;
+    bool job, cached;
+} grace_arg_t;
+
+static void *grace_get(void *opaque)
+{
+    grace_arg_t *a = opaque;
+    cq_it_resp_t r = get_bd(a->tenant, NULL);
+    char job[64];
+    a->status = r.status;
+    a->job = cq_it_header(&r, "X-Job-Id", job, sizeof(job));
+    a->cached = json_is_true(cq_it_get(r.json, "data.cached"));
+    cq_it_resp_free(&r);
+    return NULL;
+}
+
+static void test_it_bd_many_hits_in_the_grace_start_one_refresh(void **state)
+{
+    char t[96];
+    fresh_tenant(t, sizeof(t), "swrmany");
+    cq_it_fake_reset(upstream_port);
+    int64_t t0 = now_ms(), t1;
+    first_copy(t, &t1);
+    /* A slow refresh, so that the hits arrive while it runs. */
+    script(NULL, "{\"kind\": \"ok\", \"latency_ms\": 300}");
+    sleep_until(t1 + 2200);
+    if (now_ms() - t0 >= 3000)
+        fail_msg("too slow to test: the first job took %lld ms", (long long)(t1 - t0));
+    enum { N = 40 };
+    pthread_t threads[N];
+    grace_arg_t args[N];
+    for (int i = 0; i < N; i++) {
+        args[i] = (grace_arg_t){.tenant = t};
+        assert_int_equal(pthread_create(&threads[i], NULL, grace_get, &args[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(args[i].status, 200);
+        assert_false(args[i].job);
+        assert_true(args[i].cached);
+    }
+    await_calls(t, 2);
+    usleep(300 * 1000);
+    for (size_t i = 0; i < CQ_ARRAY_SIZE(aggregate_paths); i++)
+        if (calls(t, aggregate_paths[i]) != 2)
+            fail_msg("%s called %ld times", aggregate_paths[i], calls(t, aggregate_paths[i]));
+    cq_it_fake_reset(upstream_port);
+}
+
+/* An outage found by the grace's refresh: the stale fallback answers as it
+ * did without the grace (the failed services marked stale), first from the
+ * partial copy, then, that expired, by a job; never again the old complete
+ * copy as if all were well. */
+static void test_it_bd_refresh_in_the_grace_finding_an_outage_marks_it_stale(void **state)
+{
+    char t[96], job[64];
+    fresh_tenant(t, sizeof(t), "swrdown");
+    cq_it_fake_reset(upstream_port);
+    int64_t t0 = now_ms(), t1;
+    first_copy(t, &t1);
+    script(NULL, "{\"kind\": \"status\", \"code\": 503}");
+    sleep_until(t1 + 2100);
+    if (now_ms() - t0 >= 2700)
+        fail_msg("too slow to test: the first job took %lld ms", (long long)(t1 - t0));
+    cq_it_resp_t r = get_bd(t, NULL); /* nothing known yet: the copy, refreshed */
+    assert_int_equal(r.status, 200);
+    assert_false(cq_it_header(&r, "X-Job-Id", job, sizeof(job)));
+    assert_string_equal(str(r.json, "data.sources.account"), "ok");
+    cq_it_resp_free(&r);
+    /* Once the refresh ended: its answer, from the partial key (until
+     * then the copy again, its refresh under way, nothing more started). */
+    int64_t seen = 0;
+    for (int i = 0; i < 60 && !seen; i++) {
+        r = get_bd(t, NULL);
+        assert_int_equal(r.status, 200);
+        assert_false(cq_it_header(&r, "X-Job-Id", job, sizeof(job)));
+        assert_true(json_is_true(cq_it_get(r.json, "data.cached")));
+        if (strcmp(str(r.json, "data.sources.account"), "stale") == 0) {
+            assert_string_equal(str(r.json, "data.sources.traction"), "stale");
+            seen = now_ms();
+        } else {
+            assert_string_equal(str(r.json, "data.sources.account"), "ok");
+        }
+        cq_it_resp_free(&r);
+        if (!seen)
+            usleep(25 * 1000);
+    }
+    if (!seen)
+        fail_msg("the refresh in the grace answered nothing");
+    /* That expired (partial_ttl 1 s), the complete copy still in the grace. */
+    sleep_until(seen + 1100);
+    if (now_ms() - t0 >= 3950) /* t0 is before the copy was stored: it is younger */
+        fail_msg("too slow to test: the refresh took until %lld ms", (long long)(seen - t0));
+    r = get_bd(t, NULL);
+    assert_int_equal(r.status, 200);
+    assert_true(cq_it_header(&r, "X-Job-Id", job, sizeof(job)));
+    assert_string_equal(str(r.json, "data.sources.account"), "stale");
+    assert_string_equal(str(r.json, "data.sources.traction"), "stale");
+    cq_it_resp_free(&r);
+    cq_it_fake_reset(upstream_port);
 }
 
 static void test_it_bd_no_cache_forces_a_refresh(void **state)
@@ -646,11 +842,13 @@ static int setup(void **state)
                             "jobs.max_attempts=1",
                             "business_data.cache_ttl=2s",
                             "business_data.partial_ttl=1s",
+                            "business_data.stale_while_revalidate=2s",
                             NULL};
     if (!cq_it_start_worker(&stack, "business-data", worker))
         return -1;
     const char *gateway[] = {"business_data.cache_ttl=2s", "business_data.partial_ttl=1s",
-                             "business_data.refresh_ahead=40", NULL};
+                             "business_data.refresh_ahead=40",
+                             "business_data.stale_while_revalidate=2s", NULL};
     return cq_it_start_gateway(&stack, gateway) ? 0 : -1;
 }
 
@@ -673,6 +871,10 @@ int main(void)
         cmocka_unit_test(test_it_bd_both_down_serves_the_stale_copy_or_503),
         cmocka_unit_test(test_it_bd_partial_answer_is_cached_for_the_partial_ttl),
         cmocka_unit_test(test_it_bd_refresh_ahead_renews_a_copy_before_it_expires),
+        cmocka_unit_test(test_it_bd_stale_copy_in_the_grace_is_answered_and_refreshed),
+        cmocka_unit_test(test_it_bd_copy_past_the_grace_is_a_miss),
+        cmocka_unit_test(test_it_bd_many_hits_in_the_grace_start_one_refresh),
+        cmocka_unit_test(test_it_bd_refresh_in_the_grace_finding_an_outage_marks_it_stale),
         cmocka_unit_test(test_it_bd_no_cache_forces_a_refresh),
         cmocka_unit_test(test_it_bd_tenants_never_share_a_copy),
         cmocka_unit_test(test_it_bd_insights_are_stored_listed_filtered_paged_and_patched),

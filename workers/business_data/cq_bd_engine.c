@@ -15,9 +15,11 @@
  * TTL), marked "stale"; both services unavailable and no copy:
  * UPSTREAM_UNAVAILABLE (503). (4) A complete answer (both services ok) is
  * written to the cache; a partial or stale one to the tenant's partial key
- * (business_data.partial_ttl, capped by cache_ttl), so during an outage the
- * gateway answers from it for a while instead of making every request a
- * job, yet it never replaces the good copy the stale fallback reads.
+ * (fresh for business_data.partial_ttl, capped by cache_ttl; kept cache_ttl
+ * + stale_while_revalidate), so during an outage the gateway answers from
+ * it for a while instead of making every request a job, and knows not to
+ * answer the older complete copy within the grace, yet it never replaces
+ * the good copy the stale fallback reads.
  * insights-generate uses a fresh partial copy as it uses a fresh one.
  * (5) insights-generate, once its business data is known (and the cache
  * written): with an LLM provider configured, the prompt-only sources
@@ -231,9 +233,11 @@ static void cq_bd_finish_work(cq_offload_item_t *item)
             job->io_rc = rc;
     }
     if (job->write_partial) {
-        int64_t keep = conf->business_data_partial_ttl < conf->business_data_cache_ttl
-                           ? conf->business_data_partial_ttl
-                           : conf->business_data_cache_ttl;
+        /* Readers judge its freshness (partial_ttl) by its storedAt; it is
+         * kept while the complete copy it postdates could still be answered
+         * within the grace, so the gateway sees that this refresh found an
+         * upstream down and does not answer that copy as if all were well. */
+        int64_t keep = conf->business_data_cache_ttl + conf->business_data_stale_while_revalidate;
         cq_err_t rc =
             cq_bdcache_put_partial(store, tenant, job->result, cq_engine_now_ms(job->ctx), keep);
         if (rc != CQ_ERR_OK)
