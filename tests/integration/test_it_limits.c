@@ -97,9 +97,12 @@ static void test_it_limits_rate_limited_tenant_gets_429(void **state)
         assert_true(cq_it_header(&r, "RateLimit-Policy", pol, sizeof(pol)));
         assert_string_equal(pol, "\"tenant\";q=2;w=20");
         assert_true(cq_it_header(&r, "RateLimit", rl, sizeof(rl)));
-        char want[64];
-        snprintf(want, sizeof(want), "\"tenant\";r=%d;t=%d", 1 - i, 10 * (i + 1));
-        assert_string_equal(rl, want);
+        /* t counts down from 10 s per job taken: a slow machine may have
+         * spent a second or two between these requests. */
+        int left = -1, reset = -1;
+        assert_int_equal(sscanf(rl, "\"tenant\";r=%d;t=%d", &left, &reset), 2);
+        assert_int_equal(left, 1 - i);
+        assert_true(reset <= 10 * (i + 1) && reset >= 10 * (i + 1) - 3);
         cq_it_resp_free(&r);
     }
     cq_it_resp_t r = submit_keyed("tenant-small", "respond-async", "key-2");
@@ -111,7 +114,7 @@ static void test_it_limits_rate_limited_tenant_gets_429(void **state)
     assert_int_equal(json_integer_value(cq_it_get(r.json, "status")), 429);
     assert_true(cq_it_matches_schema(r.json, "Problem"));
     assert_true(cq_it_header(&r, "Retry-After", ra, sizeof(ra)));
-    assert_true(atoi(ra) >= 9 && atoi(ra) <= 10);
+    assert_true(atoi(ra) >= 7 && atoi(ra) <= 10); /* less the time these requests took */
     assert_true(cq_it_header(&r, "RateLimit", rl, sizeof(rl)));
     assert_non_null(strstr(rl, "\"tenant\";r=0;t="));
     assert_true(cq_it_header(&r, "RateLimit-Policy", pol, sizeof(pol)));
@@ -134,10 +137,11 @@ static void test_it_limits_rate_limited_tenant_gets_429(void **state)
         r = submit("tenant-big", "respond-async");
         assert_int_equal(r.status, 202);
         assert_true(cq_it_header(&r, "RateLimit", rl, sizeof(rl)));
-        /* 1000 at once, refilling one per 100 ms while the jobs are queued. */
+        /* 1000 at once, refilling one per 100 ms while the jobs are queued
+         * (on a slow machine the bucket may refill between two requests). */
         const char *rem = strstr(rl, "\"tenant\";r=");
         assert_non_null(rem);
-        assert_true(atoi(rem + 11) >= 990 - i && atoi(rem + 11) <= 999 - i);
+        assert_true(atoi(rem + 11) >= 990 - i && atoi(rem + 11) <= 999);
         cq_it_resp_free(&r);
     }
     r = cq_it_http(
