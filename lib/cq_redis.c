@@ -17,7 +17,10 @@
  * fails at once when the connection is refused. Every argument goes through
  * redisCommandArgv with explicit lengths: caller text is never formatted into
  * a command. Scripts go by EVALSHA (SHA1 computed once) and by EVAL when the
- * server's script cache lacks them (restart, SCRIPT FLUSH, failover).
+ * server's script cache lacks them (restart, SCRIPT FLUSH, failover). A
+ * pipelined batch of script calls (cq_redis_script_each) takes one
+ * connection, appends every call, then reads every reply: one round trip,
+ * each reply bounded by redis.timeout.
  *
  * Signals. hiredis write()s without MSG_NOSIGNAL, and writing to a connection
  * the server reset raises SIGPIPE, whose default action kills the process. So
@@ -322,6 +325,106 @@ cq_err_t cq_redis_script(cq_redis_t *redis, const cq_redis_script_t *script, int
         return CQ_ERR_INTERNAL_ERROR;
     }
     return cq_redis_run(redis, script, nkeys, argc, argv, lens, reply);
+}
+
+/* Queues one script call on ctx (by EVALSHA, or by EVAL when !by_sha). */
+static bool cq_redis_append_script(redisContext *ctx, const cq_redis_script_t *script, bool by_sha,
+                                   int nkeys, const cq_redis_call_t *call)
+{
+    const char *all[CQ_REDIS_MAX_ARGS + 3];
+    size_t all_lens[CQ_REDIS_MAX_ARGS + 3];
+    char nk[12];
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    all[0] = by_sha ? "EVALSHA" : "EVAL";
+    all_lens[0] = strlen(all[0]);
+    all[1] = by_sha ? script->sha : script->src;
+    all_lens[1] = strlen(all[1]);
+    all[2] = nk;
+    all_lens[2] = strlen(nk);
+    memcpy(all + 3, call->argv, (size_t)call->argc * sizeof(*call->argv));
+    memcpy(all_lens + 3, call->lens, (size_t)call->argc * sizeof(*call->lens));
+    return redisAppendCommandArgv(ctx, call->argc + 3, all, all_lens) == REDIS_OK;
+}
+
+/* Reads the replies of the calls queued on ctx whose want[i] is set (all
+ * when want is NULL) into replies; a NOSCRIPT answer sets (*noscript)[i]
+ * (allocated on the first). False on an I/O error. */
+static bool cq_redis_read_each(cq_redis_conn_t *conn, size_t n, const bool *want,
+                               cq_redis_reply_t **replies, bool **noscript)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (want && !want[i])
+            continue;
+        void *got = NULL;
+        if (redisGetReply(conn->ctx, &got) != REDIS_OK || !got)
+            return false;
+        redisReply *r = got;
+        if (r->type == REDIS_REPLY_ERROR) {
+            if (noscript && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+                if (!*noscript)
+                    *noscript = cq_calloc(n, sizeof(bool));
+                (*noscript)[i] = true;
+            } else {
+                CQ_LOG(CQ_LOG_WARN, CQ_REDIS_COMPONENT, NULL, "EVALSHA: %.200s", r->str);
+                conn->broken = true; /* as after any error reply: not reused */
+            }
+            freeReplyObject(r);
+            r = NULL;
+        }
+        replies[i] = (cq_redis_reply_t *)r;
+    }
+    return true;
+}
+
+cq_err_t cq_redis_script_each(cq_redis_t *redis, const cq_redis_script_t *script, int nkeys,
+                              size_t n, const cq_redis_call_t *calls, cq_redis_reply_t **replies)
+{
+    cq_redis_sigpipe_t guard;
+    cq_redis_conn_t conn;
+    bool *noscript = NULL;
+    cq_err_t err = CQ_ERR_OK;
+    for (size_t i = 0; i < n; i++)
+        replies[i] = NULL;
+    if (n == 0)
+        return CQ_ERR_OK;
+    if (!redis || !script || nkeys < 0)
+        return CQ_ERR_INTERNAL_ERROR;
+    for (size_t i = 0; i < n; i++)
+        if (calls[i].argc < nkeys || calls[i].argc > CQ_REDIS_MAX_ARGS)
+            return CQ_ERR_INTERNAL_ERROR;
+    bool by_sha = script->sha[0] != '\0';
+    cq_redis_sigpipe_block(&guard);
+    if ((err = cq_redis_acquire(redis, &conn)) != CQ_ERR_OK)
+        goto out_restore;
+    for (size_t i = 0; i < n; i++)
+        if (!cq_redis_append_script(conn.ctx, script, by_sha, nkeys, &calls[i]))
+            goto err_lost;
+    if (!cq_redis_read_each(&conn, n, NULL, replies, by_sha ? &noscript : NULL))
+        goto err_lost;
+    if (noscript) {
+        for (size_t i = 0; i < n; i++)
+            if (noscript[i] && !cq_redis_append_script(conn.ctx, script, false, nkeys, &calls[i]))
+                goto err_lost;
+        if (!cq_redis_read_each(&conn, n, noscript, replies, NULL))
+            goto err_lost;
+    }
+    goto out_release;
+err_lost:
+    conn.broken = true;
+    if (conn.ctx->err && cq_redis_log_gate(redis))
+        CQ_LOG(CQ_LOG_WARN, CQ_REDIS_COMPONENT, NULL, "Redis connection lost: %s",
+               conn.ctx->errstr);
+    for (size_t i = 0; i < n; i++) {
+        cq_redis_reply_free(replies[i]);
+        replies[i] = NULL;
+    }
+    err = CQ_ERR_REDIS_UNAVAILABLE;
+out_release:
+    cq_redis_release(redis, &conn);
+out_restore:
+    cq_redis_sigpipe_restore(&guard);
+    free(noscript);
+    return err;
 }
 
 void cq_redis_script_init(cq_redis_script_t *script, const char *src)

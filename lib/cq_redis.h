@@ -60,6 +60,25 @@ cq_err_t cq_redis_command(cq_redis_t *redis, int argc, const char **argv, const 
 cq_err_t cq_redis_script(cq_redis_t *redis, const cq_redis_script_t *script, int nkeys, int argc,
                          const char **argv, const size_t *lens, cq_redis_reply_t **reply);
 
+/* One call of a pipelined script (cq_redis_script_each): argc <= 64
+ * arguments, its keys first; lens[i] is the byte length of argv[i]. */
+typedef struct {
+    int argc;
+    const char *const *argv;
+    const size_t *lens;
+} cq_redis_call_t;
+
+/* Runs n calls of one script (nkeys keys each) on one connection in one
+ * round trip: all are sent, then all replies read (pipelining). Calls the
+ * server's script cache lacks (NOSCRIPT) are sent again by EVAL, a second
+ * round trip. replies[i] gets call i's reply (caller frees each non-NULL
+ * one), NULL when that call got an error reply. CQ_ERR_OK when every call
+ * was answered (check replies[i] for the error replies); on any other error
+ * every replies[i] is NULL and each call may or may not have run. n 0 is
+ * CQ_ERR_OK without a round trip. */
+cq_err_t cq_redis_script_each(cq_redis_t *redis, const cq_redis_script_t *script, int nkeys,
+                              size_t n, const cq_redis_call_t *calls, cq_redis_reply_t **replies);
+
 /* Starts the listener thread subscribed to channel, once per pool: later calls change
  * nothing (not even the channel or callback). callback runs on that thread, must be
  * quick and thread-safe, and arg must outlive the pool. The thread reconnects by

@@ -45,6 +45,10 @@ typedef struct {
     char *engine; /* JSON text or NULL */
     char *result; /* JSON text or NULL */
     char *error_code, *error_message;
+    /* Terminal jobs only: its result record was acknowledged by the broker
+     * once (cq_store_mark_published), so a redelivery need not publish it
+     * again. Never set by create, claim or finish. */
+    bool published;
 } cq_job_record_t;
 
 /* Frees the record's strings and zeroes it (status becomes CQ_JOB_QUEUED).
@@ -101,6 +105,14 @@ cq_err_t cq_store_requeue(cq_store_t *store, const char *job_id, const char *err
 cq_err_t cq_store_finish(cq_store_t *store, const char *job_id, cq_job_status_t status,
                          const char *engine_json, const char *result_json, const char *error_code,
                          const char *error_message, cq_job_record_t *out);
+
+/* Worker side: marks terminal jobs "published" (their result record was
+ * acknowledged by the broker), one short script per job, all pipelined in
+ * one round trip (each touches its own key). A job that is absent or not
+ * terminal is left alone: no key is created and no TTL changed. *marked (may
+ * be NULL) = how many were marked. On an error some may have been marked. */
+cq_err_t cq_store_mark_published(cq_store_t *store, const char *const *job_ids, size_t count,
+                                 size_t *marked);
 
 /* What cq_store_restore did. */
 typedef enum {

@@ -7,7 +7,8 @@
  * dead letter when it failed) is acknowledged by the broker; only then may
  * its offset be committed (cq_offsets). A crash at any point therefore
  * redelivers the job; the Redis claim makes the rerun harmless (a terminal
- * job is not run again, its stored result is published again).
+ * job is not run again, its stored result is published again unless the
+ * job was marked published after an acknowledgement: cq_marks.h).
  *
  * Back-pressure: at worker.max_in_flight the loop pauses its partitions and
  * keeps polling, so the group never sees it as dead.
@@ -193,6 +194,18 @@ static void cq_worker_http(void *opaque, const cq_http_req_t *req, cq_http_resp_
         {"tokens_charged_total", "counter",
          "LLM tokens charged to tenants' daily budgets (estimates included).",
          atomic_load(&st->tokens_charged)},
+        {"results_republished_total", "counter",
+         "Result records of redelivered terminal jobs published again (no published mark).",
+         atomic_load(&st->republished)},
+        {"results_republish_skipped_total", "counter",
+         "Redelivered terminal jobs whose result was not published again (published mark).",
+         atomic_load(&st->republish_skipped)},
+        {"published_marks_total", "counter",
+         "Jobs marked published in the store after their result record was acknowledged.",
+         cq_marks_written(w->marks)},
+        {"published_marks_failed_total", "counter",
+         "Published marks Redis did not take (those jobs are published again if redelivered).",
+         cq_marks_failed(w->marks)},
     };
     char text[8192];
     size_t n = 0;
@@ -256,6 +269,8 @@ static void cq_worker_destroy(cq_worker_t *w)
      * be redelivered. Before the jobs are freed: they own the items. */
     cq_offload_destroy(w->offload);
     w->offload = NULL;
+    cq_marks_destroy(w->marks); /* after the offload: a batch in flight is never done */
+    w->marks = NULL;
     /* The producer first: flushing it delivers reports that commit through
      * the consumer, which must still be there. */
     cq_kafka_producer_destroy(w->producer, 10000);
@@ -413,6 +428,7 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
     /* Two threads: a slow call (a broker metadata request, a Redis that
      * hangs up to its timeout) does not hold up every other job's. */
     w->offload = cq_offload_new(2);
+    w->marks = cq_marks_new(w->store, w->offload);
     w->reply_topics = json_object();
     w->env.metrics = cq_metrics_new();
     static const double job_bounds[] = CQ_HISTO_BOUNDS_JOB;
@@ -497,6 +513,7 @@ static void cq_worker_loop(cq_worker_t *w)
         cq_kafka_producer_fd_clear(w->producer);
         cq_kafka_producer_poll(w->producer, 0);
         cq_log_ctx_set(NULL); /* delivery reports ran in their jobs' contexts */
+        cq_marks_flush(w->marks);
         cq_worker_publish_circuit(w);
         atomic_store(&w->stats.in_flight, cq_offsets_in_flight(w->offsets));
         atomic_store(&w->stats.llm_in_flight, cq_llm_in_flight(w->llm));
