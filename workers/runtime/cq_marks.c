@@ -109,7 +109,9 @@ void cq_marks_flush(cq_marks_t *marks)
     marks->busy = true;
     marks->batch_marked = 0;
     marks->io = (cq_offload_item_t){.work = cq_marks_work, .done = cq_marks_done, .arg = marks};
-    cq_offload_submit(marks->offload, &marks->io);
+    /* Ahead of the claims and finishes queued: under a backlog they wait
+     * hundreds of ms, and a mark that late loses the race with a crash. */
+    cq_offload_submit_first(marks->offload, &marks->io);
 }
 
 uint64_t cq_marks_written(const cq_marks_t *marks)
