@@ -64,6 +64,21 @@ static int64_t cq_worker_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* CPU time of the calling thread, microseconds. */
+static int64_t cq_worker_cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void cq_worker_max(atomic_uint_fast64_t *max_us, int64_t us)
+{
+    uint64_t max = atomic_load(max_us);
+    while ((uint64_t)us > max && !atomic_compare_exchange_weak(max_us, &max, (uint64_t)us))
+        ;
+}
+
 /* One loop iteration took `us` outside its waits. */
 static void cq_worker_stall(cq_worker_t *w, int64_t us)
 {
@@ -73,10 +88,7 @@ static void cq_worker_stall(cq_worker_t *w, int64_t us)
         i++;
     atomic_fetch_add(&w->stats.stall_count[i], 1);
     atomic_fetch_add(&w->stats.stall_sum_us, (uint64_t)us);
-    uint64_t max = atomic_load(&w->stats.stall_max_us);
-    while ((uint64_t)us > max &&
-           !atomic_compare_exchange_weak(&w->stats.stall_max_us, &max, (uint64_t)us))
-        ;
+    cq_worker_max(&w->stats.stall_max_us, us);
 }
 
 void cq_worker_commit(cq_worker_t *w, const char *topic, int32_t partition, int64_t next,
@@ -207,7 +219,7 @@ static void cq_worker_http(void *opaque, const cq_http_req_t *req, cq_http_resp_
          "Published marks Redis did not take (those jobs are published again if redelivered).",
          cq_marks_failed(w->marks)},
     };
-    char text[8192];
+    char text[16384];
     size_t n = 0;
     for (size_t i = 0; i < CQ_ARRAY_SIZE(rows) && n < sizeof(text); i++)
         n += (size_t)snprintf(text + n, sizeof(text) - n,
@@ -241,10 +253,15 @@ static void cq_worker_http(void *opaque, const cq_http_req_t *req, cq_http_resp_
             "coachq_worker_loop_stall_seconds_count{kind=\"%s\"} %llu\n"
             "# HELP coachq_worker_loop_stall_max_seconds Longest loop stall since start.\n"
             "# TYPE coachq_worker_loop_stall_max_seconds gauge\n"
-            "coachq_worker_loop_stall_max_seconds{kind=\"%s\"} %.6f\n",
+            "coachq_worker_loop_stall_max_seconds{kind=\"%s\"} %.6f\n"
+            "# HELP coachq_worker_loop_stall_cpu_max_seconds Longest loop iteration in the loop "
+            "thread's CPU time: the worker's own share of a stall (the rest waited for a CPU).\n"
+            "# TYPE coachq_worker_loop_stall_cpu_max_seconds gauge\n"
+            "coachq_worker_loop_stall_cpu_max_seconds{kind=\"%s\"} %.6f\n",
             w->kind->kind, (double)atomic_load(&st->stall_sum_us) / 1e6, w->kind->kind,
             (unsigned long long)cumulative, w->kind->kind,
-            (double)atomic_load(&st->stall_max_us) / 1e6);
+            (double)atomic_load(&st->stall_max_us) / 1e6, w->kind->kind,
+            (double)atomic_load(&st->stall_cpu_max_us) / 1e6);
     if (n >= sizeof(text))
         n = sizeof(text) - 1;
     char *engines = cq_worker_metrics_more(w);
@@ -502,6 +519,7 @@ static void cq_worker_publish_circuit(cq_worker_t *w)
 static void cq_worker_loop(cq_worker_t *w)
 {
     size_t cap = (size_t)w->conf->worker_max_in_flight;
+    int64_t cpu_at = cq_worker_cpu_us();
     while (!cq_worker_stop && !w->consumer_lost) {
         int64_t began = cq_worker_now_us(), waited = 0;
         /* Completions in slices too: when thousands end together (each
@@ -597,6 +615,11 @@ static void cq_worker_loop(cq_worker_t *w)
         if (timeout > 0)
             waited += cq_worker_now_us() - t;
         cq_worker_stall(w, cq_worker_now_us() - began - waited);
+        /* A blocked wait uses no CPU: the thread's CPU time of the whole
+         * iteration is its work's. */
+        int64_t cpu_now = cq_worker_cpu_us();
+        cq_worker_max(&w->stats.stall_cpu_max_us, cpu_now - cpu_at);
+        cpu_at = cpu_now;
         /* LLM and fetch completions ran in their jobs' contexts: what the
          * loop logs next (a rebalance, the drain) is no job's. */
         cq_log_ctx_set(NULL);

@@ -83,6 +83,7 @@ typedef struct {
      * one +Inf; sum in microseconds. */
     atomic_uint_fast64_t stall_count[CQ_WORKER_STALL_NBUCKETS + 1];
     atomic_uint_fast64_t stall_sum_us, stall_max_us;
+    atomic_uint_fast64_t stall_cpu_max_us; /* the longest iteration in the loop's CPU time */
 } cq_worker_stats_t;
 
 typedef struct {
