@@ -312,11 +312,7 @@ static size_t cq_fetch_on_read(char *buf, size_t size, size_t nitems, void *user
     } parts[] = {{call->body_head, call->body_head_len},
                  {call->body, call->body_len},
                  {call->body_tail, call->body_tail_len}};
-    /* A page at a time: curl copies what it reads into an upload buffer
-     * it holds for the whole transfer; filling only its first page keeps
-     * thousands of transfers in flight from holding a copy of each body. */
-    size_t room = size * nitems < CQ_FETCH_READ_CHUNK ? size * nitems : CQ_FETCH_READ_CHUNK;
-    size_t out = 0, at = 0;
+    size_t room = size * nitems, out = 0, at = 0;
     for (size_t i = 0; i < CQ_ARRAY_SIZE(parts) && out < room; i++) {
         size_t len = parts[i].p ? parts[i].len : 0;
         if (call->body_sent < at + len) {
@@ -380,7 +376,6 @@ void cq_fetch_attempt(cq_fetch_call_t *call)
             curl_easy_setopt(easy, CURLOPT_READDATA, call);
             curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, cq_fetch_on_seek);
             curl_easy_setopt(easy, CURLOPT_SEEKDATA, call); /* every header set ends "Expect:" */
-            curl_easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, (long)CQ_FETCH_UPLOAD_BUFFER);
         } else if (call->has_body) {
             curl_easy_setopt(easy, CURLOPT_POST, 1L);
             curl_easy_setopt(easy, CURLOPT_POSTFIELDS, call->body);

@@ -23,10 +23,6 @@
 #define CQ_FETCH_MAX_DESTS   4096
 #define CQ_FETCH_START_BATCH 64
 #define CQ_FETCH_POLL_BATCH  256 /* sockets served and callbacks run per poll */
-/* A body sent in parts: curl's upload buffer (its minimum) and the most
- * one read of it fills. */
-#define CQ_FETCH_UPLOAD_BUFFER 16384
-#define CQ_FETCH_READ_CHUNK    4096
 
 typedef enum {
     CQ_FETCH_IN_NONE = -1,
