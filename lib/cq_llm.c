@@ -435,11 +435,7 @@ static void cq_llm_split(cq_llm_call_t *call)
             shared = &llm->shared[i];
     if (!shared && llm->shared_count < CQ_LLM_SHARED_MAX) {
         const char *at = memmem(body, body_len, mid, mid_len);
-        /* Only where the prompt is found once: a split elsewhere (a short
-         * prompt also found in the system prompt) would fit no other call. */
-        const char *again =
-            at ? memmem(at + 1, body_len - (size_t)(at + 1 - body), mid, mid_len) : NULL;
-        if (at && !again) {
+        if (at) {
             shared = &llm->shared[llm->shared_count++];
             *shared = (cq_llm_shared_t){
                 .system = call->system,
