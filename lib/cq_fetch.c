@@ -302,42 +302,6 @@ static curl_socket_t cq_fetch_open_socket(void *clientp, curlsocktype purpose,
 
 /* ---- attempts ---- */
 
-/* curl's read callback of a body in parts: the next bytes of head + body + tail. */
-static size_t cq_fetch_on_read(char *buf, size_t size, size_t nitems, void *userdata)
-{
-    cq_fetch_call_t *call = userdata;
-    const struct {
-        const char *p;
-        size_t len;
-    } parts[] = {{call->body_head, call->body_head_len},
-                 {call->body, call->body_len},
-                 {call->body_tail, call->body_tail_len}};
-    size_t room = size * nitems, out = 0, at = 0;
-    for (size_t i = 0; i < CQ_ARRAY_SIZE(parts) && out < room; i++) {
-        size_t len = parts[i].p ? parts[i].len : 0;
-        if (call->body_sent < at + len) {
-            size_t from = call->body_sent - at;
-            size_t n = len - from < room - out ? len - from : room - out;
-            memcpy(buf + out, parts[i].p + from, n);
-            out += n;
-            call->body_sent += n;
-        }
-        at += len;
-    }
-    return out;
-}
-
-/* curl's seek callback (it rewinds to send a body again on a new connection). */
-static int cq_fetch_on_seek(void *userdata, curl_off_t offset, int origin)
-{
-    cq_fetch_call_t *call = userdata;
-    curl_off_t total = (curl_off_t)(call->body_head_len + call->body_len + call->body_tail_len);
-    if (origin != SEEK_SET || offset < 0 || offset > total)
-        return CURL_SEEKFUNC_CANTSEEK;
-    call->body_sent = (size_t)offset;
-    return CURL_SEEKFUNC_OK;
-}
-
 void cq_fetch_attempt(cq_fetch_call_t *call)
 {
     cq_fetch_t *fetch = call->fetch;
@@ -366,17 +330,7 @@ void cq_fetch_attempt(cq_fetch_call_t *call)
     } else if (strcmp(call->method, "HEAD") == 0) {
         curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
     } else {
-        if (call->has_body && (call->body_head || call->body_tail)) {
-            call->body_sent = 0;
-            curl_easy_setopt(easy, CURLOPT_POST, 1L);
-            curl_easy_setopt(
-                easy, CURLOPT_POSTFIELDSIZE_LARGE,
-                (curl_off_t)(call->body_head_len + call->body_len + call->body_tail_len));
-            curl_easy_setopt(easy, CURLOPT_READFUNCTION, cq_fetch_on_read);
-            curl_easy_setopt(easy, CURLOPT_READDATA, call);
-            curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, cq_fetch_on_seek);
-            curl_easy_setopt(easy, CURLOPT_SEEKDATA, call); /* every header set ends "Expect:" */
-        } else if (call->has_body) {
+        if (call->has_body) {
             curl_easy_setopt(easy, CURLOPT_POST, 1L);
             curl_easy_setopt(easy, CURLOPT_POSTFIELDS, call->body);
             curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
@@ -576,12 +530,6 @@ cq_fetch_call_t *cq_fetch_start(cq_fetch_t *fetch, const cq_fetch_request_t *req
         call->body = cq_malloc(req->body_len + 1);
         memcpy(call->body, req->body, req->body_len);
         call->body_len = req->body_len;
-    }
-    if (req->body) {
-        call->body_head = req->body_head;
-        call->body_head_len = req->body_head ? req->body_head_len : 0;
-        call->body_tail = req->body_tail;
-        call->body_tail_len = req->body_tail ? req->body_tail_len : 0;
     }
     call->user_url = req->user_url;
     call->retry_transport = req->retry_transport;

@@ -87,12 +87,6 @@ typedef struct {
      * callback has run or the call is cancelled (saves a copy per call
      * for callers that hold their request anyway). */
     bool body_borrowed;
-    /* Sent before and after body (with it only), borrowed like a borrowed
-     * body: kept unchanged until the call ends. Calls whose bodies share
-     * most of their text (a prompt and a schema) keep one copy of it. NULL:
-     * none. Such a body goes through a read callback. */
-    const void *body_head, *body_tail;
-    size_t body_head_len, body_tail_len;
     bool user_url;                  /* a URL from a user: apply the address policy */
     int64_t connect_timeout_ms;     /* per try */
     int64_t timeout_ms;             /* per try (each retry and hop has its own) */

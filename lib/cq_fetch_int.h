@@ -47,9 +47,6 @@ struct cq_fetch_call_s {
     cq_fetch_headers_t *headers; /* shared with the calls that send the same lines */
     char *body;
     size_t body_len;
-    const char *body_head, *body_tail; /* borrowed, or NULL (cq_fetch_request_t) */
-    size_t body_head_len, body_tail_len;
-    size_t body_sent; /* of head + body + tail, by the read callback, this transfer */
     bool has_body, body_borrowed, user_url, retry_transport;
     int64_t connect_timeout_ms, timeout_ms, max_bytes, retry_backoff_ms, retry_after_max_ms;
     int max_attempts, max_redirects;

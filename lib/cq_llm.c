@@ -40,16 +40,13 @@
  * text is logged (cut short), never passed on.
  *
  * Memory: a call holds its prompts, its request (the fetch borrows the
- * body instead of copying it; a first request keeps only its user prompt,
- * the system prompt and schema around it are kept once and shared:
- * cq_llm_split) and, between the fetch's answer and its reading, the reply
- * body; curl's receive buffer is kept small so
+ * body instead of copying it) and, between the fetch's answer and its
+ * reading, the reply body; curl's receive buffer is kept small so
  * thousands of calls in flight stay within tens of megabytes. A Bedrock
  * request is signed when built: the fetch's retries resend it as it is
  * (a signature holds about 5 minutes, longer than llm.max_attempts tries
  * with their waits take at the defaults).
  */
-#define _GNU_SOURCE /* memmem */
 #include "cq_llm.h"
 #include "cq_fetch.h"
 #include "cq_histo.h"
@@ -65,18 +62,6 @@
 #define CQ_LLM_RETRY_BACKOFF_MS 500
 /* Replies read and callbacks run per poll, each at most. */
 #define CQ_LLM_DELIVER_MAX 32
-/* Shared request texts kept (operations x structured-output modes). */
-#define CQ_LLM_SHARED_MAX 64
-
-/* What the first requests of one system prompt, schema and mode share:
- * the body before the user prompt and after it (cq_llm_split). */
-typedef struct {
-    const char *system;
-    const json_t *schema;
-    uint8_t mode;
-    char *head, *tail;
-    size_t head_len, tail_len;
-} cq_llm_shared_t;
 
 typedef enum {
     CQ_LLM_IN_NONE = -1,
@@ -102,10 +87,7 @@ typedef struct cq_llm_call_s {
     bool repaired;
     char *repair_note, *previous_answer;
     int64_t started_ms;
-    cq_llm_http_t http; /* the current request; the fetch borrows its body */
-    /* Set: http.body is only the user prompt as JSON text, sent between
-     * this head and tail (the llm's, shared by many calls). */
-    const cq_llm_shared_t *shared;
+    cq_llm_http_t http;     /* the current request; the fetch borrows its body */
     cq_fetch_call_t *fcall; /* in flight, or NULL */
     long status;            /* the fetch's answer, until read */
     char *reply;            /* taken from the fetch's result */
@@ -132,8 +114,6 @@ struct cq_llm_s {
     cq_llm_call_t *lists[CQ_LLM_IN__COUNT], *tails[CQ_LLM_IN__COUNT]; /* FIFO */
     size_t in_flight, peak;
     cq_histo_t *call_seconds; /* by provider and outcome */
-    cq_llm_shared_t shared[CQ_LLM_SHARED_MAX];
-    size_t shared_count;
 };
 
 /* ---- lists ---- */
@@ -280,10 +260,6 @@ void cq_llm_destroy(cq_llm_t *llm)
             cq_llm_call_free(call);
         }
     }
-    for (size_t i = 0; i < llm->shared_count; i++) {
-        free(llm->shared[i].head);
-        free(llm->shared[i].tail);
-    }
     free(llm->dest);
     cq_histo_destroy(llm->call_seconds);
     free(llm);
@@ -331,7 +307,6 @@ static void cq_llm_finish(cq_llm_call_t *call, cq_err_t err, const char *message
 {
     cq_llm_unlink(call);
     cq_llm_http_clear(&call->http);
-    call->shared = NULL;
     call->err = err;
     if (message) {
         free(call->message);
@@ -390,74 +365,6 @@ static void cq_llm_fetched(void *opaque, cq_fetch_result_t *res)
     cq_llm_link(call, CQ_LLM_IN_FETCHED);
 }
 
-/* The user prompt of the call's request (new string), NULL if unreadable. */
-static char *cq_llm_call_user(const cq_llm_call_t *call)
-{
-    if (!call->shared)
-        return cq_llm_request_user(call->http.body);
-    json_t *user = json_loadb(call->http.body, call->http.body_len, JSON_DECODE_ANY, NULL);
-    char *text = json_is_string(user) ? cq_strdup(json_string_value(user)) : NULL;
-    json_decref(user);
-    return text;
-}
-
-/* Whether body is head + mid + tail of shared, byte for byte. */
-static bool cq_llm_shared_fits(const cq_llm_shared_t *shared, const char *body, size_t body_len,
-                               const char *mid, size_t mid_len)
-{
-    return body_len == shared->head_len + mid_len + shared->tail_len &&
-           memcmp(body, shared->head, shared->head_len) == 0 &&
-           memcmp(body + shared->head_len, mid, mid_len) == 0 &&
-           memcmp(body + shared->head_len + mid_len, shared->tail, shared->tail_len) == 0;
-}
-
-/* Memory: a first request's body is the operation's system prompt and
- * schema (several KB, the same for every call) around the user prompt
- * (the part that differs). The call keeps only the user prompt, as JSON
- * text; the head and tail are kept once per system prompt, schema and mode
- * and sent around it. A body that is not exactly shared head + prompt +
- * shared tail stays whole. */
-static void cq_llm_split(cq_llm_call_t *call)
-{
-    cq_llm_t *llm = call->llm;
-    json_t *user = call->user ? json_string(call->user) : NULL;
-    char *mid = user ? json_dumps(user, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-    json_decref(user);
-    if (!mid)
-        return;
-    size_t mid_len = strlen(mid);
-    const char *body = call->http.body;
-    size_t body_len = call->http.body_len;
-    cq_llm_shared_t *shared = NULL;
-    for (size_t i = 0; i < llm->shared_count && !shared; i++)
-        if (llm->shared[i].system == call->system && llm->shared[i].schema == call->schema &&
-            llm->shared[i].mode == call->mode)
-            shared = &llm->shared[i];
-    if (!shared && llm->shared_count < CQ_LLM_SHARED_MAX) {
-        const char *at = memmem(body, body_len, mid, mid_len);
-        if (at) {
-            shared = &llm->shared[llm->shared_count++];
-            *shared = (cq_llm_shared_t){
-                .system = call->system,
-                .schema = call->schema,
-                .mode = call->mode,
-                .head = cq_strndup(body, (size_t)(at - body)),
-                .head_len = (size_t)(at - body),
-                .tail = cq_strdup(at + mid_len),
-                .tail_len = body_len - (size_t)(at - body) - mid_len,
-            };
-        }
-    }
-    if (!shared || !cq_llm_shared_fits(shared, body, body_len, mid, mid_len)) {
-        free(mid);
-        return;
-    }
-    free(call->http.body);
-    call->http.body = cq_realloc(mid, mid_len + 1); /* json_dumps leaves slack */
-    call->http.body_len = mid_len;
-    call->shared = shared;
-}
-
 /* Sends the call's request (built first if it has none, or in an older
  * mode), or ends the call if it cannot be made. */
 static void cq_llm_send(cq_llm_call_t *call)
@@ -469,9 +376,8 @@ static void cq_llm_send(cq_llm_call_t *call)
      * engine's structured-output mode moved on since it was built. */
     if (call->http.body && (llm->provider == CQ_LLM_BEDROCK || call->mode != llm->mode)) {
         if (!call->user)
-            call->user = cq_llm_call_user(call);
+            call->user = cq_llm_request_user(call->http.body);
         cq_llm_http_clear(&call->http);
-        call->shared = NULL;
         if (!call->user) {
             cq_llm_finish(call, CQ_ERR_INTERNAL_ERROR, "cannot rebuild the request");
             return;
@@ -493,8 +399,6 @@ static void cq_llm_send(cq_llm_call_t *call)
             cq_llm_finish(call, CQ_ERR_INTERNAL_ERROR, err);
             return;
         }
-        if (!call->repair_note && !call->previous_answer && llm->provider != CQ_LLM_BEDROCK)
-            cq_llm_split(call);
         /* The request holds the user prompt now; only Bedrock rebuilds from it. */
         if (llm->provider != CQ_LLM_BEDROCK) {
             free(call->user);
@@ -513,12 +417,6 @@ static void cq_llm_send(cq_llm_call_t *call)
     req.body = call->http.body;
     req.body_len = call->http.body_len;
     req.body_borrowed = true;
-    if (call->shared) {
-        req.body_head = call->shared->head;
-        req.body_head_len = call->shared->head_len;
-        req.body_tail = call->shared->tail;
-        req.body_tail_len = call->shared->tail_len;
-    }
     req.user_url = false; /* configuration, see the design comment */
     req.connect_timeout_ms = conf->llm_connect_timeout;
     req.timeout_ms = conf->llm_timeout;
@@ -564,9 +462,8 @@ static char *cq_llm_describe_errors(const cq_schema_errors_t *errors)
 static void cq_llm_repair(cq_llm_call_t *call)
 {
     if (!call->user)
-        call->user = cq_llm_call_user(call);
+        call->user = cq_llm_request_user(call->http.body);
     cq_llm_http_clear(&call->http);
-    call->shared = NULL;
     if (!call->user) {
         cq_llm_finish(call, CQ_ERR_INTERNAL_ERROR, "cannot rebuild the request for a repair");
         return;

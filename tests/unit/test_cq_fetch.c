@@ -381,27 +381,6 @@ static void test_fetch_post_and_see_other(void **state)
     assert_string_equal(o.body, "POST borrowed");
     assert_string_equal(mine, "borrowed"); /* left as it was, not freed */
     free(mine);
-    /* A body in parts goes out as head + body + tail. */
-    static char head[200], tail[150];
-    memset(head, 'h', sizeof(head) - 1);
-    memset(tail, 't', sizeof(tail) - 1);
-    req.body = "-mid-";
-    req.body_len = 5;
-    req.body_head = head;
-    req.body_head_len = strlen(head);
-    req.body_tail = tail;
-    req.body_tail_len = strlen(tail);
-    run(f->fetch, &req, &o);
-    assert_int_equal(o.status, 200);
-    char *want = cq_asprintf("POST %s-mid-%s", head, tail);
-    assert_string_equal(o.body, want);
-    free(want);
-    req.body_head = NULL;
-    req.body_tail = "!"; /* a tail alone */
-    req.body_tail_len = 1;
-    run(f->fetch, &req, &o);
-    assert_string_equal(o.body, "POST -mid-!");
-    req.body_tail = NULL;
     req.body = "abc";
     req.body_len = 3;
     req.body_borrowed = false;
