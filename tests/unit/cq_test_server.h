@@ -144,8 +144,11 @@ next_request:
     } else if (strcmp(path, "/see-other") == 0) {
         respond(c->fd, 303, "Location: /echo\r\n", "", 0);
     } else if (strcmp(path, "/echo") == 0) {
-        char out[512];
-        int len = snprintf(out, sizeof(out), "%s %.*s", method, (int)want, body);
+        char out[sizeof(buf) + 32];
+        int len =
+            snprintf(out, sizeof(out), "%s %.*s", method, (int)(have < want ? have : want), body);
+        if (len > (int)sizeof(out) - 1)
+            len = (int)sizeof(out) - 1;
         respond(c->fd, 200, NULL, out, (size_t)len);
     } else {
         respond(c->fd, 404, NULL, "no", 2);
