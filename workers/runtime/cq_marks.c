@@ -24,6 +24,7 @@ struct cq_marks_s {
     cq_store_t *store;
     cq_offload_t *offload;
     cq_marks_list_t queue; /* loop thread */
+    int64_t queued_at;     /* monotonic ms the oldest queued mark came */
     cq_marks_list_t batch; /* the offload thread's while busy */
     bool busy;
     size_t batch_marked; /* written by the work, read by done */
@@ -65,6 +66,8 @@ void cq_marks_add(cq_marks_t *marks, const char *job_id)
         q->cap = q->cap ? q->cap * 2 : 64;
         q->ids = cq_realloc(q->ids, q->cap * sizeof(*q->ids));
     }
+    if (q->count == 0)
+        marks->queued_at = cq_mono_ms();
     q->ids[q->count++] = cq_strdup(job_id);
 }
 
@@ -94,7 +97,8 @@ static void cq_marks_done(cq_offload_item_t *item)
 void cq_marks_flush(cq_marks_t *marks)
 {
     cq_marks_list_t *q = &marks->queue, *b = &marks->batch;
-    if (marks->busy || q->count == 0)
+    if (marks->busy || q->count == 0 ||
+        (q->count < CQ_MARKS_MIN && cq_mono_ms() - marks->queued_at < CQ_MARKS_WAIT_MS))
         return;
     size_t n = q->count < CQ_MARKS_BATCH ? q->count : CQ_MARKS_BATCH;
     if (b->cap < n) {
@@ -106,6 +110,7 @@ void cq_marks_flush(cq_marks_t *marks)
     b->count = n;
     memmove(q->ids, q->ids + n, (q->count - n) * sizeof(*q->ids));
     q->count -= n;
+    marks->queued_at = cq_mono_ms(); /* those past a full batch wait a little more */
     marks->busy = true;
     marks->batch_marked = 0;
     marks->io = (cq_offload_item_t){.work = cq_marks_work, .done = cq_marks_done, .arg = marks};

@@ -23,6 +23,11 @@
 
 /* Most marks one round trip carries; more wait for the next batch. */
 #define CQ_MARKS_BATCH 512
+/* A batch goes once this many marks wait, or once the oldest waited
+ * CQ_MARKS_WAIT_MS: fewer round trips taken from the claims and finishes
+ * that share the offload threads, for a mark a few ms later. */
+#define CQ_MARKS_MIN     64
+#define CQ_MARKS_WAIT_MS 5
 
 typedef struct cq_marks_s cq_marks_t;
 
@@ -35,7 +40,8 @@ void cq_marks_destroy(cq_marks_t *marks);
 
 /* Queues the mark of job_id (copied). */
 void cq_marks_add(cq_marks_t *marks, const char *job_id);
-/* Sends the queued marks (up to CQ_MARKS_BATCH) unless a batch is in flight. */
+/* Sends the queued marks (up to CQ_MARKS_BATCH) unless a batch is in flight
+ * or too few waited too briefly (CQ_MARKS_MIN, CQ_MARKS_WAIT_MS). */
 void cq_marks_flush(cq_marks_t *marks);
 
 /* Marks written, and marks whose write failed (Redis down), since start. */
