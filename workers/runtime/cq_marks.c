@@ -2,10 +2,11 @@
  * cq_marks.c — the worker's batch of "published" marks (see cq_marks.h).
  *
  * Two lists of job ids: the queue the loop adds to, and the batch in flight
- * on an offload thread. A flush with no batch in flight moves up to
- * CQ_MARKS_BATCH ids from the queue into the batch and submits it; its done
- * callback frees the ids. So at any rate of jobs there is one round trip in
- * flight, carrying every job acknowledged while the last one ran.
+ * on an offload thread. A flush with no batch in flight, and with
+ * CQ_MARKS_MIN ids queued or the oldest queued CQ_MARKS_WAIT_MS ago, moves
+ * up to CQ_MARKS_BATCH ids from the queue into the batch and submits it;
+ * its done callback frees the ids. So at most one round trip is in flight,
+ * carrying the jobs acknowledged while the last one ran or waited.
  *
  * Threads: add, flush and the done callback on the loop thread; the write
  * on an offload thread, which touches only the batch (not the queue).
