@@ -5,12 +5,14 @@
  * plain strings (times and attempts in decimal, status by name, engine and
  * result as JSON text); unset members are absent fields, so "" and NULL are
  * the same. Unknown fields are ignored on read, so a newer writer does not
- * break an older reader. Queued and running jobs carry a safety TTL of 7 days
- * (set on create and refreshed on claim and requeue) so a job whose worker
- * vanished cannot leak; a terminal job gets jobs.result_ttl. Idempotency keys
- * are hashes <prefix>idem:<len(tenant)>:<tenant>:<key> {job_id, body_hash}
- * with jobs.idempotency_ttl (the length keeps tenant "a:b" + key "c" apart
- * from "a" + "b:c"); cache entries are strings <prefix>cache:<key>; the
+ * break an older reader. A terminal job may carry published = "1" (written
+ * by cq_store_mark.c, never by the scripts here). Queued and running jobs
+ * carry a safety TTL of 7 days (set on create and refreshed on claim and
+ * requeue) so a job whose worker vanished cannot leak; a terminal job gets
+ * jobs.result_ttl. Idempotency keys are hashes
+ * <prefix>idem:<len(tenant)>:<tenant>:<key> {job_id, body_hash} with
+ * jobs.idempotency_ttl (the length keeps tenant "a:b" + key "c" apart from
+ * "a" + "b:c"); cache entries are strings <prefix>cache:<key>; the
  * per-tenant limits' keys are cq_store_limit.c's.
  *
  * State changes. Each one that reads before it writes is a short Lua script
@@ -92,7 +94,13 @@ bool cq_job_status_terminal(cq_job_status_t s)
 
 /* ---- record <-> hash fields ---------------------------------------------------------------- */
 
-typedef enum { CQ_FIELD_STR, CQ_FIELD_TIME, CQ_FIELD_INT, CQ_FIELD_STATUS } cq_store_field_type_t;
+typedef enum {
+    CQ_FIELD_STR,
+    CQ_FIELD_TIME,
+    CQ_FIELD_INT,
+    CQ_FIELD_STATUS,
+    CQ_FIELD_FLAG, /* bool: "1" when set, absent when not */
+} cq_store_field_type_t;
 
 /* The one list of stored fields: used to write and to read a record. */
 static const struct {
@@ -106,6 +114,7 @@ static const struct {
     CQ_F(kind, STR),       CQ_F(batch_id, STR),    CQ_F(custom_id, STR),   CQ_F(status, STATUS),
     CQ_F(created_at, TIME), CQ_F(started_at, TIME), CQ_F(finished_at, TIME), CQ_F(attempts, INT),
     CQ_F(engine, STR),     CQ_F(result, STR),      CQ_F(error_code, STR),  CQ_F(error_message, STR),
+    CQ_F(published, FLAG),
 #undef CQ_F
     /* clang-format on */
 };
@@ -168,6 +177,12 @@ static void cq_store_args_record(cq_store_args_t *a, const cq_job_record_t *job)
         case CQ_FIELD_STATUS:
             cq_store_args_add(a, cq_store_fields[i].name);
             cq_store_args_add(a, cq_job_status_name(*(const cq_job_status_t *)p));
+            break;
+        case CQ_FIELD_FLAG:
+            if (*(const bool *)p) {
+                cq_store_args_add(a, cq_store_fields[i].name);
+                cq_store_args_add(a, "1");
+            }
             break;
         }
     }
@@ -239,6 +254,9 @@ static cq_err_t cq_store_parse_record(const cq_redis_reply_t *r, const char *job
                 have_status = true;
                 break;
             }
+            case CQ_FIELD_FLAG:
+                *(bool *)p = vlen == 1 && v[0] == '1';
+                break;
             }
             break;
         }
@@ -363,6 +381,7 @@ static const char *const cq_store_scripts[CQ_SCRIPT__COUNT] = {
         "return 1\n",
     [CQ_SCRIPT_RATE] = cq_store_script_rate,
     [CQ_SCRIPT_TOKENS_ADD] = cq_store_script_tokens_add,
+    [CQ_SCRIPT_MARK_PUBLISHED] = cq_store_script_mark_published,
 };
 /* clang-format on */
 
@@ -429,7 +448,7 @@ void cq_store_destroy(cq_store_t *store)
 
 /* ---- jobs ---------------------------------------------------------------------------------- */
 
-static char *cq_store_job_key(const cq_store_t *store, const char *job_id)
+char *cq_store_job_key(const cq_store_t *store, const char *job_id)
 {
     return cq_asprintf("%sjob:%s", store->prefix, job_id);
 }

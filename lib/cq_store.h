@@ -45,6 +45,10 @@ typedef struct {
     char *engine; /* JSON text or NULL */
     char *result; /* JSON text or NULL */
     char *error_code, *error_message;
+    /* Terminal jobs only: its result record was acknowledged by the broker
+     * once (cq_store_mark_published), so a redelivery need not publish it
+     * again. Never set by create, claim or finish. */
+    bool published;
 } cq_job_record_t;
 
 /* Frees the record's strings and zeroes it (status becomes CQ_JOB_QUEUED).
@@ -123,6 +127,14 @@ void cq_store_run(cq_store_t *store, cq_store_call_t *const *calls, size_t n);
  * for a finish, gets the record; caller clears it); frees the call. A call
  * never run fails with CQ_ERR_REDIS_UNAVAILABLE. */
 cq_err_t cq_store_call_end(cq_store_call_t *call, cq_job_record_t *out);
+
+/* Worker side: marks terminal jobs "published" (their result record was
+ * acknowledged by the broker), one short script per job, all pipelined in
+ * one round trip (each touches its own key). A job that is absent or not
+ * terminal is left alone: no key is created and no TTL changed. *marked (may
+ * be NULL) = how many were marked. On an error some may have been marked. */
+cq_err_t cq_store_mark_published(cq_store_t *store, const char *const *job_ids, size_t count,
+                                 size_t *marked);
 
 /* What cq_store_restore did. */
 typedef enum {

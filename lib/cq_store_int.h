@@ -1,8 +1,9 @@
 /*
  * cq_store_int.h — what the job store's files share: cq_store.c (records,
  * scripts, jobs, idempotency), cq_store_cache.c (the TTL cache and its
- * single-flight primitives), cq_store_wait.c (long-poll waits) and
- * cq_store_limit.c (per-tenant rate and token counters). Private
+ * single-flight primitives), cq_store_wait.c (long-poll waits),
+ * cq_store_limit.c (per-tenant rate and token counters) and cq_store_mark.c
+ * (the published mark of terminal jobs). Private
  * to lib/.
  */
 #ifndef CQ_STORE_INT_H
@@ -50,12 +51,18 @@ enum {
     CQ_SCRIPT_CACHE_SWAP,
     CQ_SCRIPT_RATE,
     CQ_SCRIPT_TOKENS_ADD,
+    CQ_SCRIPT_MARK_PUBLISHED,
     CQ_SCRIPT__COUNT
 };
 
 /* The scripts of the per-tenant limits (cq_store_limit.c). */
 extern const char cq_store_script_rate[];
 extern const char cq_store_script_tokens_add[];
+/* The published mark's script (cq_store_mark.c). */
+extern const char cq_store_script_mark_published[];
+
+/* "<prefix>job:<id>" (new string). */
+char *cq_store_job_key(const cq_store_t *store, const char *job_id);
 
 typedef struct cq_store_waiter_s {
     struct cq_store_waiter_s *next;

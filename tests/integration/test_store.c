@@ -314,6 +314,59 @@ static void test_store_run_pipelines_calls(void **state)
     cq_store_destroy(store);
 }
 
+static void test_store_mark_published_marks_terminal_jobs_only(void **state)
+{
+    cq_store_t *store = store_new(2);
+    cq_job_record_t job = job_of("mark-done"), out = {0};
+    assert_int_equal(cq_store_create(store, &job), CQ_ERR_OK);
+    assert_int_equal(
+        cq_store_finish(store, "mark-done", CQ_JOB_SUCCEEDED, NULL, "{}", NULL, NULL, &out),
+        CQ_ERR_OK);
+    assert_false(out.published); /* a finish never marks */
+    job = job_of("mark-running");
+    assert_int_equal(cq_store_create(store, &job), CQ_ERR_OK);
+    assert_int_equal(cq_store_claim(store, &job, &out), CQ_ERR_OK);
+    long long ttl_before = pttl("job:mark-done");
+
+    /* The script is not in the server's cache yet: the pipeline falls back to EVAL. */
+    admin_ok("SCRIPT FLUSH");
+    const char *ids[] = {"mark-done", "mark-running", "mark-absent"};
+    size_t marked = 99;
+    assert_int_equal(cq_store_mark_published(store, ids, 3, &marked), CQ_ERR_OK);
+    assert_int_equal(marked, 1);
+    assert_int_equal(cq_store_get(store, "mark-done", &out), CQ_ERR_OK);
+    assert_true(out.published);
+    long long ttl_after = pttl("job:mark-done");
+    assert_true(ttl_after <= ttl_before && ttl_after > ttl_before - 60000); /* TTL kept */
+    /* A claim of the terminal job hands the mark back. */
+    job = job_of("mark-done");
+    assert_int_equal(cq_store_claim(store, &job, &out), CQ_ERR_JOB_ALREADY_TERMINAL);
+    assert_true(out.published);
+    assert_int_equal(cq_store_get(store, "mark-running", &out), CQ_ERR_OK);
+    assert_false(out.published);
+    assert_int_equal(pttl("job:mark-absent"), -2); /* never creates a record */
+
+    /* Many in one pipeline, by EVALSHA now; none is an empty batch. */
+    char many[600][32];
+    const char *many_ids[600];
+    for (int i = 0; i < 600; i++) {
+        snprintf(many[i], sizeof(many[i]), "mark-many-%d", i);
+        many_ids[i] = many[i];
+        job = job_of(many[i]);
+        assert_int_equal(cq_store_create(store, &job), CQ_ERR_OK);
+        if (i % 2 == 0)
+            assert_int_equal(
+                cq_store_finish(store, many[i], CQ_JOB_FAILED, NULL, NULL, "X", "y", NULL),
+                CQ_ERR_OK);
+    }
+    assert_int_equal(cq_store_mark_published(store, many_ids, 600, &marked), CQ_ERR_OK);
+    assert_int_equal(marked, 300);
+    assert_int_equal(cq_store_mark_published(store, many_ids, 0, &marked), CQ_ERR_OK);
+    assert_int_equal(marked, 0);
+    cq_job_record_clear(&out);
+    cq_store_destroy(store);
+}
+
 static void test_store_cancel(void **state)
 {
     cq_store_t *store = store_new(4);
@@ -812,6 +865,7 @@ int main(void)
         cmocka_unit_test(test_store_claim),
         cmocka_unit_test(test_store_finish_only_once),
         cmocka_unit_test(test_store_run_pipelines_calls),
+        cmocka_unit_test(test_store_mark_published_marks_terminal_jobs_only),
         cmocka_unit_test(test_store_cancel),
         cmocka_unit_test(test_store_requeue),
         cmocka_unit_test(test_store_idempotency),

@@ -144,11 +144,12 @@ next_request:
     } else if (strcmp(path, "/see-other") == 0) {
         respond(c->fd, 303, "Location: /echo\r\n", "", 0);
     } else if (strcmp(path, "/echo") == 0) {
-        char out[512];
-        int len = snprintf(out, sizeof(out), "%s %.*s", method, (int)want, body);
-        /* A longer body is echoed cut to the buffer, never read past it. */
-        size_t used = len < 0 ? 0 : (size_t)len < sizeof(out) ? (size_t)len : sizeof(out) - 1;
-        respond(c->fd, 200, NULL, out, used);
+        char out[sizeof(buf) + 32];
+        int len =
+            snprintf(out, sizeof(out), "%s %.*s", method, (int)(have < want ? have : want), body);
+        if (len > (int)sizeof(out) - 1)
+            len = (int)sizeof(out) - 1;
+        respond(c->fd, 200, NULL, out, (size_t)len);
     } else {
         respond(c->fd, 404, NULL, "no", 2);
     }

@@ -2,7 +2,8 @@
  * cq_job.c — the life of one job inside a worker (see cq_worker_int.h).
  *
  * Steps: claim in Redis (a terminal job is not run again; its stored record
- * is published again; for a job the LLM would answer, the same offloaded
+ * is published again unless the job is marked published, i.e. the broker
+ * acknowledged that record once; for a job the LLM would answer, the same offloaded
  * call reads its tenant's token use of the day), check the request, start
  * the operation's engine (the LLM engine when a provider is configured and
  * the operation has prompts, else the registered one; see cq_engine.h; for
@@ -472,9 +473,18 @@ static void cq_job_claimed(cq_job_t *job)
     char err[1024] = "";
 
     cq_err_t rc = job->io_rc;
+    if (rc == CQ_ERR_JOB_ALREADY_TERMINAL && job->claimed.published) {
+        /* The broker acknowledged its result record once: done. */
+        CQ_LOG(CQ_LOG_INFO, "worker", env->job_id, "already %s and published: nothing to do",
+               cq_job_status_name(job->claimed.status));
+        atomic_fetch_add(&w->stats.republish_skipped, 1);
+        goto out;
+    }
     if (rc == CQ_ERR_JOB_ALREADY_TERMINAL) {
+        /* Whether its record reached the broker is not known: at least once. */
         CQ_LOG(CQ_LOG_INFO, "worker", env->job_id, "already %s: publishing its record again",
                cq_job_status_name(job->claimed.status));
+        atomic_fetch_add(&w->stats.republished, 1);
         cq_job_publish(job, &job->claimed);
         goto out;
     }

@@ -2,8 +2,9 @@
  * cq_job_end.c — how a job leaves the worker (see cq_worker_int.h): its
  * records out (the result to the reply topic, the envelope to the
  * dead-letter topic), its terminal state into the store, retries after a
- * backoff, and its offset reported done once every record is acknowledged.
- * The blocking store and broker calls run offloaded (cq_offload.h).
+ * backoff, and its offset reported done once every record is acknowledged
+ * (then the job is marked published: cq_marks.h). The blocking store and
+ * broker calls run offloaded (cq_offload.h).
  *
  * Runs on the worker loop thread only (delivery reports and offloaded
  * completions come from polls and drains made on it).
@@ -39,11 +40,16 @@ void cq_job_free(cq_job_t *job)
     free(job);
 }
 
-/* The job's records are all acknowledged: its offset may be committed. */
+/* The job's records are all acknowledged: its offset may be committed, and
+ * a terminal job's result is marked published (after the fact, not holding
+ * the commit up: a mark not written only means a redelivery publishes the
+ * record again). */
 static void cq_job_finished(cq_job_t *job)
 {
     cq_worker_t *w = job->w;
     int64_t next;
+    if (job->mark_due && job->decoded && job->env.job_id)
+        cq_marks_add(w->marks, job->env.job_id);
     if (cq_offsets_done(w->offsets, job->topic, job->partition, job->offset, &next))
         cq_worker_commit(w, job->topic, job->partition, next, true);
     cq_job_free(job);
@@ -238,6 +244,7 @@ static void cq_job_publish_to(cq_job_t *job, const cq_job_record_t *rec, bool to
     if (reply_to && !to_reply)
         headers[header_count++] =
             (cq_kafka_header_t){"coachq-reply-to-unavailable", reply_to, strlen(reply_to)};
+    job->mark_due = cq_job_status_terminal(rec->status);
     cq_job_produce(job, topic, buf, len, headers, header_count);
     free(buf);
 }

@@ -147,6 +147,19 @@ void cq_offload_submit(cq_offload_t *q, cq_offload_item_t *item)
     pthread_mutex_unlock(&q->lock);
 }
 
+void cq_offload_submit_first(cq_offload_t *q, cq_offload_item_t *item)
+{
+    assert(item->work && item->done);
+    q->pending++;
+    pthread_mutex_lock(&q->lock);
+    item->next = q->todo;
+    q->todo = item;
+    if (q->todo_tail == &q->todo)
+        q->todo_tail = &item->next;
+    pthread_cond_signal(&q->ready);
+    pthread_mutex_unlock(&q->lock);
+}
+
 size_t cq_offload_drain(cq_offload_t *q, size_t max)
 {
     uint64_t count;

@@ -55,6 +55,9 @@ void cq_offload_destroy(cq_offload_t *q);
 
 /* Queues item->work; item->done runs later in cq_offload_drain. */
 void cq_offload_submit(cq_offload_t *q, cq_offload_item_t *item);
+/* Queues item->work ahead of every call queued (not of those running):
+ * for a short call that must not wait behind a backlog. */
+void cq_offload_submit_first(cq_offload_t *q, cq_offload_item_t *item);
 /* Runs the done callbacks of up to max calls that finished (0: all);
  * returns how many ran. Fewer than max means none is left. */
 size_t cq_offload_drain(cq_offload_t *q, size_t max);

@@ -7,7 +7,8 @@
  * dead letter when it failed) is acknowledged by the broker; only then may
  * its offset be committed (cq_offsets). A crash at any point therefore
  * redelivers the job; the Redis claim makes the rerun harmless (a terminal
- * job is not run again, its stored result is published again).
+ * job is not run again, its stored result is published again unless the
+ * job was marked published after an acknowledgement: cq_marks.h).
  *
  * Back-pressure: at worker.max_in_flight the loop pauses its partitions and
  * keeps polling, so the group never sees it as dead.
@@ -63,6 +64,21 @@ static int64_t cq_worker_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* CPU time of the calling thread, microseconds. */
+static int64_t cq_worker_cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void cq_worker_max(atomic_uint_fast64_t *max_us, int64_t us)
+{
+    uint64_t max = atomic_load(max_us);
+    while ((uint64_t)us > max && !atomic_compare_exchange_weak(max_us, &max, (uint64_t)us))
+        ;
+}
+
 /* One loop iteration took `us` outside its waits. */
 static void cq_worker_stall(cq_worker_t *w, int64_t us)
 {
@@ -72,10 +88,7 @@ static void cq_worker_stall(cq_worker_t *w, int64_t us)
         i++;
     atomic_fetch_add(&w->stats.stall_count[i], 1);
     atomic_fetch_add(&w->stats.stall_sum_us, (uint64_t)us);
-    uint64_t max = atomic_load(&w->stats.stall_max_us);
-    while ((uint64_t)us > max &&
-           !atomic_compare_exchange_weak(&w->stats.stall_max_us, &max, (uint64_t)us))
-        ;
+    cq_worker_max(&w->stats.stall_max_us, us);
 }
 
 void cq_worker_commit(cq_worker_t *w, const char *topic, int32_t partition, int64_t next,
@@ -197,8 +210,20 @@ static void cq_worker_http(void *opaque, const cq_http_req_t *req, cq_http_resp_
         {"tokens_charged_total", "counter",
          "LLM tokens charged to tenants' daily budgets (estimates included).",
          atomic_load(&st->tokens_charged)},
+        {"results_republished_total", "counter",
+         "Result records of redelivered terminal jobs published again (no published mark).",
+         atomic_load(&st->republished)},
+        {"results_republish_skipped_total", "counter",
+         "Redelivered terminal jobs whose result was not published again (published mark).",
+         atomic_load(&st->republish_skipped)},
+        {"published_marks_total", "counter",
+         "Jobs marked published in the store after their result record was acknowledged.",
+         cq_marks_written(w->marks)},
+        {"published_marks_failed_total", "counter",
+         "Published marks Redis did not take (those jobs are published again if redelivered).",
+         cq_marks_failed(w->marks)},
     };
-    char text[8192];
+    char text[16384];
     size_t n = 0;
     for (size_t i = 0; i < CQ_ARRAY_SIZE(rows) && n < sizeof(text); i++)
         n += (size_t)snprintf(text + n, sizeof(text) - n,
@@ -232,10 +257,15 @@ static void cq_worker_http(void *opaque, const cq_http_req_t *req, cq_http_resp_
             "coachq_worker_loop_stall_seconds_count{kind=\"%s\"} %llu\n"
             "# HELP coachq_worker_loop_stall_max_seconds Longest loop stall since start.\n"
             "# TYPE coachq_worker_loop_stall_max_seconds gauge\n"
-            "coachq_worker_loop_stall_max_seconds{kind=\"%s\"} %.6f\n",
+            "coachq_worker_loop_stall_max_seconds{kind=\"%s\"} %.6f\n"
+            "# HELP coachq_worker_loop_stall_cpu_max_seconds Longest loop iteration in the loop "
+            "thread's CPU time: the worker's own share of a stall (the rest waited for a CPU).\n"
+            "# TYPE coachq_worker_loop_stall_cpu_max_seconds gauge\n"
+            "coachq_worker_loop_stall_cpu_max_seconds{kind=\"%s\"} %.6f\n",
             w->kind->kind, (double)atomic_load(&st->stall_sum_us) / 1e6, w->kind->kind,
             (unsigned long long)cumulative, w->kind->kind,
-            (double)atomic_load(&st->stall_max_us) / 1e6);
+            (double)atomic_load(&st->stall_max_us) / 1e6, w->kind->kind,
+            (double)atomic_load(&st->stall_cpu_max_us) / 1e6);
     if (n >= sizeof(text))
         n = sizeof(text) - 1;
     char *engines = cq_worker_metrics_more(w);
@@ -260,6 +290,8 @@ static void cq_worker_destroy(cq_worker_t *w)
      * be redelivered. Before the jobs are freed: they own the items. */
     cq_offload_destroy(w->offload);
     w->offload = NULL;
+    cq_marks_destroy(w->marks); /* after the offload: a batch in flight is never done */
+    w->marks = NULL;
     /* The producer first: flushing it delivers reports that commit through
      * the consumer, which must still be there. */
     cq_kafka_producer_destroy(w->producer, 10000);
@@ -417,6 +449,7 @@ static bool cq_worker_setup(cq_worker_t *w, char *err, size_t err_size)
     /* Two threads: a slow call (a broker metadata request, a Redis that
      * hangs up to its timeout) does not hold up every other job's. */
     w->offload = cq_offload_new(2, w->store);
+    w->marks = cq_marks_new(w->store, w->offload);
     w->reply_topics = json_object();
     w->env.metrics = cq_metrics_new();
     static const double job_bounds[] = CQ_HISTO_BOUNDS_JOB;
@@ -490,6 +523,7 @@ static void cq_worker_publish_circuit(cq_worker_t *w)
 static void cq_worker_loop(cq_worker_t *w)
 {
     size_t cap = (size_t)w->conf->worker_max_in_flight;
+    int64_t cpu_at = cq_worker_cpu_us();
     while (!cq_worker_stop && !w->consumer_lost) {
         int64_t began = cq_worker_now_us(), waited = 0;
         /* Completions in slices too: when thousands end together (each
@@ -501,6 +535,7 @@ static void cq_worker_loop(cq_worker_t *w)
         cq_kafka_producer_fd_clear(w->producer);
         cq_kafka_producer_poll(w->producer, 0);
         cq_log_ctx_set(NULL); /* delivery reports ran in their jobs' contexts */
+        cq_marks_flush(w->marks);
         cq_worker_publish_circuit(w);
         atomic_store(&w->stats.in_flight, cq_offsets_in_flight(w->offsets));
         atomic_store(&w->stats.llm_in_flight, cq_llm_in_flight(w->llm));
@@ -584,6 +619,11 @@ static void cq_worker_loop(cq_worker_t *w)
         if (timeout > 0)
             waited += cq_worker_now_us() - t;
         cq_worker_stall(w, cq_worker_now_us() - began - waited);
+        /* A blocked wait uses no CPU: the thread's CPU time of the whole
+         * iteration is its work's. */
+        int64_t cpu_now = cq_worker_cpu_us();
+        cq_worker_max(&w->stats.stall_cpu_max_us, cpu_now - cpu_at);
+        cpu_at = cpu_now;
         /* LLM and fetch completions ran in their jobs' contexts: what the
          * loop logs next (a rebalance, the drain) is no job's. */
         cq_log_ctx_set(NULL);

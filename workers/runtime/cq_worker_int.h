@@ -20,6 +20,7 @@
 #include "cq_limit.h"
 #include "cq_llm.h"
 #include "cq_log.h"
+#include "cq_marks.h"
 #include "cq_offload.h"
 #include "cq_offsets.h"
 #include "cq_store.h"
@@ -72,6 +73,9 @@ typedef struct {
      * engine or failed TOKEN_BUDGET_EXCEEDED), budget reads or charges
      * Redis did not answer, tokens charged (estimates included). */
     atomic_uint_fast64_t budget_exceeded, budget_errors, tokens_charged;
+    /* Redeliveries of terminal jobs: records published again, and records
+     * not published again because the job carried the published mark. */
+    atomic_uint_fast64_t republished, republish_skipped;
     atomic_int circuit; /* 0 closed, 1 half open, 2 open */
     /* Loop stalls: the time of one loop iteration outside its waits, i.e.
      * the longest any event (message, reply, completion) waited to be
@@ -79,6 +83,7 @@ typedef struct {
      * one +Inf; sum in microseconds. */
     atomic_uint_fast64_t stall_count[CQ_WORKER_STALL_NBUCKETS + 1];
     atomic_uint_fast64_t stall_sum_us, stall_max_us;
+    atomic_uint_fast64_t stall_cpu_max_us; /* the longest iteration in the loop's CPU time */
 } cq_worker_stats_t;
 
 typedef struct {
@@ -100,6 +105,7 @@ typedef struct {
     size_t op_count;
     cq_engine_env_t env;   /* what every job's engine context shares */
     cq_offload_t *offload; /* Redis and broker metadata calls, off the loop */
+    cq_marks_t *marks;     /* published marks of jobs whose result was acknowledged */
     cq_offload_item_t circuit_io;
     bool circuit_io_busy;        /* loop thread only */
     bool circuit_stored;         /* written by circuit_io's work, read by its done */
@@ -163,6 +169,7 @@ struct cq_job_s {
     cq_err_t fail_err;                 /* why the job fails, or its retried attempt failed */
     char *fail_message;
     bool produce_failed;
+    bool mark_due; /* a result record of a terminal job was produced: mark it once acknowledged */
     int64_t retry_at;        /* monotonic ms */
     cq_job_t *next;          /* retry list */
     cq_job_t *lprev, *lnext; /* live list */

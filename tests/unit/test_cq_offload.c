@@ -1,0 +1,92 @@
+/*
+ * Unit tests of the offload queue: calls run in the order queued, except a
+ * call queued first (cq_offload_submit_first), which runs before every call
+ * still waiting; each done callback runs on the draining thread.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "cq_offload.h"
+
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static bool gate_open;
+static atomic_bool blocker_running;
+static char order[16];
+static atomic_int order_len;
+static int done_count;
+
+static void work_blocker(cq_offload_item_t *item)
+{
+    (void)item;
+    atomic_store(&blocker_running, true);
+    pthread_mutex_lock(&gate_lock);
+    while (!gate_open)
+        pthread_cond_wait(&gate_cond, &gate_lock);
+    pthread_mutex_unlock(&gate_lock);
+}
+
+static void work_note(cq_offload_item_t *item)
+{
+    order[atomic_fetch_add(&order_len, 1)] = *(const char *)item->arg;
+}
+
+static void done_count_one(cq_offload_item_t *item)
+{
+    (void)item;
+    done_count++;
+}
+
+static void test_offload_submit_first_jumps_the_queue(void **state)
+{
+    (void)state;
+    cq_offload_t *q = cq_offload_new(1, NULL);
+    cq_offload_item_t blocker = {.work = work_blocker, .done = done_count_one};
+    cq_offload_item_t a = {.work = work_note, .done = done_count_one, .arg = "a"};
+    cq_offload_item_t b = {.work = work_note, .done = done_count_one, .arg = "b"};
+    cq_offload_item_t c = {.work = work_note, .done = done_count_one, .arg = "c"};
+    cq_offload_item_t d = {.work = work_note, .done = done_count_one, .arg = "d"};
+    cq_offload_submit(q, &blocker);
+    while (!atomic_load(&blocker_running))
+        usleep(1000);
+    cq_offload_submit(q, &a);
+    cq_offload_submit(q, &b);
+    cq_offload_submit_first(q, &c); /* ahead of a and b, not of the blocker */
+    assert_int_equal(cq_offload_pending(q), 4);
+    pthread_mutex_lock(&gate_lock);
+    gate_open = true;
+    pthread_cond_broadcast(&gate_cond);
+    pthread_mutex_unlock(&gate_lock);
+    while (done_count < 4) {
+        cq_offload_drain(q, 0);
+        usleep(1000);
+    }
+    assert_int_equal(atomic_load(&order_len), 3);
+    assert_memory_equal(order, "cab", 3);
+    /* On an empty queue the first call is also the last: the next one follows it. */
+    cq_offload_submit(q, &blocker);
+    cq_offload_submit_first(q, &d);
+    cq_offload_submit(q, &a);
+    while (done_count < 7) {
+        cq_offload_drain(q, 0);
+        usleep(1000);
+    }
+    assert_memory_equal(order, "cabda", 5);
+    assert_int_equal(cq_offload_pending(q), 0);
+    cq_offload_destroy(q);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_offload_submit_first_jumps_the_queue),
+    };
+    return cmocka_run_group_tests_name("offload", tests, NULL, NULL);
+}
