@@ -195,6 +195,26 @@ static size_t cq_it_collect(char *ptr, size_t size, size_t nmemb, void *userdata
     return n;
 }
 
+char *cq_it_worker_log_since(const cq_it_stack_t *s, long from)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s-coachq-alignment-worker.log", s->log_dir, s->prefix);
+    FILE *fp = fopen(path, "r");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (fp && fseek(fp, from, SEEK_SET) == 0) {
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+            fwrite(buf, 1, n, mem);
+    }
+    if (fp)
+        fclose(fp);
+    fclose(mem);
+    return text;
+}
+
 cq_it_resp_t cq_it_http(const char *method, const char *url, const char *const *headers,
                         const char *body, size_t body_len)
 {

@@ -47,6 +47,9 @@ void cq_it_stack_init(cq_it_stack_t *s, const char *test_name);
 bool cq_it_start_gateway(cq_it_stack_t *s, const char *const *extra);
 /* Starts the worker of a kind. */
 bool cq_it_start_worker(cq_it_stack_t *s, const char *kind, const char *const *extra);
+/* The alignment worker's log of stack s from byte `from` on ("" when there
+ * is none). Caller frees. */
+char *cq_it_worker_log_since(const cq_it_stack_t *s, long from);
 /* Sends sig and waits for the process to end (SIGKILL after 15 s). */
 void cq_it_stop(cq_it_proc_t *proc, int sig);
 void cq_it_stack_stop(cq_it_stack_t *s);

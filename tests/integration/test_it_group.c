@@ -34,30 +34,10 @@ static const char *const opts_a[] = {"worker.instance_id=it-member-a",
 static const char *const opts_b[] = {"worker.instance_id=it-member-b",
                                      "kafka.session.timeout.ms=30000", NULL};
 
-/* The worker's log from byte `from` on ("" if none). Caller frees. */
-static char *log_since(const cq_it_stack_t *s, long from)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s-coachq-alignment-worker.log", s->log_dir, s->prefix);
-    FILE *fp = fopen(path, "r");
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    if (fp && fseek(fp, from, SEEK_SET) == 0) {
-        char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-            fwrite(buf, 1, n, mem);
-    }
-    if (fp)
-        fclose(fp);
-    fclose(mem);
-    return text;
-}
-
+/* How long the worker's log is now. */
 static long log_size(const cq_it_stack_t *s)
 {
-    char *text = log_since(s, 0);
+    char *text = cq_it_worker_log_since(s, 0);
     long n = (long)strlen(text);
     free(text);
     return n;
@@ -67,7 +47,7 @@ static long log_size(const cq_it_stack_t *s)
  * ("topic[0,2]", "none"), or "" if it had no rebalance there. */
 static void owned(const cq_it_stack_t *s, long from, char *out, size_t out_size)
 {
-    char *text = log_since(s, from);
+    char *text = cq_it_worker_log_since(s, from);
     out[0] = '\0';
     for (const char *p = text; (p = strstr(p, "; owns now: ")) != NULL; p++) {
         const char *list = p + strlen("; owns now: ");
@@ -186,7 +166,7 @@ static void test_it_group_restarted_member_takes_back_its_partitions(void **stat
 /* Where `what` first appears in the worker's log at or after byte `from`, or -1. */
 static long log_find(const cq_it_stack_t *s, long from, const char *what)
 {
-    char *text = log_since(s, from);
+    char *text = cq_it_worker_log_since(s, from);
     const char *at = strstr(text, what);
     long pos = at ? from + (long)(at - text) : -1;
     free(text);

@@ -98,31 +98,10 @@ static bool all_succeeded(char ids[][64])
     return true;
 }
 
-/* The worker's log from byte `from` on ("" if none). Caller frees. */
-static char *log_since(long from)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s-coachq-alignment-worker.log", stack.log_dir, stack.prefix);
-    FILE *fp = fopen(path, "r");
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    if (fp && fseek(fp, from, SEEK_SET) == 0) {
-        char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-            fwrite(buf, 1, n, mem);
-    }
-    if (fp)
-        fclose(fp);
-    fclose(mem);
-    return text;
-}
-
 /* Whether the log since `from` has a line naming id and saying what. */
 static bool logged(long from, const char *id, const char *what)
 {
-    char *text = log_since(from);
+    char *text = cq_it_worker_log_since(&stack, from);
     bool found = false;
     for (char *line = strtok(text, "\n"); line && !found; line = strtok(NULL, "\n"))
         found = strstr(line, id) && strstr(line, what);
@@ -202,7 +181,7 @@ static void test_it_redelivery_published_job_is_not_published_again(void **state
 
     /* Every envelope is delivered again, to a worker of a new group. */
     cq_it_stop(&stack.worker, SIGTERM);
-    char *text = log_since(0);
+    char *text = cq_it_worker_log_since(&stack, 0);
     long from = (long)strlen(text);
     free(text);
     char group[128];
