@@ -197,7 +197,7 @@ cq_bdrefresh_t *cq_bdrefresh_new(cq_gateway_t *gw, size_t capacity, char *errstr
     cq_bdrefresh_t *refresh = cq_calloc(1, sizeof(*refresh));
     refresh->gw = gw;
     refresh->capacity = capacity;
-    refresh->ring = cq_calloc(capacity, sizeof(*refresh->ring));
+    refresh->ring = cq_calloc(capacity, sizeof(cq_bdrefresh_item_t *));
     pthread_mutex_init(&refresh->lock, NULL);
     pthread_cond_init(&refresh->wake, NULL);
     if (pthread_create(&refresh->thread, NULL, cq_bdrefresh_main, refresh) != 0) {
