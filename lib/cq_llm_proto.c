@@ -20,6 +20,7 @@
 #include "cq_sigv4.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,6 +230,50 @@ static json_t *cq_llm_messages(const cq_llm_prompt_t *prompt, const char *system
     return msgs;
 }
 
+/* Result schemas converted for the model, kept: converting walks and
+ * copies the whole schema, and every call of an operation used to redo it
+ * for the same schema and shape. Keyed by the schema and document objects,
+ * which the memo holds a reference to, so an address is never reused for
+ * another schema while it is remembered; past CQ_LLM_MEMO_MAX entries
+ * schemas are converted per call as before. The converted schemas are
+ * shared and never changed (the bodies only take references). */
+#define CQ_LLM_MEMO_MAX 64
+
+static struct {
+    json_t *schema, *document, *converted;
+    cq_llm_shape_t shape;
+} cq_llm_memo[CQ_LLM_MEMO_MAX];
+static size_t cq_llm_memo_count;
+static pthread_mutex_t cq_llm_memo_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* cq_llm_schema_convert, remembered. A new reference, or NULL with err. */
+static json_t *cq_llm_schema_for(const json_t *schema, const json_t *document, cq_llm_shape_t shape,
+                                 char *err, size_t err_size)
+{
+    json_t *found = NULL;
+    pthread_mutex_lock(&cq_llm_memo_lock);
+    for (size_t i = 0; i < cq_llm_memo_count && !found; i++)
+        if (cq_llm_memo[i].schema == schema && cq_llm_memo[i].document == document &&
+            cq_llm_memo[i].shape == shape)
+            found = json_incref(cq_llm_memo[i].converted);
+    pthread_mutex_unlock(&cq_llm_memo_lock);
+    if (found)
+        return found;
+    json_t *converted = cq_llm_schema_convert(schema, document, shape, err, err_size);
+    if (!converted || !schema)
+        return converted;
+    pthread_mutex_lock(&cq_llm_memo_lock);
+    if (cq_llm_memo_count < CQ_LLM_MEMO_MAX) {
+        cq_llm_memo[cq_llm_memo_count].schema = json_incref((json_t *)schema);
+        cq_llm_memo[cq_llm_memo_count].document = json_incref((json_t *)document);
+        cq_llm_memo[cq_llm_memo_count].converted = json_incref(converted);
+        cq_llm_memo[cq_llm_memo_count].shape = shape;
+        cq_llm_memo_count++;
+    }
+    pthread_mutex_unlock(&cq_llm_memo_lock);
+    return converted;
+}
+
 /* The system prompt of a mode: the operation's, plus how to answer when
  * nothing but the prompt says it (json_object: JSON only; prompt: JSON only,
  * valid against the schema, which follows). Caller frees. */
@@ -431,8 +476,8 @@ cq_err_t cq_llm_build_request(const cq_config_t *conf, cq_llm_provider_t p,
     cq_llm_shape_t shape = mode == CQ_LLM_MODE_JSON_SCHEMA ? CQ_LLM_SHAPE_STRICT
                            : mode == CQ_LLM_MODE_TOOL      ? CQ_LLM_SHAPE_PLAIN
                                                            : CQ_LLM_SHAPE_GRAMMAR;
-    schema = cq_llm_schema_convert(prompt->result_schema, prompt->schema_document, shape, err,
-                                   sizeof(err));
+    schema =
+        cq_llm_schema_for(prompt->result_schema, prompt->schema_document, shape, err, sizeof(err));
     if (!schema) {
         cq_errstr_set(errstr, errstr_size, "result schema %s for %s: %s", name,
                       cq_llm_provider_name(p), err);

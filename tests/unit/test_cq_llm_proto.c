@@ -165,6 +165,52 @@ static void test_llm_proto_openai_request(void **state)
     assert_int_equal(http.header_count, 0);
 }
 
+/* The converted schema of one call (response_format's, json_schema or
+ * json_object mode), as text. Caller frees. */
+static char *sent_schema(fixture_t *f, const cq_llm_prompt_t *prompt)
+{
+    cq_llm_http_t http;
+    char err[256];
+    assert_int_equal(cq_llm_build_request(f->conf, CQ_LLM_OPENAI, prompt, &http, err, sizeof(err)),
+                     CQ_ERR_OK);
+    json_t *body = body_of(&http);
+    json_t *schema =
+        at(body, prompt->mode == CQ_LLM_MODE_JSON_OBJECT ? "response_format.schema"
+                                                         : "response_format.json_schema.schema");
+    assert_non_null(schema);
+    char *text = json_dumps(schema, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(body);
+    cq_llm_http_clear(&http);
+    return text;
+}
+
+/* Converted schemas are kept (not converted again per call), per schema
+ * and per shape: asking again gives the same, another schema or another
+ * mode gives its own. */
+static void test_llm_proto_converted_schemas_kept_per_schema_and_shape(void **state)
+{
+    fixture_t *f = *state;
+    set(f->conf, "llm.model", "m");
+    set(f->conf, "llm.api_key", "k");
+    cq_llm_prompt_t check = prompt_for(f, "AlignmentCheckResult");
+    cq_llm_prompt_t actions = prompt_for(f, "ActionSuggestionsResult");
+    char *first = sent_schema(f, &check), *other = sent_schema(f, &actions);
+    char *again = sent_schema(f, &check);
+    assert_string_equal(first, again);
+    assert_string_not_equal(first, other);
+    check.mode = CQ_LLM_MODE_JSON_OBJECT; /* the grammar shape: no strict-mode rewrite */
+    char *grammar = sent_schema(f, &check);
+    assert_string_not_equal(first, grammar);
+    check.mode = CQ_LLM_MODE_JSON_SCHEMA;
+    char *strict = sent_schema(f, &check);
+    assert_string_equal(first, strict);
+    free(first);
+    free(other);
+    free(again);
+    free(grammar);
+    free(strict);
+}
+
 static void test_llm_proto_openai_local_server(void **state)
 {
     fixture_t *f = *state;
@@ -772,6 +818,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llm_proto_provider_names),
         cmocka_unit_test_setup_teardown(test_llm_proto_openai_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_llm_proto_converted_schemas_kept_per_schema_and_shape,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_llm_proto_openai_local_server, setup, teardown),
         cmocka_unit_test_setup_teardown(test_llm_proto_array_results_are_wrapped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_llm_proto_anthropic_request, setup, teardown),
