@@ -195,6 +195,28 @@ static size_t cq_it_collect(char *ptr, size_t size, size_t nmemb, void *userdata
     return n;
 }
 
+long cq_it_submit_check(const cq_it_stack_t *s, const char *tenant, const char *tag, int n,
+                        char job_id[64])
+{
+    char url[256], th[160];
+    snprintf(url, sizeof(url), "%s/coaching/alignment-check", s->base);
+    snprintf(th, sizeof(th), "X-Tenant-Id: %s", tenant);
+    const char *const h[] = {"Content-Type: application/json", th, "Prefer: respond-async", NULL};
+    char *body = cq_asprintf(
+        "{\"goalIntent\": \"Grow recurring revenue %s%s%d percent with maintenance plans\","
+        " \"strategies\": [\"Sell plans at handover\"], \"kpis\": [\"Plan attach rate\"],"
+        " \"businessFoundation\": {\"vision\": \"Clean energy in every home\","
+        " \"purpose\": \"Make solar simple\", \"coreValues\": [\"Integrity\"]}}",
+        tag, *tag ? " " : "", n);
+    cq_it_resp_t r = cq_it_http("POST", url, h, body, strlen(body));
+    free(body);
+    job_id[0] = '\0';
+    cq_it_header(&r, "X-Job-Id", job_id, 64);
+    long status = r.status;
+    cq_it_resp_free(&r);
+    return status;
+}
+
 char *cq_it_worker_log_since(const cq_it_stack_t *s, long from)
 {
     char path[512];

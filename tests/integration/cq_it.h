@@ -67,6 +67,11 @@ cq_it_resp_t cq_it_http(const char *method, const char *url, const char *const *
                         const char *body, size_t body_len);
 /* Header value (copied into out); false if absent. */
 bool cq_it_header(const cq_it_resp_t *resp, const char *name, char *out, size_t out_size);
+/* POSTs an alignment-check of tenant with Prefer: respond-async, its goal
+ * numbered n (and tagged with tag, "" for none) so that every job differs.
+ * Returns the HTTP status; job_id gets the X-Job-Id ("" when none came). */
+long cq_it_submit_check(const cq_it_stack_t *s, const char *tenant, const char *tag, int n,
+                        char job_id[64]);
 void cq_it_resp_free(cq_it_resp_t *resp);
 
 /* A JSON path lookup "a.b.0.c" in a response body; NULL if absent. */

@@ -78,24 +78,11 @@ static bool wait_owned(const cq_it_stack_t *s, long from, char *out, size_t out_
 /* Submits one job for each of TENANTS tenants (spread over the partitions). */
 static void submit(char ids[][64], const char *tag)
 {
-    char url[256];
-    snprintf(url, sizeof(url), "%s/coaching/alignment-check", stack.base);
     for (int i = 0; i < TENANTS; i++) {
         char tenant[64];
-        snprintf(tenant, sizeof(tenant), "X-Tenant-Id: tenant-g%d", i);
-        const char *const h[] = {"Content-Type: application/json", tenant, "Prefer: respond-async",
-                                 NULL};
-        char *body = cq_asprintf(
-            "{\"goalIntent\": \"Grow recurring revenue %s %d percent with plans\","
-            " \"strategies\": [\"Sell plans at handover\"], \"kpis\": [\"Plan attach rate\"],"
-            " \"businessFoundation\": {\"vision\": \"Clean energy in every home\","
-            " \"purpose\": \"Make solar simple\", \"coreValues\": [\"Integrity\"]}}",
-            tag, i);
-        cq_it_resp_t r = cq_it_http("POST", url, h, body, strlen(body));
-        free(body);
-        assert_int_equal(r.status, 202);
-        assert_true(cq_it_header(&r, "X-Job-Id", ids[i], 64));
-        cq_it_resp_free(&r);
+        snprintf(tenant, sizeof(tenant), "tenant-g%d", i);
+        assert_int_equal(cq_it_submit_check(&stack, tenant, tag, i, ids[i]), 202);
+        assert_true(ids[i][0]);
     }
 }
 

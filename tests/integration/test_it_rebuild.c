@@ -37,24 +37,9 @@ static const char *tenant_of(int i)
 
 static void submit(char ids[][64], int from, int to)
 {
-    char url[256];
-    snprintf(url, sizeof(url), "%s/coaching/alignment-check", stack.base);
     for (int i = from; i < to; i++) {
-        char tenant[64];
-        snprintf(tenant, sizeof(tenant), "X-Tenant-Id: %s", tenant_of(i));
-        const char *const h[] = {"Content-Type: application/json", tenant, "Prefer: respond-async",
-                                 NULL};
-        char *body = cq_asprintf(
-            "{\"goalIntent\": \"Grow recurring revenue %d percent with maintenance plans\","
-            " \"strategies\": [\"Sell plans at handover\"], \"kpis\": [\"Plan attach rate\"],"
-            " \"businessFoundation\": {\"vision\": \"Clean energy in every home\","
-            " \"purpose\": \"Make solar simple\", \"coreValues\": [\"Integrity\"]}}",
-            i);
-        cq_it_resp_t r = cq_it_http("POST", url, h, body, strlen(body));
-        free(body);
-        assert_int_equal(r.status, 202);
-        assert_true(cq_it_header(&r, "X-Job-Id", ids[i], 64));
-        cq_it_resp_free(&r);
+        assert_int_equal(cq_it_submit_check(&stack, tenant_of(i), "", i, ids[i]), 202);
+        assert_true(ids[i][0]);
     }
 }
 

@@ -64,23 +64,23 @@ static void unmark(const char *id)
 
 static void submit(char ids[][64])
 {
-    char url[256];
-    snprintf(url, sizeof(url), "%s/coaching/alignment-check", stack.base);
-    const char *const h[] = {"Content-Type: application/json", "X-Tenant-Id: tenant-redelivery",
-                             "Prefer: respond-async", NULL};
     for (int i = 0; i < JOBS; i++) {
-        char *body = cq_asprintf(
-            "{\"goalIntent\": \"Grow recurring revenue %d percent with maintenance plans\","
-            " \"strategies\": [\"Sell plans at handover\"], \"kpis\": [\"Plan attach rate\"],"
-            " \"businessFoundation\": {\"vision\": \"Clean energy in every home\","
-            " \"purpose\": \"Make solar simple\", \"coreValues\": [\"Integrity\"]}}",
-            i);
-        cq_it_resp_t r = cq_it_http("POST", url, h, body, strlen(body));
-        free(body);
-        assert_int_equal(r.status, 202);
-        assert_true(cq_it_header(&r, "X-Job-Id", ids[i], 64));
-        cq_it_resp_free(&r);
+        assert_int_equal(cq_it_submit_check(&stack, "tenant-redelivery", "", i, ids[i]), 202);
+        assert_true(ids[i][0]);
     }
+}
+
+/* Waits (up to 10 s) for the job's published mark. */
+static void expect_marked(const char *id)
+{
+    char mark[8];
+    int64_t until = cq_mono_ms() + 10000;
+    do {
+        published_field(id, mark, sizeof(mark));
+        if (strcmp(mark, "1") != 0)
+            usleep(50 * 1000);
+    } while (strcmp(mark, "1") != 0 && cq_mono_ms() < until);
+    assert_string_equal(mark, "1");
 }
 
 static bool all_succeeded(char ids[][64])
@@ -158,16 +158,8 @@ static void test_it_redelivery_published_job_is_not_published_again(void **state
     assert_true(all_succeeded(ids));
 
     /* Each job is marked once the broker acknowledged its result record. */
-    char mark[8];
-    for (int i = 0; i < JOBS; i++) {
-        until = cq_mono_ms() + 10000;
-        do {
-            published_field(ids[i], mark, sizeof(mark));
-            if (strcmp(mark, "1") != 0)
-                usleep(50 * 1000);
-        } while (strcmp(mark, "1") != 0 && cq_mono_ms() < until);
-        assert_string_equal(mark, "1");
-    }
+    for (int i = 0; i < JOBS; i++)
+        expect_marked(ids[i]);
     int once[JOBS], counts[JOBS];
     for (int i = 0; i < JOBS; i++)
         once[i] = 1;
@@ -211,15 +203,8 @@ static void test_it_redelivery_published_job_is_not_published_again(void **state
         assert_int_equal(counts[i], want[i]);
     }
     /* A republished job is marked again once that record is acknowledged. */
-    for (int i = MARKED; i < JOBS; i++) {
-        until = cq_mono_ms() + 10000;
-        do {
-            published_field(ids[i], mark, sizeof(mark));
-            if (strcmp(mark, "1") != 0)
-                usleep(50 * 1000);
-        } while (strcmp(mark, "1") != 0 && cq_mono_ms() < until);
-        assert_string_equal(mark, "1");
-    }
+    for (int i = MARKED; i < JOBS; i++)
+        expect_marked(ids[i]);
 }
 
 static int setup(void **state)
