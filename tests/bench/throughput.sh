@@ -14,11 +14,11 @@
 # /proc/<pid>/stat utime+stime before and after. Any non-2xx answer or
 # socket error is reported and marks the run "WITH ERRORS".
 #
-#   tests/bench/throughput.sh [--peer [DIR]] [--duration S] [--rate R]
+#   tests/bench/throughput.sh [--peer DIR] [--duration S] [--rate R]
 #                             [--json FILE] [--no-build] [--self-check]
 #
-# --peer runs the reference FastAPI + Celery stack of DIR (default
-# ../shared/peer from the repository; skipped with a note if absent) on its own
+# --peer runs the reference FastAPI + Celery stack checked out in DIR (its
+# app.py and tasks.py; skipped with a note if DIR has no app.py) on its own
 # Redis, interleaved: coachq accept, peer accept, coachq sync, peer sync; then
 # the ratios. Its Python packages go into deploy/.peer-venv (pinned below).
 # --self-check only checks the wrk script and the parsing against a local
@@ -39,8 +39,11 @@ PEER_VENV=$ROOT/deploy/.peer-venv
 while (($#)); do
     case $1 in
     --peer)
-        PEER=$ROOT/../shared/peer
-        if [[ ${2:-} != "" && ${2:0:2} != -- ]]; then PEER=$2 && shift; fi
+        if [[ ${2:-} == "" || ${2:0:2} == -- ]]; then
+            echo "throughput.sh: --peer needs the reference stack's directory" >&2
+            exit 2
+        fi
+        PEER=$2 && shift
         ;;
     --duration) DURATION=$2 && shift ;;
     --rate) RATE=$2 && shift ;;
