@@ -291,10 +291,14 @@ cq_kafka_consumer_t *cq_kafka_consumer_new_member(const cq_config_t *conf, const
          * partitions that change owner; the others
          * keep running through the rebalance. */
         {"partition.assignment.strategy", "cooperative-sticky"},
-        /* librdkafka prefetches up to 64 MiB per
-         * consumer by default: a worker only needs
-         * enough to keep its in-flight cap full. */
-        {"queued.max.messages.kbytes", "2048"},
+        /* Prefetch per partition: 2 MiB held a
+         * 20,000-job backlog whole (5 MB of the LLM
+         * benchmark's peak RSS); 1 MiB still keeps the
+         * fastest engine fed. Smaller bounds (256-512
+         * KiB), or one in messages (queued.min.messages
+         * 500-2,000), slowed librdkafka 2.0.2's refills
+         * to 1,500-2,500 built-in jobs/s. */
+        {"queued.max.messages.kbytes", "1024"},
         /* Jobs are small; a larger one still comes
          * whole (the broker always returns at least
          * one message per fetch). */

@@ -1,7 +1,9 @@
 /*
  * Unit tests of the offload queue: calls run in the order queued, except a
  * call queued first (cq_offload_submit_first), which runs before every call
- * still waiting; each done callback runs on the draining thread.
+ * still waiting; each done callback runs on the draining thread. Calls
+ * submitted while wake-ups are held wait for the next kick, and every one
+ * of them runs after it (on each of several helper threads).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -83,10 +85,53 @@ static void test_offload_submit_first_jumps_the_queue(void **state)
     cq_offload_destroy(q);
 }
 
+static void test_offload_held_calls_wait_for_the_kick(void **state)
+{
+    (void)state;
+    atomic_store(&order_len, 0);
+    done_count = 0;
+    cq_offload_t *q = cq_offload_new(2, NULL);
+    cq_offload_item_t a = {.work = work_note, .done = done_count_one, .arg = "a"};
+    cq_offload_item_t b = {.work = work_note, .done = done_count_one, .arg = "b"};
+    cq_offload_item_t c = {.work = work_note, .done = done_count_one, .arg = "c"};
+    usleep(100 * 1000); /* both helpers asleep: an awake one takes queued calls unwoken */
+    cq_offload_hold(q);
+    cq_offload_submit(q, &a);
+    cq_offload_submit_first(q, &b);
+    usleep(100 * 1000); /* a helper woken by either submit would have run it by now */
+    assert_int_equal(atomic_load(&order_len), 0);
+    assert_int_equal(cq_offload_drain(q, 0), 0);
+    cq_offload_kick(q);
+    while (done_count < 2) {
+        cq_offload_drain(q, 0);
+        usleep(1000);
+    }
+    assert_int_equal(atomic_load(&order_len), 2);
+    /* Still held after a kick; the release wakes for what came since. */
+    cq_offload_submit(q, &c);
+    usleep(100 * 1000);
+    assert_int_equal(atomic_load(&order_len), 2);
+    cq_offload_release(q);
+    while (done_count < 3) {
+        cq_offload_drain(q, 0);
+        usleep(1000);
+    }
+    /* Released: a submit wakes a helper at once again. */
+    cq_offload_submit(q, &a);
+    while (done_count < 4) {
+        cq_offload_drain(q, 0);
+        usleep(1000);
+    }
+    assert_int_equal(atomic_load(&order_len), 4);
+    assert_int_equal(cq_offload_pending(q), 0);
+    cq_offload_destroy(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_offload_submit_first_jumps_the_queue),
+        cmocka_unit_test(test_offload_held_calls_wait_for_the_kick),
     };
     return cmocka_run_group_tests_name("offload", tests, NULL, NULL);
 }

@@ -29,7 +29,10 @@ struct cq_offload_s {
     bool stopping;
     cq_store_t *store; /* runs the items' prepared calls */
     size_t pending;    /* loop thread only */
-    int event_fd;      /* counts batches of finished calls; read by drain */
+    /* Wake-ups held back (cq_offload_hold): loop thread only. */
+    bool held;
+    size_t unwoken; /* items submitted while held, not yet announced */
+    int event_fd;   /* counts batches of finished calls; read by drain */
     int nthreads;
     pthread_t threads[CQ_OFFLOAD_THREADS_MAX];
 };
@@ -135,6 +138,16 @@ void cq_offload_destroy(cq_offload_t *q)
     free(q);
 }
 
+/* A new item is queued (locked): wakes a helper now, or counts it for the
+ * next cq_offload_kick while wake-ups are held. */
+static void cq_offload_wake_locked(cq_offload_t *q)
+{
+    if (q->held)
+        q->unwoken++;
+    else
+        pthread_cond_signal(&q->ready);
+}
+
 void cq_offload_submit(cq_offload_t *q, cq_offload_item_t *item)
 {
     assert(item->work && item->done);
@@ -143,7 +156,7 @@ void cq_offload_submit(cq_offload_t *q, cq_offload_item_t *item)
     pthread_mutex_lock(&q->lock);
     *q->todo_tail = item;
     q->todo_tail = &item->next;
-    pthread_cond_signal(&q->ready);
+    cq_offload_wake_locked(q);
     pthread_mutex_unlock(&q->lock);
 }
 
@@ -156,8 +169,36 @@ void cq_offload_submit_first(cq_offload_t *q, cq_offload_item_t *item)
     q->todo = item;
     if (q->todo_tail == &q->todo)
         q->todo_tail = &item->next;
-    pthread_cond_signal(&q->ready);
+    cq_offload_wake_locked(q);
     pthread_mutex_unlock(&q->lock);
+}
+
+void cq_offload_hold(cq_offload_t *q)
+{
+    q->held = true;
+}
+
+void cq_offload_kick(cq_offload_t *q)
+{
+    if (!q->unwoken)
+        return;
+    /* One helper per item, as many as there are helpers: a helper takes a
+     * run of store calls at once, and one that finds nothing left sleeps
+     * again. */
+    size_t n = q->unwoken < (size_t)q->nthreads ? q->unwoken : (size_t)q->nthreads;
+    q->unwoken = 0;
+    pthread_mutex_lock(&q->lock);
+    if (n > 1)
+        pthread_cond_broadcast(&q->ready);
+    else
+        pthread_cond_signal(&q->ready);
+    pthread_mutex_unlock(&q->lock);
+}
+
+void cq_offload_release(cq_offload_t *q)
+{
+    q->held = false;
+    cq_offload_kick(q);
 }
 
 size_t cq_offload_drain(cq_offload_t *q, size_t max)

@@ -12,9 +12,9 @@
  * store call (up to 32) at once and sends their calls in one round trip:
  * what a job costs in Redis round trips and wake-ups falls as load rises.
  *
- * Threads: submit, drain and pending on the loop thread only; prepare and
- * work run on a helper thread, done on the loop thread inside
- * cq_offload_drain.
+ * Threads: submit, hold, kick, release, drain and pending on the loop
+ * thread only; prepare and work run on a helper thread, done on the loop
+ * thread inside cq_offload_drain.
  */
 #ifndef CQ_OFFLOAD_H
 #define CQ_OFFLOAD_H
@@ -58,6 +58,17 @@ void cq_offload_submit(cq_offload_t *q, cq_offload_item_t *item);
 /* Queues item->work ahead of every call queued (not of those running):
  * for a short call that must not wait behind a backlog. */
 void cq_offload_submit_first(cq_offload_t *q, cq_offload_item_t *item);
+/* Wake-ups in bursts. Between cq_offload_hold and cq_offload_release,
+ * submits queue their items without waking a helper thread; each
+ * cq_offload_kick (and the release) wakes helpers for what was queued
+ * since. A loop that submits dozens of calls in one pass wakes the helpers
+ * once instead of once per call, so they take the calls as one run (one
+ * Redis round trip) and preempt the loop less. A helper still awake
+ * (ending a call) takes queued items without a kick; none waits past the
+ * next kick, and the holder kicks before it waits. */
+void cq_offload_hold(cq_offload_t *q);
+void cq_offload_kick(cq_offload_t *q);
+void cq_offload_release(cq_offload_t *q);
 /* Runs the done callbacks of up to max calls that finished (0: all);
  * returns how many ran. Fewer than max means none is left. */
 size_t cq_offload_drain(cq_offload_t *q, size_t max);

@@ -524,6 +524,9 @@ static void cq_worker_loop(cq_worker_t *w)
 {
     size_t cap = (size_t)w->conf->worker_max_in_flight;
     int64_t cpu_at = cq_worker_cpu_us();
+    /* The Redis calls each stage submits wake the helper threads once, at
+     * the stage's end (cq_offload_kick), not once per call. */
+    cq_offload_hold(w->offload);
     while (!cq_worker_stop && !w->consumer_lost) {
         int64_t began = cq_worker_now_us(), waited = 0;
         /* Completions in slices too: when thousands end together (each
@@ -536,6 +539,9 @@ static void cq_worker_loop(cq_worker_t *w)
         cq_kafka_producer_poll(w->producer, 0);
         cq_log_ctx_set(NULL); /* delivery reports ran in their jobs' contexts */
         cq_marks_flush(w->marks);
+        /* What the completions, the retries due and the marks submitted (a
+         * mark late loses its race with a crash). */
+        cq_offload_kick(w->offload);
         cq_worker_publish_circuit(w);
         atomic_store(&w->stats.in_flight, cq_offsets_in_flight(w->offsets));
         atomic_store(&w->stats.llm_in_flight, cq_llm_in_flight(w->llm));
@@ -597,6 +603,7 @@ static void cq_worker_loop(cq_worker_t *w)
             cq_log_ctx_set(NULL);
             cq_kafka_msg_destroy(msg);
         }
+        cq_offload_kick(w->offload); /* the claims of the messages taken */
         /* Messages left behind (a slice ended) do not wake a wait: take
          * them next time round at once. At the in-flight cap they wait. */
         at_cap = cq_offsets_in_flight(w->offsets) >= cap;
@@ -618,6 +625,7 @@ static void cq_worker_loop(cq_worker_t *w)
         }
         if (timeout > 0)
             waited += cq_worker_now_us() - t;
+        cq_offload_kick(w->offload); /* what replies and transfers that ended submitted */
         cq_worker_stall(w, cq_worker_now_us() - began - waited);
         /* A blocked wait uses no CPU: the thread's CPU time of the whole
          * iteration is its work's. */
@@ -628,6 +636,7 @@ static void cq_worker_loop(cq_worker_t *w)
          * loop logs next (a rebalance, the drain) is no job's. */
         cq_log_ctx_set(NULL);
     }
+    cq_offload_release(w->offload);
     /* Drain: take no new jobs, let those in flight finish (a deploy should
      * not throw away LLM calls already paid for), then commit what is done.
      * Whatever is still unfinished at the deadline is redelivered. */
