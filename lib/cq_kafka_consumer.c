@@ -291,14 +291,14 @@ cq_kafka_consumer_t *cq_kafka_consumer_new_member(const cq_config_t *conf, const
          * partitions that change owner; the others
          * keep running through the rebalance. */
         {"partition.assignment.strategy", "cooperative-sticky"},
-        /* Prefetch per partition: 2 MiB held a
-         * 20,000-job backlog whole (5 MB of the LLM
-         * benchmark's peak RSS); 1 MiB still keeps the
-         * fastest engine fed. Smaller bounds (256-512
-         * KiB), or one in messages (queued.min.messages
-         * 500-2,000), slowed librdkafka 2.0.2's refills
-         * to 1,500-2,500 built-in jobs/s. */
-        {"queued.max.messages.kbytes", "1024"},
+        /* Prefetch per partition: librdkafka's default
+         * is 64 MiB. 2 MiB holds a 20,000-job backlog
+         * whole (5 MB of the LLM benchmark's 71 MB peak
+         * RSS), but every smaller bound tried (1 MiB,
+         * 256-512 KiB, or queued.min.messages 500-2,000)
+         * slowed librdkafka 2.0.2's refills: 1,500-4,100
+         * built-in jobs/s instead of 5,500. */
+        {"queued.max.messages.kbytes", "2048"},
         /* Jobs are small; a larger one still comes
          * whole (the broker always returns at least
          * one message per fetch). */
