@@ -81,8 +81,15 @@ static int probe(int port, const char *path, int64_t *ms)
     snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
     if (connect(fd, (struct sockaddr *)&to, sizeof(to)) == 0 &&
         send(fd, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req) &&
-        recv(fd, buf, sizeof(buf) - 1, 0) > 12 && strncmp(buf, "HTTP/1.1 ", 9) == 0)
+        recv(fd, buf, sizeof(buf) - 1, 0) > 12 && strncmp(buf, "HTTP/1.1 ", 9) == 0) {
         status = atoi(buf + 9);
+        /* Read to the gateway's close: a probe closed early can still count
+         * against this peer's gateway.max_conns_per_peer when the next one
+         * connects (a 429 for /jobs/x on the admin listener in one run). */
+        char rest[4096];
+        while (recv(fd, rest, sizeof(rest), 0) > 0)
+            ;
+    }
     close(fd);
     *ms = now_ms() - t0;
     return status;
