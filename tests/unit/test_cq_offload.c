@@ -46,6 +46,15 @@ static void done_count_one(cq_offload_item_t *item)
     done_count++;
 }
 
+/* Drains until n done callbacks have run in all. */
+static void drain_until(cq_offload_t *q, int n)
+{
+    while (done_count < n) {
+        cq_offload_drain(q, 0);
+        usleep(1000);
+    }
+}
+
 static void test_offload_submit_first_jumps_the_queue(void **state)
 {
     (void)state;
@@ -66,20 +75,14 @@ static void test_offload_submit_first_jumps_the_queue(void **state)
     gate_open = true;
     pthread_cond_broadcast(&gate_cond);
     pthread_mutex_unlock(&gate_lock);
-    while (done_count < 4) {
-        cq_offload_drain(q, 0);
-        usleep(1000);
-    }
+    drain_until(q, 4);
     assert_int_equal(atomic_load(&order_len), 3);
     assert_memory_equal(order, "cab", 3);
     /* On an empty queue the first call is also the last: the next one follows it. */
     cq_offload_submit(q, &blocker);
     cq_offload_submit_first(q, &d);
     cq_offload_submit(q, &a);
-    while (done_count < 7) {
-        cq_offload_drain(q, 0);
-        usleep(1000);
-    }
+    drain_until(q, 7);
     assert_memory_equal(order, "cabda", 5);
     assert_int_equal(cq_offload_pending(q), 0);
     cq_offload_destroy(q);
@@ -102,26 +105,17 @@ static void test_offload_held_calls_wait_for_the_kick(void **state)
     assert_int_equal(atomic_load(&order_len), 0);
     assert_int_equal(cq_offload_drain(q, 0), 0);
     cq_offload_kick(q);
-    while (done_count < 2) {
-        cq_offload_drain(q, 0);
-        usleep(1000);
-    }
+    drain_until(q, 2);
     assert_int_equal(atomic_load(&order_len), 2);
     /* Still held after a kick; the release wakes for what came since. */
     cq_offload_submit(q, &c);
     usleep(100 * 1000);
     assert_int_equal(atomic_load(&order_len), 2);
     cq_offload_release(q);
-    while (done_count < 3) {
-        cq_offload_drain(q, 0);
-        usleep(1000);
-    }
+    drain_until(q, 3);
     /* Released: a submit wakes a helper at once again. */
     cq_offload_submit(q, &a);
-    while (done_count < 4) {
-        cq_offload_drain(q, 0);
-        usleep(1000);
-    }
+    drain_until(q, 4);
     assert_int_equal(atomic_load(&order_len), 4);
     assert_int_equal(cq_offload_pending(q), 0);
     cq_offload_destroy(q);
